@@ -1,0 +1,136 @@
+"""Settings: defaults < config file < environment (SWARM_<NAME>) < flags.
+
+Every setting has its unit in its name.  ``load_settings`` also records where
+each value came from, for ``swarm config``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = PROJECT_DIR / "config" / "swarm.toml"
+ENV_PREFIX = "SWARM_"
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+class ConfigError(ValueError):
+    """A setting with a bad name or value."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # How often a peer says it is alive; the tracker expires it after
+    # expiry_misses intervals of silence (the zguide's Paranoid Pirate: 3).
+    heartbeat_interval_s: float = 1.0
+    expiry_misses: int = 3
+    # How long a peer keeps going without hearing from the tracker before it
+    # gives up (prints its SHUTDOWN block and exits 1).
+    tracker_grace_s: float = 10.0
+    # The tracker's listening address: "*" for every interface.
+    bind_address: str = "*"
+    # The peer's hidden folder for partial downloads and resume state,
+    # relative to the working directory.
+    state_dir: str = ".swarm"
+    # Most bytes in flight to one source; the credit adapts below this.
+    request_window_bytes: int = 4 << 20
+    # How often a peer looks for new files in Shared.
+    scan_interval_s: float = 1.0
+    # How often a downloading peer asks which peers hold which chunks.
+    holders_refresh_s: float = 1.0
+    # Acquired chunks are reported in batches at most this far apart.
+    report_interval_s: float = 0.1
+    log_level: str = "warning"
+
+    @property
+    def expiry_s(self) -> float:
+        return self.heartbeat_interval_s * self.expiry_misses
+
+    def __post_init__(self) -> None:
+        for name in ("heartbeat_interval_s", "tracker_grace_s", "scan_interval_s",
+                     "holders_refresh_s", "report_interval_s"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive")
+        if self.expiry_misses < 1:
+            raise ConfigError("expiry_misses must be at least 1")
+        if self.request_window_bytes < 64 << 10:
+            raise ConfigError("request_window_bytes must be at least 65536")
+        if self.log_level not in LOG_LEVELS:
+            raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        if not self.bind_address:
+            raise ConfigError("bind_address must not be empty")
+
+
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    settings: Settings
+    sources: dict[str, str] = field(default_factory=dict)  # name -> where from
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = type(getattr(Settings(), name))
+    try:
+        if kind is int and isinstance(value, str):
+            return int(value, 0)
+        if kind is float and isinstance(value, str):
+            return float(value)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: {value!r} is not a {kind.__name__}") from None
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise ConfigError(f"{name}: {value!r} is not a {kind.__name__}")
+    return value
+
+
+def load_settings(
+    config_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    flags: Mapping[str, Any] | None = None,
+) -> LoadedSettings:
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    sources = {name: "default" for name in SETTING_NAMES}
+
+    path = config_file
+    if path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        path = Path(environ[ENV_PREFIX + "CONFIG"])
+    if path is None and DEFAULT_CONFIG_FILE.exists():
+        path = DEFAULT_CONFIG_FILE
+    if path is not None:
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read {path}: {exc}") from None
+        section = table.get("swarm", table)
+        for key, value in section.items():
+            if key not in SETTING_NAMES:
+                raise ConfigError(f"{path}: unknown setting {key!r}")
+            values[key] = _coerce(key, value)
+            sources[key] = str(path)
+
+    for name in SETTING_NAMES:
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in environ:
+            values[name] = _coerce(name, environ[env_name])
+            sources[name] = f"environment {env_name}"
+
+    for name, value in (flags or {}).items():
+        if value is None:
+            continue
+        if name not in SETTING_NAMES:
+            raise ConfigError(f"unknown setting {name!r}")
+        values[name] = _coerce(name, value)
+        sources[name] = "flag --" + name.replace("_", "-")
+
+    return LoadedSettings(Settings(**values), sources)

@@ -1,0 +1,102 @@
+"""The exact stdout blocks of the contract, and the only writer of stdout.
+
+Blocks are plain records; ``render`` turns them into text and ``StdoutWriter``
+writes a batch of blocks in one write, so no block is ever split or
+interleaved.  Diagnostics never come here: they go to ``logging`` (stderr).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+log = logging.getLogger("swarm.display")
+
+FILE_LINE_INDENT = "    "  # four spaces between the peer id and a file name
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    peer_id: int
+    offers: Sequence[tuple[str, int]]  # (name, chunk count), sorted by name
+
+
+@dataclass(frozen=True, slots=True)
+class Acquired:
+    peer_id: int
+    name: str
+    total_chunks: int
+    ranges: Sequence[tuple[int, int]]  # 0-based [start, end)
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnect:
+    peer_id: int
+    received: Sequence[str]  # sorted
+
+
+@dataclass(frozen=True, slots=True)
+class Shutdown:
+    peer_id: int
+    holds: Sequence[str]  # sorted
+
+
+Block = Connect | Acquired | Disconnect | Shutdown
+
+
+def _file_lines(peer_id: int, names: Iterable[str]) -> str:
+    return "".join(f"{peer_id}{FILE_LINE_INDENT}{name}\n" for name in names)
+
+
+def render(block: Block) -> str:
+    if isinstance(block, Acquired):
+        # One line per chunk; built with a single join per range because a
+        # 32 MiB file is 65,536 lines.
+        prefix = f"PEER {block.peer_id} ACQUIRED: CHUNK "
+        suffix = f"/{block.total_chunks} {block.name}\n"
+        glue = suffix + prefix
+        return "".join(
+            prefix + glue.join(map(str, range(start + 1, end + 1))) + suffix
+            for start, end in block.ranges
+            if end > start
+        )
+    if isinstance(block, Connect):
+        head = f"PEER {block.peer_id} CONNECT: OFFERS {len(block.offers)}\n"
+        return head + "".join(
+            f"{block.peer_id}{FILE_LINE_INDENT}{name} {chunks}\n" for name, chunks in block.offers
+        )
+    if isinstance(block, Disconnect):
+        head = f"PEER {block.peer_id} DISCONNECT: RECEIVED {len(block.received)}\n"
+        return head + _file_lines(block.peer_id, block.received)
+    head = f"PEER {block.peer_id} SHUTDOWN: HAS {len(block.holds)}\n"
+    return head + _file_lines(block.peer_id, block.holds)
+
+
+class StdoutWriter:
+    """Writes whole blocks to a binary stream, one write per batch."""
+
+    def __init__(self, stream: BinaryIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdout.buffer
+        self._broken = False
+
+    def write(self, blocks: Iterable[Block]) -> None:
+        text = "".join(render(block) for block in blocks)
+        if not text or self._broken:
+            return
+        data = text.encode("utf-8")
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except BrokenPipeError:
+            # Nobody reads stdout any more; keep serving, but stop writing.
+            self._broken = True
+            log.warning("stdout is closed; contract lines are no longer written")
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+            except (OSError, ValueError):
+                pass

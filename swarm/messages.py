@@ -1,0 +1,737 @@
+"""Every message of the swarm protocol, one frozen dataclass each.
+
+A message checks its own fields when it is built, so a message object that
+exists is a valid one: decoding a malformed body raises ``ProtocolError`` and
+never yields a half-checked object.  ``KIND`` is the first element of the
+encoded header; ``codec`` holds the table from kind to class.
+
+Who sends what (see README, "Protocol"):
+  peer -> tracker (DEALER -> ROUTER)   Join, Heartbeat, Offer, Have, Complete,
+                                       SyncRequest, HoldersQuery, MetaQuery,
+                                       Complaint, Goodbye, ListQuery
+  tracker -> peer (ROUTER -> DEALER)   Welcome, Snapshot, Holders, MetaReply,
+                                       Refused, Pong, Farewell, NotYet,
+                                       ErrorReply, Rejoin, Listing
+  tracker -> everyone (PUB -> SUB)     PeerJoined, FileAdded, FileCompleted,
+                                       PeerLeft, Availability, Excused
+  peer -> peer (DEALER -> ROUTER)      ChunkRequest, Cancel
+  peer -> peer (ROUTER -> DEALER)      ChunkData (+ one bulk frame), ChunkRefused
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from swarm.meta import HASH_BYTES, FileMeta, MetaError
+from swarm.names import name_problem
+
+PROTOCOL_VERSION = 1
+MAX_ID = 2**31 - 1
+MAX_SIZE_BYTES = 2**50
+MAX_CHUNKS = MAX_SIZE_BYTES // 512
+MAX_LIST = 100_000  # entries in any one list field
+MAX_TEXT = 1000  # characters in a free-text field (reasons)
+MAX_ENDPOINT = 300
+
+
+class ProtocolError(ValueError):
+    """A message from the network that is not a valid swarm message."""
+
+
+# --- field checks -----------------------------------------------------------
+
+
+def _int(value: object, what: str, lo: int = 0, hi: int = 2**63 - 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ProtocolError(f"{what}: expected an integer, got {type(value).__name__}")
+    if not lo <= value <= hi:
+        raise ProtocolError(f"{what}: {value} is outside [{lo}, {hi}]")
+    return value
+
+
+def _bool(value: object, what: str) -> bool:
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{what}: expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def _text(value: object, what: str, max_len: int = MAX_TEXT) -> str:
+    if not isinstance(value, str):
+        raise ProtocolError(f"{what}: expected a string, got {type(value).__name__}")
+    if len(value) > max_len:
+        raise ProtocolError(f"{what}: longer than {max_len} characters")
+    return value
+
+
+def _name(value: object, what: str = "file name") -> str:
+    problem = name_problem(value)
+    if problem is not None:
+        raise ProtocolError(f"{what} {value!r}: {problem}")
+    assert isinstance(value, str)
+    return value
+
+
+def _digest(value: object, what: str = "digest") -> bytes:
+    if not isinstance(value, bytes) or len(value) != HASH_BYTES:
+        raise ProtocolError(f"{what}: expected {HASH_BYTES} bytes")
+    return value
+
+
+def _seq(value: object, what: str) -> tuple[Any, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ProtocolError(f"{what}: expected a list, got {type(value).__name__}")
+    if len(value) > MAX_LIST:
+        raise ProtocolError(f"{what}: more than {MAX_LIST} entries")
+    return tuple(value)
+
+
+def _ranges(value: object, what: str, limit: int = MAX_CHUNKS) -> tuple[int, ...]:
+    """Flat chunk ranges [s0, e0, s1, e1, ...]: sorted, disjoint, non-empty."""
+    flat = _seq(value, what)
+    if len(flat) % 2:
+        raise ProtocolError(f"{what}: odd number of range bounds")
+    previous_end = -1
+    for i in range(0, len(flat), 2):
+        start = _int(flat[i], what, 0, limit)
+        end = _int(flat[i + 1], what, 0, limit)
+        if start >= end or start <= previous_end:
+            raise ProtocolError(f"{what}: ranges must be sorted, disjoint and non-empty")
+        previous_end = end
+    return flat
+
+
+def _endpoint(value: object) -> str:
+    endpoint = _text(value, "endpoint", MAX_ENDPOINT)
+    if not endpoint.startswith("tcp://"):
+        raise ProtocolError(f"endpoint {endpoint!r} is not tcp://")
+    return endpoint
+
+
+def _meta(value: object) -> FileMeta:
+    if isinstance(value, FileMeta):
+        return value
+    items = _seq(value, "file metadata")
+    if len(items) != 4:
+        raise ProtocolError("file metadata: expected [name, size, digest, piece hashes]")
+    try:
+        return FileMeta(*items)
+    except MetaError as exc:
+        raise ProtocolError(str(exc)) from None
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """The wire fields of a message or record class, in order (cached)."""
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
+    return names
+
+
+def field_count(cls: type) -> int:
+    return len(field_names(cls))
+
+
+def _records(value: object, what: str, record: type[Any]) -> tuple[Any, ...]:
+    out = []
+    for item in _seq(value, what):
+        if isinstance(item, record):
+            out.append(item)
+            continue
+        items = _seq(item, what)
+        if len(items) != field_count(record):
+            raise ProtocolError(f"{what}: entry has {len(items)} fields")
+        out.append(record(*items))
+    return tuple(out)
+
+
+def _metas(value: object, what: str) -> tuple[FileMeta, ...]:
+    return tuple(_meta(item) for item in _seq(value, what))
+
+
+def meta_to_wire(meta: FileMeta) -> list[Any]:
+    return [meta.name, meta.size_bytes, meta.digest, meta.piece_hashes]
+
+
+# --- records nested inside messages ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileSummary:
+    """A file as the swarm knows it, without its hash list."""
+
+    name: str
+    size_bytes: int
+    digest: bytes
+    available: bool
+
+    def __post_init__(self) -> None:
+        _name(self.name)
+        _int(self.size_bytes, "size", 0, MAX_SIZE_BYTES)
+        _digest(self.digest)
+        _bool(self.available, "available")
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSummary:
+    """A living peer: its id, where it serves, the files it holds whole,
+    and the files it is excused from (a name it holds with other content)."""
+
+    peer_id: int
+    endpoint: str
+    complete: tuple[str, ...]
+    excused: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _endpoint(self.endpoint)
+        object.__setattr__(self, "complete", tuple(_name(n) for n in _seq(self.complete, "complete")))
+        object.__setattr__(self, "excused", tuple(_name(n) for n in _seq(self.excused, "excused")))
+
+
+@dataclass(frozen=True, slots=True)
+class PartialOffer:
+    """Chunks of a file a joining peer holds from an earlier run."""
+
+    meta: FileMeta
+    ranges: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "meta", _meta(self.meta))
+        object.__setattr__(self, "ranges", _ranges(self.ranges, "held ranges", self.meta.chunks))
+
+
+@dataclass(frozen=True, slots=True)
+class HaveReport:
+    """Chunks of one file newly held (verified) by the sender."""
+
+    digest: bytes
+    ranges: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        _digest(self.digest)
+        object.__setattr__(self, "ranges", _ranges(self.ranges, "have ranges"))
+
+
+@dataclass(frozen=True, slots=True)
+class HolderRanges:
+    """One peer's chunks of a file, as the tracker knows them."""
+
+    peer_id: int
+    endpoint: str
+    ranges: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _endpoint(self.endpoint)
+        object.__setattr__(self, "ranges", _ranges(self.ranges, "holder ranges"))
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    name: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _text(self.name, "refused name", 1000)
+        _text(self.reason, "reason")
+
+
+# --- the messages ------------------------------------------------------------
+
+
+class Message:
+    """Base of every wire message."""
+
+    __slots__ = ()
+    KIND: ClassVar[int]
+
+    def to_wire(self) -> list[Any]:
+        return [getattr(self, name) for name in field_names(type(self))]
+
+    @classmethod
+    def from_wire(cls, fields: Sequence[Any]) -> Message:
+        return cls(*fields)
+
+
+class Event(Message):
+    """A tracker event published on PUB; ``seq`` numbers them without gaps."""
+
+    __slots__ = ()
+    seq: int
+
+
+# peer -> tracker
+
+
+@dataclass(frozen=True, slots=True)
+class Join(Message):
+    KIND: ClassVar[int] = 1
+    version: int
+    listen_port: int
+    files: tuple[FileMeta, ...]
+    partials: tuple[PartialOffer, ...]
+
+    def __post_init__(self) -> None:
+        _int(self.version, "protocol version", 0, 1000)
+        _int(self.listen_port, "listen port", 1, 65535)
+        object.__setattr__(self, "files", _metas(self.files, "files"))
+        object.__setattr__(self, "partials", _records(self.partials, "partials", PartialOffer))
+
+    def to_wire(self) -> list[Any]:
+        return [
+            self.version,
+            self.listen_port,
+            [meta_to_wire(m) for m in self.files],
+            [[meta_to_wire(p.meta), list(p.ranges)] for p in self.partials],
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(Message):
+    KIND: ClassVar[int] = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Offer(Message):
+    """Files that appeared in the sender's Shared folder after it joined."""
+
+    KIND: ClassVar[int] = 3
+    files: tuple[FileMeta, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "files", _metas(self.files, "files"))
+
+    def to_wire(self) -> list[Any]:
+        return [[meta_to_wire(m) for m in self.files]]
+
+
+@dataclass(frozen=True, slots=True)
+class Have(Message):
+    KIND: ClassVar[int] = 4
+    reports: tuple[HaveReport, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "reports", _records(self.reports, "reports", HaveReport))
+
+    def to_wire(self) -> list[Any]:
+        return [[[r.digest, list(r.ranges)] for r in self.reports]]
+
+
+@dataclass(frozen=True, slots=True)
+class Complete(Message):
+    """The sender holds the whole file, verified, in its Shared folder."""
+
+    KIND: ClassVar[int] = 5
+    digest: bytes
+
+    def __post_init__(self) -> None:
+        _digest(self.digest)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRequest(Message):
+    """Ask for a fresh Snapshot (after a gap in the event numbers)."""
+
+    KIND: ClassVar[int] = 6
+
+
+@dataclass(frozen=True, slots=True)
+class HoldersQuery(Message):
+    KIND: ClassVar[int] = 7
+    digest: bytes
+
+    def __post_init__(self) -> None:
+        _digest(self.digest)
+
+
+@dataclass(frozen=True, slots=True)
+class MetaQuery(Message):
+    KIND: ClassVar[int] = 8
+    digest: bytes
+
+    def __post_init__(self) -> None:
+        _digest(self.digest)
+
+
+@dataclass(frozen=True, slots=True)
+class Complaint(Message):
+    """The sender caught ``peer_id`` serving bytes that fail verification."""
+
+    KIND: ClassVar[int] = 9
+    peer_id: int
+    digest: bytes
+    reason: str
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _digest(self.digest)
+        _text(self.reason, "reason")
+
+
+@dataclass(frozen=True, slots=True)
+class Goodbye(Message):
+    """Leave.  Unless ``force``, the tracker checks rules (a) and (b) against
+    its own, newest state and answers NotYet when they do not hold: the
+    sender decided on news that had not reached it yet."""
+
+    KIND: ClassVar[int] = 10
+    force: bool
+
+    def __post_init__(self) -> None:
+        _bool(self.force, "force")
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery(Message):
+    """Ask for the file table with every holder (for tools, not for peers)."""
+
+    KIND: ClassVar[int] = 11
+
+
+# tracker -> peer
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot(Message):
+    """The swarm as of event ``seq``."""
+
+    KIND: ClassVar[int] = 20
+    seq: int
+    peers: tuple[PeerSummary, ...]
+    files: tuple[FileSummary, ...]
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        object.__setattr__(self, "peers", _records(self.peers, "peers", PeerSummary))
+        object.__setattr__(self, "files", _records(self.files, "files", FileSummary))
+
+    def to_wire(self) -> list[Any]:
+        return [
+            self.seq,
+            [[p.peer_id, p.endpoint, list(p.complete), list(p.excused)] for p in self.peers],
+            [[f.name, f.size_bytes, f.digest, f.available] for f in self.files],
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Welcome(Message):
+    KIND: ClassVar[int] = 21
+    peer_id: int
+    pub_port: int
+    snapshot: Snapshot
+    refused: tuple[Refusal, ...]
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _int(self.pub_port, "pub port", 1, 65535)
+        if not isinstance(self.snapshot, Snapshot):
+            object.__setattr__(self, "snapshot", Snapshot(*_seq(self.snapshot, "snapshot")))
+        object.__setattr__(self, "refused", _records(self.refused, "refused", Refusal))
+
+    def to_wire(self) -> list[Any]:
+        return [
+            self.peer_id,
+            self.pub_port,
+            self.snapshot.to_wire(),
+            [[r.name, r.reason] for r in self.refused],
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Holders(Message):
+    KIND: ClassVar[int] = 22
+    digest: bytes
+    holders: tuple[HolderRanges, ...]
+
+    def __post_init__(self) -> None:
+        _digest(self.digest)
+        object.__setattr__(self, "holders", _records(self.holders, "holders", HolderRanges))
+
+    def to_wire(self) -> list[Any]:
+        return [self.digest, [[h.peer_id, h.endpoint, list(h.ranges)] for h in self.holders]]
+
+
+@dataclass(frozen=True, slots=True)
+class MetaReply(Message):
+    KIND: ClassVar[int] = 23
+    meta: FileMeta
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "meta", _meta(self.meta))
+
+    def to_wire(self) -> list[Any]:
+        return [meta_to_wire(self.meta)]
+
+
+@dataclass(frozen=True, slots=True)
+class Refused(Message):
+    """Offers the tracker did not take (name conflicts, bad metadata)."""
+
+    KIND: ClassVar[int] = 24
+    refused: tuple[Refusal, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "refused", _records(self.refused, "refused", Refusal))
+
+    def to_wire(self) -> list[Any]:
+        return [[[r.name, r.reason] for r in self.refused]]
+
+
+@dataclass(frozen=True, slots=True)
+class Pong(Message):
+    """Answer to a heartbeat, with the newest event number (to spot a lost
+    last event, which no later event would reveal)."""
+
+    KIND: ClassVar[int] = 25
+    seq: int
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+
+
+@dataclass(frozen=True, slots=True)
+class Farewell(Message):
+    KIND: ClassVar[int] = 26
+
+
+@dataclass(frozen=True, slots=True)
+class NotYet(Message):
+    KIND: ClassVar[int] = 27
+    seq: int
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorReply(Message):
+    KIND: ClassVar[int] = 28
+    reason: str
+
+    def __post_init__(self) -> None:
+        _text(self.reason, "reason")
+
+
+@dataclass(frozen=True, slots=True)
+class Rejoin(Message):
+    """The tracker does not know the sender (expired, or a new tracker)."""
+
+    KIND: ClassVar[int] = 29
+
+
+@dataclass(frozen=True, slots=True)
+class FileListing(Message):
+    """One file of a Listing: summary, complete holders, partial holders
+    with their chunk counts."""
+
+    KIND: ClassVar[int] = 31
+    summary: FileSummary
+    complete: tuple[int, ...]
+    partial: tuple[tuple[int, int], ...]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.summary, FileSummary):
+            object.__setattr__(self, "summary", FileSummary(*_seq(self.summary, "summary")))
+        ids = tuple(_int(i, "peer id", 1, MAX_ID) for i in _seq(self.complete, "complete"))
+        object.__setattr__(self, "complete", ids)
+        partial = []
+        for entry in _seq(self.partial, "partial"):
+            pair = _seq(entry, "partial holder")
+            if len(pair) != 2:
+                raise ProtocolError("partial holder: expected [peer id, chunks]")
+            partial.append((_int(pair[0], "peer id", 1, MAX_ID), _int(pair[1], "chunks")))
+        object.__setattr__(self, "partial", tuple(partial))
+
+    def to_wire(self) -> list[Any]:
+        s = self.summary
+        return [
+            [s.name, s.size_bytes, s.digest, s.available],
+            list(self.complete),
+            [list(p) for p in self.partial],
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class Listing(Message):
+    KIND: ClassVar[int] = 30
+    seq: int
+    peers: tuple[PeerSummary, ...]
+    files: tuple[FileListing, ...]
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        object.__setattr__(self, "peers", _records(self.peers, "peers", PeerSummary))
+        files = tuple(
+            f if isinstance(f, FileListing) else FileListing(*_seq(f, "file listing"))
+            for f in _seq(self.files, "files")
+        )
+        object.__setattr__(self, "files", files)
+
+    def to_wire(self) -> list[Any]:
+        return [
+            self.seq,
+            [[p.peer_id, p.endpoint, list(p.complete), list(p.excused)] for p in self.peers],
+            [f.to_wire() for f in self.files],
+        ]
+
+
+# tracker -> everyone (events)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerJoined(Event):
+    KIND: ClassVar[int] = 40
+    seq: int
+    peer_id: int
+    endpoint: str
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _endpoint(self.endpoint)
+
+
+@dataclass(frozen=True, slots=True)
+class FileAdded(Event):
+    """A file name the swarm has not had before ("new file")."""
+
+    KIND: ClassVar[int] = 41
+    seq: int
+    file: FileSummary
+    owner: int
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        if not isinstance(self.file, FileSummary):
+            object.__setattr__(self, "file", FileSummary(*_seq(self.file, "file")))
+        _int(self.owner, "owner", 1, MAX_ID)
+
+    def to_wire(self) -> list[Any]:
+        f = self.file
+        return [self.seq, [f.name, f.size_bytes, f.digest, f.available], self.owner]
+
+
+@dataclass(frozen=True, slots=True)
+class FileCompleted(Event):
+    KIND: ClassVar[int] = 42
+    seq: int
+    peer_id: int
+    name: str
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _name(self.name)
+
+
+@dataclass(frozen=True, slots=True)
+class PeerLeft(Event):
+    KIND: ClassVar[int] = 43
+    seq: int
+    peer_id: int
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+
+
+@dataclass(frozen=True, slots=True)
+class Availability(Event):
+    """The living peers together cover the file again, or no longer do."""
+
+    KIND: ClassVar[int] = 44
+    seq: int
+    name: str
+    available: bool
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        _name(self.name)
+        _bool(self.available, "available")
+
+
+@dataclass(frozen=True, slots=True)
+class Excused(Event):
+    """``peer_id`` holds another file under ``name`` and will never take the
+    swarm's; nobody waits for it to."""
+
+    KIND: ClassVar[int] = 45
+    seq: int
+    peer_id: int
+    name: str
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _name(self.name)
+
+
+# peer -> peer
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRequest(Message):
+    KIND: ClassVar[int] = 60
+    request_id: int
+    digest: bytes
+    first_chunk: int
+    chunk_count: int
+
+    def __post_init__(self) -> None:
+        _int(self.request_id, "request id")
+        _digest(self.digest)
+        _int(self.first_chunk, "first chunk", 0, MAX_CHUNKS)
+        _int(self.chunk_count, "chunk count", 1, MAX_CHUNKS)
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel(Message):
+    KIND: ClassVar[int] = 61
+    request_id: int
+
+    def __post_init__(self) -> None:
+        _int(self.request_id, "request id")
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkData(Message):
+    """The bytes of chunks [first_chunk, first_chunk + chunk_count); they
+    travel in a frame of their own (``payload``), never inside msgpack."""
+
+    KIND: ClassVar[int] = 62
+    request_id: int
+    digest: bytes
+    first_chunk: int
+    chunk_count: int
+
+    def __post_init__(self) -> None:
+        _int(self.request_id, "request id")
+        _digest(self.digest)
+        _int(self.first_chunk, "first chunk", 0, MAX_CHUNKS)
+        _int(self.chunk_count, "chunk count", 1, MAX_CHUNKS)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkRefused(Message):
+    KIND: ClassVar[int] = 63
+    request_id: int
+    reason: str
+
+    def __post_init__(self) -> None:
+        _int(self.request_id, "request id")
+        _text(self.reason, "reason")
+
+
+ALL_MESSAGES: tuple[type[Message], ...] = (
+    Join, Heartbeat, Offer, Have, Complete, SyncRequest, HoldersQuery, MetaQuery,
+    Complaint, Goodbye, ListQuery,
+    Snapshot, Welcome, Holders, MetaReply, Refused, Pong, Farewell, NotYet,
+    ErrorReply, Rejoin, Listing, FileListing,
+    PeerJoined, FileAdded, FileCompleted, PeerLeft, Availability, Excused,
+    ChunkRequest, Cancel, ChunkData, ChunkRefused,
+)  # fmt: skip

@@ -1,0 +1,294 @@
+"""A peer's sockets and poll loop.
+
+Sockets: a DEALER to the tracker, a SUB on its events, a ROUTER that serves
+chunks, and one DEALER per peer we fetch from.  Everything else -- what to
+fetch, whom to ask, when to leave -- is ``PeerState``'s.  Files that appear in
+Shared are hashed on a worker thread, so a big one never stalls the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import zmq
+
+from swarm import display
+from swarm.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
+from swarm.config import Settings
+from swarm.display import StdoutWriter
+from swarm.loop import Waker, configure, monotonic, receive_all, timeout_ms, try_decode
+from swarm.messages import Event, Message
+from swarm.meta import FileMeta
+from swarm.peer_state import PeerState
+from swarm.store import LocalFile, Store
+
+log = logging.getLogger("swarm.peer")
+
+REQUEST_PORT_MAX_BYTES = 64 << 10  # chunk requests are tiny
+EVENT_MAX_BYTES = 1 << 16
+
+
+def local_address_towards(host: str, port: int) -> str:
+    """The local address this machine uses to reach ``host`` (no packet is sent)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        family, _, _, _, sockaddr = infos[0]
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect(sockaddr)
+            return str(probe.getsockname()[0])
+    except OSError as exc:
+        log.warning("cannot tell the local address towards %s (%s); serving on all", host, exc)
+        return "*"
+
+
+def tcp_endpoint(host: str, port: int) -> str:
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"tcp://{host}:{port}"
+
+
+class SharedWatcher:
+    """Offers files copied into Shared once they stop changing: a file is
+    hashed when two scans, ``scan_interval_s`` apart, see the same size,
+    mtime and inode."""
+
+    def __init__(self, store: Store, pool: ThreadPoolExecutor, waker: Waker) -> None:
+        self.store = store
+        self.pool = pool
+        self.waker = waker
+        self.known: set[str] = set()
+        self._seen: dict[str, LocalFile] = {}
+        self._hashing: dict[str, tuple[LocalFile, Future[FileMeta]]] = {}
+
+    def scan(self) -> None:
+        current = self.store.scan_shared()
+        for name, seen in current.items():
+            if name in self.known or name in self._hashing:
+                continue
+            if self._seen.get(name) == seen:
+                future = self.pool.submit(self.store.hash_shared, name)
+                future.add_done_callback(lambda _f: self.waker.wake())
+                self._hashing[name] = (seen, future)
+        self._seen = {n: f for n, f in current.items() if n not in self.known}
+
+    def finished(self) -> list[FileMeta]:
+        done = []
+        for name, (seen, future) in list(self._hashing.items()):
+            if not future.done():
+                continue
+            del self._hashing[name]
+            try:
+                meta = future.result()
+            except OSError as exc:
+                log.warning("cannot read %r in Shared: %s", name, exc)
+                continue
+            if meta.size_bytes != seen.size_bytes:
+                continue  # changed while it was hashed: look again next scan
+            done.append(meta)
+        return done
+
+
+class PeerNetZmq:
+    """``PeerNet`` on ZeroMQ sockets."""
+
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], tracker_host: str,
+                 tracker_port: int, poller: zmq.Poller) -> None:
+        self.ctx = ctx
+        self.tracker_host = tracker_host
+        self.poller = poller
+        self.tracker = ctx.socket(zmq.DEALER)
+        configure(self.tracker, MAX_HEADER_BYTES + 4096)
+        # A routing id of our own survives reconnects, so the tracker keeps
+        # knowing who we are after a network blip.
+        self.tracker.setsockopt(zmq.ROUTING_ID, os.urandom(16))
+        self.tracker.connect(tcp_endpoint(tracker_host, tracker_port))
+        poller.register(self.tracker, zmq.POLLIN)
+        self.events = ctx.socket(zmq.SUB)
+        configure(self.events, EVENT_MAX_BYTES)
+        self.events.setsockopt(zmq.SUBSCRIBE, b"")
+        self.events.setsockopt(zmq.RCVHWM, 100_000)
+        poller.register(self.events, zmq.POLLIN)
+        self.server = ctx.socket(zmq.ROUTER)
+        configure(self.server, REQUEST_PORT_MAX_BYTES)
+        self.server.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.server.setsockopt(zmq.SNDHWM, 10_000)
+        bind_host = local_address_towards(tracker_host, tracker_port)
+        if ":" in bind_host:
+            self.server.setsockopt(zmq.IPV6, 1)
+            bind_host = f"[{bind_host}]"
+        self.listen_port = self.server.bind_to_random_port(f"tcp://{bind_host}")
+        poller.register(self.server, zmq.POLLIN)
+        self.links: dict[int, zmq.Socket[bytes]] = {}
+        self.link_owner: dict[zmq.Socket[bytes], int] = {}
+
+    # PeerNet
+
+    def to_tracker(self, message: Message) -> None:
+        try:
+            self.tracker.send_multipart(encode_frames(message), zmq.NOBLOCK)
+        except zmq.Again:
+            log.warning("tracker queue full; dropped %s", type(message).__name__)
+
+    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
+        link = self.links.get(peer_id)
+        if link is None:
+            link = self.ctx.socket(zmq.DEALER)
+            configure(link, MAX_PAYLOAD_BYTES + 4096)
+            link.setsockopt(zmq.RCVHWM, 10_000)
+            if endpoint.startswith("tcp://["):
+                link.setsockopt(zmq.IPV6, 1)
+            link.connect(endpoint)
+            self.links[peer_id] = link
+            self.link_owner[link] = peer_id
+            self.poller.register(link, zmq.POLLIN)
+        try:
+            link.send_multipart(encode_frames(message), zmq.NOBLOCK)
+        except zmq.Again:
+            log.info("link to peer %d is full; %s dropped", peer_id, type(message).__name__)
+
+    def reply(self, route: bytes, message: Message, payload: bytes | None = None) -> None:
+        frames = [route, *encode_frames(message, payload)]
+        try:
+            self.server.send_multipart(frames, zmq.NOBLOCK, copy=False)
+        except zmq.ZMQError as exc:
+            log.info("could not answer a peer: %s", exc.strerror)
+
+    def drop_peer(self, peer_id: int) -> None:
+        link = self.links.pop(peer_id, None)
+        if link is not None:
+            self.poller.unregister(link)
+            del self.link_owner[link]
+            link.close(linger=0)
+
+    def subscribe(self, pub_port: int) -> None:
+        self.events.connect(tcp_endpoint(self.tracker_host, pub_port))
+
+    def close(self) -> None:
+        for peer_id in list(self.links):
+            self.drop_peer(peer_id)
+        for sock in (self.server, self.events):
+            sock.close(linger=0)
+        self.tracker.close(linger=500)  # let a goodbye go out
+
+
+class PeerLoop:
+    def __init__(self, settings: Settings, tracker_host: str, tracker_port: int,
+                 quiet_s: float, shared_dir: Path, state_dir: Path) -> None:
+        self.settings = settings
+        self.store = Store(shared_dir, state_dir)
+        self.waker = Waker()
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.poller = zmq.Poller()
+        self.poller.register(self.waker.read_fd, zmq.POLLIN)
+        self.net = PeerNetZmq(self.ctx, tracker_host, tracker_port, self.poller)
+        self.writer = StdoutWriter()
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash")
+        self.watcher = SharedWatcher(self.store, self.pool, self.waker)
+        self.quiet_s = quiet_s
+        self.state: PeerState | None = None
+
+    def _show(self, block: display.Block) -> None:
+        self.writer.write([block])
+
+    def run(self) -> int:
+        self.waker.install_signal_handlers()
+        self.store.open()
+        state = self._start()
+        next_scan = monotonic() + self.settings.scan_interval_s
+        try:
+            while not state.done:
+                now = monotonic()
+                if self.waker.stop_requested:
+                    self.waker.stop_requested = False
+                    state.request_shutdown(now)
+                deadline = min(state.next_deadline_s(), next_scan)
+                ready = dict(self.poller.poll(timeout_ms(deadline, now)))
+                self.waker.drain()
+                self._dispatch(state, ready)
+                now = monotonic()
+                if now >= next_scan:
+                    self.watcher.scan()
+                    next_scan = now + self.settings.scan_interval_s
+                for meta in self.watcher.finished():
+                    self.watcher.known.add(meta.name)
+                    state.on_local_file(meta, now)
+                state.on_timer(now)
+        finally:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.net.close()
+            self.ctx.term()
+            self.store.close()
+            self.waker.close()
+        if not state.fetching and not state.partials:
+            self.store.remove_state_if_empty()
+        return state.exit_code if state.exit_code is not None else 1
+
+    def _start(self) -> PeerState:
+        now = monotonic()
+        local_files = []
+        for name in sorted(self.store.scan_shared()):
+            try:
+                local_files.append(self.store.hash_shared(name))
+            except OSError as exc:
+                log.warning("cannot read %r in Shared: %s", name, exc)
+        partials = []
+        local_digests = {m.digest for m in local_files}
+        local_names = {m.name for m in local_files}
+        for meta, pieces in self.store.load_partials():
+            if meta.digest in local_digests or meta.name in local_names:
+                self.store.drop_partial(meta.digest)  # finished, or superseded
+            else:
+                partials.append((meta, pieces))
+        self.watcher.known.update(local_names)
+        self.state = PeerState(
+            self.settings, self.quiet_s, self.store, self.net, self._show,
+            local_files, partials, self.net.listen_port, now,
+        )
+        return self.state
+
+    def _dispatch(self, state: PeerState, ready: dict[object, int]) -> None:
+        net = self.net
+        if net.tracker in ready:
+            receive_all(net.tracker, lambda frames: self._from_tracker(state, frames))
+        if net.events in ready:
+            receive_all(net.events, lambda frames: self._event(state, frames))
+        if net.server in ready:
+            receive_all(net.server, lambda frames: self._request(state, frames))
+        for sock in list(ready):
+            peer_id = net.link_owner.get(sock)  # type: ignore[call-overload]
+            if peer_id is not None:
+                receive_all(sock, lambda frames, p=peer_id: self._reply(state, p, frames))  # type: ignore[misc]
+
+    def _from_tracker(self, state: PeerState, frames: list[zmq.Frame]) -> None:
+        decoded = try_decode(frames, "the tracker")
+        if decoded is not None:
+            state.on_tracker(decoded[0], monotonic())
+
+    def _event(self, state: PeerState, frames: list[zmq.Frame]) -> None:
+        decoded = try_decode(frames, "the tracker's events")
+        if decoded is None:
+            return
+        if not isinstance(decoded[0], Event):
+            log.warning("non-event %s on the event channel", type(decoded[0]).__name__)
+            return
+        state.on_event(decoded[0], monotonic())
+
+    def _request(self, state: PeerState, frames: list[zmq.Frame]) -> None:
+        route = frames[0].bytes
+        decoded = try_decode(frames[1:], "a peer's request")
+        if decoded is not None:
+            state.on_request(route, decoded[0], monotonic())
+
+    def _reply(self, state: PeerState, peer_id: int, frames: list[zmq.Frame]) -> None:
+        decoded = try_decode(frames, f"peer {peer_id}")
+        if decoded is not None:
+            state.on_peer_reply(peer_id, decoded[0], decoded[1], monotonic())
+
+
+def run_peer(settings: Settings, tracker_host: str, tracker_port: int, quiet_s: float,
+             shared_dir: Path, state_dir: Path) -> int:
+    return PeerLoop(settings, tracker_host, tracker_port, quiet_s, shared_dir, state_dir).run()

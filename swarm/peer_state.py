@@ -1,0 +1,640 @@
+"""A peer's logic, free of sockets: messages and ``now`` in, sends out.
+
+``PeerState`` is driven by the IO loop: tracker replies, tracker events, chunk
+replies from sources, chunk requests from other peers, files that appear in
+Shared, and a timer.  It talks back through a ``PeerNet`` (sends), a ``Store``
+(disk) and ``show`` (stdout blocks), all injected, so tests run it with fakes
+and a fake clock.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from swarm import display
+from swarm.chunks import pairs
+from swarm.config import Settings
+from swarm.leave_rule import QuietClock, unmet_a, unmet_b
+from swarm.messages import (
+    Cancel,
+    ChunkData,
+    ChunkRefused,
+    ChunkRequest,
+    Complaint,
+    Complete,
+    ErrorReply,
+    Event,
+    Farewell,
+    Goodbye,
+    Have,
+    HaveReport,
+    Heartbeat,
+    Holders,
+    HoldersQuery,
+    Join,
+    Message,
+    MetaQuery,
+    MetaReply,
+    NotYet,
+    Offer,
+    PartialOffer,
+    Pong,
+    PROTOCOL_VERSION,
+    Refused,
+    Rejoin,
+    Snapshot,
+    SyncRequest,
+    Welcome,
+)
+from swarm.meta import FileMeta
+from swarm.picker import DataVerdict, PendingRequest, TransferPlan
+from swarm.store import PlaceResult
+from swarm.swarm_view import EventResult, PeerView, SwarmView, ViewChanges
+
+log = logging.getLogger("swarm.peer")
+
+MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for
+FIRST_SEQ_CHECK_S = 0.2  # after joining, ask for the event number this soon
+SYNC_RETRY_S = 3.0  # a snapshot request unanswered this long is sent again
+QUERY_RETRY_S = 5.0  # likewise for holder and metadata queries
+STARVING_REFRESH_S = 0.25  # holder refresh when no known source has anything
+NOT_YET_RETRY_S = 0.5  # after the tracker said "not yet" to a goodbye
+FAREWELL_WAIT_S = 2.0  # how long a leaving peer waits for the tracker's answer
+
+
+class StoreLike(Protocol):
+    def start_partial(self, meta: FileMeta) -> list[int]: ...
+    def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None: ...
+    def read(self, digest: bytes, offset: int, length: int) -> bytes: ...
+    def place(self, digest: bytes) -> PlaceResult: ...
+    def drop_partial(self, digest: bytes) -> None: ...
+    def serve_complete(self, meta: FileMeta) -> None: ...
+    def flush_progress(self) -> None: ...
+
+
+class PeerNet(Protocol):
+    def to_tracker(self, message: Message) -> None: ...
+    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None: ...
+    def reply(self, route: bytes, message: Message, payload: bytes | None = None) -> None: ...
+    def drop_peer(self, peer_id: int) -> None: ...
+    def subscribe(self, pub_port: int) -> None: ...
+
+
+class Phase(enum.Enum):
+    JOINING = "joining"
+    RUNNING = "running"
+    LEAVING = "leaving"
+    DONE = "done"
+
+
+@dataclass
+class Holding:
+    """This peer's own files, in the shape the leave rule reads."""
+
+    complete: set[str] = field(default_factory=set)
+    excused: set[str] = field(default_factory=set)
+
+
+class PeerState:
+    def __init__(
+        self,
+        settings: Settings,
+        quiet_s: float,
+        store: StoreLike,
+        net: PeerNet,
+        show: Callable[[display.Block], None],
+        local_files: list[FileMeta],
+        partials: list[tuple[FileMeta, list[int]]],
+        listen_port: int,
+        now_s: float,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.net = net
+        self.show = show
+        self.listen_port = listen_port
+        self.rng = rng or random.Random()
+        self.phase = Phase.JOINING
+        self.exit_code: int | None = None
+        self.peer_id: int | None = None
+        self.view = SwarmView()
+        self.plan = TransferPlan(self.rng)
+        self.clock = QuietClock(now_s, quiet_s)
+        self.mine = Holding()
+        self.local: dict[str, FileMeta] = {}  # every file of ours in Shared, by name
+        self.shared_digests: dict[bytes, FileMeta] = {}  # complete files we serve
+        self.partials: dict[bytes, FileMeta] = {}  # downloads, including resumed ones
+        self._resumed = {meta.digest: pieces for meta, pieces in partials}
+        for meta, _ in partials:
+            self.partials[meta.digest] = meta
+        for meta in local_files:
+            self._hold_local(meta)
+        self._meta_asked: dict[bytes, float] = {}
+        self._holders_asked: dict[bytes, float] = {}
+        self._holders_due: dict[bytes, float] = {}
+        self._pending_have: dict[bytes, set[int]] = {}
+        self._sync_asked_at: float | None = None
+        self._heard_from_tracker_s = now_s
+        self._next_heartbeat_s = now_s + settings.heartbeat_interval_s
+        self._next_report_s = now_s
+        self._next_leave_check_s = now_s
+        self._leave_deadline_s: float | None = None
+        self._gave_up_reason = ""
+        self.pieces_received = 0
+        self.net.to_tracker(self._join_message())
+
+    # --- who we are -------------------------------------------------------------
+
+    def _hold_local(self, meta: FileMeta) -> None:
+        self.local[meta.name] = meta
+        self.shared_digests[meta.digest] = meta
+        self.mine.complete.add(meta.name)
+        self.store.serve_complete(meta)
+
+    def _join_message(self) -> Join:
+        partial_offers = []
+        for digest, meta in self.partials.items():
+            download = self.plan.downloads.get(digest)
+            pieces = download.held_pieces() if download else self._resumed.get(digest, [])
+            ranges = meta.layout.pieces_to_chunk_ranges(pieces)
+            if ranges:
+                flat = tuple(x for pair in ranges for x in pair)
+                partial_offers.append(PartialOffer(meta, flat))
+        files = tuple(sorted(self.local.values(), key=lambda m: m.name))
+        return Join(PROTOCOL_VERSION, self.listen_port, files, tuple(partial_offers))
+
+    @property
+    def display_id(self) -> int:
+        return self.peer_id if self.peer_id is not None else 0
+
+    # --- tracker ------------------------------------------------------------------
+
+    def on_tracker(self, message: Message, now_s: float) -> None:
+        self._heard_from_tracker_s = now_s
+        if isinstance(message, Welcome):
+            self._welcome(message, now_s)
+        elif isinstance(message, Pong):
+            if self.view.note_seq(message.seq):
+                self._ask_sync(now_s)
+        elif isinstance(message, Snapshot):
+            self._sync_asked_at = None
+            self._apply_changes(self.view.apply_snapshot(message), now_s)
+            if self.view.awaiting_snapshot:
+                self._ask_sync(now_s)
+        elif isinstance(message, MetaReply):
+            self._meta_arrived(message.meta, now_s)
+        elif isinstance(message, Holders):
+            self._holders_arrived(message, now_s)
+        elif isinstance(message, Refused):
+            self._refused(message)
+        elif isinstance(message, Farewell):
+            if self.phase is Phase.LEAVING:
+                self._finish(0)
+        elif isinstance(message, NotYet):
+            if self.phase is Phase.LEAVING and self._leave_deadline_s is None:
+                self.phase = Phase.RUNNING
+                self._next_leave_check_s = now_s + NOT_YET_RETRY_S
+                if self.view.note_seq(message.seq):
+                    self._ask_sync(now_s)
+        elif isinstance(message, Rejoin):
+            self._rejoin(now_s)
+        elif isinstance(message, ErrorReply):
+            log.warning("tracker: %s", message.reason)
+        else:
+            log.warning("unexpected %s from the tracker", type(message).__name__)
+
+    def _welcome(self, welcome: Welcome, now_s: float) -> None:
+        if self.phase is not Phase.JOINING:
+            return
+        self.peer_id = welcome.peer_id
+        self.phase = Phase.RUNNING
+        log.info("joined as peer %d", welcome.peer_id)
+        self.net.subscribe(welcome.pub_port)
+        self._refused(Refused(welcome.refused))
+        self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
+        if self.view.awaiting_snapshot:
+            self._ask_sync(now_s)
+        # The subscription takes a moment to reach the publisher; a quick
+        # heartbeat tells whether events were published in between.
+        self._next_heartbeat_s = now_s + FIRST_SEQ_CHECK_S
+
+    def _rejoin(self, now_s: float) -> None:
+        if self.phase is Phase.LEAVING:
+            self._finish(0)
+            return
+        log.warning("the tracker no longer knows peer %s; joining again", self.peer_id)
+        self.phase = Phase.JOINING
+        self.view = SwarmView()
+        for peer_id in list(self.plan.sources):
+            self._drop_source(peer_id)
+        self.net.to_tracker(self._join_message())
+
+    def _refused(self, refused: Refused) -> None:
+        self._next_leave_check_s = 0.0
+        for refusal in refused.refused:
+            log.error("the tracker refused our %r: %s; it stays here but is not shared",
+                      refusal.name, refusal.reason)
+            self.mine.complete.discard(refusal.name)
+            self.mine.excused.add(refusal.name)
+
+    def _ask_sync(self, now_s: float) -> None:
+        if self._sync_asked_at is None or now_s - self._sync_asked_at > SYNC_RETRY_S:
+            self._sync_asked_at = now_s
+            self.net.to_tracker(SyncRequest())
+
+    def on_event(self, event: Event, now_s: float) -> None:
+        self._heard_from_tracker_s = now_s
+        result, changes = self.view.on_event(event)
+        if result is EventResult.GAP:
+            log.info("missed events before %d; asking for a snapshot", event.seq)
+            self._ask_sync(now_s)
+        elif result is EventResult.APPLIED:
+            self._apply_changes(changes, now_s)
+
+    def _apply_changes(self, changes: ViewChanges, now_s: float) -> None:
+        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
+        if changes.new_files:
+            self.clock.file_announced(now_s)
+        for peer_id in changes.left_peers:
+            self._drop_source(peer_id)
+        for name in dict.fromkeys(changes.new_files + changes.touched_files):
+            self._consider(name, now_s)
+        self._pump(now_s)
+
+    def _consider(self, name: str, now_s: float) -> None:
+        """Start fetching ``name`` if we should, and feed in complete holders."""
+        summary = self.view.files.get(name)
+        if summary is None or name in self.mine.excused:
+            return
+        local = self.local.get(name)
+        if local is not None:
+            if local.digest != summary.digest and name not in self.mine.excused:
+                log.error("the swarm's %r differs from ours; keeping ours", name)
+                self.mine.excused.add(name)
+            return
+        download = self.plan.downloads.get(summary.digest)
+        if download is None:
+            if summary.digest in self.partials and summary.digest in self._resumed:
+                self._start_download(self.partials[summary.digest], now_s)
+            else:
+                self._ask_meta(summary.digest, now_s)
+            return
+        for peer_id, peer in self.view.peers.items():
+            if name in peer.complete and peer_id != self.peer_id:
+                self.plan.add_complete_holder(summary.digest, peer_id, now_s)
+
+    def _ask_meta(self, digest: bytes, now_s: float) -> None:
+        asked = self._meta_asked.get(digest)
+        if asked is None or now_s - asked > QUERY_RETRY_S:
+            self._meta_asked[digest] = now_s
+            self.net.to_tracker(MetaQuery(digest))
+
+    def _meta_arrived(self, meta: FileMeta, now_s: float) -> None:
+        self._meta_asked.pop(meta.digest, None)
+        summary = self.view.files.get(meta.name)
+        if summary is None or summary.digest != meta.digest:
+            return
+        if meta.digest in self.plan.downloads or meta.name in self.local:
+            return
+        self._start_download(meta, now_s)
+
+    def _start_download(self, meta: FileMeta, now_s: float) -> None:
+        if meta.name in self.local or meta.name in self.mine.excused:
+            return
+        held = self.store.start_partial(meta)
+        held = sorted(set(held) | set(self._resumed.pop(meta.digest, [])))
+        self.partials[meta.digest] = meta
+        download = self.plan.add_download(meta, held)
+        log.info("fetching %r (%d bytes, %d of %d pieces held)", meta.name, meta.size_bytes,
+                 len(held), meta.layout.pieces)
+        if download.done:
+            self._finish_download(meta.digest, now_s)
+            return
+        self._consider(meta.name, now_s)
+        self._ask_holders(meta.digest, now_s)
+
+    def _ask_holders(self, digest: bytes, now_s: float) -> None:
+        asked = self._holders_asked.get(digest)
+        if asked is not None and now_s - asked < QUERY_RETRY_S:
+            return
+        self._holders_asked[digest] = now_s
+        self._holders_due[digest] = now_s + self.settings.holders_refresh_s
+        self.net.to_tracker(HoldersQuery(digest))
+
+    def _holders_arrived(self, holders: Holders, now_s: float) -> None:
+        self._holders_asked.pop(holders.digest, None)
+        download = self.plan.downloads.get(holders.digest)
+        if download is None:
+            return
+        chunks = download.meta.chunks
+        complete, partial = [], {}
+        for holder in holders.holders:
+            if holder.peer_id == self.peer_id or holder.peer_id not in self.view.peers:
+                continue
+            ranges = pairs(holder.ranges)
+            if ranges == [(0, chunks)]:
+                complete.append(holder.peer_id)
+            else:
+                partial[holder.peer_id] = ranges
+        self.plan.set_holders(holders.digest, complete, partial, now_s)
+        self._pump(now_s)
+
+    # --- fetching -----------------------------------------------------------------
+
+    def _pump(self, now_s: float) -> None:
+        if self.phase not in (Phase.RUNNING, Phase.LEAVING):
+            return
+        for request in self.plan.pump(now_s):
+            self._send_request(request)
+
+    def _send_request(self, request: PendingRequest) -> None:
+        peer = self.view.peers.get(request.source)
+        if peer is None:
+            return  # left; the deadline frees the piece
+        self.net.to_peer(request.source, peer.endpoint, ChunkRequest(
+            request.request_id, request.digest, request.first_chunk, request.chunk_count))
+
+    def _drop_source(self, peer_id: int) -> None:
+        self.plan.drop_source(peer_id)
+        self.net.drop_peer(peer_id)
+
+    def on_peer_reply(self, peer_id: int, message: Message, payload: memoryview | None,
+                      now_s: float) -> None:
+        if isinstance(message, ChunkData) and payload is not None:
+            self._chunk_data(peer_id, message, payload, now_s)
+        elif isinstance(message, ChunkRefused):
+            request = self.plan.on_refused(peer_id, message.request_id)
+            if request is not None:
+                log.info("peer %d refused a request: %s", peer_id, message.reason)
+        else:
+            log.warning("peer %d sent %s on a fetch link; dropped", peer_id,
+                        type(message).__name__)
+        self._pump(now_s)
+
+    def _chunk_data(self, peer_id: int, data: ChunkData, payload: memoryview, now_s: float) -> None:
+        outcome = self.plan.on_data(peer_id, data.request_id, data.digest, data.first_chunk,
+                                    data.chunk_count, payload, now_s)
+        for loser in outcome.cancels:
+            peer = self.view.peers.get(loser.source)
+            if peer is not None:
+                self.net.to_peer(loser.source, peer.endpoint, Cancel(loser.request_id))
+        if outcome.verdict is DataVerdict.BAD and outcome.download is not None:
+            name = outcome.download.meta.name
+            log.warning("peer %d sent bad data for piece %d of %r", peer_id, outcome.piece, name)
+            self.net.to_tracker(Complaint(peer_id, data.digest,
+                                          f"piece {outcome.piece} failed verification"))
+            if outcome.banned:
+                log.warning("peer %d banned after repeated bad data", peer_id)
+            return
+        if outcome.verdict is not DataVerdict.GOOD or outcome.download is None:
+            return
+        download, piece = outcome.download, outcome.piece
+        try:
+            self.store.write_piece(download.digest, piece, payload)
+        except OSError as exc:
+            log.error("cannot write %r: %s", download.meta.name, exc)
+            self.plan.piece_lost(download, piece)
+            return
+        self.plan.piece_stored(download, piece)
+        self.pieces_received += 1
+        self._pending_have.setdefault(download.digest, set()).add(piece)
+        if download.done:
+            self._finish_download(download.digest, now_s)
+
+    def _finish_download(self, digest: bytes, now_s: float) -> None:
+        meta = self.partials[digest]
+        self._flush_have(only=digest)
+        for request in self.plan.remove_download(digest):
+            peer = self.view.peers.get(request.source)
+            if peer is not None:
+                self.net.to_peer(request.source, peer.endpoint, Cancel(request.request_id))
+        self._holders_due.pop(digest, None)
+        try:
+            result = self.store.place(digest)
+        except OSError as exc:
+            log.error("cannot place %r in Shared: %s", meta.name, exc)
+            self.mine.excused.add(meta.name)
+            return
+        if result is PlaceResult.NAME_TAKEN:
+            log.error("%r appeared in Shared with other content; the swarm's copy is "
+                      "discarded and ours is kept", meta.name)
+            self.store.drop_partial(digest)
+            del self.partials[digest]
+            self.mine.excused.add(meta.name)
+            self._next_leave_check_s = now_s
+            return
+        if result is PlaceResult.SAME_FILE_THERE:
+            self.store.drop_partial(digest)
+        del self.partials[digest]
+        self._hold_local(meta)
+        self.net.to_tracker(Complete(digest))
+        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
+        log.info("%r complete", meta.name)
+
+    # --- serving ----------------------------------------------------------------
+
+    def on_request(self, route: bytes, message: Message, now_s: float) -> None:
+        if isinstance(message, ChunkRequest):
+            self._serve(route, message)
+        elif isinstance(message, Cancel):
+            pass  # requests are answered as they arrive; nothing is queued to cancel
+        else:
+            log.warning("a peer sent %s to our chunk port; dropped", type(message).__name__)
+            self.net.reply(route, ErrorReply(f"unexpected {type(message).__name__}"))
+
+    def _serve(self, route: bytes, request: ChunkRequest) -> None:
+        reason = self._cannot_serve(request)
+        if reason is not None:
+            self.net.reply(route, ChunkRefused(request.request_id, reason))
+            return
+        meta = self.shared_digests.get(request.digest) or self.partials[request.digest]
+        offset, length = meta.layout.chunk_byte_range(
+            request.first_chunk, request.first_chunk + request.chunk_count)
+        try:
+            data = self.store.read(request.digest, offset, length)
+        except (OSError, KeyError) as exc:
+            log.warning("cannot read %r for a peer: %s", meta.name, exc)
+            self.net.reply(route, ChunkRefused(request.request_id, "read failed"))
+            return
+        reply = ChunkData(request.request_id, request.digest, request.first_chunk,
+                          request.chunk_count)
+        self.net.reply(route, reply, data)
+
+    def _cannot_serve(self, request: ChunkRequest) -> str | None:
+        if request.chunk_count > MAX_SERVE_CHUNKS:
+            return f"at most {MAX_SERVE_CHUNKS} chunks per request"
+        meta = self.shared_digests.get(request.digest)
+        download = None
+        if meta is None:
+            download = self.plan.downloads.get(request.digest)
+            if download is None:
+                return "file not held"
+            meta = download.meta
+        end = request.first_chunk + request.chunk_count
+        if end > meta.chunks:
+            return "chunks out of range"
+        if download is not None:
+            pc = meta.layout.piece_chunks
+            have = download.have
+            if any(have[p] != 1 for p in range(request.first_chunk // pc, (end - 1) // pc + 1)):
+                return "chunks not held"
+        return None
+
+    # --- files that appear in Shared -----------------------------------------------
+
+    def on_local_file(self, meta: FileMeta, now_s: float) -> None:
+        if meta.name in self.local:
+            return
+        if meta.digest in self.plan.downloads:
+            for request in self.plan.remove_download(meta.digest):
+                peer = self.view.peers.get(request.source)
+                if peer is not None:
+                    self.net.to_peer(request.source, peer.endpoint, Cancel(request.request_id))
+            self.store.drop_partial(meta.digest)
+            self.partials.pop(meta.digest, None)
+        summary = self.view.files.get(meta.name)
+        if summary is not None and summary.digest != meta.digest:
+            download = self.plan.downloads.get(summary.digest)
+            if download is not None:
+                self.plan.remove_download(summary.digest)
+                self.store.drop_partial(summary.digest)
+                self.partials.pop(summary.digest, None)
+        self._hold_local(meta)
+        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
+        log.info("offering %r, new in Shared", meta.name)
+        self.net.to_tracker(Offer((meta,)))
+
+    # --- time -----------------------------------------------------------------------
+
+    def on_timer(self, now_s: float) -> None:
+        if self.phase is Phase.DONE:
+            return
+        if now_s - self._heard_from_tracker_s > self.settings.tracker_grace_s:
+            log.error("no word from the tracker for %.1f s (grace %.1f s); giving up",
+                      now_s - self._heard_from_tracker_s, self.settings.tracker_grace_s)
+            self._finish(1)
+            return
+        if self.phase is Phase.LEAVING and self._leave_deadline_s is not None:
+            if now_s >= self._leave_deadline_s:
+                self._finish(0)
+                return
+        if now_s >= self._next_heartbeat_s:
+            self._next_heartbeat_s = now_s + self.settings.heartbeat_interval_s
+            self.net.to_tracker(Heartbeat())
+        if self.phase is Phase.JOINING:
+            return
+        if self._sync_asked_at is not None and now_s - self._sync_asked_at > SYNC_RETRY_S:
+            self._ask_sync(now_s)
+        for request in self.plan.expire(now_s):
+            log.info("request to peer %d for piece %d timed out", request.source, request.piece)
+        self._refresh_holders(now_s)
+        if now_s >= self._next_report_s:
+            self._flush_have()
+            self._next_report_s = now_s + self.settings.report_interval_s
+        self._pump(now_s)
+        if self.phase is Phase.RUNNING and now_s >= self._next_leave_check_s:
+            self._maybe_leave(now_s)
+
+    def _refresh_holders(self, now_s: float) -> None:
+        starving = {d.digest for d in self.plan.starving()}
+        for digest, download in self.plan.downloads.items():
+            if download.done:
+                continue
+            due = self._holders_due.get(digest, now_s)
+            if digest in starving:
+                due = min(due, self._holders_asked.get(digest, now_s) + STARVING_REFRESH_S)
+            if now_s >= due:
+                self._ask_holders(digest, now_s)
+
+    def _flush_have(self, only: bytes | None = None) -> None:
+        digests = [only] if only is not None else list(self._pending_have)
+        reports = []
+        for digest in digests:
+            pieces = self._pending_have.pop(digest, None)
+            meta = self.partials.get(digest)
+            if not pieces or meta is None:
+                continue
+            ranges = meta.layout.pieces_to_chunk_ranges(pieces)
+            reports.append(HaveReport(digest, tuple(x for pair in ranges for x in pair)))
+        if reports:
+            self.net.to_tracker(Have(tuple(reports)))
+
+    def next_deadline_s(self) -> float:
+        candidates = [
+            self._next_heartbeat_s,
+            self._heard_from_tracker_s + self.settings.tracker_grace_s,
+        ]
+        if self.phase is not Phase.JOINING:
+            candidates.append(self._next_report_s if self._pending_have else float("inf"))
+            candidates.append(min(self._holders_due.values(), default=float("inf")))
+            deadline = self.plan.next_deadline_s()
+            if deadline is not None:
+                candidates.append(deadline)
+            if self.phase is Phase.RUNNING:
+                candidates.append(self._next_leave_check_s)
+        if self._leave_deadline_s is not None:
+            candidates.append(self._leave_deadline_s)
+        if self.plan.starving():
+            candidates.append(min(self._holders_asked.values(), default=0.0) + STARVING_REFRESH_S)
+        return min(candidates)
+
+    # --- leaving ----------------------------------------------------------------------
+
+    def leave_blockers(self, now_s: float) -> list[str]:
+        """Why this peer may not leave yet (empty when it may)."""
+        if self.peer_id is None or not self.view.synced:
+            return ["not in step with the tracker"]
+        reasons = []
+        if not self.clock.holds(now_s):
+            reasons.append(f"quiet period runs until {self.clock.quiet_until():.1f}")
+        peers: dict[int, PeerView | Holding] = dict(self.view.peers)
+        peers[self.peer_id] = self.mine
+        reasons += [f"peer {pid} lacks {name!r}" for pid, name in unmet_a(self.peer_id, peers)]
+        reasons += [f"missing {name!r}" for name in unmet_b(self.mine, self.view.available_names())]
+        return reasons
+
+    def _maybe_leave(self, now_s: float) -> None:
+        blockers = self.leave_blockers(now_s)
+        if blockers:
+            # (a) and (b) change only with news, which sets the check due
+            # again; (c) is a deadline of its own.
+            self._next_leave_check_s = (
+                self.clock.quiet_until() if not self.clock.holds(now_s) else float("inf")
+            )
+            log.debug("not leaving yet: %s", "; ".join(blockers[:3]))
+            return
+        self._flush_have()
+        self.phase = Phase.LEAVING
+        self.net.to_tracker(Goodbye(force=False))
+
+    def request_shutdown(self, now_s: float) -> None:
+        """SIGINT/SIGTERM: say goodbye at once, whatever the rules say."""
+        if self.phase is Phase.DONE:
+            return
+        if self.peer_id is None:
+            self._finish(0)
+            return
+        self._flush_have()
+        self.phase = Phase.LEAVING
+        self._leave_deadline_s = now_s + FAREWELL_WAIT_S
+        self.net.to_tracker(Goodbye(force=True))
+
+    def _finish(self, exit_code: int) -> None:
+        self.phase = Phase.DONE
+        self.exit_code = exit_code
+        self.store.flush_progress()
+        self.show(display.Shutdown(self.display_id, sorted(self.local)))
+
+    @property
+    def done(self) -> bool:
+        return self.phase is Phase.DONE
+
+    @property
+    def fetching(self) -> bool:
+        return any(not d.done for d in self.plan.downloads.values())

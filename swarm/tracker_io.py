@@ -1,0 +1,134 @@
+"""The tracker's sockets and poll loop: a ROUTER for requests, a PUB for events.
+
+All decisions are ``TrackerState``'s; this loop receives, decodes, hands over,
+and carries out the outcome: replies, published events, and stdout blocks
+(written once per pass, each block whole).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import zmq
+
+from swarm.codec import MAX_HEADER_BYTES, encode, encode_frames
+from swarm.config import Settings
+from swarm.display import Block, StdoutWriter
+from swarm.loop import Waker, configure, monotonic, receive_all, timeout_ms
+from swarm.messages import ErrorReply, Message, ProtocolError
+from swarm.codec import decode
+from swarm.tracker_state import Outcome, TrackerState
+
+log = logging.getLogger("swarm.tracker")
+
+PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
+PORT_FILE = "port.txt"
+BAD_MESSAGES_LOGGED = 50  # per sender, then only counted
+
+
+def write_port_file(directory: Path, port: int) -> Path:
+    """Write the port where a reader never sees a partial file: tmp, then rename."""
+    target = directory / PORT_FILE
+    tmp = directory / f".{PORT_FILE}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="ascii") as f:
+        f.write(f"{port}\n")
+    os.replace(tmp, target)
+    return target
+
+
+def bind_spec(address: str) -> str:
+    host = "*" if address in ("*", "0.0.0.0", "") else address
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"tcp://{host}"
+
+
+class TrackerLoop:
+    def __init__(self, settings: Settings, workdir: Path) -> None:
+        self.settings = settings
+        self.workdir = workdir
+        self.ctx = zmq.Context()
+        self.router = self.ctx.socket(zmq.ROUTER)
+        configure(self.router, MAX_HEADER_BYTES + 4096)
+        self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        self.pub = self.ctx.socket(zmq.PUB)
+        configure(self.pub, 1 << 16)
+        self.pub.setsockopt(zmq.SNDHWM, PUB_HWM_MESSAGES)
+        if ":" in settings.bind_address:
+            for sock in (self.router, self.pub):
+                sock.setsockopt(zmq.IPV6, 1)
+        spec = bind_spec(settings.bind_address)
+        self.port = self.router.bind_to_random_port(spec)
+        self.pub_port = self.pub.bind_to_random_port(spec)
+        self.state = TrackerState(self.pub_port, settings.expiry_s)
+        self.writer = StdoutWriter()
+        self.waker = Waker()
+        self._bad_from: dict[bytes, int] = {}
+
+    def run(self) -> int:
+        self.waker.install_signal_handlers()
+        write_port_file(self.workdir, self.port)
+        log.info("tracker on port %d (events on %d)", self.port, self.pub_port)
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.waker.read_fd, zmq.POLLIN)
+        try:
+            while not self.waker.stop_requested:
+                now = monotonic()
+                poller.poll(timeout_ms(self.state.next_expiry_s(), now))
+                self.waker.drain()
+                blocks: list[Block] = []
+                receive_all(self.router, lambda frames: self._on_request(frames, blocks))
+                outcome = self.state.expire(monotonic())
+                self._carry_out(outcome, blocks)
+                self.writer.write(blocks)
+        finally:
+            self.close()
+        log.info("tracker stopped by signal %s", self.waker.stop_signal)
+        return 0
+
+    def _on_request(self, frames: list[zmq.Frame], blocks: list[Block]) -> None:
+        sender = frames[0].bytes
+        try:
+            message, _ = decode([f.buffer for f in frames[1:]])
+        except ProtocolError as exc:
+            self._bad_message(sender, str(exc))
+            return
+        address = frames[1].get("Peer-Address") or "127.0.0.1"
+        outcome = self.state.handle(sender, message, address, monotonic())
+        self._carry_out(outcome, blocks)
+
+    def _bad_message(self, sender: bytes, reason: str) -> None:
+        count = self._bad_from.get(sender, 0) + 1
+        self._bad_from[sender] = count
+        if count <= BAD_MESSAGES_LOGGED:
+            log.warning("dropped a bad request from %s: %s", sender.hex()[:12], reason)
+        self._send(sender, ErrorReply(f"bad request: {reason}"[:1000]))
+
+    def _carry_out(self, outcome: Outcome, blocks: list[Block]) -> None:
+        blocks.extend(outcome.blocks)
+        for event in outcome.events:
+            self.pub.send(encode(event))
+        for target, message in outcome.sends:
+            self._send(target, message)
+
+    def _send(self, target: bytes, message: Message) -> None:
+        try:
+            self.router.send_multipart([target, *encode_frames(message)], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            # Gone (EHOSTUNREACH with ROUTER_MANDATORY) or not reading (EAGAIN):
+            # the heartbeat expiry deals with a peer that stays away.
+            log.info("could not answer %s: %s", target.hex()[:12], exc.strerror)
+
+    def close(self) -> None:
+        self.router.close(linger=0)
+        self.pub.close(linger=0)
+        self.ctx.term()
+        self.waker.close()
+
+
+def run_tracker(settings: Settings, workdir: Path) -> int:
+    return TrackerLoop(settings, workdir).run()

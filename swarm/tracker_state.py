@@ -1,0 +1,391 @@
+"""The tracker's registry, free of sockets.
+
+``TrackerState.handle(sender, message, now)`` takes one request and returns an
+``Outcome``: messages to send (each to a routing id), events to publish (already
+numbered), and display blocks to print.  ``expire(now)`` drops silent peers.
+The IO loop owns the sockets and the clock; nothing here blocks or reads time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from swarm import display
+from swarm.chunks import ChunkSet, pairs, union_covers
+from swarm.leave_rule import unmet_a, unmet_b
+from swarm.messages import (
+    Availability,
+    Complaint,
+    Complete,
+    ErrorReply,
+    Event,
+    Excused,
+    FileAdded,
+    FileCompleted,
+    FileListing,
+    FileSummary,
+    Farewell,
+    Goodbye,
+    Have,
+    Heartbeat,
+    HolderRanges,
+    Holders,
+    HoldersQuery,
+    Join,
+    Listing,
+    ListQuery,
+    Message,
+    MetaQuery,
+    MetaReply,
+    NotYet,
+    Offer,
+    PeerJoined,
+    PeerLeft,
+    PeerSummary,
+    Pong,
+    Refusal,
+    Refused,
+    Rejoin,
+    Snapshot,
+    SyncRequest,
+    Welcome,
+)
+from swarm.meta import FileMeta
+
+log = logging.getLogger("swarm.tracker")
+
+COMPLAINTS_LOGGED_PER_PEER = 20  # beyond this, complaints are counted, not logged
+
+
+@dataclass
+class PeerRecord:
+    peer_id: int
+    sender: bytes
+    endpoint: str
+    last_seen_s: float
+    complete: set[str] = field(default_factory=set)
+    received: set[str] = field(default_factory=set)
+    excused: set[str] = field(default_factory=set)
+    touched: set[str] = field(default_factory=set)  # files it holds chunks of
+    complaints_against: int = 0
+
+
+@dataclass
+class FileRecord:
+    meta: FileMeta
+    available: bool
+    holders: dict[int, ChunkSet] = field(default_factory=dict)
+
+    def summary(self) -> FileSummary:
+        m = self.meta
+        return FileSummary(m.name, m.size_bytes, m.digest, self.available)
+
+
+@dataclass
+class Outcome:
+    sends: list[tuple[bytes, Message]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    blocks: list[display.Block] = field(default_factory=list)
+
+    def extend(self, other: Outcome) -> None:
+        self.sends.extend(other.sends)
+        self.events.extend(other.events)
+        self.blocks.extend(other.blocks)
+
+
+def endpoint_for(address: str, port: int) -> str:
+    host = f"[{address}]" if ":" in address else address
+    return f"tcp://{host}:{port}"
+
+
+class TrackerState:
+    def __init__(self, pub_port: int, expiry_s: float) -> None:
+        self.pub_port = pub_port
+        self.expiry_s = expiry_s
+        self.seq = 0
+        self.peers: dict[int, PeerRecord] = {}
+        self.by_sender: dict[bytes, int] = {}
+        self.files: dict[str, FileRecord] = {}
+        self.by_digest: dict[bytes, str] = {}
+        self._next_id = 1
+
+    # --- entry points --------------------------------------------------------
+
+    def handle(self, sender: bytes, message: Message, address: str, now_s: float) -> Outcome:
+        """One request from ``sender`` (a routing id) seen from ``address``."""
+        out = Outcome()
+        if isinstance(message, Join):
+            self._join(out, sender, message, address, now_s)
+            return out
+        if isinstance(message, ListQuery):
+            out.sends.append((sender, self.listing()))
+            return out
+        peer_id = self.by_sender.get(sender)
+        if peer_id is None:
+            out.sends.append((sender, Rejoin()))
+            return out
+        peer = self.peers[peer_id]
+        peer.last_seen_s = now_s
+        if isinstance(message, Heartbeat):
+            out.sends.append((sender, Pong(self.seq)))
+        elif isinstance(message, Have):
+            self._have(out, peer, message)
+        elif isinstance(message, Complete):
+            self._complete(out, peer, message)
+        elif isinstance(message, Offer):
+            refused = self._offer(out, peer, message.files)
+            if refused:
+                out.sends.append((sender, Refused(tuple(refused))))
+        elif isinstance(message, HoldersQuery):
+            out.sends.append((sender, self._holders(message.digest)))
+        elif isinstance(message, MetaQuery):
+            record = self._file_by_digest(message.digest)
+            reply: Message = MetaReply(record.meta) if record else ErrorReply("unknown file")
+            out.sends.append((sender, reply))
+        elif isinstance(message, SyncRequest):
+            out.sends.append((sender, self.snapshot()))
+        elif isinstance(message, Complaint):
+            self._complaint(peer, message)
+        elif isinstance(message, Goodbye):
+            self._goodbye(out, peer, message)
+        else:
+            log.warning("peer %d sent %s, which a tracker does not take", peer_id,
+                        type(message).__name__)
+            out.sends.append((sender, ErrorReply(f"unexpected {type(message).__name__}")))
+        return out
+
+    def expire(self, now_s: float) -> Outcome:
+        out = Outcome()
+        for peer in list(self.peers.values()):
+            silent_s = now_s - peer.last_seen_s
+            if silent_s > self.expiry_s:
+                log.warning("peer %d expired: silent for %.1f s (limit %.1f s)",
+                            peer.peer_id, silent_s, self.expiry_s)
+                self._remove(out, peer)
+        return out
+
+    def next_expiry_s(self) -> float | None:
+        if not self.peers:
+            return None
+        return min(p.last_seen_s for p in self.peers.values()) + self.expiry_s
+
+    # --- views ---------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.seq, self._peer_summaries(), self._file_summaries())
+
+    def listing(self) -> Listing:
+        files = []
+        for name in sorted(self.files):
+            record = self.files[name]
+            complete = sorted(
+                pid for pid in record.holders if name in self.peers[pid].complete
+            )
+            partial = sorted(
+                (pid, len(chunks))
+                for pid, chunks in record.holders.items()
+                if name not in self.peers[pid].complete and len(chunks)
+            )
+            files.append(FileListing(record.summary(), tuple(complete), tuple(partial)))
+        return Listing(self.seq, self._peer_summaries(), tuple(files))
+
+    def available_names(self) -> list[str]:
+        return [name for name, record in self.files.items() if record.available]
+
+    def _peer_summaries(self) -> tuple[PeerSummary, ...]:
+        return tuple(
+            PeerSummary(p.peer_id, p.endpoint, tuple(sorted(p.complete)), tuple(sorted(p.excused)))
+            for p in sorted(self.peers.values(), key=lambda p: p.peer_id)
+        )
+
+    def _file_summaries(self) -> tuple[FileSummary, ...]:
+        return tuple(self.files[name].summary() for name in sorted(self.files))
+
+    def _holders(self, digest: bytes) -> Message:
+        record = self._file_by_digest(digest)
+        if record is None:
+            return ErrorReply("unknown file")
+        holders = tuple(
+            HolderRanges(pid, self.peers[pid].endpoint, tuple(chunks.to_flat()))
+            for pid, chunks in sorted(record.holders.items())
+            if len(chunks)
+        )
+        return Holders(digest, holders)
+
+    def _file_by_digest(self, digest: bytes) -> FileRecord | None:
+        name = self.by_digest.get(digest)
+        return self.files[name] if name is not None else None
+
+    # --- requests ------------------------------------------------------------
+
+    def _publish(self, out: Outcome, make: type[Event], *fields: object) -> None:
+        self.seq += 1
+        out.events.append(make(self.seq, *fields))
+
+    def _join(self, out: Outcome, sender: bytes, join: Join, address: str, now_s: float) -> None:
+        if sender in self.by_sender:
+            pid = self.by_sender[sender]
+            out.sends.append((sender, ErrorReply(f"already joined as peer {pid}")))
+            return
+        peer_id = self._next_id
+        self._next_id += 1
+        peer = PeerRecord(peer_id, sender, endpoint_for(address, join.listen_port), now_s)
+        self.peers[peer_id] = peer
+        self.by_sender[sender] = peer_id
+        self._publish(out, PeerJoined, peer_id, peer.endpoint)
+        refused = self._offer(out, peer, join.files)
+        for partial in join.partials:
+            self._take_partial(out, peer, partial.meta, pairs(partial.ranges))
+        offered = sorted((name, self.files[name].meta.chunks) for name in peer.complete)
+        out.blocks.append(display.Connect(peer_id, offered))
+        out.sends.append((sender, Welcome(peer_id, self.pub_port, self.snapshot(), tuple(refused))))
+        log.info("peer %d joined from %s offering %d file(s)", peer_id, peer.endpoint, len(offered))
+
+    def _offer(self, out: Outcome, peer: PeerRecord, files: Iterable[FileMeta]) -> list[Refusal]:
+        refused: list[Refusal] = []
+        for meta in files:
+            record = self.files.get(meta.name)
+            if meta.name in peer.complete:
+                continue  # offered twice: nothing changes
+            if record is not None and record.meta.digest != meta.digest:
+                reason = (f"the swarm already has {meta.name!r} with other content "
+                          f"(digest {record.meta.short_digest}, offered {meta.short_digest})")
+                log.warning("peer %d: refused offer: %s", peer.peer_id, reason)
+                refused.append(Refusal(meta.name, reason))
+                if meta.name not in peer.excused:
+                    peer.excused.add(meta.name)
+                    self._publish(out, Excused, peer.peer_id, meta.name)
+                continue
+            if meta.digest in self.by_digest and self.by_digest[meta.digest] != meta.name:
+                log.info("peer %d offers %r, identical to %r", peer.peer_id, meta.name,
+                         self.by_digest[meta.digest])
+                # Same bytes under two names: both are files of their own, but
+                # chunk traffic is keyed by digest, so the first name keeps it.
+                refused.append(Refusal(meta.name, "the same content is shared under "
+                                       f"the name {self.by_digest[meta.digest]!r}"))
+                continue
+            if record is None:
+                record = FileRecord(meta, available=True)
+                self.files[meta.name] = record
+                self.by_digest[meta.digest] = meta.name
+                self._publish(out, FileAdded, record.summary(), peer.peer_id)
+            record.holders[peer.peer_id] = ChunkSet.full(meta.chunks)
+            peer.touched.add(meta.name)
+            peer.complete.add(meta.name)
+            self._publish(out, FileCompleted, peer.peer_id, meta.name)
+            self._refresh_availability(out, record)
+        return refused
+
+    def _take_partial(self, out: Outcome, peer: PeerRecord, meta: FileMeta,
+                      ranges: list[tuple[int, int]]) -> None:
+        record = self.files.get(meta.name)
+        if record is not None and record.meta.digest != meta.digest:
+            log.warning("peer %d: partial %r has other content than the swarm's; ignored",
+                        peer.peer_id, meta.name)
+            return
+        if record is None:
+            if meta.digest in self.by_digest:
+                return
+            record = FileRecord(meta, available=False)
+            self.files[meta.name] = record
+            self.by_digest[meta.digest] = meta.name
+            self._publish(out, FileAdded, record.summary(), peer.peer_id)
+        chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
+        for start, end in ranges:
+            chunks.add(start, end)
+        peer.touched.add(meta.name)
+        self._refresh_availability(out, record)
+
+    def _have(self, out: Outcome, peer: PeerRecord, have: Have) -> None:
+        for report in have.reports:
+            record = self._file_by_digest(report.digest)
+            if record is None:
+                log.warning("peer %d reported chunks of an unknown file", peer.peer_id)
+                continue
+            total = record.meta.chunks
+            chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
+            peer.touched.add(record.meta.name)
+            new: list[tuple[int, int]] = []
+            for start, end in pairs(report.ranges):
+                if end > total:
+                    log.warning("peer %d reported chunks %d-%d of %r, which has %d",
+                                peer.peer_id, start, end, record.meta.name, total)
+                    continue
+                new.extend(chunks.add(start, end))
+            if new:
+                out.blocks.append(display.Acquired(peer.peer_id, record.meta.name, total, new))
+            if not record.available:
+                self._refresh_availability(out, record)
+
+    def _complete(self, out: Outcome, peer: PeerRecord, complete: Complete) -> None:
+        record = self._file_by_digest(complete.digest)
+        if record is None:
+            out.sends.append((peer.sender, ErrorReply("complete: unknown file")))
+            return
+        name = record.meta.name
+        if name in peer.complete:
+            return
+        chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
+        if len(chunks) != record.meta.chunks:
+            log.warning("peer %d says %r is complete but has reported %d of %d chunks",
+                        peer.peer_id, name, len(chunks), record.meta.chunks)
+            out.sends.append((peer.sender, ErrorReply(f"complete: {name!r} not fully reported")))
+            return
+        peer.touched.add(name)
+        peer.complete.add(name)
+        peer.received.add(name)
+        self._publish(out, FileCompleted, peer.peer_id, name)
+        self._refresh_availability(out, record)
+
+    def _complaint(self, peer: PeerRecord, complaint: Complaint) -> None:
+        accused = self.peers.get(complaint.peer_id)
+        name = self.by_digest.get(complaint.digest, "?")
+        if accused is None:
+            return
+        accused.complaints_against += 1
+        if accused.complaints_against <= COMPLAINTS_LOGGED_PER_PEER:
+            log.warning("peer %d reports peer %d for %r: %s", peer.peer_id,
+                        accused.peer_id, name, complaint.reason)
+
+    def _goodbye(self, out: Outcome, peer: PeerRecord, goodbye: Goodbye) -> None:
+        if not goodbye.force:
+            waiting = self.leave_blockers(peer.peer_id)
+            if waiting:
+                out.sends.append((peer.sender, NotYet(self.seq)))
+                return
+        out.sends.append((peer.sender, Farewell()))
+        self._remove(out, peer)
+
+    def leave_blockers(self, peer_id: int) -> list[str]:
+        """Why rules (a) and (b) do not hold for ``peer_id`` now (empty if they do)."""
+        peer = self.peers[peer_id]
+        reasons = [f"peer {other} lacks {name!r}" for other, name in unmet_a(peer_id, self.peers)]
+        reasons += [f"it lacks {name!r}" for name in unmet_b(peer, self.available_names())]
+        return reasons
+
+    # --- leaving -------------------------------------------------------------
+
+    def _remove(self, out: Outcome, peer: PeerRecord) -> None:
+        del self.peers[peer.peer_id]
+        del self.by_sender[peer.sender]
+        out.blocks.append(display.Disconnect(peer.peer_id, sorted(peer.received)))
+        self._publish(out, PeerLeft, peer.peer_id)
+        for name in sorted(peer.touched):
+            record = self.files[name]
+            record.holders.pop(peer.peer_id, None)
+            self._refresh_availability(out, record)
+
+    def _refresh_availability(self, out: Outcome, record: FileRecord) -> None:
+        chunks = record.meta.chunks
+        if chunks:
+            available = union_covers(record.holders.values(), chunks)
+        else:  # an empty file is available while somebody has it whole
+            name = record.meta.name
+            available = any(name in self.peers[pid].complete for pid in record.holders)
+        if available != record.available:
+            record.available = available
+            self._publish(out, Availability, record.meta.name, available)
+            state = "available again" if available else "lost: the living peers no longer cover it"
+            log.info("file %r is %s", record.meta.name, state)
