@@ -87,10 +87,7 @@ class Layout:
         """The pieces lying entirely inside the given chunk ranges."""
         for start, end in ranges:
             first = -(-start // self.piece_chunks)
-            if end >= self.chunks:
-                last = self.pieces
-            else:
-                last = end // self.piece_chunks
+            last = self.pieces if end >= self.chunks else end // self.piece_chunks
             yield from range(first, last)
 
 
@@ -101,7 +98,7 @@ class ChunkSet:
     O(log r + k) for r ranges and k ranges touched, never O(chunks).
     """
 
-    __slots__ = ("_starts", "_ends", "_count")
+    __slots__ = ("_count", "_ends", "_starts")
 
     def __init__(self, ranges: Iterable[tuple[int, int]] = ()) -> None:
         self._starts: list[int] = []
@@ -126,7 +123,7 @@ class ChunkSet:
         return f"ChunkSet({self.ranges()!r})"
 
     def ranges(self) -> list[tuple[int, int]]:
-        return list(zip(self._starts, self._ends))
+        return list(zip(self._starts, self._ends, strict=False))
 
     def add(self, start: int, end: int) -> list[tuple[int, int]]:
         """Add [start, end); return the sub-ranges that were not held before."""
@@ -163,7 +160,7 @@ class ChunkSet:
     def to_flat(self) -> list[int]:
         """[start0, end0, start1, end1, ...], the wire form."""
         flat: list[int] = []
-        for start, end in zip(self._starts, self._ends):
+        for start, end in zip(self._starts, self._ends, strict=False):
             flat.append(start)
             flat.append(end)
         return flat
@@ -175,7 +172,7 @@ class ChunkSet:
 
 def pairs(flat: Sequence[int]) -> list[tuple[int, int]]:
     """[a, b, c, d] -> [(a, b), (c, d)]."""
-    return list(zip(flat[0::2], flat[1::2]))
+    return list(zip(flat[0::2], flat[1::2], strict=False))
 
 
 def union_covers(sets: Iterable[ChunkSet], chunks: int) -> bool:

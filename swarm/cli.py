@@ -79,11 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from swarm.tracker_io import run_tracker
 
         return run_tracker(settings, Path.cwd())
-    if args.command == "peer":
-        from swarm.peer_io import run_peer
+    from swarm.peer_io import run_peer
 
-        state_dir = Path(settings.state_dir)
-        return run_peer(settings, args.host, args.port, args.min_alive_s,
-                        args.shared, state_dir)
-    parser.error(f"unknown command {args.command}")
-    return EXIT_USAGE
+    state_dir = Path(settings.state_dir)
+    return run_peer(settings, args.host, args.port, args.min_alive_s, args.shared, state_dir)

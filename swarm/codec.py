@@ -27,7 +27,8 @@ if len(_BY_KIND) != len(ALL_MESSAGES):  # pragma: no cover - a programming error
 
 def encode(message: Message) -> bytes:
     """The header frame of a message."""
-    return msgpack.packb([message.KIND, *message.to_wire()], use_bin_type=True)
+    header: bytes = msgpack.packb([message.KIND, *message.to_wire()], use_bin_type=True)
+    return header
 
 
 def encode_frames(message: Message, payload: Buffer | None = None) -> list[Buffer]:

@@ -5,6 +5,7 @@ modules import zmq.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -38,10 +39,9 @@ class Waker:
         self.stop_signal: int | None = None
 
     def wake(self) -> None:
-        try:
+        # A full pipe means the loop wakes anyway.
+        with contextlib.suppress(BlockingIOError):
             os.write(self.write_fd, b"\0")
-        except BlockingIOError:
-            pass  # the pipe is full: the loop wakes anyway
 
     def drain(self) -> None:
         try:

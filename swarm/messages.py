@@ -136,17 +136,18 @@ def field_count(cls: type) -> int:
     return len(field_names(cls))
 
 
+def _record(value: object, what: str, record: type[Any]) -> Any:
+    """A nested record: already built, or its wire list."""
+    if isinstance(value, record):
+        return value
+    items = _seq(value, what)
+    if len(items) != field_count(record):
+        raise ProtocolError(f"{what}: entry has {len(items)} fields")
+    return record(*items)
+
+
 def _records(value: object, what: str, record: type[Any]) -> tuple[Any, ...]:
-    out = []
-    for item in _seq(value, what):
-        if isinstance(item, record):
-            out.append(item)
-            continue
-        items = _seq(item, what)
-        if len(items) != field_count(record):
-            raise ProtocolError(f"{what}: entry has {len(items)} fields")
-        out.append(record(*items))
-    return tuple(out)
+    return tuple(_record(item, what, record) for item in _seq(value, what))
 
 
 def _metas(value: object, what: str) -> tuple[FileMeta, ...]:
@@ -189,7 +190,8 @@ class PeerSummary:
     def __post_init__(self) -> None:
         _int(self.peer_id, "peer id", 1, MAX_ID)
         _endpoint(self.endpoint)
-        object.__setattr__(self, "complete", tuple(_name(n) for n in _seq(self.complete, "complete")))
+        complete = tuple(_name(n) for n in _seq(self.complete, "complete"))
+        object.__setattr__(self, "complete", complete)
         object.__setattr__(self, "excused", tuple(_name(n) for n in _seq(self.excused, "excused")))
 
 
@@ -429,8 +431,7 @@ class Welcome(Message):
     def __post_init__(self) -> None:
         _int(self.peer_id, "peer id", 1, MAX_ID)
         _int(self.pub_port, "pub port", 1, 65535)
-        if not isinstance(self.snapshot, Snapshot):
-            object.__setattr__(self, "snapshot", Snapshot(*_seq(self.snapshot, "snapshot")))
+        object.__setattr__(self, "snapshot", _record(self.snapshot, "snapshot", Snapshot))
         object.__setattr__(self, "refused", _records(self.refused, "refused", Refusal))
 
     def to_wire(self) -> list[Any]:
@@ -535,8 +536,7 @@ class FileListing(Message):
     partial: tuple[tuple[int, int], ...]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.summary, FileSummary):
-            object.__setattr__(self, "summary", FileSummary(*_seq(self.summary, "summary")))
+        object.__setattr__(self, "summary", _record(self.summary, "summary", FileSummary))
         ids = tuple(_int(i, "peer id", 1, MAX_ID) for i in _seq(self.complete, "complete"))
         object.__setattr__(self, "complete", ids)
         partial = []
@@ -566,11 +566,7 @@ class Listing(Message):
     def __post_init__(self) -> None:
         _int(self.seq, "seq")
         object.__setattr__(self, "peers", _records(self.peers, "peers", PeerSummary))
-        files = tuple(
-            f if isinstance(f, FileListing) else FileListing(*_seq(f, "file listing"))
-            for f in _seq(self.files, "files")
-        )
-        object.__setattr__(self, "files", files)
+        object.__setattr__(self, "files", _records(self.files, "files", FileListing))
 
     def to_wire(self) -> list[Any]:
         return [
@@ -607,8 +603,7 @@ class FileAdded(Event):
 
     def __post_init__(self) -> None:
         _int(self.seq, "seq")
-        if not isinstance(self.file, FileSummary):
-            object.__setattr__(self, "file", FileSummary(*_seq(self.file, "file")))
+        object.__setattr__(self, "file", _record(self.file, "file", FileSummary))
         _int(self.owner, "owner", 1, MAX_ID)
 
     def to_wire(self) -> list[Any]:

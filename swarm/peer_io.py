@@ -8,6 +8,7 @@ Shared are hashed on a worker thread, so a big one never stalls the loop.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -258,10 +259,9 @@ class PeerLoop:
             receive_all(net.events, lambda frames: self._event(state, frames))
         if net.server in ready:
             receive_all(net.server, lambda frames: self._request(state, frames))
-        for sock in list(ready):
-            peer_id = net.link_owner.get(sock)  # type: ignore[call-overload]
-            if peer_id is not None:
-                receive_all(sock, lambda frames, p=peer_id: self._reply(state, p, frames))  # type: ignore[misc]
+        for sock, peer_id in list(net.link_owner.items()):
+            if sock in ready:
+                receive_all(sock, functools.partial(self._reply, state, peer_id))
 
     def _from_tracker(self, state: PeerState, frames: list[zmq.Frame]) -> None:
         decoded = try_decode(frames, "the tracker")

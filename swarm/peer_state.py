@@ -21,6 +21,7 @@ from swarm.chunks import pairs
 from swarm.config import Settings
 from swarm.leave_rule import QuietClock, unmet_a, unmet_b
 from swarm.messages import (
+    PROTOCOL_VERSION,
     Cancel,
     ChunkData,
     ChunkRefused,
@@ -44,7 +45,6 @@ from swarm.messages import (
     Offer,
     PartialOffer,
     Pong,
-    PROTOCOL_VERSION,
     Refused,
     Rejoin,
     Snapshot,
@@ -520,10 +520,10 @@ class PeerState:
                       now_s - self._heard_from_tracker_s, self.settings.tracker_grace_s)
             self._finish(1)
             return
-        if self.phase is Phase.LEAVING and self._leave_deadline_s is not None:
-            if now_s >= self._leave_deadline_s:
-                self._finish(0)
-                return
+        deadline = self._leave_deadline_s
+        if self.phase is Phase.LEAVING and deadline is not None and now_s >= deadline:
+            self._finish(0)
+            return
         if now_s >= self._next_heartbeat_s:
             self._next_heartbeat_s = now_s + self.settings.heartbeat_interval_s
             self.net.to_tracker(Heartbeat())

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import enum
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from swarm.chunks import Layout
@@ -247,7 +247,9 @@ class Download:
         self.cursors[source] = i
         return None
 
-    def endgame_piece_for(self, source: int, now_s: float, sources: dict[int, Source]) -> int | None:
+    def endgame_piece_for(
+        self, source: int, now_s: float, sources: dict[int, Source]
+    ) -> int | None:
         for piece, pending in self.requests_by_piece.items():
             if len(pending) != 1 or self.have[piece] or not self.holds(source, piece):
                 continue
@@ -396,7 +398,9 @@ class TransferPlan:
                 return self._issue(source, download, piece, now_s)
         return None
 
-    def _issue(self, source: Source, download: Download, piece: int, now_s: float) -> PendingRequest:
+    def _issue(
+        self, source: Source, download: Download, piece: int, now_s: float
+    ) -> PendingRequest:
         first, end = download.layout.piece_chunk_range(piece)
         _, size = download.layout.piece_byte_range(piece)
         source.in_flight_bytes += size

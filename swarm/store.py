@@ -12,6 +12,7 @@ since the last ``.have`` write, and a restart re-verifies every piece the
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import errno
 import logging
@@ -107,10 +108,8 @@ class _Partial:
 
     def remove_files(self) -> None:
         for path in (self.data_path, self.have_path, self.meta_path):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-            except FileNotFoundError:
-                pass
 
 
 class Store:
@@ -321,7 +320,5 @@ class Store:
     def remove_state_if_empty(self) -> None:
         """After a clean finish: no partial data behind, no empty folders."""
         for path in (self.partial_dir, self.state_dir):
-            try:
+            with contextlib.suppress(OSError):
                 path.rmdir()
-            except OSError:
-                pass

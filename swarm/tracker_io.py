@@ -13,12 +13,11 @@ from pathlib import Path
 
 import zmq
 
-from swarm.codec import MAX_HEADER_BYTES, encode, encode_frames
+from swarm.codec import MAX_HEADER_BYTES, decode, encode, encode_frames
 from swarm.config import Settings
 from swarm.display import Block, StdoutWriter
 from swarm.loop import Waker, configure, monotonic, receive_all, timeout_ms
 from swarm.messages import ErrorReply, Message, ProtocolError
-from swarm.codec import decode
 from swarm.tracker_state import Outcome, TrackerState
 
 log = logging.getLogger("swarm.tracker")
@@ -67,6 +66,7 @@ class TrackerLoop:
         self.writer = StdoutWriter()
         self.waker = Waker()
         self._bad_from: dict[bytes, int] = {}
+        self._blocks: list[Block] = []  # stdout blocks of the current pass
 
     def run(self) -> int:
         self.waker.install_signal_handlers()
@@ -80,26 +80,24 @@ class TrackerLoop:
                 now = monotonic()
                 poller.poll(timeout_ms(self.state.next_expiry_s(), now))
                 self.waker.drain()
-                blocks: list[Block] = []
-                receive_all(self.router, lambda frames: self._on_request(frames, blocks))
-                outcome = self.state.expire(monotonic())
-                self._carry_out(outcome, blocks)
-                self.writer.write(blocks)
+                self._blocks = []
+                receive_all(self.router, self._on_request)
+                self._carry_out(self.state.expire(monotonic()))
+                self.writer.write(self._blocks)
         finally:
             self.close()
         log.info("tracker stopped by signal %s", self.waker.stop_signal)
         return 0
 
-    def _on_request(self, frames: list[zmq.Frame], blocks: list[Block]) -> None:
+    def _on_request(self, frames: list[zmq.Frame]) -> None:
         sender = frames[0].bytes
         try:
             message, _ = decode([f.buffer for f in frames[1:]])
         except ProtocolError as exc:
             self._bad_message(sender, str(exc))
             return
-        address = frames[1].get("Peer-Address") or "127.0.0.1"
-        outcome = self.state.handle(sender, message, address, monotonic())
-        self._carry_out(outcome, blocks)
+        address = str(frames[1].get("Peer-Address") or "127.0.0.1")
+        self._carry_out(self.state.handle(sender, message, address, monotonic()))
 
     def _bad_message(self, sender: bytes, reason: str) -> None:
         count = self._bad_from.get(sender, 0) + 1
@@ -108,8 +106,8 @@ class TrackerLoop:
             log.warning("dropped a bad request from %s: %s", sender.hex()[:12], reason)
         self._send(sender, ErrorReply(f"bad request: {reason}"[:1000]))
 
-    def _carry_out(self, outcome: Outcome, blocks: list[Block]) -> None:
-        blocks.extend(outcome.blocks)
+    def _carry_out(self, outcome: Outcome) -> None:
+        self._blocks.extend(outcome.blocks)
         for event in outcome.events:
             self.pub.send(encode(event))
         for target, message in outcome.sends:

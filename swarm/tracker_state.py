@@ -9,7 +9,7 @@ The IO loop owns the sockets and the clock; nothing here blocks or reads time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from swarm import display
@@ -22,11 +22,11 @@ from swarm.messages import (
     ErrorReply,
     Event,
     Excused,
+    Farewell,
     FileAdded,
     FileCompleted,
     FileListing,
     FileSummary,
-    Farewell,
     Goodbye,
     Have,
     Heartbeat,
@@ -220,7 +220,7 @@ class TrackerState:
 
     # --- requests ------------------------------------------------------------
 
-    def _publish(self, out: Outcome, make: type[Event], *fields: object) -> None:
+    def _publish(self, out: Outcome, make: Callable[..., Event], *fields: object) -> None:
         self.seq += 1
         out.events.append(make(self.seq, *fields))
 
