@@ -47,6 +47,8 @@ class Settings:
     holders_refresh_s: float = 1.0
     # Acquired chunks are reported in batches at most this far apart.
     report_interval_s: float = 0.1
+    # Most bytes per second a peer sends to others; 0 for no limit.
+    upload_limit_bytes_s: int = 0
     log_level: str = "warning"
 
     @property
@@ -60,6 +62,8 @@ class Settings:
                 raise ConfigError(f"{name} must be positive")
         if self.expiry_misses < 1:
             raise ConfigError("expiry_misses must be at least 1")
+        if self.upload_limit_bytes_s < 0:
+            raise ConfigError("upload_limit_bytes_s must be 0 (no limit) or positive")
         if self.request_window_bytes < 64 << 10:
             raise ConfigError("request_window_bytes must be at least 65536")
         if self.log_level not in LOG_LEVELS:

@@ -206,7 +206,7 @@ class PeerLoop:
                 if self.waker.stop_requested:
                     self.waker.stop_requested = False
                     state.request_shutdown(now)
-                deadline = min(state.next_deadline_s(), next_scan)
+                deadline = min(state.next_deadline_s(now), next_scan)
                 ready = dict(self.poller.poll(timeout_ms(deadline, now)))
                 self.waker.drain()
                 self._dispatch(state, ready)

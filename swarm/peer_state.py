@@ -12,12 +12,13 @@ from __future__ import annotations
 import enum
 import logging
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from swarm import display
-from swarm.chunks import pairs
+from swarm.chunks import CHUNK_SIZE_BYTES, pairs
 from swarm.config import Settings
 from swarm.leave_rule import QuietClock, unmet_a, unmet_b
 from swarm.messages import (
@@ -53,12 +54,14 @@ from swarm.messages import (
 )
 from swarm.meta import FileMeta
 from swarm.picker import DataVerdict, PendingRequest, TransferPlan
+from swarm.rate_limit import TokenBucket
 from swarm.store import PlaceResult
 from swarm.swarm_view import EventResult, PeerView, SwarmView, ViewChanges
 
 log = logging.getLogger("swarm.peer")
 
 MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for
+MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "busy"
 FIRST_SEQ_CHECK_S = 0.2  # after joining, ask for the event number this soon
 SYNC_RETRY_S = 3.0  # a snapshot request unanswered this long is sent again
 QUERY_RETRY_S = 5.0  # likewise for holder and metadata queries
@@ -147,6 +150,9 @@ class PeerState:
         self._leave_deadline_s: float | None = None
         self._gave_up_reason = ""
         self.pieces_received = 0
+        limit = settings.upload_limit_bytes_s
+        self._upload_limit = TokenBucket(limit, now_s) if limit else None
+        self._upload_queue: deque[tuple[bytes, ChunkRequest]] = deque()
         self.net.to_tracker(self._join_message())
 
     # --- who we are -------------------------------------------------------------
@@ -441,12 +447,31 @@ class PeerState:
 
     def on_request(self, route: bytes, message: Message, now_s: float) -> None:
         if isinstance(message, ChunkRequest):
-            self._serve(route, message)
+            if self._upload_limit is None:
+                self._serve(route, message)
+            elif len(self._upload_queue) >= MAX_QUEUED_UPLOADS:
+                self.net.reply(route, ChunkRefused(message.request_id, "busy"))
+            else:
+                self._upload_queue.append((route, message))
+                self._serve_queued(now_s)
         elif isinstance(message, Cancel):
-            pass  # requests are answered as they arrive; nothing is queued to cancel
+            self._upload_queue = deque(
+                (r, q) for r, q in self._upload_queue
+                if not (r == route and q.request_id == message.request_id)
+            )
         else:
             log.warning("a peer sent %s to our chunk port; dropped", type(message).__name__)
             self.net.reply(route, ErrorReply(f"unexpected {type(message).__name__}"))
+
+    def _serve_queued(self, now_s: float) -> None:
+        """Answer queued requests as far as the upload limit allows."""
+        limit = self._upload_limit
+        while self._upload_queue and limit is not None:
+            route, request = self._upload_queue[0]
+            if not limit.try_take(request.chunk_count * CHUNK_SIZE_BYTES, now_s):
+                break
+            self._upload_queue.popleft()
+            self._serve(route, request)
 
     def _serve(self, route: bytes, request: ChunkRequest) -> None:
         reason = self._cannot_serve(request)
@@ -534,6 +559,7 @@ class PeerState:
         for request in self.plan.expire(now_s):
             log.info("request to peer %d for piece %d timed out", request.source, request.piece)
         self._refresh_holders(now_s)
+        self._serve_queued(now_s)
         if now_s >= self._next_report_s:
             self._flush_have()
             self._next_report_s = now_s + self.settings.report_interval_s
@@ -565,7 +591,7 @@ class PeerState:
         if reports:
             self.net.to_tracker(Have(tuple(reports)))
 
-    def next_deadline_s(self) -> float:
+    def next_deadline_s(self, now_s: float) -> float:
         candidates = [
             self._next_heartbeat_s,
             self._heard_from_tracker_s + self.settings.tracker_grace_s,
@@ -582,6 +608,8 @@ class PeerState:
             candidates.append(self._leave_deadline_s)
         if self.plan.starving():
             candidates.append(min(self._holders_asked.values(), default=0.0) + STARVING_REFRESH_S)
+        if self._upload_queue and self._upload_limit is not None:
+            candidates.append(self._upload_limit.ready_at_s(now_s))
         return min(candidates)
 
     # --- leaving ----------------------------------------------------------------------

@@ -1,0 +1,379 @@
+"""Runs real swarms for end-to-end tests: tracker.sh and peer.sh as real
+processes in temporary folders, and parsers that hold every stdout line to
+the contract.
+
+Every wait here is bounded; every process is started in its own process
+group and killed by that group, never by name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+TRACKER_SH = REPO / "tracker.sh"
+PEER_SH = REPO / "peer.sh"
+CHUNK = 512
+
+# Faster failure detection for tests; the defaults suit real networks.
+TEST_ENV = {
+    "SWARM_TRACKER_GRACE_S": "5",
+    "SWARM_LOG_LEVEL": "info",
+}
+
+
+def chunks_of(size: int) -> int:
+    return -(-size // CHUNK)
+
+
+# --- stdout grammar -----------------------------------------------------------
+
+CONNECT_RE = re.compile(r"PEER (\d+) CONNECT: OFFERS (\d+)")
+CONNECT_FILE_RE = re.compile(r"(\d+)    (.+) (\d+)")
+ACQUIRED_RE = re.compile(r"PEER (\d+) ACQUIRED: CHUNK (\d+)/(\d+) (.+)")
+DISCONNECT_RE = re.compile(r"PEER (\d+) DISCONNECT: RECEIVED (\d+)")
+SHUTDOWN_RE = re.compile(r"PEER (\d+) SHUTDOWN: HAS (\d+)")
+FILE_RE = re.compile(r"(\d+)    (.+)")
+
+
+class ContractError(AssertionError):
+    pass
+
+
+@dataclass
+class TrackerLog:
+    """The tracker's stdout, parsed; every line accounted for."""
+
+    connects: dict[int, list[tuple[str, int]]] = field(default_factory=dict)
+    acquired: dict[tuple[int, str], list[int]] = field(default_factory=dict)
+    acquired_totals: dict[str, set[int]] = field(default_factory=dict)
+    disconnects: dict[int, list[str]] = field(default_factory=dict)
+    order: list[tuple[str, int]] = field(default_factory=list)  # (kind, peer) per block
+
+
+def _file_lines(lines: list[str], i: int, count: int, peer: int, pattern: re.Pattern[str],
+                what: str) -> tuple[list[re.Match[str]], int]:
+    found = []
+    for _ in range(count):
+        if i >= len(lines):
+            raise ContractError(f"{what} of peer {peer}: stdout ends inside the block")
+        m = pattern.fullmatch(lines[i])
+        if m is None or int(m.group(1)) != peer:
+            raise ContractError(f"{what} of peer {peer}: bad file line {lines[i]!r}")
+        found.append(m)
+        i += 1
+    return found, i
+
+
+def split_lines(text: str) -> list[str]:
+    if text and not text.endswith("\n"):
+        raise ContractError("stdout does not end with a newline")
+    lines = text.split("\n")[:-1] if text else []
+    for line in lines:
+        if line == "":
+            raise ContractError("a blank line on stdout")
+    return lines
+
+
+def parse_tracker(text: str) -> TrackerLog:
+    out = TrackerLog()
+    lines = split_lines(text)
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if m := ACQUIRED_RE.fullmatch(line):
+            peer, chunk, total, name = int(m[1]), int(m[2]), int(m[3]), m[4]
+            if not 1 <= chunk <= total:
+                raise ContractError(f"chunk number out of range: {line!r}")
+            out.acquired.setdefault((peer, name), []).append(chunk)
+            out.acquired_totals.setdefault(name, set()).add(total)
+            out.order.append(("ACQUIRED", peer))
+            i += 1
+        elif m := CONNECT_RE.fullmatch(line):
+            peer, count = int(m[1]), int(m[2])
+            if peer in out.connects:
+                raise ContractError(f"peer {peer} connected twice")
+            files, i = _file_lines(lines, i + 1, count, peer, CONNECT_FILE_RE, "CONNECT")
+            names = [f[2] for f in files]
+            if names != sorted(names):
+                raise ContractError(f"CONNECT of peer {peer}: file lines not sorted")
+            out.connects[peer] = [(f[2], int(f[3])) for f in files]
+            out.order.append(("CONNECT", peer))
+        elif m := DISCONNECT_RE.fullmatch(line):
+            peer, count = int(m[1]), int(m[2])
+            if peer in out.disconnects:
+                raise ContractError(f"peer {peer} disconnected twice")
+            files, i = _file_lines(lines, i + 1, count, peer, FILE_RE, "DISCONNECT")
+            names = [f[2] for f in files]
+            if names != sorted(names):
+                raise ContractError(f"DISCONNECT of peer {peer}: file lines not sorted")
+            out.disconnects[peer] = names
+            out.order.append(("DISCONNECT", peer))
+        else:
+            raise ContractError(f"tracker stdout line outside the contract: {line!r}")
+    return out
+
+
+def parse_shutdown(text: str) -> tuple[int, list[str]]:
+    """A peer's stdout: exactly one SHUTDOWN block and nothing else."""
+    lines = split_lines(text)
+    if not lines:
+        raise ContractError("peer printed nothing")
+    m = SHUTDOWN_RE.fullmatch(lines[0])
+    if m is None:
+        raise ContractError(f"peer stdout line outside the contract: {lines[0]!r}")
+    peer, count = int(m[1]), int(m[2])
+    files, end = _file_lines(lines, 1, count, peer, FILE_RE, "SHUTDOWN")
+    if end != len(lines):
+        raise ContractError(f"peer stdout has more after its SHUTDOWN block: {lines[end]!r}")
+    names = [f[2] for f in files]
+    if names != sorted(names):
+        raise ContractError(f"SHUTDOWN of peer {peer}: file lines not sorted")
+    return peer, names
+
+
+# --- processes -------------------------------------------------------------------
+
+
+@dataclass
+class Proc:
+    name: str
+    cwd: Path
+    popen: subprocess.Popen[bytes]
+    started_at: float
+
+    @property
+    def stdout_path(self) -> Path:
+        return self.cwd / "stdout.txt"
+
+    @property
+    def stderr_path(self) -> Path:
+        return self.cwd / "stderr.txt"
+
+    def stdout(self) -> str:
+        return self.stdout_path.read_bytes().decode("utf-8")
+
+    def stderr(self) -> str:
+        return self.stderr_path.read_bytes().decode("utf-8", "replace")
+
+    def signal(self, signum: int) -> None:
+        """Signal the script's process (sh execs python, so it is the peer)."""
+        if self.popen.poll() is None:
+            os.kill(self.popen.pid, signum)
+
+    def kill_group(self) -> None:
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def wait(self, timeout_s: float) -> int:
+        try:
+            return self.popen.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"{self.name} still running after {timeout_s:.0f} s\n"
+                f"--- stderr tail ---\n{self.stderr()[-3000:]}"
+            ) from None
+
+
+def start(name: str, argv: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Proc:
+    cwd.mkdir(parents=True, exist_ok=True)
+    full_env = dict(os.environ)
+    full_env.update(TEST_ENV)
+    full_env.update(env or {})
+    with open(cwd / "stdout.txt", "wb") as out, open(cwd / "stderr.txt", "wb") as err:
+        popen = subprocess.Popen(
+            argv, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+            env=full_env, start_new_session=True,
+        )
+    return Proc(name, cwd, popen, time.monotonic())
+
+
+def wait_for(predicate: object, timeout_s: float, what: str, poll_s: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(poll_s)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+
+
+def make_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+
+
+def shared_contents(folder: Path) -> dict[str, bytes]:
+    """Visible regular files of a Shared folder."""
+    return {
+        p.name: p.read_bytes()
+        for p in sorted(folder.iterdir())
+        if p.is_file() and not p.name.startswith(".")
+    }
+
+
+@dataclass
+class PeerRun:
+    proc: Proc
+    initial: dict[str, bytes]  # the visible files it started with (offered)
+
+    @property
+    def shared(self) -> Path:
+        return self.proc.cwd / "Shared"
+
+
+class Swarm:
+    """A tracker and peers under one temporary folder."""
+
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        self.env = dict(env or {})
+        self.tracker: Proc | None = None
+        self.port = 0
+        self.peers: list[PeerRun] = []
+        self._procs: list[Proc] = []
+
+    def start_tracker(self, timeout_s: float = 20.0) -> int:
+        cwd = self.root / "tracker"
+        self.tracker = start("tracker", ["sh", str(TRACKER_SH)], cwd, self.env)
+        self._procs.append(self.tracker)
+        port_file = cwd / "port.txt"
+        wait_for(port_file.exists, timeout_s, "port.txt")
+        text = port_file.read_text()
+        assert re.fullmatch(r"\d+\n?", text), f"port.txt holds {text!r}"
+        self.port = int(text)
+        return self.port
+
+    def start_peer(self, files: Mapping[str, bytes], quiet_s: float = 1.0,
+                   extra: Mapping[str, bytes] | None = None,
+                   env: Mapping[str, str] | None = None, name: str | None = None) -> PeerRun:
+        """A peer whose Shared holds ``files`` (offered) and ``extra`` (paths
+        relative to Shared that must be ignored: hidden files, subfolders)."""
+        cwd = self.root / (name or f"peer{len(self.peers) + 1}")
+        shared = cwd / "Shared"
+        make_files(shared, files)
+        for rel, data in (extra or {}).items():
+            path = shared / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        proc = start(cwd.name, ["sh", str(PEER_SH), "127.0.0.1", str(self.port), str(quiet_s)],
+                     cwd, {**self.env, **(env or {})})
+        self._procs.append(proc)
+        run = PeerRun(proc, dict(files))
+        self.peers.append(run)
+        return run
+
+    def wait_peers(self, timeout_s: float, peers: Iterable[PeerRun] | None = None) -> list[int]:
+        deadline = time.monotonic() + timeout_s
+        codes = []
+        for run in peers if peers is not None else self.peers:
+            codes.append(run.proc.wait(max(0.1, deadline - time.monotonic())))
+        return codes
+
+    def stop_tracker(self, timeout_s: float = 10.0) -> int:
+        assert self.tracker is not None
+        self.tracker.signal(signal.SIGTERM)
+        return self.tracker.wait(timeout_s)
+
+    def cleanup(self) -> None:
+        for proc in self._procs:
+            proc.kill_group()
+
+
+# --- whole-swarm checks ----------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    tracker: TrackerLog
+    peer_ids: dict[str, int]  # peer folder name -> id
+    holdings: dict[str, list[str]]  # peer folder name -> SHUTDOWN files
+
+
+def check_swarm(swarm: Swarm, expected: Mapping[str, bytes],
+                peers: Iterable[PeerRun] | None = None,
+                received_override: Mapping[str, set[str]] | None = None) -> Outcome:
+    """Every finished peer holds exactly ``expected`` byte for byte, and every
+    stdout line of the tracker and the peers agrees with the contract and
+    with what happened."""
+    assert swarm.tracker is not None
+    log = parse_tracker(swarm.tracker.stdout())
+    runs = list(peers if peers is not None else swarm.peers)
+    outcome = Outcome(log, {}, {})
+    for run in runs:
+        name = run.proc.name
+        peer_id, holds = parse_shutdown(run.proc.stdout())
+        outcome.peer_ids[name] = peer_id
+        outcome.holdings[name] = holds
+        contents = shared_contents(run.shared)
+        assert sorted(contents) == sorted(expected), (
+            f"{name} holds {sorted(contents)}, expected {sorted(expected)}")
+        for fname, data in expected.items():
+            assert contents[fname] == data, f"{name}: {fname!r} differs from the original"
+        assert holds == sorted(expected), f"{name} SHUTDOWN lists {holds}"
+        assert no_partial_data(run.proc.cwd), f"{name} left partial data behind"
+
+        offered = sorted((f, chunks_of(len(d))) for f, d in run.initial.items())
+        assert log.connects.get(peer_id) == offered, (
+            f"CONNECT of peer {peer_id} ({name}) is {log.connects.get(peer_id)}, "
+            f"expected {offered}")
+        received = set(expected) - set(run.initial)
+        if received_override and name in received_override:
+            received = received_override[name]
+        assert log.disconnects.get(peer_id) == sorted(received), (
+            f"DISCONNECT of peer {peer_id} ({name}) is {log.disconnects.get(peer_id)}, "
+            f"expected {sorted(received)}")
+        for fname in received:
+            total = chunks_of(len(expected[fname]))
+            got = sorted(log.acquired.get((peer_id, fname), []))
+            assert got == list(range(1, total + 1)), (
+                f"peer {peer_id} ({name}): ACQUIRED lines of {fname!r} are not exactly "
+                f"chunks 1..{total} once each ({len(got)} lines)")
+        for fname in run.initial:
+            assert (peer_id, fname) not in log.acquired, (
+                f"peer {peer_id} has ACQUIRED lines for {fname!r}, which it brought")
+    for fname, totals in log.acquired_totals.items():
+        if fname in expected:
+            assert totals == {chunks_of(len(expected[fname]))}, f"{fname}: totals {totals}"
+    check_block_order(log)
+    return outcome
+
+
+def check_block_order(log: TrackerLog) -> None:
+    """CONNECT before a peer's ACQUIRED lines, DISCONNECT after them."""
+    state: dict[int, str] = {}
+    for kind, peer in log.order:
+        if kind == "CONNECT":
+            state[peer] = "in"
+        elif kind == "ACQUIRED":
+            assert state.get(peer) == "in", f"ACQUIRED for peer {peer} outside its session"
+        else:
+            assert state.get(peer) == "in", f"DISCONNECT of peer {peer} without CONNECT"
+            state[peer] = "out"
+
+
+def no_partial_data(peer_dir: Path) -> bool:
+    state = peer_dir / ".swarm"
+    if not state.exists():
+        return True
+    return not any(p.is_file() for p in state.rglob("*"))
+
+
+def random_bytes(seed: int, size: int) -> bytes:
+    """Deterministic incompressible test data."""
+    import random
+
+    return random.Random(seed).randbytes(size)

@@ -1,0 +1,168 @@
+"""End-to-end: real tracker.sh and peer.sh processes, every stdout line and
+every byte of every Shared folder checked against the contract."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.harness import (
+    Swarm,
+    check_swarm,
+    parse_shutdown,
+    parse_tracker,
+    random_bytes,
+    shared_contents,
+)
+
+FINISH_S = 60.0  # bound on any swarm of these tests finishing
+
+
+def finish(swarm: Swarm, timeout_s: float = FINISH_S) -> None:
+    codes = swarm.wait_peers(timeout_s)
+    assert codes == [0] * len(codes), f"peer exit codes {codes}"
+    assert swarm.stop_tracker() == 0
+
+
+def test_two_peers_exchange_odd_sizes_and_names(swarm: Swarm) -> None:
+    one = {"exactly 512.bin": random_bytes(1, 512), "empty": b""}
+    two = {"513 bytes.bin": random_bytes(2, 513), "naïve café – 日本.txt": random_bytes(3, 7000)}
+    swarm.start_tracker()
+    swarm.start_peer(one)
+    swarm.start_peer(two)
+    finish(swarm)
+    check_swarm(swarm, {**one, **two})
+
+
+def test_four_peers_one_with_empty_shared(swarm: Swarm) -> None:
+    files = [
+        {"a.bin": random_bytes(10, 300_000)},
+        {"b.bin": random_bytes(11, 1)},
+        {},
+        {"c d.bin": random_bytes(12, 65_537), "zero": b""},
+    ]
+    swarm.start_tracker()
+    for f in files:
+        swarm.start_peer(f)
+    finish(swarm)
+    everything = {k: v for f in files for k, v in f.items()}
+    check_swarm(swarm, everything)
+
+
+def test_eight_peers(swarm: Swarm) -> None:
+    files = [{f"file{i}.bin": random_bytes(100 + i, 256 * 1024 + i)} for i in range(8)]
+    swarm.start_tracker()
+    for f in files:
+        swarm.start_peer(f)
+    finish(swarm)
+    check_swarm(swarm, {k: v for f in files for k, v in f.items()})
+
+
+def test_late_peer_file_reaches_everyone(swarm: Swarm) -> None:
+    early = [{"early1.bin": random_bytes(20, 40_000)}, {"early2.bin": random_bytes(21, 50_000)}]
+    late = {"late.bin": random_bytes(22, 60_000)}
+    quiet_s = 4.0
+    swarm.start_tracker()
+    for f in early:
+        swarm.start_peer(f, quiet_s=quiet_s)
+    time.sleep(2.0)
+    late_started = time.monotonic()
+    swarm.start_peer(late, quiet_s=1.0)
+    finish(swarm)
+    check_swarm(swarm, {**early[0], **early[1], **late})
+    # The late file was news: the early peers stayed S seconds after it.
+    for run in swarm.peers[:2]:
+        assert run.proc.popen.returncode == 0
+    assert time.monotonic() - late_started >= quiet_s * 0.9
+
+
+def test_two_sources_of_one_file(swarm: Swarm) -> None:
+    shared = {"common.bin": random_bytes(30, 2_000_000)}
+    swarm.start_tracker()
+    swarm.start_peer(shared)
+    swarm.start_peer(shared)
+    swarm.start_peer({})
+    finish(swarm)
+    out = check_swarm(swarm, shared)
+    first, second = out.peer_ids["peer1"], out.peer_ids["peer2"]
+    assert out.tracker.connects[first] == out.tracker.connects[second]
+
+
+def test_hidden_files_and_subfolders_are_ignored(swarm: Swarm) -> None:
+    visible = {"visible.txt": b"hello swarm\n"}
+    ignored = {".hidden": b"secret", "sub/inner.txt": b"nested", ".dir/x": b"x"}
+    swarm.start_tracker()
+    owner = swarm.start_peer(visible, extra=ignored)
+    other = swarm.start_peer({})
+    finish(swarm)
+    check_swarm(swarm, visible)
+    for rel, data in ignored.items():
+        assert (owner.shared / rel).read_bytes() == data
+        assert not (other.shared / rel).exists()
+
+
+def test_same_name_different_content_is_refused(swarm: Swarm) -> None:
+    first = {"same.txt": b"the first content\n"}
+    second = {"same.txt": b"other content, same name\n"}
+    extra = {"extra.bin": random_bytes(40, 5000)}
+    swarm.start_tracker()
+    p1 = swarm.start_peer(first, quiet_s=2.0)
+    time.sleep(1.0)  # p1's offer is the earlier one
+    p2 = swarm.start_peer({**second, **extra}, quiet_s=2.0)
+    p3 = swarm.start_peer({}, quiet_s=2.0)
+    finish(swarm)
+    assert shared_contents(p1.shared) == {**first, **extra}
+    assert shared_contents(p2.shared) == {**second, **extra}  # nothing overwritten
+    assert shared_contents(p3.shared) == {**first, **extra}
+    assert "same.txt" in p2.proc.stderr() and "refused" in p2.proc.stderr()
+    assert swarm.tracker is not None
+    assert "refused" in swarm.tracker.stderr()
+    log = parse_tracker(swarm.tracker.stdout())
+    id2, holds2 = parse_shutdown(p2.proc.stdout())
+    assert log.connects[id2] == [("extra.bin", 10)]  # the refused offer is not listed
+    assert holds2 == ["extra.bin", "same.txt"]
+    id3, holds3 = parse_shutdown(p3.proc.stdout())
+    assert holds3 == ["extra.bin", "same.txt"]
+    assert log.disconnects[id3] == ["extra.bin", "same.txt"]
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_signal_makes_a_peer_leave_at_once(swarm: Swarm, signame: str) -> None:
+    import signal as sig
+
+    data = {"x.bin": random_bytes(50, 10_000)}
+    swarm.start_tracker()
+    seeder = swarm.start_peer(data, quiet_s=300)
+    waiting = swarm.start_peer({}, quiet_s=300)
+    assert swarm.tracker is not None
+    tracker = swarm.tracker
+
+    def fetched() -> bool:
+        return "DISCONNECT" not in tracker.stdout() and waiting.shared.joinpath("x.bin").exists()
+
+    deadline = time.monotonic() + 30
+    while not fetched() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fetched()
+    sent = time.monotonic()
+    for run in (seeder, waiting):
+        run.proc.signal(getattr(sig, signame))
+    codes = swarm.wait_peers(10)
+    assert codes == [0, 0]
+    assert time.monotonic() - sent < 5
+    assert swarm.stop_tracker() == 0
+    check_swarm(swarm, data)
+
+
+@pytest.mark.parametrize("signame", ["SIGINT", "SIGTERM"])
+def test_tracker_stops_on_signal(swarm: Swarm, signame: str) -> None:
+    import signal as sig
+
+    swarm.start_tracker()
+    assert swarm.tracker is not None
+    started = time.monotonic()
+    swarm.tracker.signal(getattr(sig, signame))
+    assert swarm.tracker.wait(10) == 0
+    assert time.monotonic() - started < 5
+    assert swarm.tracker.stdout() == ""
