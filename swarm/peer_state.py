@@ -182,6 +182,8 @@ class PeerState:
     # --- tracker ------------------------------------------------------------------
 
     def on_tracker(self, message: Message, now_s: float) -> None:
+        if self.phase is Phase.DONE:
+            return
         self._heard_from_tracker_s = now_s
         if isinstance(message, Welcome):
             self._welcome(message, now_s)
@@ -255,6 +257,8 @@ class PeerState:
             self.net.to_tracker(SyncRequest())
 
     def on_event(self, event: Event, now_s: float) -> None:
+        if self.phase is Phase.DONE:
+            return
         self._heard_from_tracker_s = now_s
         result, changes = self.view.on_event(event)
         if result is EventResult.GAP:

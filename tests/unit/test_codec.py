@@ -176,6 +176,9 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "oversized header": [b"\x91" + b"\x00" * MAX_HEADER_BYTES],
     "oversized payload": [pack(m.ChunkData.KIND, 1, DIGEST, 0, 1), bytes((8 << 20) + 1)],
     "invalid utf-8 string": [b"\x92\x1c\xa2\xff\xfe"],
+    # Join whose file list nests arrays deeper than msgpack's stack allows.
+    "deeply nested arrays": [b"\x95\x01\x01\x50" + b"\x91" * 5000 + b"\x02\x90"],
+    "nested arrays as a meta": [b"\x95\x01\x01\x50" + b"\x91" * 500 + b"\x02\x90"],
 }
 
 

@@ -1,0 +1,219 @@
+"""A whole swarm in memory: one TrackerState and several PeerStates joined by
+a fake wire, with a fake clock and in-memory stores.  Every message crosses
+the real codec, so the simulation also checks the wire format.
+
+Faults are injected by hooks: dropping published events, corrupting what a
+peer serves, delaying a peer's replies.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from swarm import display
+from swarm.codec import decode, encode_frames
+from swarm.config import Settings
+from swarm.messages import Event, Message
+from swarm.meta import FileMeta, meta_of_bytes
+from swarm.peer_state import PeerState
+from swarm.store import PlaceResult
+from swarm.tracker_state import TrackerState
+
+TICK_S = 0.01
+
+
+class MemoryStore:
+    """StoreLike in memory."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.shared: dict[str, bytes] = dict(files)
+        self.partial: dict[bytes, tuple[FileMeta, bytearray]] = {}
+        self.complete: dict[bytes, bytes] = {}
+        self.corrupt_reads = False
+
+    def start_partial(self, meta: FileMeta) -> list[int]:
+        if meta.digest not in self.partial:
+            self.partial[meta.digest] = (meta, bytearray(meta.size_bytes))
+        return []
+
+    def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None:
+        meta, buf = self.partial[digest]
+        offset, length = meta.layout.piece_byte_range(piece)
+        buf[offset : offset + length] = data
+
+    def read(self, digest: bytes, offset: int, length: int) -> bytes:
+        if digest in self.complete:
+            data = self.complete[digest][offset : offset + length]
+        else:
+            data = bytes(self.partial[digest][1][offset : offset + length])
+        if self.corrupt_reads:
+            data = bytes(b ^ 0x5A for b in data)
+        return data
+
+    def place(self, digest: bytes) -> PlaceResult:
+        meta, buf = self.partial.pop(digest)
+        if meta.name in self.shared:
+            same = self.shared[meta.name] == bytes(buf)
+            return PlaceResult.SAME_FILE_THERE if same else PlaceResult.NAME_TAKEN
+        self.shared[meta.name] = bytes(buf)
+        self.complete[digest] = bytes(buf)
+        return PlaceResult.PLACED
+
+    def drop_partial(self, digest: bytes) -> None:
+        self.partial.pop(digest, None)
+
+    def serve_complete(self, meta: FileMeta) -> None:
+        self.complete[meta.digest] = self.shared[meta.name]
+
+    def flush_progress(self) -> None:
+        pass
+
+
+@dataclass
+class SimPeer:
+    index: int
+    key: bytes
+    listen_port: int
+    store: MemoryStore
+    state: PeerState | None = None
+    blocks: list[display.Block] = field(default_factory=list)
+    subscribed: bool = False
+    reply_delay_s: float = 0.0
+    alive: bool = True
+
+
+class SimNet:
+    """PeerNet for one simulated peer: everything goes onto the wire queue."""
+
+    def __init__(self, sim: Simulation, peer: SimPeer) -> None:
+        self.sim = sim
+        self.peer = peer
+
+    def to_tracker(self, message: Message) -> None:
+        self.sim.send(self.sim.now_s, "tracker", self.peer.key, message, None)
+
+    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
+        target = self.sim.by_endpoint.get(endpoint)
+        if target is not None:
+            self.sim.send(self.sim.now_s, "serve", (target, self.peer.key), message, None)
+
+    def reply(self, route: bytes, message: Message, payload: bytes | None = None) -> None:
+        requester = self.sim.by_key.get(route)
+        if requester is None or self.peer.state is None or self.peer.state.peer_id is None:
+            return
+        at = self.sim.now_s + self.peer.reply_delay_s
+        self.sim.send(at, "reply", (requester, self.peer.state.peer_id), message, payload)
+
+    def drop_peer(self, peer_id: int) -> None:
+        pass
+
+    def subscribe(self, pub_port: int) -> None:
+        self.peer.subscribed = True
+
+
+class Simulation:
+    def __init__(self, settings: Settings | None = None, seed: int = 0) -> None:
+        self.settings = settings or Settings()
+        self.rng = random.Random(seed)
+        self.now_s = 0.0
+        self.tracker = TrackerState(pub_port=5556, expiry_s=self.settings.expiry_s)
+        self.tracker_blocks: list[display.Block] = []
+        self.peers: list[SimPeer] = []
+        self.by_key: dict[bytes, SimPeer] = {}
+        self.by_endpoint: dict[str, SimPeer] = {}
+        self.wire: deque[tuple[float, str, object, list[bytes | memoryview]]] = deque()
+        self.drop_event: Callable[[Event], bool] = lambda _event: False
+        self.events_dropped = 0
+
+    # --- set-up ------------------------------------------------------------------
+
+    def add_peer(self, files: dict[str, bytes], quiet_s: float = 1.0) -> SimPeer:
+        index = len(self.peers) + 1
+        peer = SimPeer(index, f"peer-{index}".encode(), 20000 + index, MemoryStore(files))
+        self.peers.append(peer)
+        self.by_key[peer.key] = peer
+        self.by_endpoint[f"tcp://127.0.0.1:{peer.listen_port}"] = peer
+        metas = [meta_of_bytes(name, data) for name, data in sorted(files.items())]
+        peer.state = PeerState(
+            self.settings, quiet_s, peer.store, SimNet(self, peer), peer.blocks.append,
+            metas, [], peer.listen_port, self.now_s, random.Random(self.rng.random()),
+        )
+        return peer
+
+    def kill(self, peer: SimPeer) -> None:
+        """SIGKILL: the peer stops, says nothing, answers nothing."""
+        peer.alive = False
+
+    # --- the wire ------------------------------------------------------------------
+
+    def send(self, at_s: float, kind: str, target: object, message: Message,
+             payload: bytes | None) -> None:
+        self.wire.append((at_s, kind, target, encode_frames(message, payload)))
+
+    def _deliver(self, kind: str, target: object, frames: list[bytes | memoryview]) -> None:
+        message, payload = decode(frames)
+        if kind == "tracker":
+            assert isinstance(target, bytes)
+            if not self.by_key[target].alive:
+                return
+            outcome = self.tracker.handle(target, message, "127.0.0.1", self.now_s)
+            self._carry_out(outcome)
+        elif kind == "serve":
+            server, requester_key = target  # type: ignore[misc]
+            if server.alive and server.state is not None:
+                server.state.on_request(requester_key, message, self.now_s)
+        elif kind == "reply":
+            requester, server_id = target  # type: ignore[misc]
+            if requester.alive and requester.state is not None:
+                requester.state.on_peer_reply(server_id, message, payload, self.now_s)
+        elif kind == "event":
+            assert isinstance(target, SimPeer) and isinstance(message, Event)
+            if target.alive and target.state is not None:
+                target.state.on_event(message, self.now_s)
+        elif kind == "to-peer":
+            assert isinstance(target, SimPeer)
+            if target.alive and target.state is not None:
+                target.state.on_tracker(message, self.now_s)
+
+    def _carry_out(self, outcome: object) -> None:
+        self.tracker_blocks.extend(outcome.blocks)  # type: ignore[attr-defined]
+        for key, message in outcome.sends:  # type: ignore[attr-defined]
+            self.send(self.now_s, "to-peer", self.by_key[key], message, None)
+        for event in outcome.events:  # type: ignore[attr-defined]
+            for peer in self.peers:
+                if peer.subscribed and peer.alive:
+                    if self.drop_event(event):
+                        self.events_dropped += 1
+                        continue
+                    self.send(self.now_s, "event", peer, event, None)
+
+    # --- running -------------------------------------------------------------------------
+
+    def step(self) -> None:
+        """Deliver what is due, then advance the clock one tick."""
+        rounds = 0
+        while self.wire and rounds < 100_000:
+            due = [item for item in self.wire if item[0] <= self.now_s]
+            if not due:
+                break
+            self.wire = deque(item for item in self.wire if item[0] > self.now_s)
+            for _at, kind, target, frames in due:
+                self._deliver(kind, target, frames)
+                rounds += 1
+        self.now_s += TICK_S
+        for peer in self.peers:
+            if peer.alive and peer.state is not None and not peer.state.done:
+                peer.state.on_timer(self.now_s)
+        self._carry_out(self.tracker.expire(self.now_s))
+
+    def run(self, until: Callable[[], bool], limit_s: float) -> None:
+        while not until():
+            if self.now_s > limit_s:
+                raise AssertionError(f"simulation still running at t={self.now_s:.1f}s")
+            self.step()
+
+    def all_done(self) -> bool:
+        return all(p.state is not None and (p.state.done or not p.alive) for p in self.peers)
