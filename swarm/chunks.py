@@ -157,6 +157,18 @@ class ChunkSet:
     def __contains__(self, chunk: object) -> bool:
         return isinstance(chunk, int) and self.contains_range(chunk, chunk + 1)
 
+    def clip(self, start: int, end: int) -> list[int]:
+        """The held chunks inside [start, end), in flat form."""
+        flat: list[int] = []
+        i = max(0, bisect_right(self._ends, start))
+        while i < len(self._starts) and self._starts[i] < end:
+            lo, hi = max(self._starts[i], start), min(self._ends[i], end)
+            if lo < hi:
+                flat.append(lo)
+                flat.append(hi)
+            i += 1
+        return flat
+
     def to_flat(self) -> list[int]:
         """[start0, end0, start1, end1, ...], the wire form."""
         flat: list[int] = []

@@ -6,10 +6,10 @@ never yields a half-checked object.  ``KIND`` is the first element of the
 encoded header; ``codec`` holds the table from kind to class.
 
 Who sends what (see README, "Protocol"):
-  peer -> tracker (DEALER -> ROUTER)   Join, Heartbeat, Offer, Have, Complete,
-                                       SyncRequest, HoldersQuery, MetaQuery,
-                                       Complaint, Goodbye, ListQuery
-  tracker -> peer (ROUTER -> DEALER)   Welcome, Snapshot, Holders, MetaReply,
+  peer -> tracker (DEALER -> ROUTER)   Hello, Join, Heartbeat, Offer, Have,
+                                       Complete, SyncRequest, HoldersQuery,
+                                       MetaQuery, Complaint, Goodbye, ListQuery
+  tracker -> peer (ROUTER -> DEALER)   HelloReply, Welcome, Snapshot, Holders, MetaReply,
                                        Refused, Pong, Farewell, NotYet,
                                        ErrorReply, Rejoin, Listing
   tracker -> everyone (PUB -> SUB)     PeerJoined, FileAdded, FileCompleted,
@@ -344,11 +344,18 @@ class SyncRequest(Message):
 
 @dataclass(frozen=True, slots=True)
 class HoldersQuery(Message):
+    """Which peers hold which chunks of a file, within [first_chunk,
+    first_chunk + chunk_count); a count of 0 means "to the end"."""
+
     KIND: ClassVar[int] = 7
     digest: bytes
+    first_chunk: int
+    chunk_count: int
 
     def __post_init__(self) -> None:
         _digest(self.digest)
+        _int(self.first_chunk, "first chunk", 0, MAX_CHUNKS)
+        _int(self.chunk_count, "chunk count", 0, MAX_CHUNKS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +396,18 @@ class Goodbye(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class Hello(Message):
+    """A peer's first words, before it joins: where are the events published?
+    (It subscribes first, then joins: the zguide's Clone pattern.)"""
+
+    KIND: ClassVar[int] = 12
+    version: int
+
+    def __post_init__(self) -> None:
+        _int(self.version, "protocol version", 0, 1000)
+
+
+@dataclass(frozen=True, slots=True)
 class ListQuery(Message):
     """Ask for the file table with every holder (for tools, not for peers)."""
 
@@ -421,23 +440,31 @@ class Snapshot(Message):
 
 
 @dataclass(frozen=True, slots=True)
+class HelloReply(Message):
+    KIND: ClassVar[int] = 32
+    version: int
+    pub_port: int
+
+    def __post_init__(self) -> None:
+        _int(self.version, "protocol version", 0, 1000)
+        _int(self.pub_port, "pub port", 1, 65535)
+
+
+@dataclass(frozen=True, slots=True)
 class Welcome(Message):
     KIND: ClassVar[int] = 21
     peer_id: int
-    pub_port: int
     snapshot: Snapshot
     refused: tuple[Refusal, ...]
 
     def __post_init__(self) -> None:
         _int(self.peer_id, "peer id", 1, MAX_ID)
-        _int(self.pub_port, "pub port", 1, 65535)
         object.__setattr__(self, "snapshot", _record(self.snapshot, "snapshot", Snapshot))
         object.__setattr__(self, "refused", _records(self.refused, "refused", Refusal))
 
     def to_wire(self) -> list[Any]:
         return [
             self.peer_id,
-            self.pub_port,
             self.snapshot.to_wire(),
             [[r.name, r.reason] for r in self.refused],
         ]
@@ -724,8 +751,8 @@ class ChunkRefused(Message):
 
 ALL_MESSAGES: tuple[type[Message], ...] = (
     Join, Heartbeat, Offer, Have, Complete, SyncRequest, HoldersQuery, MetaQuery,
-    Complaint, Goodbye, ListQuery,
-    Snapshot, Welcome, Holders, MetaReply, Refused, Pong, Farewell, NotYet,
+    Complaint, Goodbye, Hello, ListQuery,
+    Snapshot, HelloReply, Welcome, Holders, MetaReply, Refused, Pong, Farewell, NotYet,
     ErrorReply, Rejoin, Listing, FileListing,
     PeerJoined, FileAdded, FileCompleted, PeerLeft, Availability, Excused,
     ChunkRequest, Cancel, ChunkData, ChunkRefused,

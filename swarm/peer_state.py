@@ -36,6 +36,8 @@ from swarm.messages import (
     Have,
     HaveReport,
     Heartbeat,
+    Hello,
+    HelloReply,
     Holders,
     HoldersQuery,
     Join,
@@ -68,6 +70,7 @@ QUERY_RETRY_S = 5.0  # likewise for holder and metadata queries
 STARVING_REFRESH_S = 0.25  # holder refresh when no known source has anything
 NOT_YET_RETRY_S = 0.5  # after the tracker said "not yet" to a goodbye
 FAREWELL_WAIT_S = 2.0  # how long a leaving peer waits for the tracker's answer
+PROGRESS_SAVE_S = 0.5  # resume state is at most this old after a SIGKILL
 
 
 class StoreLike(Protocol):
@@ -89,6 +92,7 @@ class PeerNet(Protocol):
 
 
 class Phase(enum.Enum):
+    HELLO = "hello"  # asking where the events are, to subscribe before joining
     JOINING = "joining"
     RUNNING = "running"
     LEAVING = "leaving"
@@ -123,7 +127,7 @@ class PeerState:
         self.show = show
         self.listen_port = listen_port
         self.rng = rng or random.Random()
-        self.phase = Phase.JOINING
+        self.phase = Phase.HELLO
         self.exit_code: int | None = None
         self.peer_id: int | None = None
         self.view = SwarmView()
@@ -146,14 +150,16 @@ class PeerState:
         self._heard_from_tracker_s = now_s
         self._next_heartbeat_s = now_s + settings.heartbeat_interval_s
         self._next_report_s = now_s
+        self._next_progress_save_s = now_s + PROGRESS_SAVE_S
         self._next_leave_check_s = now_s
         self._leave_deadline_s: float | None = None
         self._gave_up_reason = ""
         self.pieces_received = 0
+        self.pub_port: int | None = None
         limit = settings.upload_limit_bytes_s
         self._upload_limit = TokenBucket(limit, now_s) if limit else None
         self._upload_queue: deque[tuple[bytes, ChunkRequest]] = deque()
-        self.net.to_tracker(self._join_message())
+        self.net.to_tracker(Hello(PROTOCOL_VERSION))
 
     # --- who we are -------------------------------------------------------------
 
@@ -185,7 +191,9 @@ class PeerState:
         if self.phase is Phase.DONE:
             return
         self._heard_from_tracker_s = now_s
-        if isinstance(message, Welcome):
+        if isinstance(message, HelloReply):
+            self._hello_reply(message)
+        elif isinstance(message, Welcome):
             self._welcome(message, now_s)
         elif isinstance(message, Pong):
             if self.view.note_seq(message.seq):
@@ -217,13 +225,23 @@ class PeerState:
         else:
             log.warning("unexpected %s from the tracker", type(message).__name__)
 
+    def _hello_reply(self, reply: HelloReply) -> None:
+        if self.phase is not Phase.HELLO:
+            return
+        if reply.version != PROTOCOL_VERSION:
+            log.warning("the tracker speaks protocol %d, this peer %d", reply.version,
+                        PROTOCOL_VERSION)
+        self.pub_port = reply.pub_port
+        self.net.subscribe(reply.pub_port)
+        self.phase = Phase.JOINING
+        self.net.to_tracker(self._join_message())
+
     def _welcome(self, welcome: Welcome, now_s: float) -> None:
         if self.phase is not Phase.JOINING:
             return
         self.peer_id = welcome.peer_id
         self.phase = Phase.RUNNING
         log.info("joined as peer %d", welcome.peer_id)
-        self.net.subscribe(welcome.pub_port)
         self._refused(Refused(welcome.refused))
         self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
         if self.view.awaiting_snapshot:
@@ -335,7 +353,7 @@ class PeerState:
             return
         self._holders_asked[digest] = now_s
         self._holders_due[digest] = now_s + self.settings.holders_refresh_s
-        self.net.to_tracker(HoldersQuery(digest))
+        self.net.to_tracker(HoldersQuery(digest, 0, 0))
 
     def _holders_arrived(self, holders: Holders, now_s: float) -> None:
         self._holders_asked.pop(holders.digest, None)
@@ -556,7 +574,7 @@ class PeerState:
         if now_s >= self._next_heartbeat_s:
             self._next_heartbeat_s = now_s + self.settings.heartbeat_interval_s
             self.net.to_tracker(Heartbeat())
-        if self.phase is Phase.JOINING:
+        if self.phase in (Phase.HELLO, Phase.JOINING):
             return
         if self._sync_asked_at is not None and now_s - self._sync_asked_at > SYNC_RETRY_S:
             self._ask_sync(now_s)
@@ -564,6 +582,9 @@ class PeerState:
             log.info("request to peer %d for piece %d timed out", request.source, request.piece)
         self._refresh_holders(now_s)
         self._serve_queued(now_s)
+        if now_s >= self._next_progress_save_s:
+            self.store.flush_progress()
+            self._next_progress_save_s = now_s + PROGRESS_SAVE_S
         if now_s >= self._next_report_s:
             self._flush_have()
             self._next_report_s = now_s + self.settings.report_interval_s
@@ -600,8 +621,10 @@ class PeerState:
             self._next_heartbeat_s,
             self._heard_from_tracker_s + self.settings.tracker_grace_s,
         ]
-        if self.phase is not Phase.JOINING:
+        if self.phase not in (Phase.HELLO, Phase.JOINING):
             candidates.append(self._next_report_s if self._pending_have else float("inf"))
+            if self.partials:
+                candidates.append(self._next_progress_save_s)
             candidates.append(min(self._holders_due.values(), default=float("inf")))
             deadline = self.plan.next_deadline_s()
             if deadline is not None:

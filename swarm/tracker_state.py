@@ -16,6 +16,7 @@ from swarm import display
 from swarm.chunks import ChunkSet, pairs, union_covers
 from swarm.leave_rule import unmet_a, unmet_b
 from swarm.messages import (
+    PROTOCOL_VERSION,
     Availability,
     Complaint,
     Complete,
@@ -30,6 +31,8 @@ from swarm.messages import (
     Goodbye,
     Have,
     Heartbeat,
+    Hello,
+    HelloReply,
     HolderRanges,
     Holders,
     HoldersQuery,
@@ -122,6 +125,9 @@ class TrackerState:
         if isinstance(message, ListQuery):
             out.sends.append((sender, self.listing()))
             return out
+        if isinstance(message, Hello):
+            out.sends.append((sender, HelloReply(PROTOCOL_VERSION, self.pub_port)))
+            return out
         peer_id = self.by_sender.get(sender)
         if peer_id is None:
             out.sends.append((sender, Rejoin()))
@@ -139,7 +145,7 @@ class TrackerState:
             if refused:
                 out.sends.append((sender, Refused(tuple(refused))))
         elif isinstance(message, HoldersQuery):
-            out.sends.append((sender, self._holders(message.digest)))
+            out.sends.append((sender, self._holders(message)))
         elif isinstance(message, MetaQuery):
             record = self._file_by_digest(message.digest)
             reply: Message = MetaReply(record.meta) if record else ErrorReply("unknown file")
@@ -203,16 +209,19 @@ class TrackerState:
     def _file_summaries(self) -> tuple[FileSummary, ...]:
         return tuple(self.files[name].summary() for name in sorted(self.files))
 
-    def _holders(self, digest: bytes) -> Message:
-        record = self._file_by_digest(digest)
+    def _holders(self, query: HoldersQuery) -> Message:
+        record = self._file_by_digest(query.digest)
         if record is None:
             return ErrorReply("unknown file")
-        holders = tuple(
-            HolderRanges(pid, self.peers[pid].endpoint, tuple(chunks.to_flat()))
-            for pid, chunks in sorted(record.holders.items())
-            if len(chunks)
-        )
-        return Holders(digest, holders)
+        total = record.meta.chunks
+        first = min(query.first_chunk, total)
+        end = total if query.chunk_count == 0 else min(total, first + query.chunk_count)
+        holders = []
+        for pid, chunks in sorted(record.holders.items()):
+            ranges = chunks.to_flat() if (first, end) == (0, total) else chunks.clip(first, end)
+            if ranges:
+                holders.append(HolderRanges(pid, self.peers[pid].endpoint, tuple(ranges)))
+        return Holders(query.digest, tuple(holders))
 
     def _file_by_digest(self, digest: bytes) -> FileRecord | None:
         name = self.by_digest.get(digest)
@@ -240,7 +249,7 @@ class TrackerState:
             self._take_partial(out, peer, partial.meta, pairs(partial.ranges))
         offered = sorted((name, self.files[name].meta.chunks) for name in peer.complete)
         out.blocks.append(display.Connect(peer_id, offered))
-        out.sends.append((sender, Welcome(peer_id, self.pub_port, self.snapshot(), tuple(refused))))
+        out.sends.append((sender, Welcome(peer_id, self.snapshot(), tuple(refused))))
         log.info("peer %d joined from %s offering %d file(s)", peer_id, peer.endpoint, len(offered))
 
     def _offer(self, out: Outcome, peer: PeerRecord, files: Iterable[FileMeta]) -> list[Refusal]:

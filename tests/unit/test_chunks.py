@@ -240,6 +240,16 @@ def test_chunkset_contains_range_matches_a_plain_set(
     assert chunks.contains_range(start, end) == set(range(start, end)).issubset(reference)
 
 
+@given(st.lists(range_bounds, max_size=15), range_bounds)
+def test_chunkset_clip_matches_a_plain_set(
+    adds: list[tuple[int, int]], window: tuple[int, int]
+) -> None:
+    start, end = window
+    clipped = pairs(ChunkSet(adds).clip(start, end))
+    assert members(clipped) == members(adds) & set(range(start, end))
+    assert ChunkSet(clipped).ranges() == clipped  # already sorted, disjoint, merged
+
+
 @given(st.lists(range_bounds, max_size=15))
 def test_chunkset_flat_round_trip(adds: list[tuple[int, int]]) -> None:
     chunks = ChunkSet(adds)

@@ -25,7 +25,7 @@ EventT = TypeVar("EventT", bound=m.Event)
 
 
 def sender(peer: int) -> bytes:
-    """The routing id a peer's socket would have."""
+    """The routing id of a peer's socket; peers join in id order in these tests."""
     return f"routing-{peer}".encode()
 
 
@@ -74,7 +74,6 @@ def test_join_assigns_ids_in_order_and_welcomes_with_a_snapshot() -> None:
         welcome = only_reply(join(state, peer), peer)
         assert isinstance(welcome, m.Welcome)
         assert welcome.peer_id == peer
-        assert welcome.pub_port == PUB_PORT
         assert welcome.refused == ()
         assert [p.peer_id for p in welcome.snapshot.peers] == list(range(1, peer + 1))
         assert welcome.snapshot.seq == state.seq
@@ -216,34 +215,46 @@ def test_holders_query_returns_flat_ranges_per_peer() -> None:
     join(state, 2)
     join(state, 3)
     send(state, 3, have(BIG.digest, 0, 64, 100, 110))
-    reply = only_reply(send(state, 2, m.HoldersQuery(BIG.digest)), 2)
+    reply = only_reply(send(state, 2, m.HoldersQuery(BIG.digest, 0, 0)), 2)
     assert reply == m.Holders(BIG.digest, (
         m.HolderRanges(1, "tcp://127.0.0.1:5001", (0, 130)),
         m.HolderRanges(3, "tcp://127.0.0.1:5003", (0, 64, 100, 110)),
     ))
-    unknown = only_reply(send(state, 2, m.HoldersQuery(SMALL.digest)), 2)
+    unknown = only_reply(send(state, 2, m.HoldersQuery(SMALL.digest, 0, 0)), 2)
     assert isinstance(unknown, m.ErrorReply)
 
 
-def test_meta_query_returns_the_file_meta() -> None:
+def test_holders_query_clips_to_the_asked_window() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    send(state, 2, have(BIG.digest, 0, 64, 100, 110))
+
+    def holders_in(first_chunk: int, chunk_count: int) -> list[tuple[int, tuple[int, ...]]]:
+        reply = only_reply(send(state, 2, m.HoldersQuery(BIG.digest, first_chunk, chunk_count)), 2)
+        assert isinstance(reply, m.Holders)
+        return [(h.peer_id, h.ranges) for h in reply.holders]
+
+    assert holders_in(60, 45) == [(1, (60, 105)), (2, (60, 64, 100, 105))]
+    assert holders_in(100, 0) == [(1, (100, 130)), (2, (100, 110))]  # 0: to the end
+    assert holders_in(70, 20) == [(1, (70, 90))]  # peer 2 holds nothing there
+    assert holders_in(500, 10) == []
+
+
+def test_hello_answers_anyone_with_the_event_port() -> None:
+    reply = only_reply(send(new_state(), 9, m.Hello(1)), 9)
+    assert reply == m.HelloReply(m.PROTOCOL_VERSION, PUB_PORT)
+
+
+def test_meta_query_sync_request_and_heartbeat_replies() -> None:
     state = new_state()
     join(state, 1, [BIG])
     assert only_reply(send(state, 1, m.MetaQuery(BIG.digest)), 1) == m.MetaReply(BIG)
     assert isinstance(only_reply(send(state, 1, m.MetaQuery(SMALL.digest)), 1), m.ErrorReply)
-
-
-def test_sync_request_returns_a_snapshot() -> None:
-    state = new_state()
-    join(state, 1, [SMALL])
-    reply = only_reply(send(state, 1, m.SyncRequest()), 1)
-    assert reply == state.snapshot()
-    assert isinstance(reply, m.Snapshot) and reply.seq == state.seq == 3
-
-
-def test_heartbeat_returns_pong_with_the_newest_seq() -> None:
-    state = new_state()
-    join(state, 1, [SMALL])
-    assert only_reply(send(state, 1, m.Heartbeat(), now_s=1.0), 1) == m.Pong(state.seq)
+    snapshot = only_reply(send(state, 1, m.SyncRequest()), 1)
+    assert snapshot == state.snapshot()
+    assert isinstance(snapshot, m.Snapshot) and snapshot.seq == state.seq == 3
+    assert only_reply(send(state, 1, m.Heartbeat()), 1) == m.Pong(3)
 
 
 def test_unknown_sender_is_asked_to_rejoin() -> None:
