@@ -3,17 +3,24 @@ every byte of every Shared folder checked against the contract."""
 
 from __future__ import annotations
 
+import shutil
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.e2e.harness import (
+    REPO,
+    PeerRun,
     Swarm,
     check_swarm,
+    make_files,
     parse_shutdown,
     parse_tracker,
     random_bytes,
     shared_contents,
+    start,
+    wait_for,
 )
 
 FINISH_S = 60.0  # bound on any swarm of these tests finishing
@@ -166,3 +173,47 @@ def test_tracker_stops_on_signal(swarm: Swarm, signame: str) -> None:
     assert swarm.tracker.wait(10) == 0
     assert time.monotonic() - started < 5
     assert swarm.tracker.stdout() == ""
+
+
+def test_file_copied_into_shared_while_running_is_offered(swarm: Swarm) -> None:
+    first = {"start.bin": random_bytes(70, 20_000)}
+    later = {"copied later.bin": random_bytes(71, 150_000)}
+    swarm.start_tracker()
+    owner = swarm.start_peer(first, quiet_s=5.0)
+    other = swarm.start_peer({}, quiet_s=5.0)
+    wait_for(lambda: (other.shared / "start.bin").exists(), 30, "the first file to spread")
+    # Written in two steps, as a slow copy would: it is offered once it stops changing.
+    target = owner.shared / "copied later.bin"
+    data = later["copied later.bin"]
+    target.write_bytes(data[:50_000])
+    time.sleep(0.3)
+    with open(target, "ab") as f:
+        f.write(data[50_000:])
+    finish(swarm)
+    # The later file was not in the CONNECT offers; it was received by the other peer.
+    out = check_swarm(swarm, {**first, **later},
+                      received_override={"peer1": set(), "peer2": {*first, *later}})
+    assert out.tracker.connects[out.peer_ids["peer1"]] == [("start.bin", 40)]
+
+
+def test_scripts_run_from_a_copy_of_the_project_and_by_path(swarm: Swarm, tmp_path: Path) -> None:
+    """Each peer runs inside its own full copy of the project, as a script
+    run from elsewhere would: the code and .venv next to the script are used."""
+    copies = []
+    for i in (1, 2):
+        copy = tmp_path / f"copy{i}"
+        shutil.copytree(REPO, copy, symlinks=True,
+                        ignore=shutil.ignore_patterns(".git", "__pycache__", ".*_cache",
+                                                      "Shared", ".swarm", "port.txt"))
+        copies.append(copy)
+    files = [{"one.bin": random_bytes(80, 3000)}, {"two.bin": random_bytes(81, 4000)}]
+    swarm.start_tracker()
+    runs = []
+    for copy, f in zip(copies, files, strict=True):
+        make_files(copy / "Shared", f)
+        proc = start(copy.name, ["sh", "peer.sh", "127.0.0.1", str(swarm.port), "1"], copy)
+        swarm._procs.append(proc)
+        runs.append(PeerRun(proc, f))
+    swarm.peers.extend(runs)
+    finish(swarm)
+    check_swarm(swarm, {**files[0], **files[1]})

@@ -1,0 +1,155 @@
+"""Times one swarm: N peers, each starting with one distinct random file.
+
+The clock starts when the first peer is launched (the tracker is already up)
+and stops when every peer's Shared folder holds every file; a file appears
+there only once it is complete and verified (it is linked in whole), and the
+copies are compared byte for byte afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+POLL_S = 0.005
+TIMEOUT_S = 600.0
+
+
+@dataclass
+class SwarmResult:
+    peers: int
+    size_bytes: int
+    completion_s: float  # first peer launched -> every peer holds every file
+    exit_s: float  # first peer launched -> every peer exited
+    acquired_lines: int
+    peak_rss_kib: list[int]
+
+
+def _write_files(root: Path, peers: int, size: int) -> list[str]:
+    names = []
+    chunk = 1 << 20
+    for i in range(1, peers + 1):
+        shared = root / f"peer{i}" / "Shared"
+        shared.mkdir(parents=True)
+        name = f"file{i}.bin"
+        with open(shared / name, "wb") as f:
+            left = size
+            while left:
+                n = min(chunk, left)
+                f.write(os.urandom(n))
+                left -= n
+        names.append(name)
+    return names
+
+
+def _children_rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
+              env: dict[str, str] | None = None) -> SwarmResult:
+    root = Path(tempfile.mkdtemp(prefix="swarm-bench-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        names = _write_files(root, peers, size)
+        full_env = {**os.environ, **(env or {})}
+        (root / "tracker").mkdir()
+        with open(root / "tracker" / "stdout.txt", "wb") as tracker_out:
+            tracker = subprocess.Popen(["sh", str(REPO / "tracker.sh")], cwd=root / "tracker",
+                                       stdout=tracker_out, stderr=subprocess.DEVNULL,
+                                       env=full_env, start_new_session=True)
+        procs.append(tracker)
+        port_file = root / "tracker" / "port.txt"
+        deadline = time.monotonic() + 30
+        while not port_file.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("tracker did not start")
+            time.sleep(0.01)
+        port = port_file.read_text().strip()
+        wanted = set(names)
+        shared_dirs = [root / f"peer{i}" / "Shared" for i in range(1, peers + 1)]
+        started = time.monotonic()
+        for i in range(1, peers + 1):
+            procs.append(subprocess.Popen(
+                ["sh", str(REPO / "peer.sh"), "127.0.0.1", port, str(quiet_s)],
+                cwd=root / f"peer{i}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                env=full_env, start_new_session=True))
+        peer_procs = procs[1:]
+        rss = [0] * peers
+        pending = list(range(peers))
+        completion = None
+        while True:
+            now = time.monotonic()
+            if now - started > TIMEOUT_S:
+                raise RuntimeError("swarm did not finish")
+            for k, proc in enumerate(peer_procs):
+                rss[k] = max(rss[k], _children_rss_kib(proc.pid))
+            if completion is None:
+                pending = [k for k in pending if set(os.listdir(shared_dirs[k])) != wanted]
+                if not pending:
+                    completion = now - started
+            if completion is not None and all(p.poll() is not None for p in peer_procs):
+                break
+            time.sleep(POLL_S)
+        exit_s = time.monotonic() - started
+        bad = [p.returncode for p in peer_procs if p.returncode != 0]
+        if bad:
+            raise RuntimeError(f"peers exited with {bad}")
+        _verify(shared_dirs, names)
+        tracker.send_signal(signal.SIGTERM)
+        tracker.wait(timeout=30)
+        lines = (root / "tracker" / "stdout.txt").read_bytes().count(b" ACQUIRED: ")
+        return SwarmResult(peers, size, completion, exit_s, lines, rss)
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _verify(shared_dirs: list[Path], names: list[str]) -> None:
+    """Every copy equals the original (peer i's file i), byte for byte."""
+    for i, name in enumerate(names):
+        original = (shared_dirs[i] / name).read_bytes()
+        for shared in shared_dirs:
+            if (shared / name).read_bytes() != original:
+                raise RuntimeError(f"{shared}/{name} differs from the original")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--peers", type=int, default=8)
+    parser.add_argument("--size-mib", type=float, default=4)
+    parser.add_argument("--quiet-s", type=float, default=1.0)
+    parser.add_argument("--runs", type=int, default=1)
+    args = parser.parse_args(argv)
+    size = int(args.size_mib * (1 << 20))
+    for _ in range(args.runs):
+        r = run_swarm(args.peers, size, args.quiet_s)
+        print(f"{r.peers} peers x {r.size_bytes / (1 << 20):g} MiB: complete in "
+              f"{r.completion_s:.2f} s, all exited in {r.exit_s:.2f} s, "
+              f"{r.acquired_lines} ACQUIRED lines, peak RSS per peer "
+              f"{max(r.peak_rss_kib) / 1024:.0f} MiB", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
