@@ -189,6 +189,8 @@ def pairs(flat: Sequence[int]) -> list[tuple[int, int]]:
 
 def union_covers(sets: Iterable[ChunkSet], chunks: int) -> bool:
     """True when the sets together hold every chunk of [0, chunks)."""
+    if chunks <= 0:
+        return True
     spans = sorted(r for s in sets for r in s.ranges())
     reach = 0
     for start, end in spans:

@@ -7,6 +7,7 @@ each value came from, for ``swarm config``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -58,8 +59,9 @@ class Settings:
     def __post_init__(self) -> None:
         for name in ("heartbeat_interval_s", "tracker_grace_s", "scan_interval_s",
                      "holders_refresh_s", "report_interval_s"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive")
+            value = getattr(self, name)
+            if not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"{name} must be a positive number of seconds")
         if self.expiry_misses < 1:
             raise ConfigError("expiry_misses must be at least 1")
         if self.upload_limit_bytes_s < 0:

@@ -9,6 +9,13 @@ from __future__ import annotations
 MAX_NAME_BYTES = 255  # the usual file-system limit for one component
 
 
+def _breaks_lines(ch: str) -> bool:
+    """C0 and C1 controls, DEL, and the Unicode line and paragraph separators:
+    everything some reader of our stdout might take for the end of a line."""
+    code = ord(ch)
+    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029)
+
+
 def name_problem(name: object) -> str | None:
     """Why ``name`` is not acceptable as a shared file name, or None if it is."""
     if not isinstance(name, str):
@@ -21,8 +28,8 @@ def name_problem(name: object) -> str | None:
         return "hidden"
     if "/" in name or "\\" in name:
         return "contains a path separator"
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in name):
-        return "contains a control character"
+    if any(_breaks_lines(ch) for ch in name):
+        return "contains a control character or line break"
     try:
         encoded = name.encode("utf-8")
     except UnicodeEncodeError:

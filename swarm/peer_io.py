@@ -16,6 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from swarm import display
 from swarm.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
@@ -125,6 +126,10 @@ class PeerNetZmq:
         poller.register(self.server, zmq.POLLIN)
         self.links: dict[int, zmq.Socket[bytes]] = {}
         self.link_owner: dict[zmq.Socket[bytes], int] = {}
+        # A monitor per link reports a broken connection at once (a SIGKILLed
+        # peer's socket is reset), so its requests need not wait for deadlines.
+        self.monitors: dict[int, zmq.Socket[bytes]] = {}
+        self.monitor_owner: dict[zmq.Socket[bytes], int] = {}
 
     # PeerNet
 
@@ -142,10 +147,14 @@ class PeerNetZmq:
             link.setsockopt(zmq.RCVHWM, 10_000)
             if endpoint.startswith("tcp://["):
                 link.setsockopt(zmq.IPV6, 1)
+            monitor = link.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
             link.connect(endpoint)
             self.links[peer_id] = link
             self.link_owner[link] = peer_id
+            self.monitors[peer_id] = monitor
+            self.monitor_owner[monitor] = peer_id
             self.poller.register(link, zmq.POLLIN)
+            self.poller.register(monitor, zmq.POLLIN)
         try:
             link.send_multipart(encode_frames(message), zmq.NOBLOCK)
         except zmq.Again:
@@ -160,10 +169,26 @@ class PeerNetZmq:
 
     def drop_peer(self, peer_id: int) -> None:
         link = self.links.pop(peer_id, None)
-        if link is not None:
-            self.poller.unregister(link)
-            del self.link_owner[link]
-            link.close(linger=0)
+        monitor = self.monitors.pop(peer_id, None)
+        if link is None or monitor is None:
+            return
+        self.poller.unregister(link)
+        self.poller.unregister(monitor)
+        del self.link_owner[link]
+        del self.monitor_owner[monitor]
+        link.disable_monitor()
+        monitor.close(linger=0)
+        link.close(linger=0)
+
+    def link_events(self, monitor: zmq.Socket[bytes]) -> list[int]:
+        """Connection events waiting on a link's monitor."""
+        events: list[int] = []
+        while True:
+            try:
+                message = recv_monitor_message(monitor, zmq.NOBLOCK)
+            except zmq.Again:
+                return events
+            events.append(int(message["event"]))
 
     def subscribe(self, pub_port: int) -> None:
         self.events.connect(tcp_endpoint(self.tracker_host, pub_port))
@@ -262,6 +287,13 @@ class PeerLoop:
         for sock, peer_id in list(net.link_owner.items()):
             if sock in ready:
                 receive_all(sock, functools.partial(self._reply, state, peer_id))
+        for monitor, peer_id in list(net.monitor_owner.items()):
+            if monitor in ready:
+                for event in net.link_events(monitor):
+                    if event == zmq.EVENT_DISCONNECTED:
+                        state.on_link_down(peer_id, monotonic())
+                    elif event == zmq.EVENT_CONNECTED:
+                        state.on_link_up(peer_id, monotonic())
 
     def _from_tracker(self, state: PeerState, frames: list[zmq.Frame]) -> None:
         decoded = try_decode(frames, "the tracker")

@@ -388,6 +388,19 @@ class PeerState:
         self.net.to_peer(request.source, peer.endpoint, ChunkRequest(
             request.request_id, request.digest, request.first_chunk, request.chunk_count))
 
+    def on_link_down(self, peer_id: int, now_s: float) -> None:
+        """The connection to a source broke (it may be gone for good): its
+        pieces go to other holders now, not at their deadlines."""
+        released = self.plan.source_down(peer_id)
+        if released:
+            log.info("lost the connection to peer %d; %d request(s) go elsewhere",
+                     peer_id, len(released))
+        self._pump(now_s)
+
+    def on_link_up(self, peer_id: int, now_s: float) -> None:
+        self.plan.source_up(peer_id)
+        self._pump(now_s)
+
     def _drop_source(self, peer_id: int) -> None:
         self.plan.drop_source(peer_id)
         self.net.drop_peer(peer_id)
@@ -684,7 +697,19 @@ class PeerState:
         self.phase = Phase.DONE
         self.exit_code = exit_code
         self.store.flush_progress()
+        log.info("%s", self.summary())
         self.show(display.Shutdown(self.display_id, sorted(self.local)))
+
+    def summary(self) -> str:
+        """The transfer figures of this run, for stderr (tests and benchmarks read them)."""
+        plan = self.plan
+        banned = sorted(pid for pid, s in plan.sources.items() if s.banned)
+        return (
+            f"summary: peer {self.display_id} received {plan.pieces_good} pieces "
+            f"({plan.chunks_good} chunks); fetched twice {plan.chunks_wasted} chunks; "
+            f"bad pieces {plan.bad_pieces}; timeouts {plan.timeouts}; "
+            f"end-game duplicates {plan.duplicate_requests}; banned {banned or 'none'}"
+        )
 
     @property
     def done(self) -> bool:

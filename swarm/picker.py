@@ -82,9 +82,15 @@ class Source:
         self._sample_start_s = now_s
         self.bytes_received = 0
         self.timeouts = 0
+        # Snubbed (libtorrent's word): it missed a deadline, so it gets one
+        # request at a time until it answers one in time.
+        self.snubbed = False
+        self.down = False  # its connection is lost: ask it nothing until it is back
 
     @property
     def free_bytes(self) -> int:
+        if self.snubbed:
+            return 0 if self.in_flight_bytes else 1
         return self.window_bytes - self.in_flight_bytes
 
     def expected_rate_bps(self) -> float:
@@ -110,6 +116,7 @@ class Source:
         if request is not None and not request.released:
             took = now_s - request.sent_at_s
             self.latency_s = took if self.latency_s is None else 0.7 * self.latency_s + 0.3 * took
+            self.snubbed = False
 
     def mark_idle(self, now_s: float) -> None:
         """Nothing is in flight: restart the rate sample so idle time is not
@@ -120,6 +127,7 @@ class Source:
 
     def record_timeout(self) -> None:
         self.timeouts += 1
+        self.snubbed = True
         self.window_bytes = max(MIN_WINDOW_BYTES, self.window_bytes // 2)
 
 
@@ -191,7 +199,9 @@ class Download:
         for bitmap in self.partial_holders.values():
             for piece, held in enumerate(bitmap):
                 counts[piece] += held
-        order = [p for p in range(self.layout.pieces) if not self.have[p]]
+        # Pieces being stored (have == 2) stay in the order: if storing fails
+        # they must be found again.
+        order = [p for p in range(self.layout.pieces) if self.have[p] != 1]
         self._rng.shuffle(order)
         order.sort(key=counts.__getitem__)
         self.order = order
@@ -285,9 +295,13 @@ class TransferPlan:
         self.sources: dict[int, Source] = {}
         self._next_request_id = 1
         self._rotation = 0
-        self.duplicate_requests = 0
+        # Figures for the summary a peer logs when it leaves.
+        self.duplicate_requests = 0  # end-game requests for a piece already asked for
         self.bad_pieces = 0
         self.timeouts = 0
+        self.pieces_good = 0
+        self.chunks_good = 0
+        self.chunks_wasted = 0  # arrived, but the piece was already held: fetched twice
 
     # --- what to fetch, and from whom ---------------------------------------
 
@@ -337,6 +351,22 @@ class TransferPlan:
         download.cursors.pop(peer_id, None)
         self.source(peer_id, now_s)
 
+    def source_down(self, peer_id: int) -> list[PendingRequest]:
+        """The connection to a source broke: its requests will not be answered."""
+        source = self.sources.get(peer_id)
+        if source is None:
+            return []
+        source.down = True
+        released = [r for r in source.requests.values() if not r.released]
+        for request in released:
+            self._release(request, source)
+        return released
+
+    def source_up(self, peer_id: int) -> None:
+        source = self.sources.get(peer_id)
+        if source is not None:
+            source.down = False
+
     def drop_source(self, peer_id: int) -> list[PendingRequest]:
         """A peer left: forget it everywhere; returns its outstanding requests."""
         source = self.sources.pop(peer_id, None)
@@ -369,7 +399,7 @@ class TransferPlan:
         if not active:
             return new
         total_in_flight = sum(s.in_flight_bytes for s in self.sources.values())
-        sources = [s for s in self.sources.values() if not s.banned]
+        sources = [s for s in self.sources.values() if not s.banned and not s.down]
         self.rng.shuffle(sources)
         for source in sources:
             while source.free_bytes > 0 and total_in_flight < MAX_TOTAL_IN_FLIGHT_BYTES:
@@ -477,6 +507,7 @@ class TransferPlan:
         request = source.requests.pop(request_id, None) if source else None
         download = self.downloads.get(digest)
         if source is None or request is None or download is None:
+            self.chunks_wasted += chunk_count  # e.g. a cancelled duplicate that came anyway
             return DataOutcome(DataVerdict.UNWANTED)
         if (request.digest, request.first_chunk, request.chunk_count) != (
             digest, first_chunk, chunk_count
@@ -487,11 +518,14 @@ class TransferPlan:
         piece = request.piece
         if download.have[piece]:
             self._release(request, source)
+            self.chunks_wasted += chunk_count
             return DataOutcome(DataVerdict.UNWANTED)
         if not download.meta.piece_ok(piece, payload):
             self._release(request, source)
             return self._bad(source, download, piece, "hash mismatch")
         source.trust = min(TRUST_MAX, source.trust + TRUST_GOOD_PIECE)
+        self.pieces_good += 1
+        self.chunks_good += chunk_count
         # Reserved before the request is released, so the piece never looks
         # free (and nobody rewinds to it) while it is being stored.
         download.mark_verified(piece)

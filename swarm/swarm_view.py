@@ -45,6 +45,9 @@ class ViewChanges:
         return bool(self.new_files or self.left_peers or self.touched_files)
 
 
+MAX_HELD_EVENTS = 10_000  # held while a snapshot is awaited; more means a long stall
+
+
 class EventResult(enum.Enum):
     APPLIED = "applied"
     STALE = "stale"  # at or below what the view has: dropped
@@ -58,7 +61,9 @@ class SwarmView:
         self.peers: dict[int, PeerView] = {}
         self.files: dict[str, FileSummary] = {}
         self.awaiting_snapshot = True
-        self._early: list[Event] = []  # events that beat the first snapshot
+        # Events that arrive while a snapshot is awaited; those newer than the
+        # snapshot are applied after it, so they do not cause another resync.
+        self._early: list[Event] = []
 
     @property
     def synced(self) -> bool:
@@ -82,7 +87,7 @@ class SwarmView:
             left_peers=tuple(sorted(before_peers - set(self.peers))),
             touched_files=tuple(sorted(self.files)),
         )
-        early, self._early = self._early, []
+        early, self._early = sorted(self._early, key=lambda e: e.seq), []
         for event in early:
             if event.seq > self.seq:
                 result, more = self.on_event(event)
@@ -99,16 +104,15 @@ class SwarmView:
         return True
 
     def on_event(self, event: Event) -> tuple[EventResult, ViewChanges]:
-        if self.seq < 0:
-            if len(self._early) < 10_000:
-                self._early.append(event)
-            return EventResult.WAITING, ViewChanges()
         if self.awaiting_snapshot:
+            if len(self._early) < MAX_HELD_EVENTS:
+                self._early.append(event)
             return EventResult.WAITING, ViewChanges()
         if event.seq <= self.seq:
             return EventResult.STALE, ViewChanges()
         if event.seq != self.seq + 1:
             self.awaiting_snapshot = True
+            self._early.append(event)
             return EventResult.GAP, ViewChanges()
         self.seq = event.seq
         return EventResult.APPLIED, self._apply(event)

@@ -24,6 +24,9 @@ log = logging.getLogger("swarm.tracker")
 
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
 PORT_FILE = "port.txt"
+# Fault injection for tests: event numbers the loop does not publish, as if
+# the PUB socket had dropped them (e.g. "2,5").  Empty in normal use.
+DROP_EVENTS_ENV = "SWARM_TEST_DROP_EVENTS"
 BAD_MESSAGES_LOGGED = 50  # per sender, then only counted
 
 
@@ -66,6 +69,9 @@ class TrackerLoop:
         self.writer = StdoutWriter()
         self.waker = Waker()
         self._bad_from: dict[bytes, int] = {}
+        self._drop_seqs = {
+            int(x) for x in os.environ.get(DROP_EVENTS_ENV, "").split(",") if x.strip()
+        }
         self._blocks: list[Block] = []  # stdout blocks of the current pass
 
     def run(self) -> int:
@@ -109,6 +115,9 @@ class TrackerLoop:
     def _carry_out(self, outcome: Outcome) -> None:
         self._blocks.extend(outcome.blocks)
         for event in outcome.events:
+            if event.seq in self._drop_seqs:
+                log.warning("test hook: event %d not published", event.seq)
+                continue
             self.pub.send(encode(event))
         for target, message in outcome.sends:
             self._send(target, message)

@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -276,6 +277,33 @@ class Swarm:
         self.peers.append(run)
         return run
 
+    def restart_peer(self, old: PeerRun, quiet_s: float = 1.0,
+                     env: Mapping[str, str] | None = None) -> PeerRun:
+        """Start a peer again in the same folder (its Shared and state folder
+        as the earlier run left them)."""
+        cwd = old.proc.cwd
+        for name in ("stdout.txt", "stderr.txt"):
+            if (cwd / name).exists():
+                (cwd / name).rename(cwd / f"{name}.{len(self._procs)}")
+        proc = start(cwd.name, ["sh", str(PEER_SH), "127.0.0.1", str(self.port), str(quiet_s)],
+                     cwd, {**self.env, **(env or {})})
+        self._procs.append(proc)
+        run = PeerRun(proc, dict(old.initial))
+        self.peers.append(run)
+        return run
+
+    def start_double(self, mode: str, name: str, files: Mapping[str, bytes],
+                     args: Iterable[str] = ()) -> Proc:
+        """A misbehaving peer (tests/e2e/doubles.py) offering one file."""
+        cwd = self.root / name
+        make_files(cwd / "Shared", files)
+        (fname,) = files
+        argv = [sys.executable, "-m", "tests.e2e.doubles", mode, "127.0.0.1", str(self.port),
+                str(cwd / "Shared" / fname), *args]
+        proc = start(name, argv, cwd, {"PYTHONPATH": str(REPO)})
+        self._procs.append(proc)
+        return proc
+
     def wait_peers(self, timeout_s: float, peers: Iterable[PeerRun] | None = None) -> list[int]:
         deadline = time.monotonic() + timeout_s
         codes = []
@@ -305,13 +333,15 @@ class Outcome:
 
 def check_swarm(swarm: Swarm, expected: Mapping[str, bytes],
                 peers: Iterable[PeerRun] | None = None,
-                received_override: Mapping[str, set[str]] | None = None) -> Outcome:
+                received_override: Mapping[str, set[str]] | None = None,
+                resumed: Iterable[str] = ()) -> Outcome:
     """Every finished peer holds exactly ``expected`` byte for byte, and every
     stdout line of the tracker and the peers agrees with the contract and
     with what happened."""
     assert swarm.tracker is not None
     log = parse_tracker(swarm.tracker.stdout())
     runs = list(peers if peers is not None else swarm.peers)
+    resumed = set(resumed)
     outcome = Outcome(log, {}, {})
     for run in runs:
         name = run.proc.name
@@ -339,6 +369,9 @@ def check_swarm(swarm: Swarm, expected: Mapping[str, bytes],
         for fname in received:
             total = chunks_of(len(expected[fname]))
             got = sorted(log.acquired.get((peer_id, fname), []))
+            if name in resumed:  # chunks from its earlier run are not acquired again
+                assert len(got) == len(set(got)), f"peer {peer_id}: an ACQUIRED line twice"
+                continue
             assert got == list(range(1, total + 1)), (
                 f"peer {peer_id} ({name}): ACQUIRED lines of {fname!r} are not exactly "
                 f"chunks 1..{total} once each ({len(got)} lines)")

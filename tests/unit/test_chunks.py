@@ -265,11 +265,6 @@ def test_union_covers_matches_a_plain_set(
     assert union_covers([ChunkSet(adds) for adds in sets], total_chunks) == expected
 
 
-@pytest.mark.xfail(
-    reason="BUG: union_covers(sets, 0) is False when the first held range does not "
-    "start at chunk 0, though [0, 0) is always covered",
-    strict=True,
-)
 def test_union_covers_zero_chunks_is_always_true() -> None:
     assert union_covers([ChunkSet([(0, 2)])], 0)
     assert union_covers([ChunkSet([(1, 2)])], 0)

@@ -123,7 +123,7 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "empty array": [pack()],
     "unknown kind": [pack(99)],
     "negative kind": [pack(-1)],
-    "bool kind": [pack(True)],
+    "bool kind": [pack(True, 1, 80, [], [])],  # a valid Join if True counted as 1
     "str kind": [pack("1")],
     "float kind": [pack(2.0)],
     "too few fields": [pack(m.Pong.KIND)],
@@ -191,9 +191,12 @@ def test_malformed_input_raises_protocol_error(frames: list[Any]) -> None:
         decode(frames)
 
 
-def test_header_check_happens_before_any_parsing() -> None:
-    # Over the limit by one byte, yet a valid message inside: still refused.
+def test_header_size_limit_is_checked_before_parsing() -> None:
     valid = encode(m.ErrorReply("x"))
+    # At the limit the header is parsed (and refused for its trailing bytes);
+    # one byte over, it is refused by size before msgpack sees it.
+    with pytest.raises(m.ProtocolError, match="undecodable"):
+        decode([valid + b" " * (MAX_HEADER_BYTES - len(valid))])
     with pytest.raises(m.ProtocolError, match="larger"):
         decode([valid + b" " * (MAX_HEADER_BYTES - len(valid) + 1)])
 

@@ -168,11 +168,6 @@ def test_missing_config_file_raises_config_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "absent.toml", {})
 
 
-@pytest.mark.xfail(
-    reason="BUG: Settings accepts NaN for interval settings (NaN <= 0 is False), so "
-    "SWARM_HEARTBEAT_INTERVAL_S=nan makes expiry_s NaN and peers never expire",
-    strict=True,
-)
 @pytest.mark.parametrize("variable", ["SWARM_HEARTBEAT_INTERVAL_S", "SWARM_TRACKER_GRACE_S"])
 def test_nan_interval_raises_config_error(tmp_path: Path, variable: str) -> None:
     with pytest.raises(ConfigError):

@@ -69,11 +69,6 @@ def test_non_strings_are_refused(value: object) -> None:
     assert not is_valid_name(value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: name_problem accepts C1 controls and Unicode line separators, which "
-    "str.splitlines() treats as line breaks, so a stdout line can be split",
-    strict=True,
-)
 @pytest.mark.parametrize("separator", ["\x85", "\u2028", "\u2029"])
 def test_unicode_line_breaks_are_refused(separator: str) -> None:
     name = f"a{separator}b"

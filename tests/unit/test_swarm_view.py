@@ -72,7 +72,7 @@ def test_gap_asks_for_a_snapshot_and_drops_events_until_it_comes() -> None:
     assert 1 in view.peers  # nothing applied
     assert view.on_event(m.PeerJoined(8, 2, ENDPOINT))[0] is EventResult.WAITING
     view.apply_snapshot(snapshot(8, {2: ()}))
-    assert view.synced and view.seq == 8
+    assert (view.synced, view.seq) == (True, 8)
     assert view.on_event(m.PeerLeft(9, 2))[0] is EventResult.APPLIED
 
 

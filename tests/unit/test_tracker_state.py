@@ -50,10 +50,12 @@ def have(digest: bytes, *flat: int) -> m.Have:
     return m.Have((m.HaveReport(digest, flat),))
 
 
-def fetch_whole(state: TrackerState, peer: int, meta: FileMeta) -> Outcome:
+def fetch_whole(state: TrackerState, peer: int, meta: FileMeta, now_s: float = 0.0) -> Outcome:
     """A peer reports every chunk of a file and then completes it."""
-    out = send(state, peer, have(meta.digest, 0, meta.chunks)) if meta.chunks else Outcome()
-    out.extend(send(state, peer, m.Complete(meta.digest)))
+    out = Outcome()
+    if meta.chunks:
+        out.extend(send(state, peer, have(meta.digest, 0, meta.chunks), now_s))
+    out.extend(send(state, peer, m.Complete(meta.digest), now_s))
     return out
 
 
@@ -78,6 +80,9 @@ def test_join_assigns_ids_in_order_and_welcomes_with_a_snapshot() -> None:
         assert [p.peer_id for p in welcome.snapshot.peers] == list(range(1, peer + 1))
         assert welcome.snapshot.seq == state.seq
     assert state.peers[2].endpoint == "tcp://127.0.0.1:5002"
+    # Joining again from the same socket is an error, not a fourth peer.
+    assert isinstance(only_reply(join(state, 1), 1), m.ErrorReply)
+    assert list(state.peers) == [1, 2, 3]
 
 
 def test_join_prints_connect_with_offers_sorted_and_chunk_counts() -> None:
@@ -102,15 +107,7 @@ def test_empty_file_is_shared_and_available() -> None:
     state = new_state()
     out = join(state, 1, [EMPTY])
     assert [type(e) for e in out.events] == [m.PeerJoined, m.FileAdded, m.FileCompleted]
-    assert state.files["empty"].available
     assert state.available_names() == ["empty"]
-
-
-def test_joining_twice_from_one_socket_is_an_error() -> None:
-    state = new_state()
-    join(state, 1)
-    assert isinstance(only_reply(join(state, 1), 1), m.ErrorReply)
-    assert list(state.peers) == [1]
 
 
 def test_events_are_numbered_without_gaps_across_calls() -> None:
@@ -148,19 +145,14 @@ def test_have_prints_only_new_chunk_ranges() -> None:
     ]
 
 
-def test_have_for_unknown_file_or_past_the_end_prints_nothing() -> None:
+def test_have_prints_nothing_for_unknown_files_bad_ranges_or_brought_files() -> None:
     state = new_state()
     join(state, 1, [SMALL])
     join(state, 2)
     assert send(state, 2, have(BIG.digest, 0, 5)).blocks == []
     assert send(state, 2, have(SMALL.digest, 0, 4)).blocks == []  # SMALL has 3 chunks
     assert 2 not in state.files["small.txt"].holders or not state.files["small.txt"].holders[2]
-
-
-def test_have_from_a_peer_that_brought_the_file_prints_nothing() -> None:
-    state = new_state()
-    join(state, 1, [SMALL])
-    assert send(state, 1, have(SMALL.digest, 0, 3)).blocks == []
+    assert send(state, 1, have(SMALL.digest, 0, 3)).blocks == []  # peer 1 brought it
 
 
 def test_complete_records_a_received_file_listed_on_disconnect() -> None:
@@ -189,21 +181,20 @@ def test_complete_before_every_chunk_is_reported_is_refused() -> None:
     assert isinstance(only_reply(out, 2), m.ErrorReply)
     assert out.events == []
     assert "big.bin" not in state.peers[2].complete
+    assert isinstance(only_reply(send(state, 2, m.Complete(SMALL.digest)), 2), m.ErrorReply)
 
 
-def test_complete_of_unknown_file_is_an_error() -> None:
+def test_offer_after_join_adds_a_file_once_and_refuses_a_conflict() -> None:
     state = new_state()
     join(state, 1)
-    assert isinstance(only_reply(send(state, 1, m.Complete(SMALL.digest)), 1), m.ErrorReply)
-
-
-def test_offer_after_join_adds_a_file_once() -> None:
-    state = new_state()
-    join(state, 1)
+    join(state, 2)
     out = send(state, 1, m.Offer((SMALL,)))
     assert [type(e) for e in out.events] == [m.FileAdded, m.FileCompleted]
     assert out.sends == []
     assert send(state, 1, m.Offer((SMALL,))).events == []
+    refused = only_reply(send(state, 2, m.Offer((OTHER_SMALL,))), 2)
+    assert isinstance(refused, m.Refused)
+    assert [r.name for r in refused.refused] == ["small.txt"]
 
 
 # --- queries ---------------------------------------------------------------------------
@@ -297,7 +288,7 @@ def test_silent_peer_expires_with_disconnect_and_peer_left() -> None:
     state = new_state()
     join(state, 1, [SMALL], now_s=0.0)
     join(state, 2, now_s=1.0)
-    fetch_whole(state, 2, SMALL)  # at t=0.0: refreshes peer 2's last_seen to 0.0
+    fetch_whole(state, 2, SMALL, now_s=1.5)
     send(state, 2, m.Heartbeat(), now_s=2.0)
     assert state.next_expiry_s() == 0.0 + EXPIRY_S
     # Exactly expiry_s of silence is not yet "longer than" it.
@@ -345,15 +336,6 @@ def test_same_name_other_content_is_refused_and_excused() -> None:
     assert state.snapshot().files == before
     assert state.snapshot().peers[1].excused == ("small.txt",)
     assert OTHER_SMALL.digest not in state.by_digest
-
-
-def test_conflicting_offer_after_join_is_refused() -> None:
-    state = new_state()
-    join(state, 1, [SMALL])
-    join(state, 2)
-    reply = only_reply(send(state, 2, m.Offer((OTHER_SMALL,))), 2)
-    assert isinstance(reply, m.Refused)
-    assert [r.name for r in reply.refused] == ["small.txt"]
 
 
 def test_same_name_same_content_is_a_second_source() -> None:
@@ -434,5 +416,6 @@ def test_forced_goodbye_leaves_regardless() -> None:
     state = new_state()
     join(state, 1, [SMALL])
     join(state, 2)
+    assert state.leave_blockers(1)
     assert only_reply(send(state, 1, m.Goodbye(True)), 1) == m.Farewell()
     assert list(state.peers) == [2]
