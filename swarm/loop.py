@@ -77,13 +77,18 @@ def receive_all(
 ) -> int:
     """Hand every waiting message (as frames, not copied) to ``handle``."""
     count = 0
-    while count < limit:
+    while count < limit and not sock.closed:  # a handler may close it (a banned peer)
         try:
             frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
         except zmq.Again:
             break
         count += 1
-        handle(frames)
+        try:
+            handle(frames)
+        except Exception:
+            # A bug must not take the process down with it: say so loudly,
+            # drop the message, carry on.
+            log.exception("error while handling a message; it is dropped")
     return count
 
 

@@ -196,7 +196,10 @@ class PeerState:
         elif isinstance(message, Welcome):
             self._welcome(message, now_s)
         elif isinstance(message, Pong):
+            seen = self.view.seq
             if self.view.note_seq(message.seq):
+                log.info("the tracker is at event %d, this peer at %d; asking for a snapshot",
+                         message.seq, seen)
                 self._ask_sync(now_s)
         elif isinstance(message, Snapshot):
             self._sync_asked_at = None
@@ -432,6 +435,7 @@ class PeerState:
                                           f"piece {outcome.piece} failed verification"))
             if outcome.banned:
                 log.warning("peer %d banned after repeated bad data", peer_id)
+                self.net.drop_peer(peer_id)  # and whatever else it sends is not read
             return
         if outcome.verdict is not DataVerdict.GOOD or outcome.download is None:
             return

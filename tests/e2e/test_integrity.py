@@ -66,8 +66,8 @@ def test_sigkill_seeder_at_several_moments(swarm: Swarm, moment: float) -> None:
     doomed = swarm.start_peer(data, env=SLOW_SEED)
     survivor = swarm.start_peer(data, env=SLOW_SEED)
     fetchers = [swarm.start_peer({}), swarm.start_peer({})]
-    wait_for(lambda: min(pieces_saved(f, pieces) for f in fetchers) >= moment * pieces, 60,
-             f"fetchers to hold {moment:.0%}", poll_s=0.01)
+    wait_for(lambda: sum(pieces_saved(f, pieces) for f in fetchers) >= 2 * moment * pieces,
+             60, f"fetchers to hold {moment:.0%}", poll_s=0.01)
     doomed.proc.signal(signal.SIGKILL)
     killed_at = time.monotonic()
     wait_for(lambda: all_hold(fetchers, {"big.bin"}), 60, "the survivors to finish")
@@ -83,13 +83,13 @@ def test_sigkill_seeder_at_several_moments(swarm: Swarm, moment: float) -> None:
 def test_corrupting_peer_is_caught_and_banned(swarm: Swarm) -> None:
     data = {"x.bin": random_bytes(91, 2 * MIB)}
     swarm.start_tracker()
-    swarm.start_peer(data)
+    seeder = swarm.start_peer(data)
     double = swarm.start_double("corrupt", "liar", data)
     wait_for(lambda: "CONNECT" in (swarm.tracker.stdout() if swarm.tracker else "")
              and swarm.tracker is not None and swarm.tracker.stdout().count("CONNECT") >= 2,
              20, "the double to join")
     fetchers = [swarm.start_peer({}), swarm.start_peer({})]
-    assert swarm.wait_peers(60, fetchers) == [0, 0]
+    assert swarm.wait_peers(60, [seeder, *fetchers]) == [0, 0, 0]
     for fetcher in fetchers:
         assert shared_contents(fetcher.shared) == data  # no wrong byte anywhere
         assert not list((fetcher.proc.cwd / ".swarm").rglob("*.part"))
@@ -98,7 +98,8 @@ def test_corrupting_peer_is_caught_and_banned(swarm: Swarm) -> None:
     assert bad_answers > 0, "the double was asked and lied"
     assert swarm.tracker is not None
     log = parse_tracker(swarm.tracker.stdout())
-    double_id = max(log.connects)  # joined second, before the fetchers
+    seeder_id, _ = parse_shutdown(seeder.proc.stdout())
+    (double_id,) = [p for p, offers in log.connects.items() if offers and p != seeder_id]
     assert log.connects[double_id] == [("x.bin", chunks_of(2 * MIB))]
     caught = [f for f in fetchers if int(summary(f)["bad"]) > 0]
     assert caught, "somebody received bad data and caught it"
@@ -152,14 +153,15 @@ def test_lost_events_are_repaired_by_resync(swarm: Swarm) -> None:
     check_swarm(swarm, {k: v for f in files for k, v in f.items()})
     assert swarm.tracker is not None
     assert "event 4 not published" in swarm.tracker.stderr()
-    assert "asking for a snapshot" in first.proc.stderr() or "Snapshot" in first.proc.stderr()
+    assert "asking for a snapshot" in first.proc.stderr()
 
 
 def test_sigkill_tracker_peers_exit_1_with_their_block(swarm: Swarm) -> None:
     grace_s = float(TEST_ENV["SWARM_TRACKER_GRACE_S"])
     data = {"big.bin": random_bytes(97, 4 * MIB)}
     swarm.start_tracker()
-    seeder = swarm.start_peer(data, quiet_s=300, env=SLOW_SEED)
+    # 8 s for the whole file: still partial when the peers give up
+    seeder = swarm.start_peer(data, quiet_s=300, env={"SWARM_UPLOAD_LIMIT_BYTES_S": "500000"})
     fetcher = swarm.start_peer({}, quiet_s=300)
     wait_for(lambda: pieces_saved(fetcher) >= 4, 60, "the transfer to start", poll_s=0.01)
     assert swarm.tracker is not None
