@@ -397,4 +397,7 @@ class TrackerState:
             record.available = available
             self._publish(out, Availability, record.meta.name, available)
             state = "available again" if available else "lost: the living peers no longer cover it"
-            log.info("file %r is %s", record.meta.name, state)
+            # Worth a warning while peers remain; when the last one has left,
+            # every file is "lost" as a matter of course.
+            level = logging.WARNING if self.peers else logging.INFO
+            log.log(level, "file %r is %s", record.meta.name, state)

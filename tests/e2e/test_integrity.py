@@ -198,3 +198,32 @@ def test_slow_peer_does_not_hold_the_swarm_back(swarm: Swarm) -> None:
     twice = sum(int(summary(f)["twice"]) for f in fetchers)
     print(f"\nFIGURES slow double: fetchers complete in {elapsed:.2f} s; requests timed out "
           f"{timeouts}, end-game duplicates {duplicates}, chunks fetched twice {twice}")
+
+
+def test_lost_file_releases_waiters_and_partial_data_waits_for_a_holder(swarm: Swarm) -> None:
+    data = {"only.bin": random_bytes(99, 4 * MIB)}
+    pieces = 4 * MIB // (32 * 1024)
+    swarm.start_tracker()
+    holder = swarm.start_peer(data, env=SLOW_SEED)
+    fetcher = swarm.start_peer({}, quiet_s=1)
+    wait_for(lambda: pieces_saved(fetcher) >= pieces // 4, 60, "a quarter of the file",
+             poll_s=0.01)
+    holder.proc.signal(signal.SIGKILL)
+    # The only holder is gone: once it expires the file is lost, and the
+    # fetcher no longer waits for it.
+    assert fetcher.proc.wait(30) == 0
+    peer_id, holds = parse_shutdown(fetcher.proc.stdout())
+    assert holds == []
+    assert swarm.tracker is not None
+    assert "'only.bin' is lost" in swarm.tracker.stderr()
+    kept = pieces_saved(fetcher)
+    assert kept >= pieces // 4, "the partial data stays for a holder to return"
+    # The holder comes back; the fetcher, started again, fetches only the rest.
+    swarm.restart_peer(holder)
+    again = swarm.restart_peer(fetcher)
+    assert swarm.wait_peers(60, [swarm.peers[-2], again]) == [0, 0]
+    assert shared_contents(again.shared) == data
+    log = parse_tracker(swarm.tracker.stdout())
+    new_id, _ = parse_shutdown(again.proc.stdout())
+    assert len(log.acquired[(new_id, "only.bin")]) <= chunks_of(4 * MIB) - kept * 64
+    assert log.disconnects[peer_id] == []
