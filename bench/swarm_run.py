@@ -32,6 +32,8 @@ class SwarmResult:
     exit_s: float  # first peer launched -> every peer exited
     acquired_lines: int
     peak_rss_kib: list[int]
+    peer_cpu_s: list[float]  # user + system time of each peer process
+    tracker_cpu_s: float
 
 
 def _write_files(root: Path, peers: int, size: int) -> list[str]:
@@ -51,7 +53,17 @@ def _write_files(root: Path, peers: int, size: int) -> list[str]:
     return names
 
 
-def _children_rss_kib(pid: int) -> int:
+def _reap(proc: subprocess.Popen[bytes]) -> tuple[bool, float]:
+    """(exited, CPU seconds) of a child, reaped with wait4 to read its usage.
+    The scripts exec Python, so the child is the peer or tracker itself."""
+    pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+    if pid == 0:
+        return False, 0.0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return True, usage.ru_utime + usage.ru_stime
+
+
+def _peak_rss_kib(pid: int) -> int:
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
@@ -92,6 +104,8 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
                 env=full_env, start_new_session=True))
         peer_procs = procs[1:]
         rss = [0] * peers
+        cpu = [0.0] * peers
+        exited = [False] * peers
         pending = list(range(peers))
         completion = None
         while True:
@@ -99,12 +113,15 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
             if now - started > TIMEOUT_S:
                 raise RuntimeError("swarm did not finish")
             for k, proc in enumerate(peer_procs):
-                rss[k] = max(rss[k], _children_rss_kib(proc.pid))
+                if exited[k]:
+                    continue
+                rss[k] = max(rss[k], _peak_rss_kib(proc.pid))
+                exited[k], cpu[k] = _reap(proc)
             if completion is None:
                 pending = [k for k in pending if set(os.listdir(shared_dirs[k])) != wanted]
                 if not pending:
                     completion = now - started
-            if completion is not None and all(p.poll() is not None for p in peer_procs):
+            if completion is not None and all(exited):
                 break
             time.sleep(POLL_S)
         exit_s = time.monotonic() - started
@@ -113,9 +130,13 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
             raise RuntimeError(f"peers exited with {bad}")
         _verify(shared_dirs, names)
         tracker.send_signal(signal.SIGTERM)
-        tracker.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        tracker_done, tracker_cpu = _reap(tracker)
+        while not tracker_done and time.monotonic() < deadline:
+            time.sleep(0.01)
+            tracker_done, tracker_cpu = _reap(tracker)
         lines = (root / "tracker" / "stdout.txt").read_bytes().count(b" ACQUIRED: ")
-        return SwarmResult(peers, size, completion, exit_s, lines, rss)
+        return SwarmResult(peers, size, completion, exit_s, lines, rss, cpu, tracker_cpu)
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -147,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r.peers} peers x {r.size_bytes / (1 << 20):g} MiB: complete in "
               f"{r.completion_s:.2f} s, all exited in {r.exit_s:.2f} s, "
               f"{r.acquired_lines} ACQUIRED lines, peak RSS per peer "
-              f"{max(r.peak_rss_kib) / 1024:.0f} MiB", flush=True)
+              f"{max(r.peak_rss_kib) / 1024:.0f} MiB, CPU: peers {sum(r.peer_cpu_s):.2f} s "
+              f"(max {max(r.peer_cpu_s):.2f}), tracker {r.tracker_cpu_s:.2f} s", flush=True)
     return 0
 
 

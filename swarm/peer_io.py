@@ -163,7 +163,9 @@ class PeerNetZmq:
     def reply(self, route: bytes, message: Message, payload: bytes | None = None) -> None:
         frames = [route, *encode_frames(message, payload)]
         try:
-            self.server.send_multipart(frames, zmq.NOBLOCK, copy=False)
+            # Copied (a memcpy of at most 1 MiB) rather than zero-copy, which
+            # would cost a message to pyzmq's garbage-collector thread per send.
+            self.server.send_multipart(frames, zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             log.info("could not answer a peer: %s", exc.strerror)
 

@@ -151,6 +151,7 @@ class PeerState:
         self._next_heartbeat_s = now_s + settings.heartbeat_interval_s
         self._next_report_s = now_s
         self._next_progress_save_s = now_s + PROGRESS_SAVE_S
+        self._next_holders_check_s = now_s
         self._next_leave_check_s = now_s
         self._leave_deadline_s: float | None = None
         self._gave_up_reason = ""
@@ -595,9 +596,11 @@ class PeerState:
             return
         if self._sync_asked_at is not None and now_s - self._sync_asked_at > SYNC_RETRY_S:
             self._ask_sync(now_s)
-        for request in self.plan.expire(now_s):
+        expired = self.plan.expire(now_s)
+        for request in expired:
             log.info("request to peer %d for piece %d timed out", request.source, request.piece)
-        self._refresh_holders(now_s)
+        if now_s >= self._next_holders_check_s:
+            self._refresh_holders(now_s)
         self._serve_queued(now_s)
         if now_s >= self._next_progress_save_s:
             self.store.flush_progress()
@@ -605,11 +608,15 @@ class PeerState:
         if now_s >= self._next_report_s:
             self._flush_have()
             self._next_report_s = now_s + self.settings.report_interval_s
-        self._pump(now_s)
+        if expired:
+            self._pump(now_s)
         if self.phase is Phase.RUNNING and now_s >= self._next_leave_check_s:
             self._maybe_leave(now_s)
 
     def _refresh_holders(self, now_s: float) -> None:
+        """Ask again who holds what, for downloads that are due (sooner for
+        those that no known source can feed)."""
+        self._next_holders_check_s = now_s + STARVING_REFRESH_S
         starving = {d.digest for d in self.plan.starving()}
         for digest, download in self.plan.downloads.items():
             if download.done:
@@ -642,7 +649,8 @@ class PeerState:
             candidates.append(self._next_report_s if self._pending_have else float("inf"))
             if self.partials:
                 candidates.append(self._next_progress_save_s)
-            candidates.append(min(self._holders_due.values(), default=float("inf")))
+            if self.plan.downloads:
+                candidates.append(self._next_holders_check_s)
             deadline = self.plan.next_deadline_s()
             if deadline is not None:
                 candidates.append(deadline)
@@ -650,8 +658,6 @@ class PeerState:
                 candidates.append(self._next_leave_check_s)
         if self._leave_deadline_s is not None:
             candidates.append(self._leave_deadline_s)
-        if self.plan.starving():
-            candidates.append(min(self._holders_asked.values(), default=0.0) + STARVING_REFRESH_S)
         if self._upload_queue and self._upload_limit is not None:
             candidates.append(self._upload_limit.ready_at_s(now_s))
         return min(candidates)

@@ -16,6 +16,7 @@ never O(P) per pick.
 from __future__ import annotations
 
 import enum
+import heapq
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -295,6 +296,9 @@ class TransferPlan:
         self.sources: dict[int, Source] = {}
         self._next_request_id = 1
         self._rotation = 0
+        self._deadlines: list[tuple[float, int, PendingRequest]] = []
+        # Timed-out requests whose late replies are still welcome until then.
+        self._forget_at: list[tuple[float, int, PendingRequest]] = []
         # Figures for the summary a peer logs when it leaves.
         self.duplicate_requests = 0  # end-game requests for a piece already asked for
         self.bad_pieces = 0
@@ -447,6 +451,7 @@ class TransferPlan:
         )
         self._next_request_id += 1
         source.requests[request.request_id] = request
+        heapq.heappush(self._deadlines, (request.deadline_s, request.request_id, request))
         download.request_added(piece)
         download.requests_by_piece.setdefault(piece, []).append(request)
         return request
@@ -474,30 +479,39 @@ class TransferPlan:
             source.requests.pop(request.request_id, None)
 
     def expire(self, now_s: float) -> list[PendingRequest]:
-        """Requests past their deadline; their pieces are free for others."""
+        """Requests past their deadline; their pieces are free for others.
+
+        Deadlines sit in a heap; answered requests are skipped when they
+        surface (lazy deletion), so this costs O(log n) per request, not a
+        scan of everything in flight on every call.
+        """
         expired = []
-        for source in self.sources.values():
-            stale = []
-            for request in source.requests.values():
-                if not request.released and now_s >= request.deadline_s:
-                    expired.append(request)
-                    self._release(request, source)
-                    source.record_timeout()
-                elif request.released and now_s >= request.sent_at_s + LATE_REPLY_GRACE_S:
-                    stale.append(request.request_id)
-            for request_id in stale:
-                del source.requests[request_id]
+        heap = self._deadlines
+        while heap and heap[0][0] <= now_s:
+            _, _, request = heapq.heappop(heap)
+            if request.released:
+                continue
+            source = self.sources.get(request.source)
+            expired.append(request)
+            self._release(request, source)
+            if source is not None:
+                source.record_timeout()
+                heapq.heappush(self._forget_at, (request.sent_at_s + LATE_REPLY_GRACE_S,
+                                                 request.request_id, request))
+        forget = self._forget_at
+        while forget and forget[0][0] <= now_s:
+            _, request_id, request = heapq.heappop(forget)
+            source = self.sources.get(request.source)
+            if source is not None:
+                source.requests.pop(request_id, None)
         self.timeouts += len(expired)
         return expired
 
     def next_deadline_s(self) -> float | None:
-        deadlines = [
-            r.deadline_s
-            for s in self.sources.values()
-            for r in s.requests.values()
-            if not r.released
-        ]
-        return min(deadlines) if deadlines else None
+        heap = self._deadlines
+        while heap and heap[0][2].released:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     # --- replies ----------------------------------------------------------------
 
