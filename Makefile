@@ -5,32 +5,37 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: all venv test demo bench lint clean
+.PHONY: all venv bytecode test demo bench lint clean
 
-all: venv
+all: venv bytecode
 
 venv: $(STAMP)
+
+# Byte-compile the package once, so the eight peers of a swarm started at once
+# do not each compile it again (PYTHONDONTWRITEBYTECODE keeps them from caching).
+bytecode: $(STAMP)
+	$(PY) -m compileall -q swarm
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) bytecode
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check swarm tests bench
 	$(PY) -m mypy swarm
 
-demo: $(STAMP)
+demo: $(STAMP) bytecode
 	$(PY) -m swarm.demo
 
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) bytecode
 	$(PY) -m bench
 
 clean:

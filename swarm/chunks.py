@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 CHUNK_SIZE_BYTES = 512  # fixed by the contract
-MIN_PIECE_CHUNKS = 64  # 32 KiB: below this, per-message cost dominates
+MIN_PIECE_CHUNKS = 128  # 64 KiB: below this, per-message cost dominates
 MAX_PIECE_CHUNKS = 2048  # 1 MiB: bounds memory per in-flight piece
-PIECES_TARGET = 512  # keeps the hash list of a 1 GiB file at 32 KiB
+PIECES_TARGET = 128  # few, large messages; a 1 GiB file still has 1024 pieces
 
 
 def chunk_count(size_bytes: int) -> int:

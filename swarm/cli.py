@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
 def setup_logging(level: str, role: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(
-        f"%(asctime)s swarm-{role}[{os.getpid()}] %(levelname)s %(message)s", "%H:%M:%S"))
+        f"%(asctime)s.%(msecs)03d swarm-{role}[{os.getpid()}] %(levelname)s %(message)s",
+        "%H:%M:%S"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,4 +1,4 @@
-"""Every message of the swarm protocol, one frozen dataclass each.
+"""Every message of the swarm protocol, one frozen record class each.
 
 A message checks its own fields when it is built, so a message object that
 exists is a valid one: decoding a malformed body raises ``ProtocolError`` and
@@ -21,11 +21,11 @@ Who sends what (see README, "Protocol"):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from swarm.meta import HASH_BYTES, FileMeta, MetaError
 from swarm.names import name_problem
+from swarm.record import Record
 
 PROTOCOL_VERSION = 1
 MAX_ID = 2**31 - 1
@@ -44,7 +44,8 @@ class ProtocolError(ValueError):
 
 
 def _int(value: object, what: str, lo: int = 0, hi: int = 2**63 - 1) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
+    # type() rather than isinstance(): a bool is an int subclass, and not one of ours.
+    if type(value) is not int:
         raise ProtocolError(f"{what}: expected an integer, got {type(value).__name__}")
     if not lo <= value <= hi:
         raise ProtocolError(f"{what}: {value} is outside [{lo}, {hi}]")
@@ -121,19 +122,8 @@ def _meta(value: object) -> FileMeta:
         raise ProtocolError(str(exc)) from None
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def field_names(cls: type) -> tuple[str, ...]:
-    """The wire fields of a message or record class, in order (cached)."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
-    return names
-
-
-def field_count(cls: type) -> int:
-    return len(field_names(cls))
+def field_count(cls: type[Record]) -> int:
+    return len(cls._fields)
 
 
 def _record(value: object, what: str, record: type[Any]) -> Any:
@@ -161,8 +151,7 @@ def meta_to_wire(meta: FileMeta) -> list[Any]:
 # --- records nested inside messages ------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FileSummary:
+class FileSummary(Record):
     """A file as the swarm knows it, without its hash list."""
 
     name: str
@@ -177,8 +166,7 @@ class FileSummary:
         _bool(self.available, "available")
 
 
-@dataclass(frozen=True, slots=True)
-class PeerSummary:
+class PeerSummary(Record):
     """A living peer: its id, where it serves, the files it holds whole,
     and the files it is excused from (a name it holds with other content)."""
 
@@ -195,8 +183,7 @@ class PeerSummary:
         object.__setattr__(self, "excused", tuple(_name(n) for n in _seq(self.excused, "excused")))
 
 
-@dataclass(frozen=True, slots=True)
-class PartialOffer:
+class PartialOffer(Record):
     """Chunks of a file a joining peer holds from an earlier run."""
 
     meta: FileMeta
@@ -207,8 +194,7 @@ class PartialOffer:
         object.__setattr__(self, "ranges", _ranges(self.ranges, "held ranges", self.meta.chunks))
 
 
-@dataclass(frozen=True, slots=True)
-class HaveReport:
+class HaveReport(Record):
     """Chunks of one file newly held (verified) by the sender."""
 
     digest: bytes
@@ -219,8 +205,7 @@ class HaveReport:
         object.__setattr__(self, "ranges", _ranges(self.ranges, "have ranges"))
 
 
-@dataclass(frozen=True, slots=True)
-class HolderRanges:
+class HolderRanges(Record):
     """One peer's chunks of a file, as the tracker knows them."""
 
     peer_id: int
@@ -233,8 +218,7 @@ class HolderRanges:
         object.__setattr__(self, "ranges", _ranges(self.ranges, "holder ranges"))
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
+class Refusal(Record):
     name: str
     reason: str
 
@@ -246,14 +230,13 @@ class Refusal:
 # --- the messages ------------------------------------------------------------
 
 
-class Message:
+class Message(Record):
     """Base of every wire message."""
 
-    __slots__ = ()
     KIND: ClassVar[int]
 
     def to_wire(self) -> list[Any]:
-        return [getattr(self, name) for name in field_names(type(self))]
+        return list(self.values())
 
     @classmethod
     def from_wire(cls, fields: Sequence[Any]) -> Message:
@@ -263,14 +246,13 @@ class Message:
 class Event(Message):
     """A tracker event published on PUB; ``seq`` numbers them without gaps."""
 
-    __slots__ = ()
-    seq: int
+    if TYPE_CHECKING:  # each event declares it as its first field
+        seq: int
 
 
 # peer -> tracker
 
 
-@dataclass(frozen=True, slots=True)
 class Join(Message):
     KIND: ClassVar[int] = 1
     version: int
@@ -293,12 +275,10 @@ class Join(Message):
         ]
 
 
-@dataclass(frozen=True, slots=True)
 class Heartbeat(Message):
     KIND: ClassVar[int] = 2
 
 
-@dataclass(frozen=True, slots=True)
 class Offer(Message):
     """Files that appeared in the sender's Shared folder after it joined."""
 
@@ -312,7 +292,6 @@ class Offer(Message):
         return [[meta_to_wire(m) for m in self.files]]
 
 
-@dataclass(frozen=True, slots=True)
 class Have(Message):
     KIND: ClassVar[int] = 4
     reports: tuple[HaveReport, ...]
@@ -324,7 +303,6 @@ class Have(Message):
         return [[[r.digest, list(r.ranges)] for r in self.reports]]
 
 
-@dataclass(frozen=True, slots=True)
 class Complete(Message):
     """The sender holds the whole file, verified, in its Shared folder."""
 
@@ -335,14 +313,12 @@ class Complete(Message):
         _digest(self.digest)
 
 
-@dataclass(frozen=True, slots=True)
 class SyncRequest(Message):
     """Ask for a fresh Snapshot (after a gap in the event numbers)."""
 
     KIND: ClassVar[int] = 6
 
 
-@dataclass(frozen=True, slots=True)
 class HoldersQuery(Message):
     """Which peers hold which chunks of a file, within [first_chunk,
     first_chunk + chunk_count); a count of 0 means "to the end"."""
@@ -358,7 +334,6 @@ class HoldersQuery(Message):
         _int(self.chunk_count, "chunk count", 0, MAX_CHUNKS)
 
 
-@dataclass(frozen=True, slots=True)
 class MetaQuery(Message):
     KIND: ClassVar[int] = 8
     digest: bytes
@@ -367,7 +342,6 @@ class MetaQuery(Message):
         _digest(self.digest)
 
 
-@dataclass(frozen=True, slots=True)
 class Complaint(Message):
     """The sender caught ``peer_id`` serving bytes that fail verification."""
 
@@ -382,7 +356,6 @@ class Complaint(Message):
         _text(self.reason, "reason")
 
 
-@dataclass(frozen=True, slots=True)
 class Goodbye(Message):
     """Leave.  Unless ``force``, the tracker checks rules (a) and (b) against
     its own, newest state and answers NotYet when they do not hold: the
@@ -395,7 +368,6 @@ class Goodbye(Message):
         _bool(self.force, "force")
 
 
-@dataclass(frozen=True, slots=True)
 class Hello(Message):
     """A peer's first words, before it joins: where are the events published?
     (It subscribes first, then joins: the zguide's Clone pattern.)"""
@@ -407,7 +379,6 @@ class Hello(Message):
         _int(self.version, "protocol version", 0, 1000)
 
 
-@dataclass(frozen=True, slots=True)
 class ListQuery(Message):
     """Ask for the file table with every holder (for tools, not for peers)."""
 
@@ -417,7 +388,6 @@ class ListQuery(Message):
 # tracker -> peer
 
 
-@dataclass(frozen=True, slots=True)
 class Snapshot(Message):
     """The swarm as of event ``seq``."""
 
@@ -439,7 +409,6 @@ class Snapshot(Message):
         ]
 
 
-@dataclass(frozen=True, slots=True)
 class HelloReply(Message):
     KIND: ClassVar[int] = 32
     version: int
@@ -450,7 +419,6 @@ class HelloReply(Message):
         _int(self.pub_port, "pub port", 1, 65535)
 
 
-@dataclass(frozen=True, slots=True)
 class Welcome(Message):
     KIND: ClassVar[int] = 21
     peer_id: int
@@ -470,7 +438,6 @@ class Welcome(Message):
         ]
 
 
-@dataclass(frozen=True, slots=True)
 class Holders(Message):
     KIND: ClassVar[int] = 22
     digest: bytes
@@ -484,7 +451,6 @@ class Holders(Message):
         return [self.digest, [[h.peer_id, h.endpoint, list(h.ranges)] for h in self.holders]]
 
 
-@dataclass(frozen=True, slots=True)
 class MetaReply(Message):
     KIND: ClassVar[int] = 23
     meta: FileMeta
@@ -496,7 +462,6 @@ class MetaReply(Message):
         return [meta_to_wire(self.meta)]
 
 
-@dataclass(frozen=True, slots=True)
 class Refused(Message):
     """Offers the tracker did not take (name conflicts, bad metadata)."""
 
@@ -510,7 +475,6 @@ class Refused(Message):
         return [[[r.name, r.reason] for r in self.refused]]
 
 
-@dataclass(frozen=True, slots=True)
 class Pong(Message):
     """Answer to a heartbeat, with the newest event number (to spot a lost
     last event, which no later event would reveal)."""
@@ -522,12 +486,10 @@ class Pong(Message):
         _int(self.seq, "seq")
 
 
-@dataclass(frozen=True, slots=True)
 class Farewell(Message):
     KIND: ClassVar[int] = 26
 
 
-@dataclass(frozen=True, slots=True)
 class NotYet(Message):
     KIND: ClassVar[int] = 27
     seq: int
@@ -536,7 +498,6 @@ class NotYet(Message):
         _int(self.seq, "seq")
 
 
-@dataclass(frozen=True, slots=True)
 class ErrorReply(Message):
     KIND: ClassVar[int] = 28
     reason: str
@@ -545,14 +506,12 @@ class ErrorReply(Message):
         _text(self.reason, "reason")
 
 
-@dataclass(frozen=True, slots=True)
 class Rejoin(Message):
     """The tracker does not know the sender (expired, or a new tracker)."""
 
     KIND: ClassVar[int] = 29
 
 
-@dataclass(frozen=True, slots=True)
 class FileListing(Message):
     """One file of a Listing: summary, complete holders, partial holders
     with their chunk counts."""
@@ -583,7 +542,6 @@ class FileListing(Message):
         ]
 
 
-@dataclass(frozen=True, slots=True)
 class Listing(Message):
     KIND: ClassVar[int] = 30
     seq: int
@@ -606,7 +564,6 @@ class Listing(Message):
 # tracker -> everyone (events)
 
 
-@dataclass(frozen=True, slots=True)
 class PeerJoined(Event):
     KIND: ClassVar[int] = 40
     seq: int
@@ -619,7 +576,6 @@ class PeerJoined(Event):
         _endpoint(self.endpoint)
 
 
-@dataclass(frozen=True, slots=True)
 class FileAdded(Event):
     """A file name the swarm has not had before ("new file")."""
 
@@ -638,7 +594,6 @@ class FileAdded(Event):
         return [self.seq, [f.name, f.size_bytes, f.digest, f.available], self.owner]
 
 
-@dataclass(frozen=True, slots=True)
 class FileCompleted(Event):
     KIND: ClassVar[int] = 42
     seq: int
@@ -651,7 +606,6 @@ class FileCompleted(Event):
         _name(self.name)
 
 
-@dataclass(frozen=True, slots=True)
 class PeerLeft(Event):
     KIND: ClassVar[int] = 43
     seq: int
@@ -662,7 +616,6 @@ class PeerLeft(Event):
         _int(self.peer_id, "peer id", 1, MAX_ID)
 
 
-@dataclass(frozen=True, slots=True)
 class Availability(Event):
     """The living peers together cover the file again, or no longer do."""
 
@@ -677,7 +630,6 @@ class Availability(Event):
         _bool(self.available, "available")
 
 
-@dataclass(frozen=True, slots=True)
 class Excused(Event):
     """``peer_id`` holds another file under ``name`` and will never take the
     swarm's; nobody waits for it to."""
@@ -696,7 +648,6 @@ class Excused(Event):
 # peer -> peer
 
 
-@dataclass(frozen=True, slots=True)
 class ChunkRequest(Message):
     KIND: ClassVar[int] = 60
     request_id: int
@@ -711,7 +662,6 @@ class ChunkRequest(Message):
         _int(self.chunk_count, "chunk count", 1, MAX_CHUNKS)
 
 
-@dataclass(frozen=True, slots=True)
 class Cancel(Message):
     KIND: ClassVar[int] = 61
     request_id: int
@@ -720,7 +670,6 @@ class Cancel(Message):
         _int(self.request_id, "request id")
 
 
-@dataclass(frozen=True, slots=True)
 class ChunkData(Message):
     """The bytes of chunks [first_chunk, first_chunk + chunk_count); they
     travel in a frame of their own (``payload``), never inside msgpack."""
@@ -738,7 +687,6 @@ class ChunkData(Message):
         _int(self.chunk_count, "chunk count", 1, MAX_CHUNKS)
 
 
-@dataclass(frozen=True, slots=True)
 class ChunkRefused(Message):
     KIND: ClassVar[int] = 63
     request_id: int

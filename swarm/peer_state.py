@@ -152,6 +152,7 @@ class PeerState:
         self._next_report_s = now_s
         self._next_progress_save_s = now_s + PROGRESS_SAVE_S
         self._next_holders_check_s = now_s
+        self._pump_wanted = False
         self._next_leave_check_s = now_s
         self._leave_deadline_s: float | None = None
         self._gave_up_reason = ""
@@ -380,8 +381,16 @@ class PeerState:
     # --- fetching -----------------------------------------------------------------
 
     def _pump(self, now_s: float) -> None:
-        if self.phase not in (Phase.RUNNING, Phase.LEAVING):
+        """Requests may go out: credit was freed, or sources or pieces came.
+        The picking itself waits for ``flush``, once per batch of messages."""
+        self._pump_wanted = True
+
+    def flush(self, now_s: float) -> None:
+        """Send the requests that the messages handled since the last call
+        made possible (the IO loop calls this after each batch)."""
+        if not self._pump_wanted or self.phase not in (Phase.RUNNING, Phase.LEAVING):
             return
+        self._pump_wanted = False
         for request in self.plan.pump(now_s):
             self._send_request(request)
 
@@ -612,6 +621,7 @@ class PeerState:
             self._pump(now_s)
         if self.phase is Phase.RUNNING and now_s >= self._next_leave_check_s:
             self._maybe_leave(now_s)
+        self.flush(now_s)
 
     def _refresh_holders(self, now_s: float) -> None:
         """Ask again who holds what, for downloads that are due (sooner for

@@ -42,6 +42,7 @@ LATE_REPLY_GRACE_S = 60.0  # a timed-out request still accepts its late reply
 # its source's usual reply time, so a healthy swarm does not fetch twice.
 ENDGAME_LATE_FACTOR = 2.0
 ENDGAME_MIN_WAIT_S = 0.3
+ENDGAME_SCAN_S = 0.1  # requests sent after a scan are looked at again this soon
 
 # Trust (as libtorrent): -2 per bad piece, +1 per good piece up to 8; banned at -7.
 TRUST_BAD_PIECE = -2
@@ -158,6 +159,8 @@ class Download:
         self.order: list[int] = []
         self.position: dict[int, int] = {}
         self.cursors: dict[int, int] = {}
+        self._late: list[int] = []
+        self._late_next_scan_s = float("-inf")
         self._rng = rng
         self.rebuild_order()
 
@@ -258,18 +261,42 @@ class Download:
         self.cursors[source] = i
         return None
 
+    def late_pieces(self, now_s: float, sources: dict[int, Source]) -> list[int]:
+        """Pieces whose only request is late: end-game candidates.
+
+        The scan remembers when the next request will turn late, and runs
+        again only then (or after ENDGAME_SCAN_S, for requests sent since):
+        many sources asking in one pump cost one scan, not one each.
+        """
+        if self._late or now_s < self._late_next_scan_s:
+            return self._late
+        late = []
+        next_late = now_s + ENDGAME_SCAN_S
+        for piece, pending in self.requests_by_piece.items():
+            if len(pending) != 1 or self.have[piece]:
+                continue
+            first = pending[0]
+            other = sources.get(first.source)
+            usual = other.latency_s if other and other.latency_s else ENDGAME_MIN_WAIT_S
+            late_at = first.sent_at_s + max(ENDGAME_MIN_WAIT_S, ENDGAME_LATE_FACTOR * usual)
+            if now_s >= late_at:
+                late.append(piece)
+            else:
+                next_late = min(next_late, late_at)
+        self._late = late
+        self._late_next_scan_s = next_late
+        return late
+
     def endgame_piece_for(
         self, source: int, now_s: float, sources: dict[int, Source]
     ) -> int | None:
-        for piece, pending in self.requests_by_piece.items():
-            if len(pending) != 1 or self.have[piece] or not self.holds(source, piece):
+        late = self.late_pieces(now_s, sources)
+        for i, piece in enumerate(late):
+            pending = self.requests_by_piece.get(piece, [])
+            if len(pending) != 1 or self.have[piece]:
                 continue
-            first = pending[0]
-            if first.source == source:
-                continue
-            other = sources.get(first.source)
-            usual = other.latency_s if other and other.latency_s else ENDGAME_MIN_WAIT_S
-            if now_s - first.sent_at_s >= max(ENDGAME_MIN_WAIT_S, ENDGAME_LATE_FACTOR * usual):
+            if pending[0].source != source and self.holds(source, piece):
+                del late[i]
                 return piece
         return None
 
@@ -296,6 +323,7 @@ class TransferPlan:
         self.sources: dict[int, Source] = {}
         self._next_request_id = 1
         self._rotation = 0
+        self._source_rotation = 0
         self._deadlines: list[tuple[float, int, PendingRequest]] = []
         # Timed-out requests whose late replies are still welcome until then.
         self._forget_at: list[tuple[float, int, PendingRequest]] = []
@@ -404,7 +432,12 @@ class TransferPlan:
             return new
         total_in_flight = sum(s.in_flight_bytes for s in self.sources.values())
         sources = [s for s in self.sources.values() if not s.banned and not s.down]
-        self.rng.shuffle(sources)
+        if not sources:
+            return new
+        # Each pump starts with another source, so none always gets first
+        # pick of the rarest pieces.
+        self._source_rotation = (self._source_rotation + 1) % len(sources)
+        sources = sources[self._source_rotation:] + sources[: self._source_rotation]
         for source in sources:
             while source.free_bytes > 0 and total_in_flight < MAX_TOTAL_IN_FLIGHT_BYTES:
                 request = self._pick(source, active, now_s)
@@ -431,6 +464,7 @@ class TransferPlan:
                 self.duplicate_requests += 1
                 return self._issue(source, download, piece, now_s)
         return None
+
 
     def _issue(
         self, source: Source, download: Download, piece: int, now_s: float

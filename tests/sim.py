@@ -203,6 +203,9 @@ class Simulation:
             for _at, kind, target, frames in due:
                 self._deliver(kind, target, frames)
                 rounds += 1
+            for peer in self.peers:
+                if peer.alive and peer.state is not None:
+                    peer.state.flush(self.now_s)
         self.now_s += TICK_S
         for peer in self.peers:
             if peer.alive and peer.state is not None and not peer.state.done:

@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from swarm.chunks import Layout
 from tests.e2e.harness import (
     TEST_ENV,
     PeerRun,
@@ -61,7 +62,7 @@ def all_hold(runs: list[PeerRun], names: set[str]) -> bool:
 @pytest.mark.parametrize("moment", [0.1, 0.5, 0.9])
 def test_sigkill_seeder_at_several_moments(swarm: Swarm, moment: float) -> None:
     data = {"big.bin": random_bytes(90, 4 * MIB)}
-    pieces = 4 * MIB // (32 * 1024)
+    pieces = Layout.for_size(4 * MIB).pieces
     swarm.start_tracker()
     doomed = swarm.start_peer(data, env=SLOW_SEED)
     survivor = swarm.start_peer(data, env=SLOW_SEED)
@@ -117,7 +118,7 @@ def test_corrupting_peer_is_caught_and_banned(swarm: Swarm) -> None:
 def test_restart_after_sigkill_fetches_only_the_rest(swarm: Swarm) -> None:
     data = {"big.bin": random_bytes(92, 4 * MIB)}
     total_chunks = chunks_of(4 * MIB)
-    pieces = 4 * MIB // (32 * 1024)
+    pieces = Layout.for_size(4 * MIB).pieces
     swarm.start_tracker()
     seeder = swarm.start_peer(data, env=SLOW_SEED, quiet_s=3)
     fetcher = swarm.start_peer({})
@@ -202,7 +203,7 @@ def test_slow_peer_does_not_hold_the_swarm_back(swarm: Swarm) -> None:
 
 def test_lost_file_releases_waiters_and_partial_data_waits_for_a_holder(swarm: Swarm) -> None:
     data = {"only.bin": random_bytes(99, 4 * MIB)}
-    pieces = 4 * MIB // (32 * 1024)
+    pieces = Layout.for_size(4 * MIB).pieces
     swarm.start_tracker()
     holder = swarm.start_peer(data, env=SLOW_SEED)
     fetcher = swarm.start_peer({}, quiet_s=1)
@@ -225,5 +226,6 @@ def test_lost_file_releases_waiters_and_partial_data_waits_for_a_holder(swarm: S
     assert shared_contents(again.shared) == data
     log = parse_tracker(swarm.tracker.stdout())
     new_id, _ = parse_shutdown(again.proc.stdout())
-    assert len(log.acquired[(new_id, "only.bin")]) <= chunks_of(4 * MIB) - kept * 64
+    piece_chunks = Layout.for_size(4 * MIB).piece_chunks
+    assert len(log.acquired[(new_id, "only.bin")]) <= chunks_of(4 * MIB) - kept * piece_chunks
     assert log.disconnects[peer_id] == []

@@ -12,6 +12,7 @@ from swarm.chunks import (
     CHUNK_SIZE_BYTES,
     MAX_PIECE_CHUNKS,
     MIN_PIECE_CHUNKS,
+    PIECES_TARGET,
     ChunkSet,
     Layout,
     chunk_count,
@@ -58,36 +59,39 @@ def test_piece_chunks_is_a_bounded_power_of_two(size_bytes: int) -> None:
 
 
 def test_piece_chunks_grows_with_size() -> None:
-    # Small files use the smallest piece; a 32 MiB file needs 128-chunk
-    # pieces to stay near 512 pieces; a 1 GiB file hits the 1 MiB cap.
+    # Small files use the smallest piece; larger ones grow it to stay near
+    # PIECES_TARGET pieces; a 1 GiB file hits the 1 MiB cap.
     assert piece_chunks_for(10 * CHUNK_SIZE_BYTES) == MIN_PIECE_CHUNKS
-    assert piece_chunks_for(32 * MIB) == 128
+    assert piece_chunks_for(32 * MIB) == max(MIN_PIECE_CHUNKS, 65536 // PIECES_TARGET)
+    assert Layout.for_size(32 * MIB).pieces <= PIECES_TARGET
     assert piece_chunks_for(GIB) == MAX_PIECE_CHUNKS
 
 
 # --- Layout ----------------------------------------------------------------------
 
+P = MIN_PIECE_CHUNKS  # chunks per piece of the small files below
 
-def layout_101_chunks() -> Layout:
-    """A file of 100 full chunks plus 3 bytes: two pieces, the last one short."""
-    layout = Layout.for_size(100 * CHUNK_SIZE_BYTES + 3)
-    assert (layout.chunks, layout.piece_chunks, layout.pieces) == (101, 64, 2)
+
+def layout_short_last() -> Layout:
+    """A file of P + 37 full chunks plus 3 bytes: two pieces, the last one short."""
+    layout = Layout.for_size((P + 36) * CHUNK_SIZE_BYTES + 3)
+    assert (layout.chunks, layout.piece_chunks, layout.pieces) == (P + 37, P, 2)
     return layout
 
 
 def test_layout_piece_ranges_with_a_short_last_piece() -> None:
-    layout = layout_101_chunks()
-    assert layout.piece_chunk_range(0) == (0, 64)
-    assert layout.piece_chunk_range(1) == (64, 101)
-    assert layout.piece_bytes == 64 * CHUNK_SIZE_BYTES
-    assert layout.piece_byte_range(0) == (0, 64 * CHUNK_SIZE_BYTES)
-    assert layout.piece_byte_range(1) == (64 * CHUNK_SIZE_BYTES, 36 * CHUNK_SIZE_BYTES + 3)
+    layout = layout_short_last()
+    assert layout.piece_chunk_range(0) == (0, P)
+    assert layout.piece_chunk_range(1) == (P, P + 37)
+    assert layout.piece_bytes == P * CHUNK_SIZE_BYTES
+    assert layout.piece_byte_range(0) == (0, P * CHUNK_SIZE_BYTES)
+    assert layout.piece_byte_range(1) == (P * CHUNK_SIZE_BYTES, 36 * CHUNK_SIZE_BYTES + 3)
 
 
 def test_layout_chunk_byte_range_stops_at_end_of_file() -> None:
-    layout = layout_101_chunks()
+    layout = layout_short_last()
     assert layout.chunk_byte_range(0, 2) == (0, 1024)
-    assert layout.chunk_byte_range(100, 101) == (100 * CHUNK_SIZE_BYTES, 3)
+    assert layout.chunk_byte_range(P + 36, P + 37) == ((P + 36) * CHUNK_SIZE_BYTES, 3)
 
 
 def test_layout_of_empty_file_has_no_pieces() -> None:
@@ -103,27 +107,27 @@ def test_layout_pieces_cover_every_chunk_exactly_once() -> None:
 
 
 def test_pieces_to_chunk_ranges_merges_adjacent_pieces() -> None:
-    layout = Layout.for_size(5 * 64 * CHUNK_SIZE_BYTES - 1)  # 5 pieces, last one short
+    layout = Layout.for_size(5 * P * CHUNK_SIZE_BYTES - 1)  # 5 pieces, last one short
     assert layout.pieces == 5
     # Given out of order on purpose: the result is sorted and merged.
-    assert layout.pieces_to_chunk_ranges([4, 0, 1, 3]) == [(0, 128), (192, 320)]
-    assert layout.pieces_to_chunk_ranges([2]) == [(128, 192)]
-    assert layout.pieces_to_chunk_ranges(range(5)) == [(0, 320)]
+    assert layout.pieces_to_chunk_ranges([4, 0, 1, 3]) == [(0, 2 * P), (3 * P, 5 * P)]
+    assert layout.pieces_to_chunk_ranges([2]) == [(2 * P, 3 * P)]
+    assert layout.pieces_to_chunk_ranges(range(5)) == [(0, 5 * P)]
 
 
 def test_whole_pieces_in_counts_only_fully_covered_pieces() -> None:
-    layout = layout_101_chunks()
-    assert list(layout.whole_pieces_in([(0, 101)])) == [0, 1]
-    assert list(layout.whole_pieces_in([(0, 64)])) == [0]
-    assert list(layout.whole_pieces_in([(1, 64)])) == []
-    assert list(layout.whole_pieces_in([(0, 100)])) == [0]  # last chunk missing
+    layout = layout_short_last()
+    assert list(layout.whole_pieces_in([(0, P + 37)])) == [0, 1]
+    assert list(layout.whole_pieces_in([(0, P)])) == [0]
+    assert list(layout.whole_pieces_in([(1, P)])) == []
+    assert list(layout.whole_pieces_in([(0, P + 36)])) == [0]  # last chunk missing
     assert list(layout.whole_pieces_in([(10, 20)])) == []
 
 
 def test_whole_pieces_in_includes_the_final_short_piece() -> None:
-    layout = layout_101_chunks()
-    assert list(layout.whole_pieces_in([(64, 101)])) == [1]
-    assert list(layout.whole_pieces_in([(0, 30), (64, 101)])) == [1]
+    layout = layout_short_last()
+    assert list(layout.whole_pieces_in([(P, P + 37)])) == [1]
+    assert list(layout.whole_pieces_in([(0, 30), (P, P + 37)])) == [1]
 
 
 @given(st.integers(min_value=1, max_value=5000 * CHUNK_SIZE_BYTES), st.data())

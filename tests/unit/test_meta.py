@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from swarm.chunks import CHUNK_SIZE_BYTES
+from swarm.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS
 from swarm.meta import (
     HASH_BYTES,
     FileMeta,
@@ -17,7 +17,7 @@ from swarm.meta import (
     piece_hash,
 )
 
-PIECE_BYTES = 64 * CHUNK_SIZE_BYTES  # the piece size of every small file
+PIECE_BYTES = MIN_PIECE_CHUNKS * CHUNK_SIZE_BYTES  # the piece size of every small file
 
 
 def patterned_bytes(size_bytes: int, seed: int = 0) -> bytes:
@@ -27,7 +27,7 @@ def patterned_bytes(size_bytes: int, seed: int = 0) -> bytes:
 
 @pytest.mark.parametrize(
     ("size_bytes", "chunks", "pieces"),
-    [(0, 0, 0), (512, 1, 1), (513, 2, 1), (3 * PIECE_BYTES + 100, 193, 4)],
+    [(0, 0, 0), (512, 1, 1), (513, 2, 1), (3 * PIECE_BYTES + 100, 3 * MIN_PIECE_CHUNKS + 1, 4)],
 )
 def test_meta_of_bytes_sizes(size_bytes: int, chunks: int, pieces: int) -> None:
     meta = meta_of_bytes("file.bin", patterned_bytes(size_bytes))
@@ -134,7 +134,7 @@ def test_filemeta_refuses_bad_digests(bad_digest: object) -> None:
 
 
 def test_filemeta_refuses_piece_hashes_that_are_not_bytes() -> None:
-    digest = file_digest(0, 64, b"")
+    digest = file_digest(0, MIN_PIECE_CHUNKS, b"")
     assert FileMeta("f", 0, digest, b"").chunks == 0
     with pytest.raises(MetaError):
         FileMeta("f", 0, digest, bytearray())  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from typing import SupportsIndex
 
 import pytest
 
-from swarm.chunks import CHUNK_SIZE_BYTES, Layout
+from swarm.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS, Layout
 from swarm.meta import HASH_BYTES, FileMeta, file_digest, meta_of_bytes
 from swarm.picker import (
     ENDGAME_LATE_FACTOR,
@@ -23,7 +23,8 @@ from swarm.picker import (
     TransferPlan,
 )
 
-PIECE_BYTES = 64 * CHUNK_SIZE_BYTES  # the piece size of every file here but the last test
+# The piece size of every file here but the last test.
+PIECE_BYTES = MIN_PIECE_CHUNKS * CHUNK_SIZE_BYTES
 # With no latency measured yet, a request counts as late after this long.
 ENDGAME_LATE_S = max(ENDGAME_MIN_WAIT_S, ENDGAME_LATE_FACTOR * ENDGAME_MIN_WAIT_S)
 
@@ -194,9 +195,11 @@ def test_duplicate_only_when_everything_is_in_flight_and_late() -> None:
 def test_bad_pieces_cost_trust_and_four_ban_the_source() -> None:
     meta, _ = make_file(10)
     plan, download = new_plan(meta, complete=[1])
+    plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all ten pieces in one pump
     first_round = plan.pump(0.0)
     assert len(first_round) == 10
     plan.add_complete_holder(meta.digest, 2, 0.0)
+    plan.sources[2].window_bytes = 16 * PIECE_BYTES
     for count, request in enumerate(first_round[:4], start=1):
         outcome = reply(plan, request, b"x" * request.size_bytes)
         assert outcome.verdict is DataVerdict.BAD
@@ -233,9 +236,10 @@ def test_unasked_data_is_unwanted() -> None:
     meta, data = make_file(2)
     plan, _ = new_plan(meta, complete=[1])
     plan.pump(0.0)
-    outcome = plan.on_data(1, 999, meta.digest, 0, 64, piece_of(meta, data, 0), 0.0)
+    outcome = plan.on_data(1, 999, meta.digest, 0, MIN_PIECE_CHUNKS, piece_of(meta, data, 0), 0.0)
     assert outcome.verdict is DataVerdict.UNWANTED
-    assert plan.on_data(5, 1, meta.digest, 0, 64, b"", 0.0).verdict is DataVerdict.UNWANTED
+    stranger = plan.on_data(5, 1, meta.digest, 0, MIN_PIECE_CHUNKS, b"", 0.0)
+    assert stranger.verdict is DataVerdict.UNWANTED
 
 
 # --- timeouts, departures, refusals --------------------------------------------------------------
@@ -244,6 +248,7 @@ def test_unasked_data_is_unwanted() -> None:
 def test_expired_requests_are_freed_and_asked_of_another_source() -> None:
     meta, data = make_file(10)
     plan, download = new_plan(meta, complete=[1])
+    plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all ten pieces in one pump
     first_round = plan.pump(0.0)
     plan.add_complete_holder(meta.digest, 2, 0.0)
     first_deadline = plan.next_deadline_s()
@@ -281,6 +286,7 @@ def test_drop_source_releases_its_requests() -> None:
 def test_refusal_excludes_that_source_for_that_piece() -> None:
     meta, _ = make_file(10)
     plan, download = new_plan(meta, complete=[1])
+    plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all ten pieces in one pump
     sent = plan.pump(0.0)
     refused = plan.on_refused(1, sent[3].request_id)
     assert refused is sent[3]
