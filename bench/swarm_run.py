@@ -9,6 +9,7 @@ copies are compared byte for byte afterwards.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import signal
@@ -34,14 +35,17 @@ class SwarmResult:
     peak_rss_kib: list[int]
     peer_cpu_s: list[float]  # user + system time of each peer process
     tracker_cpu_s: float
+    peer_complete_s: list[float]  # when each peer held every file, sorted
 
 
-def _write_files(root: Path, peers: int, size: int) -> list[str]:
+def _write_files(root: Path, peers: int, size: int, one_file: bool) -> list[str]:
     names = []
     chunk = 1 << 20
     for i in range(1, peers + 1):
         shared = root / f"peer{i}" / "Shared"
         shared.mkdir(parents=True)
+        if one_file and i > 1:
+            continue
         name = f"file{i}.bin"
         with open(shared / name, "wb") as f:
             left = size
@@ -75,11 +79,12 @@ def _peak_rss_kib(pid: int) -> int:
 
 
 def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
-              env: dict[str, str] | None = None) -> SwarmResult:
+              env: dict[str, str] | None = None, one_file: bool = False) -> SwarmResult:
+    """``one_file``: only the first peer starts with a file (a 1 GiB transfer)."""
     root = Path(tempfile.mkdtemp(prefix="swarm-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        names = _write_files(root, peers, size)
+        names = _write_files(root, peers, size, one_file)
         full_env = {**os.environ, **(env or {})}
         (root / "tracker").mkdir()
         with open(root / "tracker" / "stdout.txt", "wb") as tracker_out:
@@ -106,6 +111,7 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
         rss = [0] * peers
         cpu = [0.0] * peers
         exited = [False] * peers
+        peer_done = [0.0] * peers
         pending = list(range(peers))
         completion = None
         while True:
@@ -118,7 +124,10 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
                 rss[k] = max(rss[k], _peak_rss_kib(proc.pid))
                 exited[k], cpu[k] = _reap(proc)
             if completion is None:
-                pending = [k for k in pending if set(os.listdir(shared_dirs[k])) != wanted]
+                for k in list(pending):
+                    if set(os.listdir(shared_dirs[k])) == wanted:
+                        pending.remove(k)
+                        peer_done[k] = now - started
                 if not pending:
                     completion = now - started
             if completion is not None and all(exited):
@@ -136,7 +145,8 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
             time.sleep(0.01)
             tracker_done, tracker_cpu = _reap(tracker)
         lines = (root / "tracker" / "stdout.txt").read_bytes().count(b" ACQUIRED: ")
-        return SwarmResult(peers, size, completion, exit_s, lines, rss, cpu, tracker_cpu)
+        return SwarmResult(peers, size, completion, exit_s, lines, rss, cpu, tracker_cpu,
+                           sorted(peer_done))
     finally:
         for proc in procs:
             if proc.poll() is None:
@@ -146,12 +156,20 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
             shutil.rmtree(root, ignore_errors=True)
 
 
+def _digest(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.digest()
+
+
 def _verify(shared_dirs: list[Path], names: list[str]) -> None:
     """Every copy equals the original (peer i's file i), byte for byte."""
     for i, name in enumerate(names):
-        original = (shared_dirs[i] / name).read_bytes()
+        original = _digest(shared_dirs[i] / name)
         for shared in shared_dirs:
-            if (shared / name).read_bytes() != original:
+            if _digest(shared / name) != original:
                 raise RuntimeError(f"{shared}/{name} differs from the original")
 
 
@@ -169,7 +187,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r.completion_s:.2f} s, all exited in {r.exit_s:.2f} s, "
               f"{r.acquired_lines} ACQUIRED lines, peak RSS per peer "
               f"{max(r.peak_rss_kib) / 1024:.0f} MiB, CPU: peers {sum(r.peer_cpu_s):.2f} s "
-              f"(max {max(r.peer_cpu_s):.2f}), tracker {r.tracker_cpu_s:.2f} s", flush=True)
+              f"(max {max(r.peer_cpu_s):.2f}), tracker {r.tracker_cpu_s:.2f} s; peers done at "
+              f"{' '.join(f'{t:.2f}' for t in r.peer_complete_s)}", flush=True)
     return 0
 
 

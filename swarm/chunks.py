@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+
+from swarm.record import Record
 
 CHUNK_SIZE_BYTES = 512  # fixed by the contract
 MIN_PIECE_CHUNKS = 128  # 64 KiB: below this, per-message cost dominates
@@ -33,8 +34,7 @@ def piece_chunks_for(size_bytes: int) -> int:
     return chunks
 
 
-@dataclass(frozen=True, slots=True)
-class Layout:
+class Layout(Record):
     """How one file divides into chunks and pieces."""
 
     size_bytes: int

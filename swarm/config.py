@@ -6,14 +6,14 @@ each value came from, for ``swarm config``.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from swarm.record import Record, field
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_DIR / "config" / "swarm.toml"
@@ -26,8 +26,7 @@ class ConfigError(ValueError):
     """A setting with a bad name or value."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(Record):
     # How often a peer says it is alive; the tracker expires it after
     # expiry_misses intervals of silence (the zguide's Paranoid Pirate: 3).
     heartbeat_interval_s: float = 1.0
@@ -74,11 +73,10 @@ class Settings:
             raise ConfigError("bind_address must not be empty")
 
 
-SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings))
+SETTING_NAMES = Settings._fields
 
 
-@dataclass(frozen=True)
-class LoadedSettings:
+class LoadedSettings(Record):
     settings: Settings
     sources: dict[str, str] = field(default_factory=dict)  # name -> where from
 

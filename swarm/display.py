@@ -11,36 +11,33 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import BinaryIO
+
+from swarm.record import Record
 
 log = logging.getLogger("swarm.display")
 
 FILE_LINE_INDENT = "    "  # four spaces between the peer id and a file name
 
 
-@dataclass(frozen=True, slots=True)
-class Connect:
+class Connect(Record):
     peer_id: int
     offers: Sequence[tuple[str, int]]  # (name, chunk count), sorted by name
 
 
-@dataclass(frozen=True, slots=True)
-class Acquired:
+class Acquired(Record):
     peer_id: int
     name: str
     total_chunks: int
     ranges: Sequence[tuple[int, int]]  # 0-based [start, end)
 
 
-@dataclass(frozen=True, slots=True)
-class Disconnect:
+class Disconnect(Record):
     peer_id: int
     received: Sequence[str]  # sorted
 
 
-@dataclass(frozen=True, slots=True)
-class Shutdown:
+class Shutdown(Record):
     peer_id: int
     holds: Sequence[str]  # sorted
 

@@ -12,9 +12,10 @@ goodbye with its own, newest state; (c) runs on the peer's own clock.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Protocol
+
+from swarm.record import Record
 
 
 class HoldsFiles(Protocol):
@@ -29,11 +30,11 @@ def _has(holder: HoldsFiles, name: str) -> bool:
     return name in holder.complete or name in holder.excused
 
 
-def unmet_a(me: int, peers: Mapping[int, HoldsFiles]) -> list[tuple[int, str]]:
+def iter_unmet_a(me: int, peers: Mapping[int, HoldsFiles]) -> Iterator[tuple[int, str]]:
     """(peer, file) pairs that keep rule (a) from holding: another living peer
-    that lacks a file I hold."""
+    that lacks a file I hold.  Lazy, so "does it hold?" stops at the first."""
     mine = peers[me].complete
-    return sorted(
+    return (
         (peer_id, name)
         for peer_id, holder in peers.items()
         if peer_id != me
@@ -42,13 +43,20 @@ def unmet_a(me: int, peers: Mapping[int, HoldsFiles]) -> list[tuple[int, str]]:
     )
 
 
+def unmet_a(me: int, peers: Mapping[int, HoldsFiles]) -> list[tuple[int, str]]:
+    return sorted(iter_unmet_a(me, peers))
+
+
+def iter_unmet_b(me: HoldsFiles, available: Iterable[str]) -> Iterator[str]:
+    """Available files I do not hold (rule (b)), lazily."""
+    return (name for name in available if not _has(me, name))
+
+
 def unmet_b(me: HoldsFiles, available: Iterable[str]) -> list[str]:
-    """Available files I do not hold (rule (b))."""
-    return sorted(name for name in available if not _has(me, name))
+    return sorted(iter_unmet_b(me, available))
 
 
-@dataclass
-class QuietClock:
+class QuietClock(Record, frozen=False):
     """Rule (c): the peer's own clock, pushed forward by new-file events."""
 
     started_at_s: float

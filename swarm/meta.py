@@ -9,10 +9,10 @@ list is, byte for byte, the file the digest names.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 
 from swarm.chunks import Layout
 from swarm.names import name_problem
+from swarm.record import Record
 
 HASH_BYTES = 32  # sha256: hashed in hardware on most machines, ~1.6 GB/s here
 DIGEST_DOMAIN = b"swarm-file-v1\0"
@@ -31,8 +31,7 @@ class MetaError(ValueError):
     """Metadata that does not hold together (wrong hash count, wrong digest)."""
 
 
-@dataclass(frozen=True, slots=True)
-class FileMeta:
+class FileMeta(Record):
     """Everything needed to fetch and verify one file."""
 
     name: str

@@ -6,20 +6,25 @@ be one plain, visible path component that cannot break a line either.
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
+
 MAX_NAME_BYTES = 255  # the usual file-system limit for one component
 
-
-def _breaks_lines(ch: str) -> bool:
-    """C0 and C1 controls, DEL, and the Unicode line and paragraph separators:
-    everything some reader of our stdout might take for the end of a line."""
-    code = ord(ch)
-    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029)
+# C0 and C1 controls, DEL, and the Unicode line and paragraph separators:
+# everything some reader of our stdout might take for the end of a line.
+_LINE_BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def name_problem(name: object) -> str | None:
     """Why ``name`` is not acceptable as a shared file name, or None if it is."""
     if not isinstance(name, str):
         return "not a string"
+    return _str_name_problem(name)
+
+
+@lru_cache(maxsize=8192)  # a swarm repeats the same few names in every snapshot and event
+def _str_name_problem(name: str) -> str | None:
     if not name:
         return "empty"
     if name in (".", ".."):
@@ -28,7 +33,7 @@ def name_problem(name: object) -> str | None:
         return "hidden"
     if "/" in name or "\\" in name:
         return "contains a path separator"
-    if any(_breaks_lines(ch) for ch in name):
+    if _LINE_BREAKERS.search(name):
         return "contains a control character or line break"
     try:
         encoded = name.encode("utf-8")

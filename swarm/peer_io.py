@@ -13,8 +13,9 @@ import logging
 import os
 import socket
 import sys
-from concurrent.futures import Future, ThreadPoolExecutor
+import threading
 from pathlib import Path
+from queue import SimpleQueue
 
 import zmq
 
@@ -56,15 +57,19 @@ def tcp_endpoint(host: str, port: int) -> str:
 class SharedWatcher:
     """Offers files copied into Shared once they stop changing: a file is
     hashed when two scans, ``scan_interval_s`` apart, see the same size,
-    mtime and inode."""
+    mtime and inode.  Hashing runs on a thread of its own (hashlib releases
+    the GIL), started the first time it is needed, so a big file never
+    stalls the loop."""
 
-    def __init__(self, store: Store, pool: ThreadPoolExecutor, waker: Waker) -> None:
+    def __init__(self, store: Store, waker: Waker) -> None:
         self.store = store
-        self.pool = pool
         self.waker = waker
         self.known: set[str] = set()
         self._seen: dict[str, LocalFile] = {}
-        self._hashing: dict[str, tuple[LocalFile, Future[FileMeta]]] = {}
+        self._hashing: dict[str, LocalFile] = {}
+        self._jobs: SimpleQueue[str | None] = SimpleQueue()
+        self._results: SimpleQueue[tuple[str, FileMeta | OSError]] = SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     def scan(self) -> None:
         current = self.store.scan_shared()
@@ -72,26 +77,41 @@ class SharedWatcher:
             if name in self.known or name in self._hashing:
                 continue
             if self._seen.get(name) == seen:
-                future = self.pool.submit(self.store.hash_shared, name)
-                future.add_done_callback(lambda _f: self.waker.wake())
-                self._hashing[name] = (seen, future)
+                self._hashing[name] = seen
+                self._submit(name)
         self._seen = {n: f for n, f in current.items() if n not in self.known}
+
+    def _submit(self, name: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="hash", daemon=True)
+            self._thread.start()
+        self._jobs.put(name)
+
+    def _work(self) -> None:
+        while (name := self._jobs.get()) is not None:
+            try:
+                result: FileMeta | OSError = self.store.hash_shared(name)
+            except OSError as exc:
+                result = exc
+            self._results.put((name, result))
+            self.waker.wake()
 
     def finished(self) -> list[FileMeta]:
         done = []
-        for name, (seen, future) in list(self._hashing.items()):
-            if not future.done():
+        while not self._results.empty():
+            name, result = self._results.get()
+            seen = self._hashing.pop(name)
+            if isinstance(result, OSError):
+                log.warning("cannot read %r in Shared: %s", name, result)
                 continue
-            del self._hashing[name]
-            try:
-                meta = future.result()
-            except OSError as exc:
-                log.warning("cannot read %r in Shared: %s", name, exc)
-                continue
-            if meta.size_bytes != seen.size_bytes:
+            if result.size_bytes != seen.size_bytes:
                 continue  # changed while it was hashed: look again next scan
-            done.append(meta)
+            done.append(result)
         return done
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
 
 
 class PeerNetZmq:
@@ -218,8 +238,7 @@ class PeerLoop:
         self.poller.register(self.waker.read_fd, zmq.POLLIN)
         self.net = PeerNetZmq(self.ctx, tracker_host, tracker_port, self.poller)
         self.writer = StdoutWriter()
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hash")
-        self.watcher = SharedWatcher(self.store, self.pool, self.waker)
+        self.watcher = SharedWatcher(self.store, self.waker)
         self.quiet_s = quiet_s
         self.state: PeerState | None = None
 
@@ -250,7 +269,7 @@ class PeerLoop:
                     state.on_local_file(meta, now)
                 state.on_timer(now)
         finally:
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.watcher.stop()
             self.net.close()
             self.ctx.term()
             self.store.close()

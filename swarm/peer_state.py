@@ -14,13 +14,12 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Protocol
 
 from swarm import display
 from swarm.chunks import CHUNK_SIZE_BYTES, pairs
 from swarm.config import Settings
-from swarm.leave_rule import QuietClock, unmet_a, unmet_b
+from swarm.leave_rule import QuietClock, iter_unmet_a, iter_unmet_b
 from swarm.messages import (
     PROTOCOL_VERSION,
     Cancel,
@@ -57,6 +56,7 @@ from swarm.messages import (
 from swarm.meta import FileMeta
 from swarm.picker import DataVerdict, PendingRequest, TransferPlan
 from swarm.rate_limit import TokenBucket
+from swarm.record import Record, field
 from swarm.store import PlaceResult
 from swarm.swarm_view import EventResult, PeerView, SwarmView, ViewChanges
 
@@ -99,8 +99,7 @@ class Phase(enum.Enum):
     DONE = "done"
 
 
-@dataclass
-class Holding:
+class Holding(Record, frozen=False):
     """This peer's own files, in the shape the leave rule reads."""
 
     complete: set[str] = field(default_factory=set)
@@ -674,21 +673,31 @@ class PeerState:
 
     # --- leaving ----------------------------------------------------------------------
 
-    def leave_blockers(self, now_s: float) -> list[str]:
-        """Why this peer may not leave yet (empty when it may)."""
+    def leave_blockers(self, now_s: float, first_only: bool = False) -> list[str]:
+        """Why this peer may not leave yet (empty when it may).  The cheap
+        rules come first, and ``first_only`` stops at the first reason: the
+        check runs after every event, and rule (a) costs peers x files."""
         if self.peer_id is None or not self.view.synced:
             return ["not in step with the tracker"]
         reasons = []
         if not self.clock.holds(now_s):
             reasons.append(f"quiet period runs until {self.clock.quiet_until():.1f}")
+            if first_only:
+                return reasons
+        for name in iter_unmet_b(self.mine, self.view.available_names()):
+            reasons.append(f"missing {name!r}")
+            if first_only:
+                return reasons
         peers: dict[int, PeerView | Holding] = dict(self.view.peers)
         peers[self.peer_id] = self.mine
-        reasons += [f"peer {pid} lacks {name!r}" for pid, name in unmet_a(self.peer_id, peers)]
-        reasons += [f"missing {name!r}" for name in unmet_b(self.mine, self.view.available_names())]
+        for pid, name in iter_unmet_a(self.peer_id, peers):
+            reasons.append(f"peer {pid} lacks {name!r}")
+            if first_only:
+                return reasons
         return reasons
 
     def _maybe_leave(self, now_s: float) -> None:
-        blockers = self.leave_blockers(now_s)
+        blockers = self.leave_blockers(now_s, first_only=True)
         if blockers:
             # (a) and (b) change only with news, which sets the check due
             # again; (c) is a deadline of its own.

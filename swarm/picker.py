@@ -19,10 +19,10 @@ import enum
 import heapq
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
 from swarm.chunks import Layout
 from swarm.meta import FileMeta
+from swarm.record import Record, field
 
 # Credit: bytes in flight per source.
 INITIAL_WINDOW_BYTES = 512 << 10
@@ -54,8 +54,7 @@ RATE_SAMPLE_S = 0.25
 RATE_SMOOTHING = 0.3
 
 
-@dataclass
-class PendingRequest:
+class PendingRequest(Record, frozen=False):
     request_id: int
     source: int
     digest: bytes
@@ -307,8 +306,7 @@ class DataVerdict(enum.Enum):
     UNWANTED = "unwanted"  # not asked for, or already held: dropped
 
 
-@dataclass
-class DataOutcome:
+class DataOutcome(Record, frozen=False):
     verdict: DataVerdict
     download: Download | None = None
     piece: int = -1

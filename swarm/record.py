@@ -1,42 +1,80 @@
-"""Frozen, slotted value classes for the wire messages, built without code
-generation.
+"""Slotted value classes, built without code generation.
 
 ``dataclasses`` writes and compiles an ``__init__``, ``__eq__`` and more for
-every class when the module is imported: about a millisecond per class, some
-40 ms for the protocol's messages.  Every peer pays that at start-up, and the
-peers of a swarm start together on few cores, so the messages use this
-instead: fields come from the class annotations (as with a dataclass; mypy
-reads them the same way through ``dataclass_transform``), and the methods
-are shared, written once here.
+every class when its module is imported -- about a millisecond a class -- and
+importing ``dataclasses`` itself pulls in ``inspect``: some 60 ms of CPU that
+every peer paid at start-up, while the peers of a swarm start together on few
+cores.  A ``Record`` takes its fields from the class annotations, as a
+dataclass does (and mypy reads it as one, through ``dataclass_transform``),
+but its methods are written once, here.
+
+    class Point(Record):                   # frozen, hashable
+        x: int
+        y: int = 0
+
+    class Tally(Record, frozen=False):     # fields may be reassigned
+        seen: set[str] = field(default_factory=set)
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, dataclass_transform
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar, dataclass_transform
+
+T = TypeVar("T")
+
+
+class _Factory:
+    __slots__ = ("make",)
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self.make = make
+
+
+def field(*, default_factory: Callable[[], T]) -> T:
+    """A default made fresh for every instance (a set, a list, a dict)."""
+    return _Factory(default_factory)  # type: ignore[return-value]
 
 
 class _RecordMeta(type):
     def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
-                **kwargs: Any) -> _RecordMeta:
+                frozen: bool | None = None, **kwargs: Any) -> _RecordMeta:
         annotations = namespace.get("__annotations__", {})
         own = tuple(
-            field for field, kind in annotations.items() if not str(kind).startswith("ClassVar")
+            f for f, kind in annotations.items() if not str(kind).startswith("ClassVar")
         )
+        defaults = {f: namespace.pop(f) for f in own if f in namespace}
         namespace["__slots__"] = own
-        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
-        inherited: tuple[str, ...] = ()
+        inherited_fields: tuple[str, ...] = ()
+        inherited_defaults: dict[str, Any] = {}
+        inherited_frozen = True
         for base in bases:
-            inherited = getattr(base, "_fields", ()) or inherited
-        cls._fields = inherited + own  # type: ignore[attr-defined]
+            if isinstance(base, _RecordMeta):
+                inherited_fields = base._fields  # type: ignore[attr-defined]
+                inherited_defaults = base._defaults  # type: ignore[attr-defined]
+                inherited_frozen = base._frozen  # type: ignore[attr-defined]
+        is_frozen = inherited_frozen if frozen is None else frozen
+        if not is_frozen:
+            namespace.setdefault("__hash__", None)  # mutable: not hashable
+        cls = super().__new__(mcls, name, bases, namespace, **kwargs)
+        cls._fields = inherited_fields + own  # type: ignore[attr-defined]
+        cls._defaults = {**inherited_defaults, **defaults}  # type: ignore[attr-defined]
+        cls._frozen = is_frozen  # type: ignore[attr-defined]
         return cls
 
+    def __init__(cls, name: str, bases: tuple[type, ...], namespace: dict[str, Any],
+                 frozen: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(name, bases, namespace, **kwargs)
 
-@dataclass_transform(frozen_default=True, eq_default=True)
+
+@dataclass_transform(frozen_default=True, eq_default=True, field_specifiers=(field,))
 class Record(metaclass=_RecordMeta):
-    """Fields are positional (or keyword) constructor arguments, in
-    annotation order; ``__post_init__`` checks them."""
+    """Fields are positional or keyword constructor arguments, in annotation
+    order; ``__post_init__`` may check them."""
 
     _fields: ClassVar[tuple[str, ...]] = ()
+    _defaults: ClassVar[dict[str, Any]] = {}
+    _frozen: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
@@ -53,10 +91,12 @@ class Record(metaclass=_RecordMeta):
             if name not in fields or name in values:
                 raise TypeError(f"{type(self).__name__}: bad or repeated field {name!r}")
             values[name] = value
-        if len(values) != len(fields):
-            missing = [f for f in fields if f not in values]
-            raise TypeError(f"{type(self).__name__}: missing {', '.join(missing)}")
         for name in fields:
+            if name not in values:
+                if name not in self._defaults:
+                    raise TypeError(f"{type(self).__name__}: missing field {name!r}")
+                default = self._defaults[name]
+                values[name] = default.make() if isinstance(default, _Factory) else default
             object.__setattr__(self, name, values[name])
         self.__post_init__()
 
@@ -64,13 +104,22 @@ class Record(metaclass=_RecordMeta):
         pass
 
     def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+        if self._frozen:
+            raise AttributeError(f"{type(self).__name__} is immutable")
+        object.__setattr__(self, name, value)
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable")
+        raise AttributeError(f"{type(self).__name__} fields cannot be deleted")
 
     def values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in self._fields)
+
+    def replace(self: T, **changes: Any) -> T:
+        """A copy with some fields changed (checked again)."""
+        assert isinstance(self, Record)
+        current = {name: getattr(self, name) for name in self._fields}
+        current.update(changes)
+        return type(self)(**current)
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):

@@ -18,7 +18,6 @@ import errno
 import logging
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 
 import msgpack
@@ -26,14 +25,14 @@ import msgpack
 from swarm.chunks import Layout
 from swarm.meta import FileMeta, MetaBuilder, MetaError
 from swarm.names import name_problem
+from swarm.record import Record
 
 log = logging.getLogger("swarm.store")
 
 READ_BLOCK_BYTES = 1 << 20  # reads while hashing stay within this much memory
 
 
-@dataclass(frozen=True, slots=True)
-class LocalFile:
+class LocalFile(Record):
     """A file seen in Shared: what tells whether it changed since."""
 
     name: str
@@ -79,17 +78,13 @@ def _pread_exact(fd: int, length: int, offset: int) -> bytes:
 
 
 def _allocate(fd: int, size_bytes: int) -> None:
-    """Give a download its full size at once.  Reserving the blocks up front
-    (fallocate) makes the scattered piece writes that follow about twice as
-    fast as filling a sparse file, and a full disk shows now, not midway."""
+    """Give a download its full size, as a sparse file.  Not fallocate: with
+    eight peers writing at once on ext4, writes into fallocated (unwritten)
+    extents cost four times the system time of writes into a sparse file
+    (0.31 s against 0.09 s per 224 MiB, measured), though alone they are
+    faster."""
     if os.fstat(fd).st_size != size_bytes:
         os.ftruncate(fd, size_bytes)
-    if size_bytes:
-        try:
-            os.posix_fallocate(fd, 0, size_bytes)
-        except OSError as exc:
-            if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
-                raise
 
 
 class _Partial:

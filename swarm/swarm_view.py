@@ -11,7 +11,6 @@ fresh snapshot and ignores events until it arrives.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
 
 from swarm.messages import (
     Availability,
@@ -24,17 +23,16 @@ from swarm.messages import (
     PeerLeft,
     Snapshot,
 )
+from swarm.record import Record, field
 
 
-@dataclass
-class PeerView:
+class PeerView(Record, frozen=False):
     endpoint: str
     complete: set[str] = field(default_factory=set)
     excused: set[str] = field(default_factory=set)
 
 
-@dataclass(frozen=True)
-class ViewChanges:
+class ViewChanges(Record):
     """What one snapshot or event changed, for the peer to act on."""
 
     new_files: tuple[str, ...] = ()  # names the view had not had before

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 from swarm import display
 from swarm.chunks import ChunkSet, pairs, union_covers
@@ -56,14 +55,14 @@ from swarm.messages import (
     Welcome,
 )
 from swarm.meta import FileMeta
+from swarm.record import Record, field
 
 log = logging.getLogger("swarm.tracker")
 
 COMPLAINTS_LOGGED_PER_PEER = 20  # beyond this, complaints are counted, not logged
 
 
-@dataclass
-class PeerRecord:
+class PeerRecord(Record, frozen=False):
     peer_id: int
     sender: bytes
     endpoint: str
@@ -75,8 +74,7 @@ class PeerRecord:
     complaints_against: int = 0
 
 
-@dataclass
-class FileRecord:
+class FileRecord(Record, frozen=False):
     meta: FileMeta
     available: bool
     holders: dict[int, ChunkSet] = field(default_factory=dict)
@@ -86,8 +84,7 @@ class FileRecord:
         return FileSummary(m.name, m.size_bytes, m.digest, self.available)
 
 
-@dataclass
-class Outcome:
+class Outcome(Record, frozen=False):
     sends: list[tuple[bytes, Message]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     blocks: list[display.Block] = field(default_factory=list)

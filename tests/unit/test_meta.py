@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
 from swarm.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS
@@ -89,7 +87,7 @@ def valid_meta() -> FileMeta:
 def test_filemeta_refuses_bad_names(bad_name: str) -> None:
     meta = valid_meta()
     with pytest.raises(MetaError):
-        dataclasses.replace(meta, name=bad_name)
+        meta.replace(name=bad_name)
 
 
 def test_filemeta_refuses_a_wrong_hash_count() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import SupportsIndex
 
 import pytest
@@ -331,7 +330,6 @@ def test_random_swarm_completes_with_at_most_two_requests_per_piece(seed: int) -
     assert download.held_pieces() == list(range(40))
 
 
-@dataclass(frozen=True, slots=True)
 class UncheckedMeta(FileMeta):
     """Metadata whose pieces always verify: hashing a 1 GiB file here would
     dominate the suite, and verification has tests of its own."""

@@ -1,0 +1,188 @@
+"""`make bench`: swarm against libtorrent on the same machine, in one run.
+
+For each workload (peers x file size, every peer starting with one distinct
+random file and ending with all of them, verified byte for byte), runs of
+swarm and of libtorrent alternate, and the medians are compared.  Also: the
+tracker's ACQUIRED lines per second, each peer's peak RSS, and the peak RSS
+of a peer moving a 1 GiB file.  Prints a table and writes
+bench/results/results.json and bench/results/completion.png.
+
+    python -m bench [--runs N] [--quick] [--no-libtorrent] [--skip-gib]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench.swarm_run import SwarmResult, run_swarm
+
+RESULTS = Path(__file__).resolve().parent / "results"
+MIB = 1 << 20
+WORKLOADS = [(8, 4 * MIB), (8, 32 * MIB), (2, 256 * MIB), (32, 1 * MIB)]
+QUICK_WORKLOADS = [(8, 4 * MIB), (8, 32 * MIB)]
+
+
+@dataclass
+class Row:
+    peers: int
+    size_bytes: int
+    swarm_s: list[float]
+    libtorrent_s: list[float]
+    lines_per_s: float
+    peak_rss_mib: float
+    peer_cpu_s: float
+    tracker_cpu_s: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.peers} x {self.size_bytes // MIB} MiB"
+
+    @property
+    def ratio(self) -> float | None:
+        if not self.libtorrent_s:
+            return None
+        return statistics.median(self.swarm_s) / statistics.median(self.libtorrent_s)
+
+
+def sync_disks() -> None:
+    """Flush dirty pages first, so no run pays for the previous one's writes."""
+    subprocess.run(["sync"], check=False)
+
+
+def run_libtorrent(peers: int, size: int) -> float:
+    # In a process of its own: libtorrent's threads and memory stay out of ours.
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.lt_run", "--peers", str(peers),
+         "--size-mib", str(size / MIB), "--runs", "1"],
+        check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
+    return float(out.split("complete in ")[1].split(" s")[0])
+
+
+def bench_workload(peers: int, size: int, runs: int, with_lt: bool) -> Row:
+    swarm_runs: list[SwarmResult] = []
+    lt_runs: list[float] = []
+    for i in range(runs):
+        sync_disks()
+        result = run_swarm(peers, size)
+        swarm_runs.append(result)
+        print(f"  run {i + 1}: swarm {result.completion_s:6.2f} s", end="", flush=True)
+        if with_lt:
+            sync_disks()
+            lt_runs.append(run_libtorrent(peers, size))
+            print(f"   libtorrent {lt_runs[-1]:6.2f} s", end="")
+        print(flush=True)
+    best = sorted(swarm_runs, key=lambda r: r.completion_s)[len(swarm_runs) // 2]
+    return Row(
+        peers=peers,
+        size_bytes=size,
+        swarm_s=[r.completion_s for r in swarm_runs],
+        libtorrent_s=lt_runs,
+        lines_per_s=best.acquired_lines / best.completion_s,
+        peak_rss_mib=max(max(r.peak_rss_kib) for r in swarm_runs) / 1024,
+        peer_cpu_s=statistics.median(sum(r.peer_cpu_s) for r in swarm_runs),
+        tracker_cpu_s=statistics.median(r.tracker_cpu_s for r in swarm_runs),
+    )
+
+
+def gib_rss() -> tuple[float, float]:
+    """A seeder and a downloader moving one 1 GiB file: (seconds, peak RSS MiB)."""
+    sync_disks()
+    result = run_swarm(2, 1024 * MIB, one_file=True)
+    return result.completion_s, max(result.peak_rss_kib) / 1024
+
+
+def render_throughput() -> float:
+    """ACQUIRED lines per second the tracker renders and writes, alone."""
+    from swarm.display import Acquired, StdoutWriter
+
+    blocks = [Acquired(1, "file.bin", 65536, [(i * 512, (i + 1) * 512)]) for i in range(128)]
+    with open("/dev/null", "wb") as sink:
+        writer = StdoutWriter(sink)
+        started = time.perf_counter()
+        for _ in range(10):
+            writer.write(blocks)
+        elapsed = time.perf_counter() - started
+    return 10 * 65536 / elapsed
+
+
+def print_table(rows: list[Row]) -> None:
+    print()
+    head = (f"{'workload':<14}{'swarm s':>9}{'libtorrent s':>14}{'ratio':>7}"
+            f"{'lines/s':>12}{'peak RSS MiB':>14}{'CPU peers/tracker s':>21}")
+    print(head)
+    print("-" * len(head))
+    for row in rows:
+        lt = f"{statistics.median(row.libtorrent_s):.2f}" if row.libtorrent_s else "-"
+        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
+        cpu = f"{row.peer_cpu_s:.1f}/{row.tracker_cpu_s:.1f}"
+        print(f"{row.label:<14}{statistics.median(row.swarm_s):>9.2f}{lt:>14}{ratio:>7}"
+              f"{row.lines_per_s:>12,.0f}{row.peak_rss_mib:>14.0f}{cpu:>21}")
+
+
+def chart(rows: list[Row], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    xs = [r.size_bytes / MIB for r in rows]
+    ax.plot(xs, [statistics.median(r.swarm_s) for r in rows], "o-", label="swarm")
+    with_lt = [r for r in rows if r.libtorrent_s]
+    if with_lt:
+        ax.plot([r.size_bytes / MIB for r in with_lt],
+                [statistics.median(r.libtorrent_s) for r in with_lt], "s--", label="libtorrent")
+    for r in rows:
+        ax.annotate(f"{r.peers} peers", (r.size_bytes / MIB, statistics.median(r.swarm_s)),
+                    textcoords="offset points", xytext=(5, 5), fontsize=8)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("file size per peer (MiB)")
+    ax.set_ylabel("completion time (s), median")
+    ax.set_title("Every peer holds every file: swarm vs libtorrent, 127.0.0.1")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="runs per workload and engine")
+    parser.add_argument("--quick", action="store_true", help="only 8 x 4 MiB and 8 x 32 MiB")
+    parser.add_argument("--no-libtorrent", action="store_true")
+    parser.add_argument("--skip-gib", action="store_true", help="skip the 1 GiB RSS run")
+    args = parser.parse_args(argv)
+    with_lt = not args.no_libtorrent
+    RESULTS.mkdir(exist_ok=True)
+    rows = []
+    for peers, size in QUICK_WORKLOADS if args.quick else WORKLOADS:
+        print(f"{peers} peers x {size // MIB} MiB:", flush=True)
+        rows.append(bench_workload(peers, size, args.runs, with_lt))
+    print_table(rows)
+    lines_per_s = render_throughput()
+    print(f"\ntracker rendering alone: {lines_per_s:,.0f} ACQUIRED lines/s (one write per batch)")
+    gib = None
+    if not args.skip_gib:
+        seconds, rss = gib_rss()
+        gib = {"seconds": seconds, "peak_rss_mib": rss}
+        print(f"1 GiB file, seeder to downloader: {seconds:.2f} s, peak RSS per peer "
+              f"{rss:.0f} MiB (goal: under 64 MiB)")
+    chart(rows, RESULTS / "completion.png")
+    (RESULTS / "results.json").write_text(json.dumps(
+        {"rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
+         "render_lines_per_s": lines_per_s, "gib": gib}, indent=2))
+    print(f"\nwrote {RESULTS / 'completion.png'} and {RESULTS / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
