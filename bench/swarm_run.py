@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-POLL_S = 0.005
+POLL_S = 0.01  # completion is seen this closely; the polling costs little CPU
 TIMEOUT_S = 600.0
 
 
@@ -57,25 +57,15 @@ def _write_files(root: Path, peers: int, size: int, one_file: bool) -> list[str]
     return names
 
 
-def _reap(proc: subprocess.Popen[bytes]) -> tuple[bool, float]:
-    """(exited, CPU seconds) of a child, reaped with wait4 to read its usage.
-    The scripts exec Python, so the child is the peer or tracker itself."""
+def _reap(proc: subprocess.Popen[bytes]) -> tuple[bool, float, int]:
+    """(exited, CPU seconds, peak RSS KiB) of a child, reaped with wait4 to
+    read its usage.  The scripts exec Python, so the child is the peer or the
+    tracker itself."""
     pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
     if pid == 0:
-        return False, 0.0
+        return False, 0.0, 0
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return True, usage.ru_utime + usage.ru_stime
-
-
-def _peak_rss_kib(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return True, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
@@ -119,10 +109,8 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
             if now - started > TIMEOUT_S:
                 raise RuntimeError("swarm did not finish")
             for k, proc in enumerate(peer_procs):
-                if exited[k]:
-                    continue
-                rss[k] = max(rss[k], _peak_rss_kib(proc.pid))
-                exited[k], cpu[k] = _reap(proc)
+                if not exited[k]:
+                    exited[k], cpu[k], rss[k] = _reap(proc)
             if completion is None:
                 for k in list(pending):
                     if set(os.listdir(shared_dirs[k])) == wanted:
@@ -140,10 +128,10 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
         _verify(shared_dirs, names)
         tracker.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 30
-        tracker_done, tracker_cpu = _reap(tracker)
+        tracker_done, tracker_cpu, _ = _reap(tracker)
         while not tracker_done and time.monotonic() < deadline:
             time.sleep(0.01)
-            tracker_done, tracker_cpu = _reap(tracker)
+            tracker_done, tracker_cpu, _ = _reap(tracker)
         lines = (root / "tracker" / "stdout.txt").read_bytes().count(b" ACQUIRED: ")
         return SwarmResult(peers, size, completion, exit_s, lines, rss, cpu, tracker_cpu,
                            sorted(peer_done))
