@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,8 +70,11 @@ def _reap(proc: subprocess.Popen[bytes]) -> tuple[bool, float, int]:
 
 
 def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
-              env: dict[str, str] | None = None, one_file: bool = False) -> SwarmResult:
-    """``one_file``: only the first peer starts with a file (a 1 GiB transfer)."""
+              env: dict[str, str] | None = None, one_file: bool = False,
+              on_started: Callable[[int, list[int]], None] | None = None) -> SwarmResult:
+    """``one_file``: only the first peer starts with a file (a 1 GiB transfer).
+    ``on_started(tracker_pid, peer_pids)`` is called once every peer is
+    launched (a profiler attaches there)."""
     root = Path(tempfile.mkdtemp(prefix="swarm-bench-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
@@ -98,6 +102,8 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
                 cwd=root / f"peer{i}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 env=full_env, start_new_session=True))
         peer_procs = procs[1:]
+        if on_started is not None:
+            on_started(tracker.pid, [p.pid for p in peer_procs])
         rss = [0] * peers
         cpu = [0.0] * peers
         exited = [False] * peers
@@ -132,7 +138,7 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
         while not tracker_done and time.monotonic() < deadline:
             time.sleep(0.01)
             tracker_done, tracker_cpu, _ = _reap(tracker)
-        lines = (root / "tracker" / "stdout.txt").read_bytes().count(b" ACQUIRED: ")
+        lines = _count_acquired(root / "tracker" / "stdout.txt")
         return SwarmResult(peers, size, completion, exit_s, lines, rss, cpu, tracker_cpu,
                            sorted(peer_done))
     finally:
@@ -142,6 +148,16 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
                 proc.wait()
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _count_acquired(path: Path) -> int:
+    # Streamed: this process stays small, and the peers it starts inherit
+    # its size in the peak RSS that wait4 reports.
+    count = 0
+    with open(path, "rb") as f:
+        for line in f:
+            count += line.startswith(b"PEER ") and b" ACQUIRED: " in line
+    return count
 
 
 def _digest(path: Path) -> bytes:
