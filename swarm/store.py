@@ -3,8 +3,8 @@
 ``./Shared`` holds only complete, verified files.  A download lives in the
 hidden state folder (``./.swarm/partial/`` by default) as three files named
 by the digest: ``.part`` (the data, written at piece offsets with pwrite),
-``.meta`` (name, size, hash list) and ``.have`` (which pieces are stored and
-verified; rewritten atomically).  SIGKILL loses at most the pieces stored
+``.meta`` (name, size, hash list) and ``.have`` (one byte per piece: stored
+and verified; rewritten in place).  SIGKILL loses at most the pieces stored
 since the last ``.have`` write, and a restart re-verifies every piece the
 ``.have`` file claims before offering it.  A finished download is linked into
 ``./Shared`` under its name, which never replaces a file already there.
@@ -96,6 +96,7 @@ class _Partial:
         self.fd = fd
         self.stored = stored  # per piece: 1 = written and verified
         self.dirty = False
+        self._have_fd: int | None = None
 
     @property
     def data_path(self) -> Path:
@@ -110,10 +111,21 @@ class _Partial:
         return self.base.with_suffix(".meta")
 
     def save_have(self) -> None:
-        tmp = self.base.with_suffix(".have.tmp")
-        tmp.write_bytes(bytes(self.stored))
-        os.replace(tmp, self.have_path)
+        # Rewritten in place, not by rename: a torn write can only claim a
+        # piece the restart then fails to verify, and fetches again.
+        if self._have_fd is None:
+            self._have_fd = os.open(self.have_path, os.O_WRONLY | os.O_CREAT, 0o644)
+        os.pwrite(self._have_fd, self.stored, 0)
         self.dirty = False
+
+    def close_have(self) -> None:
+        if self._have_fd is not None:
+            os.close(self._have_fd)
+            self._have_fd = None
+
+    def close(self) -> None:
+        os.close(self.fd)
+        self.close_have()
 
     def remove_files(self) -> None:
         for path in (self.data_path, self.have_path, self.meta_path):
@@ -139,7 +151,7 @@ class Store:
         for fd in self._complete_fds.values():
             os.close(fd)
         for partial in self._partials.values():
-            os.close(partial.fd)
+            partial.close()
         self._complete_fds.clear()
         self._partials.clear()
 
@@ -251,6 +263,7 @@ class Store:
                 return result
         self._partials.pop(digest)
         self._complete_fds[digest] = partial.fd  # keeps serving from the same inode
+        partial.close_have()
         partial.remove_files()
         return PlaceResult.PLACED
 
@@ -275,7 +288,7 @@ class Store:
     def drop_partial(self, digest: bytes) -> None:
         partial = self._partials.pop(digest, None)
         if partial is not None:
-            os.close(partial.fd)
+            partial.close()
             partial.remove_files()
 
     def has_partial(self, digest: bytes) -> bool:
