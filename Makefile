@@ -16,9 +16,12 @@ venv: $(STAMP)
 bytecode: $(STAMP)
 	$(PY) -m compileall -q swarm
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	# The `swarm` command, pointing at this checkout (edits need no reinstall).
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps \
+		--no-build-isolation -e .
 	touch $(STAMP)
 
 test: $(STAMP) bytecode

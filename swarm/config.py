@@ -75,6 +75,23 @@ class Settings(Record):
 
 SETTING_NAMES = Settings._fields
 
+# One line per setting: the --help of every flag, and `swarm config`.
+SETTING_HELP = {
+    "heartbeat_interval_s": "seconds between a peer's heartbeats",
+    "expiry_misses": "heartbeats a peer may miss before the tracker expires it",
+    "tracker_grace_s": "seconds a peer goes on without the tracker before it gives up (exit 1)",
+    "bind_address": "the tracker's listening address: * for all, or one such as 127.0.0.1",
+    "state_dir": "a peer's hidden folder for partial downloads and resume state",
+    "request_window_bytes": "most bytes in flight to one source (the credit adapts below it)",
+    "scan_interval_s": "seconds between looks at ./Shared for new files",
+    "holders_refresh_s": "seconds between a downloading peer's questions about who holds what",
+    "report_interval_s": "seconds between batched reports of acquired chunks",
+    "upload_limit_bytes_s": "most bytes per second a peer sends to others; 0 for no limit",
+    "log_level": "how much goes to stderr: debug, info, warning or error",
+}
+if set(SETTING_HELP) != set(SETTING_NAMES):  # pragma: no cover - a programming error
+    raise RuntimeError("every setting needs one line of help")
+
 
 class LoadedSettings(Record):
     settings: Settings

@@ -35,6 +35,7 @@ class Acquired(Record):
 class Disconnect(Record):
     peer_id: int
     received: Sequence[str]  # sorted
+    reason: str = "goodbye"  # or "expired"; not printed, but tools (--events) want it
 
 
 class Shutdown(Record):

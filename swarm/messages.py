@@ -103,6 +103,13 @@ def _ranges(value: object, what: str, limit: int = MAX_CHUNKS) -> tuple[int, ...
     return flat
 
 
+def tcp_endpoint(host: str, port: int) -> str:
+    """tcp://host:port, with an IPv6 address in brackets."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"tcp://{host}:{port}"
+
+
 def _endpoint(value: object) -> str:
     endpoint = _text(value, "endpoint", MAX_ENDPOINT)
     if not endpoint.startswith("tcp://"):

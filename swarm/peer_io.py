@@ -23,10 +23,14 @@ from swarm import display
 from swarm.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
 from swarm.config import Settings
 from swarm.display import StdoutWriter
+from swarm.event_log import open_event_log
 from swarm.loop import Waker, configure, monotonic, receive_all, timeout_ms, try_decode
-from swarm.messages import Event, Message
+from swarm.messages import Event, Message, tcp_endpoint
 from swarm.meta import FileMeta
 from swarm.peer_state import PeerState
+from swarm.progress import REFRESH_S as PROGRESS_REFRESH_S
+from swarm.progress import ProgressBars
+from swarm.progress import wanted as progress_wanted
 from swarm.store import LocalFile, Store
 
 log = logging.getLogger("swarm.peer")
@@ -46,12 +50,6 @@ def local_address_towards(host: str, port: int) -> str:
     except OSError as exc:
         log.warning("cannot tell the local address towards %s (%s); serving on all", host, exc)
         return "*"
-
-
-def tcp_endpoint(host: str, port: int) -> str:
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"tcp://{host}:{port}"
 
 
 class SharedWatcher:
@@ -229,8 +227,11 @@ class PeerNetZmq:
 
 class PeerLoop:
     def __init__(self, settings: Settings, tracker_host: str, tracker_port: int,
-                 quiet_s: float, shared_dir: Path, state_dir: Path) -> None:
+                 quiet_s: float, shared_dir: Path, state_dir: Path,
+                 events: Path | None = None, progress: str = "auto") -> None:
         self.settings = settings
+        self.events = open_event_log(events)
+        self.bars = ProgressBars() if progress_wanted(progress) else None
         self.store = Store(shared_dir, state_dir)
         self.waker = Waker()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -250,13 +251,14 @@ class PeerLoop:
         self.store.open()
         state = self._start()
         next_scan = monotonic() + self.settings.scan_interval_s
+        next_bars = monotonic() if self.bars else float("inf")
         try:
             while not state.done:
                 now = monotonic()
                 if self.waker.stop_requested:
                     self.waker.stop_requested = False
                     state.request_shutdown(now)
-                deadline = min(state.next_deadline_s(now), next_scan)
+                deadline = min(state.next_deadline_s(now), next_scan, next_bars)
                 ready = dict(self.poller.poll(timeout_ms(deadline, now)))
                 self.waker.drain()
                 self._dispatch(state, ready)
@@ -268,7 +270,15 @@ class PeerLoop:
                     self.watcher.known.add(meta.name)
                     state.on_local_file(meta, now)
                 state.on_timer(now)
+                if self.bars is not None and now >= next_bars:
+                    self.bars.update(state.progress())
+                    next_bars = now + PROGRESS_REFRESH_S
         finally:
+            if self.bars is not None:
+                self.bars.update(state.progress())
+                self.bars.close()
+            if self.events is not None:
+                self.events.close()
             self.watcher.stop()
             self.net.close()
             self.ctx.term()
@@ -298,6 +308,7 @@ class PeerLoop:
         self.state = PeerState(
             self.settings, self.quiet_s, self.store, self.net, self._show,
             local_files, partials, self.net.listen_port, now,
+            observe=self.events.emit if self.events else None,
         )
         return self.state
 
@@ -347,5 +358,7 @@ class PeerLoop:
 
 
 def run_peer(settings: Settings, tracker_host: str, tracker_port: int, quiet_s: float,
-             shared_dir: Path, state_dir: Path) -> int:
-    return PeerLoop(settings, tracker_host, tracker_port, quiet_s, shared_dir, state_dir).run()
+             shared_dir: Path, state_dir: Path, events: Path | None = None,
+             progress: str = "auto") -> int:
+    return PeerLoop(settings, tracker_host, tracker_port, quiet_s, shared_dir, state_dir,
+                    events, progress).run()

@@ -14,7 +14,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from swarm import display
 from swarm.chunks import CHUNK_SIZE_BYTES, pairs
@@ -55,6 +55,7 @@ from swarm.messages import (
 )
 from swarm.meta import FileMeta
 from swarm.picker import DataVerdict, PendingRequest, TransferPlan
+from swarm.progress import FileProgress
 from swarm.rate_limit import TokenBucket
 from swarm.record import Record, field
 from swarm.store import PlaceResult
@@ -91,6 +92,10 @@ class PeerNet(Protocol):
     def subscribe(self, pub_port: int) -> None: ...
 
 
+class Observer(Protocol):
+    def __call__(self, kind: str, **fields: Any) -> None: ...
+
+
 class Phase(enum.Enum):
     HELLO = "hello"  # asking where the events are, to subscribe before joining
     JOINING = "joining"
@@ -119,18 +124,22 @@ class PeerState:
         listen_port: int,
         now_s: float,
         rng: random.Random | None = None,
+        observe: Observer | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.net = net
         self.show = show
+        # What happened, for --events; a no-op unless asked for.
+        self.observe: Observer = observe or (lambda kind, **fields: None)
+        self._leave_reason = "every rule met"
         self.listen_port = listen_port
         self.rng = rng or random.Random()
         self.phase = Phase.HELLO
         self.exit_code: int | None = None
         self.peer_id: int | None = None
         self.view = SwarmView()
-        self.plan = TransferPlan(self.rng)
+        self.plan = TransferPlan(self.rng, settings.request_window_bytes)
         self.clock = QuietClock(now_s, quiet_s)
         self.mine = Holding()
         self.local: dict[str, FileMeta] = {}  # every file of ours in Shared, by name
@@ -215,7 +224,7 @@ class PeerState:
             self._refused(message)
         elif isinstance(message, Farewell):
             if self.phase is Phase.LEAVING:
-                self._finish(0)
+                self._finish(0, self._leave_reason)
         elif isinstance(message, NotYet):
             if self.phase is Phase.LEAVING and self._leave_deadline_s is None:
                 self.phase = Phase.RUNNING
@@ -246,6 +255,7 @@ class PeerState:
         self.peer_id = welcome.peer_id
         self.phase = Phase.RUNNING
         log.info("joined as peer %d", welcome.peer_id)
+        self.observe("joined", peer=welcome.peer_id)
         self._refused(Refused(welcome.refused))
         self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
         if self.view.awaiting_snapshot:
@@ -256,7 +266,7 @@ class PeerState:
 
     def _rejoin(self, now_s: float) -> None:
         if self.phase is Phase.LEAVING:
-            self._finish(0)
+            self._finish(0, self._leave_reason)
             return
         log.warning("the tracker no longer knows peer %s; joining again", self.peer_id)
         self.phase = Phase.JOINING
@@ -293,6 +303,10 @@ class PeerState:
         self._next_leave_check_s = min(self._next_leave_check_s, now_s)
         if changes.new_files:
             self.clock.file_announced(now_s)
+            for name in changes.new_files:
+                summary = self.view.files[name]
+                self.observe("file", name=name, size=summary.size_bytes,
+                             digest=summary.digest.hex())
         for peer_id in changes.left_peers:
             self._drop_source(peer_id)
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
@@ -488,6 +502,7 @@ class PeerState:
         del self.partials[digest]
         self._hold_local(meta)
         self.net.to_tracker(Complete(digest))
+        self.observe("complete", file=meta.name, size=meta.size_bytes)
         self._next_leave_check_s = min(self._next_leave_check_s, now_s)
         log.info("%r complete", meta.name)
 
@@ -591,11 +606,11 @@ class PeerState:
         if now_s - self._heard_from_tracker_s > self.settings.tracker_grace_s:
             log.error("no word from the tracker for %.1f s (grace %.1f s); giving up",
                       now_s - self._heard_from_tracker_s, self.settings.tracker_grace_s)
-            self._finish(1)
+            self._finish(1, "the tracker went silent")
             return
         deadline = self._leave_deadline_s
         if self.phase is Phase.LEAVING and deadline is not None and now_s >= deadline:
-            self._finish(0)
+            self._finish(0, self._leave_reason)
             return
         if now_s >= self._next_heartbeat_s:
             self._next_heartbeat_s = now_s + self.settings.heartbeat_interval_s
@@ -646,6 +661,8 @@ class PeerState:
                 continue
             ranges = meta.layout.pieces_to_chunk_ranges(pieces)
             reports.append(HaveReport(digest, tuple(x for pair in ranges for x in pair)))
+            self.observe("chunks", file=meta.name, chunks=sum(e - s for s, e in ranges),
+                         ranges=[list(r) for r in ranges])
         if reports:
             self.net.to_tracker(Have(tuple(reports)))
 
@@ -714,20 +731,24 @@ class PeerState:
         """SIGINT/SIGTERM: say goodbye at once, whatever the rules say."""
         if self.phase is Phase.DONE:
             return
+        self._leave_reason = "signal"
         if self.peer_id is None:
-            self._finish(0)
+            self._finish(0, self._leave_reason)
             return
         self._flush_have()
         self.phase = Phase.LEAVING
         self._leave_deadline_s = now_s + FAREWELL_WAIT_S
         self.net.to_tracker(Goodbye(force=True))
 
-    def _finish(self, exit_code: int) -> None:
+    def _finish(self, exit_code: int, reason: str) -> None:
         self.phase = Phase.DONE
         self.exit_code = exit_code
         self.store.flush_progress()
         log.info("%s", self.summary())
-        self.show(display.Shutdown(self.display_id, sorted(self.local)))
+        holds = sorted(self.local)
+        self.observe("leave", peer=self.display_id, exit_code=exit_code, reason=reason,
+                     holds=holds)
+        self.show(display.Shutdown(self.display_id, holds))
 
     def summary(self) -> str:
         """The transfer figures of this run, for stderr (tests and benchmarks read them)."""
@@ -747,3 +768,13 @@ class PeerState:
     @property
     def fetching(self) -> bool:
         return any(not d.done for d in self.plan.downloads.values())
+
+    def progress(self) -> list[FileProgress]:
+        """The downloads under way, for progress bars."""
+        out = []
+        for digest, download in self.plan.downloads.items():
+            layout = download.layout
+            held = min(layout.size_bytes, (layout.pieces - download.missing) * layout.piece_bytes)
+            out.append(FileProgress(digest, download.meta.name, layout.size_bytes, held,
+                                    len(download.sources()), download.done))
+        return out

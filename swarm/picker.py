@@ -70,9 +70,11 @@ class PendingRequest(Record, frozen=False):
 class Source:
     """A remote peer we fetch from: credit, measured rate, trust."""
 
-    def __init__(self, peer_id: int, now_s: float) -> None:
+    def __init__(self, peer_id: int, now_s: float,
+                 max_window_bytes: int = MAX_WINDOW_BYTES) -> None:
         self.peer_id = peer_id
-        self.window_bytes = INITIAL_WINDOW_BYTES
+        self.max_window_bytes = max_window_bytes
+        self.window_bytes = min(INITIAL_WINDOW_BYTES, max_window_bytes)
         self.in_flight_bytes = 0
         self.requests: dict[int, PendingRequest] = {}
         self.trust = 0
@@ -112,7 +114,7 @@ class Source:
             )
             self._sample_bytes = 0
             self._sample_start_s = now_s
-            self.window_bytes = int(min(MAX_WINDOW_BYTES,
+            self.window_bytes = int(min(self.max_window_bytes,
                                         max(MIN_WINDOW_BYTES, self.rate_bps * QUEUE_TARGET_S)))
         if request is not None and not request.released:
             took = now_s - request.sent_at_s
@@ -315,8 +317,10 @@ class DataOutcome(Record, frozen=False):
 
 
 class TransferPlan:
-    def __init__(self, rng: random.Random | None = None) -> None:
+    def __init__(self, rng: random.Random | None = None,
+                 max_window_bytes: int = MAX_WINDOW_BYTES) -> None:
         self.rng = rng or random.Random()
+        self.max_window_bytes = max_window_bytes
         self.downloads: dict[bytes, Download] = {}
         self.sources: dict[int, Source] = {}
         self._next_request_id = 1
@@ -353,7 +357,7 @@ class TransferPlan:
     def source(self, peer_id: int, now_s: float) -> Source:
         source = self.sources.get(peer_id)
         if source is None:
-            source = self.sources[peer_id] = Source(peer_id, now_s)
+            source = self.sources[peer_id] = Source(peer_id, now_s, self.max_window_bytes)
         return source
 
     def set_holders(self, digest: bytes, complete: Iterable[int],

@@ -15,9 +15,17 @@ import zmq
 
 from swarm.codec import MAX_HEADER_BYTES, decode, encode, encode_frames
 from swarm.config import Settings
-from swarm.display import Block, StdoutWriter
+from swarm.display import Acquired, Block, Connect, Disconnect, StdoutWriter
+from swarm.event_log import open_event_log
 from swarm.loop import Waker, configure, monotonic, receive_all, timeout_ms
-from swarm.messages import ErrorReply, Message, ProtocolError
+from swarm.messages import (
+    Availability,
+    ErrorReply,
+    FileAdded,
+    FileCompleted,
+    Message,
+    ProtocolError,
+)
 from swarm.tracker_state import Outcome, TrackerState
 
 log = logging.getLogger("swarm.tracker")
@@ -48,9 +56,10 @@ def bind_spec(address: str) -> str:
 
 
 class TrackerLoop:
-    def __init__(self, settings: Settings, workdir: Path) -> None:
+    def __init__(self, settings: Settings, workdir: Path, events: Path | None = None) -> None:
         self.settings = settings
         self.workdir = workdir
+        self.events = open_event_log(events)
         self.ctx = zmq.Context()
         self.router = self.ctx.socket(zmq.ROUTER)
         configure(self.router, MAX_HEADER_BYTES + 4096)
@@ -114,6 +123,8 @@ class TrackerLoop:
 
     def _carry_out(self, outcome: Outcome) -> None:
         self._blocks.extend(outcome.blocks)
+        if self.events is not None:
+            self._log_events(outcome)
         for event in outcome.events:
             if event.seq in self._drop_seqs:
                 log.warning("test hook: event %d not published", event.seq)
@@ -130,12 +141,39 @@ class TrackerLoop:
             # the heartbeat expiry deals with a peer that stays away.
             log.info("could not answer %s: %s", target.hex()[:12], exc.strerror)
 
+    def _log_events(self, outcome: Outcome) -> None:
+        """--events: the outcome of a request, as tools want to see it."""
+        assert self.events is not None
+        emit = self.events.emit
+        for block in outcome.blocks:
+            if isinstance(block, Connect):
+                peer = self.state.peers.get(block.peer_id)
+                emit("join", peer=block.peer_id, endpoint=peer.endpoint if peer else "",
+                     offers=[name for name, _ in block.offers])
+            elif isinstance(block, Acquired):
+                emit("chunks", peer=block.peer_id, file=block.name,
+                     chunks=sum(e - s for s, e in block.ranges),
+                     ranges=[list(r) for r in block.ranges])
+            elif isinstance(block, Disconnect):
+                emit("leave", peer=block.peer_id, reason=block.reason,
+                     received=list(block.received))
+        for event in outcome.events:
+            if isinstance(event, FileAdded):
+                emit("file", name=event.file.name, size=event.file.size_bytes,
+                     digest=event.file.digest.hex(), owner=event.owner)
+            elif isinstance(event, FileCompleted):
+                emit("complete", peer=event.peer_id, file=event.name)
+            elif isinstance(event, Availability):
+                emit("available" if event.available else "lost", file=event.name)
+
     def close(self) -> None:
+        if self.events is not None:
+            self.events.close()
         self.router.close(linger=0)
         self.pub.close(linger=0)
         self.ctx.term()
         self.waker.close()
 
 
-def run_tracker(settings: Settings, workdir: Path) -> int:
-    return TrackerLoop(settings, workdir).run()
+def run_tracker(settings: Settings, workdir: Path, events: Path | None = None) -> int:
+    return TrackerLoop(settings, workdir, events).run()

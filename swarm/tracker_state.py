@@ -53,6 +53,7 @@ from swarm.messages import (
     Snapshot,
     SyncRequest,
     Welcome,
+    tcp_endpoint,
 )
 from swarm.meta import FileMeta
 from swarm.record import Record, field
@@ -93,11 +94,6 @@ class Outcome(Record, frozen=False):
         self.sends.extend(other.sends)
         self.events.extend(other.events)
         self.blocks.extend(other.blocks)
-
-
-def endpoint_for(address: str, port: int) -> str:
-    host = f"[{address}]" if ":" in address else address
-    return f"tcp://{host}:{port}"
 
 
 class TrackerState:
@@ -166,7 +162,7 @@ class TrackerState:
             if silent_s > self.expiry_s:
                 log.warning("peer %d expired: silent for %.1f s (limit %.1f s)",
                             peer.peer_id, silent_s, self.expiry_s)
-                self._remove(out, peer)
+                self._remove(out, peer, "expired")
         return out
 
     def next_expiry_s(self) -> float | None:
@@ -237,7 +233,7 @@ class TrackerState:
             return
         peer_id = self._next_id
         self._next_id += 1
-        peer = PeerRecord(peer_id, sender, endpoint_for(address, join.listen_port), now_s)
+        peer = PeerRecord(peer_id, sender, tcp_endpoint(address, join.listen_port), now_s)
         self.peers[peer_id] = peer
         self.by_sender[sender] = peer_id
         self._publish(out, PeerJoined, peer_id, peer.endpoint)
@@ -362,7 +358,7 @@ class TrackerState:
                 out.sends.append((peer.sender, NotYet(self.seq)))
                 return
         out.sends.append((peer.sender, Farewell()))
-        self._remove(out, peer)
+        self._remove(out, peer, "goodbye")
 
     def leave_blockers(self, peer_id: int) -> list[str]:
         """Why rules (a) and (b) do not hold for ``peer_id`` now (empty if they do)."""
@@ -373,10 +369,10 @@ class TrackerState:
 
     # --- leaving -------------------------------------------------------------
 
-    def _remove(self, out: Outcome, peer: PeerRecord) -> None:
+    def _remove(self, out: Outcome, peer: PeerRecord, reason: str) -> None:
         del self.peers[peer.peer_id]
         del self.by_sender[peer.sender]
-        out.blocks.append(display.Disconnect(peer.peer_id, sorted(peer.received)))
+        out.blocks.append(display.Disconnect(peer.peer_id, sorted(peer.received), reason))
         self._publish(out, PeerLeft, peer.peer_id)
         for name in sorted(peer.touched):
             record = self.files[name]

@@ -1,0 +1,54 @@
+"""`--events FILE`: what happens, as JSON lines, for tools to follow.
+
+Each line is one object: ``{"ts": <unix time>, "event": <kind>, ...}``.
+Kinds: a peer writes joined, file, chunks, complete, leave; a tracker writes
+join, file, chunks, complete, lost, available, leave; both write warning and
+error for what goes to stderr at those levels.  Chunk ranges are
+``[first, end)``, counted from 0 as on the wire.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+
+class EventLog:
+    def __init__(self, path: Path) -> None:
+        # Line-buffered: a tool tailing the file sees each event whole, at once.
+        self._file: TextIO = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
+
+    def emit(self, kind: str, **fields: Any) -> None:
+        if self._file.closed:
+            return
+        record = {"ts": round(time.time(), 6), "event": kind, **fields}
+        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class EventLogHandler(logging.Handler):
+    """Warnings and errors of the log, as events too."""
+
+    def __init__(self, events: EventLog) -> None:
+        super().__init__(logging.WARNING)
+        self.events = events
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = "error" if record.levelno >= logging.ERROR else "warning"
+        try:
+            self.events.emit(kind, message=record.getMessage(), logger=record.name)
+        except Exception:  # a handler must never raise into the code that logs
+            self.handleError(record)
+
+
+def open_event_log(path: Path | None) -> EventLog | None:
+    if path is None:
+        return None
+    events = EventLog(path)
+    logging.getLogger().addHandler(EventLogHandler(events))
+    return events
