@@ -15,12 +15,12 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import IO
 
+from swarm.client import TrackerClient, TrackerUnreachable
 from swarm.config import PROJECT_DIR
+from swarm.report import StatusView, status_table
 
 TRACKER_SH = PROJECT_DIR / "tracker.sh"
 PEER_SH = PROJECT_DIR / "peer.sh"
@@ -54,16 +54,64 @@ def make_files(root: Path, peers: int, size_mib: float, seed: int) -> dict[str, 
     return originals
 
 
-def relay_tracker(stream: IO[bytes], counts: dict[int, int], lock: threading.Lock) -> None:
-    """Show the tracker's stdout: blocks as they are, ACQUIRED lines counted."""
-    for raw in stream:
-        line = raw.decode("utf-8", "replace").rstrip("\n")
-        if " ACQUIRED: CHUNK " in line:
-            peer = int(line.split()[1])
-            with lock:
+def show_tracker_output(path: Path) -> None:
+    """The tracker's stdout: its blocks as they are, ACQUIRED lines counted
+    (there are thousands), with a few shown for their form."""
+    counts: dict[int, int] = {}
+    shown = 0
+    with open(path, encoding="utf-8") as out:
+        for line in out:
+            line = line.rstrip("\n")
+            if " ACQUIRED: CHUNK " in line:
+                peer = int(line.split()[1])
                 counts[peer] = counts.get(peer, 0) + 1
-            continue
-        say(f"  tracker | {line}")
+                if shown < 3:
+                    say(f"  tracker | {line}")
+                    shown += 1
+                elif shown == 3:
+                    say("  tracker | ...")
+                    shown += 1
+                continue
+            say(f"  tracker | {line}")
+    per_peer = ", ".join(f"peer {k}: {v:,}" for k, v in sorted(counts.items()))
+    say(f"  tracker | ({sum(counts.values()):,} ACQUIRED lines in all -- {per_peer})")
+
+
+class LiveStatus:
+    """`swarm status`, inside the demo: redrawn in place on a terminal, a
+    line of progress now and then otherwise."""
+
+    def __init__(self, port: str, files: int) -> None:
+        self.client = TrackerClient("127.0.0.1", int(port), timeout_s=2.0)
+        self.view = StatusView()
+        self.files = files
+        self.tty = sys.stdout.isatty()
+        self.drawn_lines = 0
+        self.next_s = 0.0
+
+    def refresh(self, elapsed_s: float) -> None:
+        now = time.monotonic()
+        if now < self.next_s:
+            return
+        self.next_s = now + (0.3 if self.tty else 1.0)
+        try:
+            status = self.view.update(self.client.listing(), now)
+        except TrackerUnreachable:
+            return
+        if self.tty:
+            text = f"  t = {elapsed_s:4.1f} s\n" + status_table(status)
+            if self.drawn_lines:
+                sys.stdout.write(f"\x1b[{self.drawn_lines}F\x1b[J")  # back up, clear below
+            sys.stdout.write(text)
+            sys.stdout.flush()
+            self.drawn_lines = text.count("\n")
+        else:
+            done = " ".join(f"peer{p['peer']}:{len(p['complete'])}/{self.files}"
+                            for p in status["peers"])
+            say(f"  {elapsed_s:5.1f} s  files complete per peer -- {done}")
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mib", type=float, default=3.0)
     parser.add_argument("--quiet-s", type=float, default=2.0, help="the peers' S")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--upload-limit", type=int, default=4_000_000, metavar="BYTES_S",
+                        help="each peer's upload limit, so the swarm is slow enough to "
+                             "watch (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
 
@@ -81,19 +132,16 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(len(d) for d in originals.values())
     say(f"  {len(originals)} files, {total / (1 << 20):.1f} MiB to spread; each peer "
         f"leaves {args.quiet_s:g} s after the last new file once everyone has everything\n")
+    env = {**os.environ, "SWARM_UPLOAD_LIMIT_BYTES_S": str(args.upload_limit)}
 
     procs: list[subprocess.Popen[bytes]] = []
-    counts: dict[int, int] = {}
-    lock = threading.Lock()
+    live: LiveStatus | None = None
     try:
         (root / "tracker").mkdir()
-        tracker = subprocess.Popen(["sh", str(TRACKER_SH)], cwd=root / "tracker",
-                                   stdout=subprocess.PIPE, start_new_session=True)
+        with open(root / "tracker" / "stdout.txt", "wb") as out:
+            tracker = subprocess.Popen(["sh", str(TRACKER_SH)], cwd=root / "tracker",
+                                       stdout=out, start_new_session=True)
         procs.append(tracker)
-        assert tracker.stdout is not None
-        relay = threading.Thread(target=relay_tracker, args=(tracker.stdout, counts, lock),
-                                 daemon=True)
-        relay.start()
         port_file = root / "tracker" / "port.txt"
         deadline = time.monotonic() + START_TIMEOUT_S
         while not port_file.exists():
@@ -102,48 +150,42 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             time.sleep(0.02)
         port = port_file.read_text().strip()
-        say(f"  tracker listening on port {port} (port.txt)\n")
+        say(f"  tracker listening on port {port} (port.txt); peers starting:\n")
 
         started = time.monotonic()
         peers = []
         for i in range(1, args.peers + 1):
             cwd = root / f"peer{i}"
-            with open(cwd / "stderr.txt", "wb") as err:
+            with open(cwd / "stdout.txt", "wb") as out, open(cwd / "stderr.txt", "wb") as err:
                 peers.append(subprocess.Popen(
                     ["sh", str(PEER_SH), "127.0.0.1", port, str(args.quiet_s)], cwd=cwd,
-                    stdout=subprocess.PIPE, stderr=err, start_new_session=True))
+                    stdout=out, stderr=err, env=env, start_new_session=True))
         procs.extend(peers)
 
-        last_report = 0.0
+        live = LiveStatus(port, len(originals))
         while any(p.poll() is None for p in peers):
-            if time.monotonic() - started > RUN_TIMEOUT_S:
+            elapsed = time.monotonic() - started
+            if elapsed > RUN_TIMEOUT_S:
                 say("the swarm did not finish in time")
                 return 1
-            if time.monotonic() - last_report > 0.5:
-                last_report = time.monotonic()
-                with lock:
-                    progress = ", ".join(f"peer {k}: {v}" for k, v in sorted(counts.items()))
-                if progress:
-                    say(f"  tracker | (ACQUIRED lines so far -- {progress})")
+            live.refresh(elapsed)
             time.sleep(0.05)
         elapsed = time.monotonic() - started
 
-        say("")
+        say("\nWhat the peers printed (stdout):")
         for i, proc in enumerate(peers, 1):
-            out = proc.stdout.read().decode("utf-8", "replace") if proc.stdout else ""
-            for line in out.splitlines():
+            for line in (root / f"peer{i}" / "stdout.txt").read_text("utf-8").splitlines():
                 say(f"  peer{i}   | {line}")
             say(f"  peer{i}   | (exit code {proc.returncode})")
 
         tracker.send_signal(signal.SIGTERM)
         tracker.wait(timeout=10)
-        relay.join(timeout=5)
-        with lock:
-            acquired = sum(counts.values())
-        say(f"\n  tracker | {acquired} ACQUIRED lines in all; tracker exit code "
-            f"{tracker.returncode}")
+        say(f"\nWhat the tracker printed (stdout; exit code {tracker.returncode}):")
+        show_tracker_output(root / "tracker" / "stdout.txt")
         return summary(root, args.peers, originals, peers, elapsed)
     finally:
+        if live is not None:
+            live.close()
         for proc in procs:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)

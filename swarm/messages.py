@@ -5,17 +5,7 @@ exists is a valid one: decoding a malformed body raises ``ProtocolError`` and
 never yields a half-checked object.  ``KIND`` is the first element of the
 encoded header; ``codec`` holds the table from kind to class.
 
-Who sends what (see README, "Protocol"):
-  peer -> tracker (DEALER -> ROUTER)   Hello, Join, Heartbeat, Offer, Have,
-                                       Complete, SyncRequest, HoldersQuery,
-                                       MetaQuery, Complaint, Goodbye, ListQuery
-  tracker -> peer (ROUTER -> DEALER)   HelloReply, Welcome, Snapshot, Holders, MetaReply,
-                                       Refused, Pong, Farewell, NotYet,
-                                       ErrorReply, Rejoin, Listing
-  tracker -> everyone (PUB -> SUB)     PeerJoined, FileAdded, FileCompleted,
-                                       PeerLeft, Availability, Excused
-  peer -> peer (DEALER -> ROUTER)      ChunkRequest, Cancel
-  peer -> peer (ROUTER -> DEALER)      ChunkData (+ one bulk frame), ChunkRefused
+Who sends what to whom is the ``ROUTES`` table at the end of the module.
 """
 
 from __future__ import annotations
@@ -226,12 +216,43 @@ class HolderRanges(Record):
 
 
 class Refusal(Record):
+    """An offer the tracker did not take, and why."""
+
     name: str
     reason: str
 
     def __post_init__(self) -> None:
         _text(self.name, "refused name", 1000)
         _text(self.reason, "reason")
+
+
+class FileListing(Record):
+    """One file of a Listing: summary, complete holders, partial holders
+    with their chunk counts."""
+
+    summary: FileSummary
+    complete: tuple[int, ...]
+    partial: tuple[tuple[int, int], ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "summary", _record(self.summary, "summary", FileSummary))
+        ids = tuple(_int(i, "peer id", 1, MAX_ID) for i in _seq(self.complete, "complete"))
+        object.__setattr__(self, "complete", ids)
+        partial = []
+        for entry in _seq(self.partial, "partial"):
+            pair = _seq(entry, "partial holder")
+            if len(pair) != 2:
+                raise ProtocolError("partial holder: expected [peer id, chunks]")
+            partial.append((_int(pair[0], "peer id", 1, MAX_ID), _int(pair[1], "chunks")))
+        object.__setattr__(self, "partial", tuple(partial))
+
+    def to_wire(self) -> list[Any]:
+        s = self.summary
+        return [
+            [s.name, s.size_bytes, s.digest, s.available],
+            list(self.complete),
+            [list(p) for p in self.partial],
+        ]
 
 
 # --- the messages ------------------------------------------------------------
@@ -261,6 +282,9 @@ class Event(Message):
 
 
 class Join(Message):
+    """Join the swarm: the port this peer serves chunks on, its complete files, and the chunks
+    it kept from an earlier run."""
+
     KIND: ClassVar[int] = 1
     version: int
     listen_port: int
@@ -283,6 +307,8 @@ class Join(Message):
 
 
 class Heartbeat(Message):
+    """I am alive (any message counts; this one is sent every heartbeat interval)."""
+
     KIND: ClassVar[int] = 2
 
 
@@ -300,6 +326,8 @@ class Offer(Message):
 
 
 class Have(Message):
+    """Chunks the sender now holds, verified, in batches."""
+
     KIND: ClassVar[int] = 4
     reports: tuple[HaveReport, ...]
 
@@ -342,6 +370,8 @@ class HoldersQuery(Message):
 
 
 class MetaQuery(Message):
+    """Ask for a file's hash list, to fetch and verify it."""
+
     KIND: ClassVar[int] = 8
     digest: bytes
 
@@ -417,6 +447,8 @@ class Snapshot(Message):
 
 
 class HelloReply(Message):
+    """Where the events are published."""
+
     KIND: ClassVar[int] = 32
     version: int
     pub_port: int
@@ -427,6 +459,8 @@ class HelloReply(Message):
 
 
 class Welcome(Message):
+    """The sender's peer id, the swarm as of the snapshot, and the offers refused."""
+
     KIND: ClassVar[int] = 21
     peer_id: int
     snapshot: Snapshot
@@ -446,6 +480,8 @@ class Welcome(Message):
 
 
 class Holders(Message):
+    """Which peers hold which chunks of a file (answer to HoldersQuery)."""
+
     KIND: ClassVar[int] = 22
     digest: bytes
     holders: tuple[HolderRanges, ...]
@@ -459,6 +495,8 @@ class Holders(Message):
 
 
 class MetaReply(Message):
+    """A file's metadata, with its hash list (answer to MetaQuery)."""
+
     KIND: ClassVar[int] = 23
     meta: FileMeta
 
@@ -494,10 +532,14 @@ class Pong(Message):
 
 
 class Farewell(Message):
+    """The goodbye is taken: the peer may go."""
+
     KIND: ClassVar[int] = 26
 
 
 class NotYet(Message):
+    """The goodbye is refused: rule (a) or (b) does not hold on the tracker's newest state."""
+
     KIND: ClassVar[int] = 27
     seq: int
 
@@ -506,6 +548,8 @@ class NotYet(Message):
 
 
 class ErrorReply(Message):
+    """A request that could not be taken, and why."""
+
     KIND: ClassVar[int] = 28
     reason: str
 
@@ -519,37 +563,9 @@ class Rejoin(Message):
     KIND: ClassVar[int] = 29
 
 
-class FileListing(Message):
-    """One file of a Listing: summary, complete holders, partial holders
-    with their chunk counts."""
-
-    KIND: ClassVar[int] = 31
-    summary: FileSummary
-    complete: tuple[int, ...]
-    partial: tuple[tuple[int, int], ...]
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "summary", _record(self.summary, "summary", FileSummary))
-        ids = tuple(_int(i, "peer id", 1, MAX_ID) for i in _seq(self.complete, "complete"))
-        object.__setattr__(self, "complete", ids)
-        partial = []
-        for entry in _seq(self.partial, "partial"):
-            pair = _seq(entry, "partial holder")
-            if len(pair) != 2:
-                raise ProtocolError("partial holder: expected [peer id, chunks]")
-            partial.append((_int(pair[0], "peer id", 1, MAX_ID), _int(pair[1], "chunks")))
-        object.__setattr__(self, "partial", tuple(partial))
-
-    def to_wire(self) -> list[Any]:
-        s = self.summary
-        return [
-            [s.name, s.size_bytes, s.digest, s.available],
-            list(self.complete),
-            [list(p) for p in self.partial],
-        ]
-
-
 class Listing(Message):
+    """Every peer and every file with its holders (answer to ListQuery)."""
+
     KIND: ClassVar[int] = 30
     seq: int
     peers: tuple[PeerSummary, ...]
@@ -572,6 +588,8 @@ class Listing(Message):
 
 
 class PeerJoined(Event):
+    """A peer joined, serving at this endpoint."""
+
     KIND: ClassVar[int] = 40
     seq: int
     peer_id: int
@@ -602,6 +620,8 @@ class FileAdded(Event):
 
 
 class FileCompleted(Event):
+    """A peer holds a file whole (it brought it or finished fetching it)."""
+
     KIND: ClassVar[int] = 42
     seq: int
     peer_id: int
@@ -614,6 +634,8 @@ class FileCompleted(Event):
 
 
 class PeerLeft(Event):
+    """A peer said goodbye or expired."""
+
     KIND: ClassVar[int] = 43
     seq: int
     peer_id: int
@@ -656,6 +678,8 @@ class Excused(Event):
 
 
 class ChunkRequest(Message):
+    """Ask a peer for a run of chunks (in practice one piece)."""
+
     KIND: ClassVar[int] = 60
     request_id: int
     digest: bytes
@@ -670,6 +694,8 @@ class ChunkRequest(Message):
 
 
 class Cancel(Message):
+    """A request is no longer wanted (another holder answered first)."""
+
     KIND: ClassVar[int] = 61
     request_id: int
 
@@ -695,6 +721,8 @@ class ChunkData(Message):
 
 
 class ChunkRefused(Message):
+    """A request that will not be answered with data, and why."""
+
     KIND: ClassVar[int] = 63
     request_id: int
     reason: str
@@ -704,11 +732,29 @@ class ChunkRefused(Message):
         _text(self.reason, "reason")
 
 
-ALL_MESSAGES: tuple[type[Message], ...] = (
-    Join, Heartbeat, Offer, Have, Complete, SyncRequest, HoldersQuery, MetaQuery,
-    Complaint, Goodbye, Hello, ListQuery,
-    Snapshot, HelloReply, Welcome, Holders, MetaReply, Refused, Pong, Farewell, NotYet,
-    ErrorReply, Rejoin, Listing, FileListing,
-    PeerJoined, FileAdded, FileCompleted, PeerLeft, Availability, Excused,
-    ChunkRequest, Cancel, ChunkData, ChunkRefused,
-)  # fmt: skip
+# Who sends what to whom, over which sockets: the protocol reference in the
+# README is generated from this table (python -m swarm.protocol_doc).
+ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
+    ("peer → tracker", "DEALER → ROUTER",
+     (Hello, Join, Heartbeat, Offer, Have, Complete, SyncRequest, HoldersQuery, MetaQuery,
+      Complaint, Goodbye)),
+    ("tool → tracker", "DEALER → ROUTER", (ListQuery,)),
+    ("tracker → peer", "ROUTER → DEALER",
+     (HelloReply, Welcome, Snapshot, Holders, MetaReply, Refused, Pong, Farewell, NotYet,
+      ErrorReply, Rejoin)),
+    ("tracker → tool", "ROUTER → DEALER", (Listing,)),
+    ("tracker → every peer", "PUB → SUB",
+     (PeerJoined, FileAdded, FileCompleted, PeerLeft, Availability, Excused)),
+    ("peer → peer", "DEALER → ROUTER", (ChunkRequest, Cancel)),
+    ("peer → peer", "ROUTER → DEALER", (ChunkData, ChunkRefused, ErrorReply)),
+)
+
+# The records nested inside messages, for the reference.
+RECORDS: tuple[type[Record], ...] = (
+    FileMeta, FileSummary, PeerSummary, PartialOffer, HaveReport, HolderRanges, Refusal,
+    FileListing,
+)
+
+ALL_MESSAGES: tuple[type[Message], ...] = tuple(
+    dict.fromkeys(cls for _, _, classes in ROUTES for cls in classes)
+)

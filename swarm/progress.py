@@ -9,12 +9,15 @@ while log lines scroll above them.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
 from swarm.record import Record
 
 REFRESH_S = 0.2  # how often the bars are redrawn
+DEFAULT_COLUMNS = 100
+DEFAULT_ROWS = 24
 
 
 class FileProgress(Record):
@@ -26,6 +29,18 @@ class FileProgress(Record):
     held_bytes: int
     sources: int
     done: bool
+
+
+def _size() -> dict[str, Any]:
+    """Follow the terminal's size, unless it reports none (a bare pty does):
+    tqdm would then draw bars of no width, or none at all for want of rows."""
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):
+        size = os.terminal_size((0, 0))
+    if size.columns > 0 and size.lines > 0:
+        return {"dynamic_ncols": True}
+    return {"ncols": DEFAULT_COLUMNS, "nrows": DEFAULT_ROWS}
 
 
 def wanted(mode: str) -> bool:
@@ -78,7 +93,7 @@ class ProgressBars:
                     continue  # finished before it was ever drawn
                 bar = self._tqdm(total=f.size_bytes, desc=f.name, unit="B", unit_scale=True,
                                  unit_divisor=1024, file=sys.stderr, leave=True,
-                                 dynamic_ncols=True, position=len(self._bars))
+                                 position=len(self._bars), **_size())
                 self._bars[f.key] = bar
             if bar.disable:
                 continue

@@ -247,9 +247,9 @@ class Swarm:
         self.peers: list[PeerRun] = []
         self._procs: list[Proc] = []
 
-    def start_tracker(self, timeout_s: float = 20.0) -> int:
+    def start_tracker(self, timeout_s: float = 20.0, args: Iterable[str] = ()) -> int:
         cwd = self.root / "tracker"
-        self.tracker = start("tracker", ["sh", str(TRACKER_SH)], cwd, self.env)
+        self.tracker = start("tracker", ["sh", str(TRACKER_SH), *args], cwd, self.env)
         self._procs.append(self.tracker)
         port_file = cwd / "port.txt"
         wait_for(port_file.exists, timeout_s, "port.txt")
@@ -260,7 +260,8 @@ class Swarm:
 
     def start_peer(self, files: Mapping[str, bytes], quiet_s: float = 1.0,
                    extra: Mapping[str, bytes] | None = None,
-                   env: Mapping[str, str] | None = None, name: str | None = None) -> PeerRun:
+                   env: Mapping[str, str] | None = None, name: str | None = None,
+                   args: Iterable[str] = ()) -> PeerRun:
         """A peer whose Shared holds ``files`` (offered) and ``extra`` (paths
         relative to Shared that must be ignored: hidden files, subfolders)."""
         cwd = self.root / (name or f"peer{len(self.peers) + 1}")
@@ -270,8 +271,8 @@ class Swarm:
             path = shared / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        proc = start(cwd.name, ["sh", str(PEER_SH), "127.0.0.1", str(self.port), str(quiet_s)],
-                     cwd, {**self.env, **(env or {})})
+        proc = start(cwd.name, ["sh", str(PEER_SH), "127.0.0.1", str(self.port), str(quiet_s),
+                                *args], cwd, {**self.env, **(env or {})})
         self._procs.append(proc)
         run = PeerRun(proc, dict(files))
         self.peers.append(run)

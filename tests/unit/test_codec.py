@@ -60,7 +60,6 @@ def sample_messages() -> list[m.Message]:
         m.ErrorReply("unknown file"),
         m.Rejoin(),
         m.Listing(9, PEERS, (FILE_LISTING,)),
-        FILE_LISTING,
         m.PeerJoined(1, 5, ENDPOINT),
         m.FileAdded(2, summary_of(META_SMALL), 5),
         m.FileCompleted(3, 5, "small.txt"),
@@ -172,7 +171,7 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "endpoint not tcp": [pack(m.PeerJoined.KIND, 1, 1, "ipc:///tmp/x")],
     "reason too long": [pack(m.ErrorReply.KIND, "x" * 1001)],
     "partial holder not a pair": [
-        pack(m.FileListing.KIND, [META_SMALL.name, 1200, DIGEST, True], [], [[1, 2, 3]])
+        pack(m.Listing.KIND, 1, [], [[[META_SMALL.name, 1200, DIGEST, True], [], [[1, 2, 3]]]])
     ],
     "chunk data without payload": [pack(m.ChunkData.KIND, 1, DIGEST, 0, 1)],
     "pong with two frames": [pack(m.Pong.KIND, 1), b"extra"],

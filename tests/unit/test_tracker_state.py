@@ -294,7 +294,7 @@ def test_silent_peer_expires_with_disconnect_and_peer_left() -> None:
     # Exactly expiry_s of silence is not yet "longer than" it.
     assert state.expire(3.0).blocks == []
     out = state.expire(3.5)
-    assert out.blocks == [display.Disconnect(1, [])]
+    assert out.blocks == [display.Disconnect(1, [], "expired")]
     assert [e.peer_id for e in events_of(out, m.PeerLeft)] == [1]
     assert list(state.peers) == [2]
     assert state.next_expiry_s() == 2.0 + EXPIRY_S

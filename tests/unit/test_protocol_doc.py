@@ -1,0 +1,33 @@
+"""The README's protocol reference is the one the code generates."""
+
+from __future__ import annotations
+
+from swarm import protocol_doc
+from swarm.codec import decode, encode_frames
+from swarm.messages import ALL_MESSAGES, ROUTES
+
+
+def test_readme_protocol_reference_matches_the_message_classes() -> None:
+    readme = protocol_doc.README.read_text(encoding="utf-8")
+    assert protocol_doc.section(readme) == protocol_doc.render(), (
+        "README's protocol reference is stale: run python -m swarm.protocol_doc --update")
+
+
+def test_every_message_has_a_route_and_a_kind_of_its_own() -> None:
+    routed = {cls for _, _, classes in ROUTES for cls in classes}
+    assert routed == set(ALL_MESSAGES)
+    kinds = [cls.KIND for cls in ALL_MESSAGES]
+    assert len(kinds) == len(set(kinds))
+
+
+def test_every_message_in_the_reference_is_decodable_by_its_kind() -> None:
+    reference = protocol_doc.render()
+    for cls in ALL_MESSAGES:
+        assert f"| {cls.KIND} | `{cls.__name__}` |" in reference
+        for field in cls._fields:
+            assert f"`{field}`" in reference
+    # The codec table and the reference agree on the kinds.
+    from swarm.messages import Heartbeat
+
+    message, _ = decode(encode_frames(Heartbeat()))
+    assert isinstance(message, Heartbeat)
