@@ -299,7 +299,7 @@ def test_silent_peer_expires_with_disconnect_and_peer_left() -> None:
     assert list(state.peers) == [2]
     assert state.next_expiry_s() == 2.0 + EXPIRY_S
     later = state.expire(5.5)
-    assert later.blocks == [display.Disconnect(2, ["small.txt"])]
+    assert later.blocks == [display.Disconnect(2, ["small.txt"], "expired")]
     assert state.next_expiry_s() is None
 
 
