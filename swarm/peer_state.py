@@ -133,6 +133,7 @@ class PeerState:
         # What happened, for --events; a no-op unless asked for.
         self.observe: Observer = observe or (lambda kind, **fields: None)
         self._leave_reason = "every rule met"
+        self._last_blocker = ""
         self.listen_port = listen_port
         self.rng = rng or random.Random()
         self.phase = Phase.HELLO
@@ -721,7 +722,11 @@ class PeerState:
             self._next_leave_check_s = (
                 self.clock.quiet_until() if not self.clock.holds(now_s) else float("inf")
             )
-            log.debug("not leaving yet: %s", "; ".join(blockers[:3]))
+            # Said once per change, so "why does it not leave?" has an answer
+            # at info level without a line per event.
+            if blockers[0] != self._last_blocker:
+                self._last_blocker = blockers[0]
+                log.info("not leaving yet: %s", blockers[0])
             return
         self._flush_have()
         self.phase = Phase.LEAVING

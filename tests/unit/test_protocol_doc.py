@@ -31,3 +31,17 @@ def test_every_message_in_the_reference_is_decodable_by_its_kind() -> None:
 
     message, _ = decode(encode_frames(Heartbeat()))
     assert isinstance(message, Heartbeat)
+
+
+def test_readme_settings_table_lists_every_setting_with_its_default() -> None:
+    from swarm.config import SETTING_NAMES, Settings
+
+    readme = protocol_doc.README.read_text(encoding="utf-8")
+    table = readme[readme.index("## Settings"):readme.index("## Troubleshooting")]
+    defaults = Settings()
+    for name in SETTING_NAMES:
+        row = next((line for line in table.splitlines() if line.startswith(f"| `{name}` |")),
+                   None)
+        assert row is not None, f"README's settings table lacks {name}"
+        default = str(getattr(defaults, name))
+        assert default in row.split("|")[2], f"README gives another default for {name}"
