@@ -98,11 +98,18 @@ def decode_frames(frames: list[zmq.Frame]) -> tuple[Message, memoryview | None]:
     return decode(buffers)
 
 
+_bad_counts: dict[str, int] = {}
+BAD_LOGGED_PER_SOURCE = 20  # then one line in a thousand: a flood must not flood stderr
+
+
 def try_decode(frames: list[zmq.Frame], where: str) -> tuple[Message, memoryview | None] | None:
     try:
         return decode_frames(frames)
     except ProtocolError as exc:
-        log.warning("dropped a bad message from %s: %s", where, exc)
+        count = _bad_counts.get(where, 0) + 1
+        _bad_counts[where] = count
+        if count <= BAD_LOGGED_PER_SOURCE or count % 1000 == 0:
+            log.warning("dropped a bad message from %s (%d so far): %s", where, count, exc)
         return None
 
 

@@ -35,7 +35,8 @@ PORT_FILE = "port.txt"
 # Fault injection for tests: event numbers the loop does not publish, as if
 # the PUB socket had dropped them (e.g. "2,5").  Empty in normal use.
 DROP_EVENTS_ENV = "SWARM_TEST_DROP_EVENTS"
-BAD_MESSAGES_LOGGED = 50  # per sender, then only counted
+BAD_MESSAGES_LOGGED = 10  # per stranger; then its bad requests are only dropped
+STRANGERS_REMEMBERED = 10_000  # bounds the memory a flood of new senders can take
 
 
 def write_port_file(directory: Path, port: int) -> Path:
@@ -115,11 +116,20 @@ class TrackerLoop:
         self._carry_out(self.state.handle(sender, message, address, monotonic()))
 
     def _bad_message(self, sender: bytes, reason: str) -> None:
+        if sender in self.state.by_sender:  # a peer: counted, and expelled if it keeps on
+            out = Outcome()
+            self.state.strike(out, sender, f"bad request: {reason}")
+            self._carry_out(out)
+            return
+        # A stranger: answered and logged a few times, then only dropped, so
+        # a flood costs us little and cannot be turned against anyone else.
+        if len(self._bad_from) > STRANGERS_REMEMBERED:
+            self._bad_from.clear()
         count = self._bad_from.get(sender, 0) + 1
         self._bad_from[sender] = count
         if count <= BAD_MESSAGES_LOGGED:
             log.warning("dropped a bad request from %s: %s", sender.hex()[:12], reason)
-        self._send(sender, ErrorReply(f"bad request: {reason}"[:1000]))
+            self._send(sender, ErrorReply(f"bad request: {reason}"[:1000]))
 
     def _carry_out(self, outcome: Outcome) -> None:
         self._blocks.extend(outcome.blocks)

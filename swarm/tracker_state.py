@@ -15,6 +15,9 @@ from swarm import display
 from swarm.chunks import ChunkSet, pairs, union_covers
 from swarm.leave_rule import unmet_a, unmet_b
 from swarm.messages import (
+    MAX_TEXT as MAX_REASON,
+)
+from swarm.messages import (
     PROTOCOL_VERSION,
     Availability,
     Complaint,
@@ -61,6 +64,8 @@ from swarm.record import Record, field
 log = logging.getLogger("swarm.tracker")
 
 COMPLAINTS_LOGGED_PER_PEER = 20  # beyond this, complaints are counted, not logged
+STRIKES_LOGGED = 10  # bad requests logged per peer; beyond, only counted
+STRIKES_TO_EXPEL = 50  # a peer that keeps sending bad requests is expelled
 
 
 class PeerRecord(Record, frozen=False):
@@ -73,12 +78,16 @@ class PeerRecord(Record, frozen=False):
     excused: set[str] = field(default_factory=set)
     touched: set[str] = field(default_factory=set)  # files it holds chunks of
     complaints_against: int = 0
+    strikes: int = 0  # refused or malformed requests
 
 
 class FileRecord(Record, frozen=False):
     meta: FileMeta
     available: bool
     holders: dict[int, ChunkSet] = field(default_factory=dict)
+    # Every chunk any peer has ever held: a peer claiming chunks outside it
+    # claims what it cannot have fetched from anyone.
+    ever_held: ChunkSet = field(default_factory=ChunkSet)
 
     def summary(self) -> FileSummary:
         m = self.meta
@@ -150,9 +159,7 @@ class TrackerState:
         elif isinstance(message, Goodbye):
             self._goodbye(out, peer, message)
         else:
-            log.warning("peer %d sent %s, which a tracker does not take", peer_id,
-                        type(message).__name__)
-            out.sends.append((sender, ErrorReply(f"unexpected {type(message).__name__}")))
+            self.strike(out, sender, f"{type(message).__name__} is not a request a tracker takes")
         return out
 
     def expire(self, now_s: float) -> Outcome:
@@ -274,6 +281,7 @@ class TrackerState:
                 self.by_digest[meta.digest] = meta.name
                 self._publish(out, FileAdded, record.summary(), peer.peer_id)
             record.holders[peer.peer_id] = ChunkSet.full(meta.chunks)
+            record.ever_held = ChunkSet.full(meta.chunks)
             peer.touched.add(meta.name)
             peer.complete.add(meta.name)
             self._publish(out, FileCompleted, peer.peer_id, meta.name)
@@ -297,23 +305,47 @@ class TrackerState:
         chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
         for start, end in ranges:
             chunks.add(start, end)
+            record.ever_held.add(start, end)
         peer.touched.add(meta.name)
         self._refresh_availability(out, record)
+
+    def strike(self, out: Outcome, sender: bytes, reason: str) -> bool:
+        """A bad request: said on stderr, answered, and counted; a peer that
+        keeps at it is expelled.  True when it was."""
+        peer_id = self.by_sender.get(sender)
+        if peer_id is None:
+            return False  # not a peer: the IO loop answers and rate-limits strangers
+        peer = self.peers[peer_id]
+        peer.strikes += 1
+        if peer.strikes <= STRIKES_LOGGED:
+            log.warning("peer %d: refused: %s", peer_id, reason)
+        out.sends.append((sender, ErrorReply(reason[:MAX_REASON])))
+        if peer.strikes >= STRIKES_TO_EXPEL:
+            log.warning("peer %d expelled after %d bad requests", peer_id, peer.strikes)
+            self._remove(out, peer, "expelled")
+            return True
+        return False
 
     def _have(self, out: Outcome, peer: PeerRecord, have: Have) -> None:
         for report in have.reports:
             record = self._file_by_digest(report.digest)
             if record is None:
-                log.warning("peer %d reported chunks of an unknown file", peer.peer_id)
+                if self.strike(out, peer.sender, "chunks reported for an unknown file"):
+                    return
                 continue
             total = record.meta.chunks
             chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
             peer.touched.add(record.meta.name)
             new: list[tuple[int, int]] = []
             for start, end in pairs(report.ranges):
+                problem = None
                 if end > total:
-                    log.warning("peer %d reported chunks %d-%d of %r, which has %d",
-                                peer.peer_id, start, end, record.meta.name, total)
+                    problem = f"{record.meta.name!r} has only {total}"
+                elif not record.ever_held.contains_range(start, end):
+                    problem = "no peer ever had them to give"
+                if problem is not None:
+                    if self.strike(out, peer.sender, f"chunks {start}-{end}: {problem}"):
+                        return
                     continue
                 new.extend(chunks.add(start, end))
             if new:
@@ -324,16 +356,15 @@ class TrackerState:
     def _complete(self, out: Outcome, peer: PeerRecord, complete: Complete) -> None:
         record = self._file_by_digest(complete.digest)
         if record is None:
-            out.sends.append((peer.sender, ErrorReply("complete: unknown file")))
+            self.strike(out, peer.sender, "complete: unknown file")
             return
         name = record.meta.name
         if name in peer.complete:
             return
         chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
         if len(chunks) != record.meta.chunks:
-            log.warning("peer %d says %r is complete but has reported %d of %d chunks",
-                        peer.peer_id, name, len(chunks), record.meta.chunks)
-            out.sends.append((peer.sender, ErrorReply(f"complete: {name!r} not fully reported")))
+            self.strike(out, peer.sender, f"complete: {name!r} has {len(chunks)} of "
+                        f"{record.meta.chunks} chunks reported")
             return
         peer.touched.add(name)
         peer.complete.add(name)
