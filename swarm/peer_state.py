@@ -67,6 +67,7 @@ MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for
 MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "busy"
 FIRST_SEQ_CHECK_S = 0.2  # after joining, ask for the event number this soon
 SYNC_RETRY_S = 3.0  # a snapshot request unanswered this long is sent again
+SEQ_LAG_GRACE_S = 0.5  # events may trail a reply this long before they count as lost
 QUERY_RETRY_S = 5.0  # likewise for holder and metadata queries
 STARVING_REFRESH_S = 0.25  # holder refresh when no known source has anything
 NOT_YET_RETRY_S = 0.5  # after the tracker said "not yet" to a goodbye
@@ -156,6 +157,7 @@ class PeerState:
         self._holders_due: dict[bytes, float] = {}
         self._pending_have: dict[bytes, set[int]] = {}
         self._sync_asked_at: float | None = None
+        self._behind: tuple[int, float] | None = None  # (tracker's event number, seen at)
         self._heard_from_tracker_s = now_s
         self._next_heartbeat_s = now_s + settings.heartbeat_interval_s
         self._next_report_s = now_s
@@ -207,11 +209,7 @@ class PeerState:
         elif isinstance(message, Welcome):
             self._welcome(message, now_s)
         elif isinstance(message, Pong):
-            seen = self.view.seq
-            if self.view.note_seq(message.seq):
-                log.info("the tracker is at event %d, this peer at %d; asking for a snapshot",
-                         message.seq, seen)
-                self._ask_sync(now_s)
+            self._note_tracker_seq(message.seq, now_s)
         elif isinstance(message, Snapshot):
             self._sync_asked_at = None
             self._apply_changes(self.view.apply_snapshot(message), now_s)
@@ -230,8 +228,7 @@ class PeerState:
             if self.phase is Phase.LEAVING and self._leave_deadline_s is None:
                 self.phase = Phase.RUNNING
                 self._next_leave_check_s = now_s + NOT_YET_RETRY_S
-                if self.view.note_seq(message.seq):
-                    self._ask_sync(now_s)
+                self._note_tracker_seq(message.seq, now_s)
         elif isinstance(message, Rejoin):
             self._rejoin(now_s)
         elif isinstance(message, ErrorReply):
@@ -283,6 +280,28 @@ class PeerState:
                       refusal.name, refusal.reason)
             self.mine.complete.discard(refusal.name)
             self.mine.excused.add(refusal.name)
+
+    def _note_tracker_seq(self, latest_seq: int, now_s: float) -> None:
+        """The tracker's newest event number, from a reply.  Replies and events
+        travel on different sockets, so a reply often overtakes the events it
+        follows: the view is given SEQ_LAG_GRACE_S to catch up before its
+        events count as lost (checked in on_timer)."""
+        if latest_seq > self.view.seq and self._behind is None:
+            self._behind = (latest_seq, now_s)
+
+    def _check_lag(self, now_s: float) -> None:
+        if self._behind is None:
+            return
+        target, since = self._behind
+        if self.view.seq >= target or self.view.awaiting_snapshot:
+            self._behind = None
+        elif now_s - since >= SEQ_LAG_GRACE_S:
+            self._behind = None
+            seen = self.view.seq
+            if self.view.note_seq(target):
+                log.info("the tracker was at event %d, this peer is at %d; asking for a "
+                         "snapshot", target, seen)
+                self._ask_sync(now_s)
 
     def _ask_sync(self, now_s: float) -> None:
         if self._sync_asked_at is None or now_s - self._sync_asked_at > SYNC_RETRY_S:
@@ -620,6 +639,7 @@ class PeerState:
             return
         if self._sync_asked_at is not None and now_s - self._sync_asked_at > SYNC_RETRY_S:
             self._ask_sync(now_s)
+        self._check_lag(now_s)
         expired = self.plan.expire(now_s)
         for request in expired:
             log.info("request to peer %d for piece %d timed out", request.source, request.piece)
@@ -672,6 +692,8 @@ class PeerState:
             self._next_heartbeat_s,
             self._heard_from_tracker_s + self.settings.tracker_grace_s,
         ]
+        if self._behind is not None:
+            candidates.append(self._behind[1] + SEQ_LAG_GRACE_S)
         if self.phase not in (Phase.HELLO, Phase.JOINING):
             candidates.append(self._next_report_s if self._pending_have else float("inf"))
             if self.partials:
