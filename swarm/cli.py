@@ -7,6 +7,7 @@
     swarm status HOST PORT             a live table of peers and progress
     swarm config                       the effective settings, and where from
     swarm digest FILE...               the swarm digest of local files
+    swarm keygen                       a new swarm key (for closed swarms)
 
 Exit codes: 0 success; 1 failure (a peer gave up on a silent tracker, a
 tracker did not answer, a file was not found); 2 bad usage or settings.
@@ -159,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     digest = _command(commands, "digest", "print the swarm digest of local files",
                       "  swarm digest Shared/report.pdf")
     digest.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    _command(commands, "keygen", "print a new swarm key",
+             "  swarm keygen > swarm.key && chmod 600 swarm.key\n"
+             "  SWARM_KEY=$(cat swarm.key) swarm tracker")
     return parser
 
 
@@ -191,6 +196,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _config(loaded, args.json)
     if command == "digest":
         return _digest(args.files)
+    if command == "keygen":
+        from swarm.curve import new_swarm_key
+
+        print(new_swarm_key())
+        return EXIT_OK
     setup_logging(settings.log_level, command)
     if command == "tracker":
         from swarm.tracker_io import run_tracker
@@ -201,19 +211,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_peer(settings, args.host, args.port, args.min_alive_s, args.shared,
                         Path(settings.state_dir), events=args.events, progress=args.progress)
+    args.settings = settings
     return _query(command, args)
+
+
+def _shown(settings: Settings, name: str) -> Any:
+    value = getattr(settings, name)
+    if name == "key" and value:
+        return "(set)"  # a secret: where it came from is shown, never its value
+    return value
 
 
 def _config(loaded: LoadedSettings, as_json: bool) -> int:
     settings = loaded.settings
     if as_json:
-        print(json.dumps({name: {"value": getattr(settings, name),
+        print(json.dumps({name: {"value": _shown(settings, name),
                                  "source": loaded.sources[name]} for name in SETTING_NAMES},
                          indent=2))
         return EXIT_OK
     width = max(len(n) for n in SETTING_NAMES)
     for name in SETTING_NAMES:
-        value = json.dumps(getattr(settings, name))
+        value = json.dumps(_shown(settings, name))
         print(f"{name:<{width}} = {value:<12} # {loaded.sources[name]}")
     return EXIT_OK
 
@@ -236,9 +254,11 @@ def _digest(paths: list[Path]) -> int:
 def _query(command: str, args: argparse.Namespace) -> int:
     from swarm import report
     from swarm.client import TrackerClient, TrackerUnreachable
+    from swarm.curve import keys_from as curve_keys
 
     try:
-        with TrackerClient(args.host, args.port, args.timeout_s) as client:
+        with TrackerClient(args.host, args.port, args.timeout_s,
+                           curve_keys(args.settings.key)) as client:
             if command == "ls":
                 listing = client.listing()
                 _emit(report.ls_json(listing) if args.json else report.ls_table(listing),

@@ -9,6 +9,7 @@ import os
 import zmq
 
 from swarm.codec import MAX_HEADER_BYTES, decode_header, encode_frames
+from swarm.curve import CurveKeys, make_client
 from swarm.messages import (
     ErrorReply,
     Listing,
@@ -24,10 +25,13 @@ class TrackerUnreachable(Exception):
 
 
 class TrackerClient:
-    def __init__(self, host: str, port: int, timeout_s: float = 5.0) -> None:
+    def __init__(self, host: str, port: int, timeout_s: float = 5.0,
+                 keys: CurveKeys | None = None) -> None:
         self.timeout_s = timeout_s
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.sock = self.ctx.socket(zmq.DEALER)
+        if keys is not None:
+            make_client(self.sock, keys)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_HEADER_BYTES + 4096)
         self.sock.setsockopt(zmq.ROUTING_ID, b"tool-" + os.urandom(8))

@@ -49,6 +49,9 @@ class Settings(Record):
     report_interval_s: float = 0.1
     # Most bytes per second a peer sends to others; 0 for no limit.
     upload_limit_bytes_s: int = 0
+    # The swarm key (64 hex digits; `swarm keygen`): CurveZMQ on every
+    # socket, and only holders of the key get in.  Empty: an open swarm.
+    key: str = ""
     log_level: str = "warning"
 
     @property
@@ -71,6 +74,9 @@ class Settings(Record):
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if not self.bind_address:
             raise ConfigError("bind_address must not be empty")
+        if self.key and (len(self.key) != 64
+                         or any(c not in "0123456789abcdefABCDEF" for c in self.key)):
+            raise ConfigError("key must be 64 hexadecimal digits (make one: swarm keygen)")
 
 
 SETTING_NAMES = Settings._fields
@@ -87,6 +93,7 @@ SETTING_HELP = {
     "holders_refresh_s": "seconds between a downloading peer's questions about who holds what",
     "report_interval_s": "seconds between batched reports of acquired chunks",
     "upload_limit_bytes_s": "most bytes per second a peer sends to others; 0 for no limit",
+    "key": "the swarm key (swarm keygen): only its holders get in; empty for an open swarm",
     "log_level": "how much goes to stderr: debug, info, warning or error",
 }
 if set(SETTING_HELP) != set(SETTING_NAMES):  # pragma: no cover - a programming error

@@ -22,6 +22,7 @@ import zmq
 from swarm import display
 from swarm.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
 from swarm.config import Settings
+from swarm.curve import CurveKeys, keys_from, make_client, make_server, start_authenticator
 from swarm.display import StdoutWriter
 from swarm.event_log import open_event_log
 from swarm.loop import Waker, configure, monotonic, receive_all, timeout_ms, try_decode
@@ -116,11 +117,13 @@ class PeerNetZmq:
     """``PeerNet`` on ZeroMQ sockets."""
 
     def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], tracker_host: str,
-                 tracker_port: int, poller: zmq.Poller) -> None:
+                 tracker_port: int, poller: zmq.Poller, keys: CurveKeys | None) -> None:
         self.ctx = ctx
         self.tracker_host = tracker_host
         self.poller = poller
+        self.keys = keys
         self.tracker = ctx.socket(zmq.DEALER)
+        self._client(self.tracker)
         configure(self.tracker, MAX_HEADER_BYTES + 4096)
         # A routing id of our own survives reconnects, so the tracker keeps
         # knowing who we are after a network blip.
@@ -128,11 +131,14 @@ class PeerNetZmq:
         self.tracker.connect(tcp_endpoint(tracker_host, tracker_port))
         poller.register(self.tracker, zmq.POLLIN)
         self.events = ctx.socket(zmq.SUB)
+        self._client(self.events)
         configure(self.events, EVENT_MAX_BYTES)
         self.events.setsockopt(zmq.SUBSCRIBE, b"")
         self.events.setsockopt(zmq.RCVHWM, 100_000)
         poller.register(self.events, zmq.POLLIN)
         self.server = ctx.socket(zmq.ROUTER)
+        if keys is not None:
+            make_server(self.server, keys)
         configure(self.server, REQUEST_PORT_MAX_BYTES)
         self.server.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.server.setsockopt(zmq.SNDHWM, 10_000)
@@ -149,6 +155,10 @@ class PeerNetZmq:
         self.monitors: dict[int, zmq.Socket[bytes]] = {}
         self.monitor_owner: dict[zmq.Socket[bytes], int] = {}
 
+    def _client(self, sock: zmq.Socket[bytes]) -> None:
+        if self.keys is not None:
+            make_client(sock, self.keys)
+
     # PeerNet
 
     def to_tracker(self, message: Message) -> None:
@@ -161,6 +171,7 @@ class PeerNetZmq:
         link = self.links.get(peer_id)
         if link is None:
             link = self.ctx.socket(zmq.DEALER)
+            self._client(link)
             configure(link, MAX_PAYLOAD_BYTES + 4096)
             link.setsockopt(zmq.RCVHWM, 10_000)
             if endpoint.startswith("tcp://["):
@@ -235,9 +246,11 @@ class PeerLoop:
         self.store = Store(shared_dir, state_dir)
         self.waker = Waker()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        keys = keys_from(settings.key)
+        self.auth = start_authenticator(self.ctx, keys) if keys else None
         self.poller = zmq.Poller()
         self.poller.register(self.waker.read_fd, zmq.POLLIN)
-        self.net = PeerNetZmq(self.ctx, tracker_host, tracker_port, self.poller)
+        self.net = PeerNetZmq(self.ctx, tracker_host, tracker_port, self.poller, keys)
         self.writer = StdoutWriter()
         self.watcher = SharedWatcher(self.store, self.waker)
         self.quiet_s = quiet_s
@@ -281,6 +294,8 @@ class PeerLoop:
                 self.events.close()
             self.watcher.stop()
             self.net.close()
+            if self.auth is not None:
+                self.auth.stop()
             self.ctx.term()
             self.store.close()
             self.waker.close()

@@ -15,6 +15,7 @@ import zmq
 
 from swarm.codec import MAX_HEADER_BYTES, decode, encode, encode_frames
 from swarm.config import Settings
+from swarm.curve import keys_from, make_server, start_authenticator
 from swarm.display import Acquired, Block, Connect, Disconnect, StdoutWriter
 from swarm.event_log import open_event_log
 from swarm.loop import Waker, configure, monotonic, receive_all, timeout_ms
@@ -62,6 +63,8 @@ class TrackerLoop:
         self.workdir = workdir
         self.events = open_event_log(events)
         self.ctx = zmq.Context()
+        keys = keys_from(settings.key)
+        self.auth = start_authenticator(self.ctx, keys) if keys else None
         self.router = self.ctx.socket(zmq.ROUTER)
         configure(self.router, MAX_HEADER_BYTES + 4096)
         self.router.setsockopt(zmq.ROUTER_MANDATORY, 1)
@@ -69,9 +72,11 @@ class TrackerLoop:
         self.pub = self.ctx.socket(zmq.PUB)
         configure(self.pub, 1 << 16)
         self.pub.setsockopt(zmq.SNDHWM, PUB_HWM_MESSAGES)
-        if ":" in settings.bind_address:
-            for sock in (self.router, self.pub):
+        for sock in (self.router, self.pub):
+            if ":" in settings.bind_address:
                 sock.setsockopt(zmq.IPV6, 1)
+            if keys is not None:
+                make_server(sock, keys)
         spec = bind_spec(settings.bind_address)
         self.port = self.router.bind_to_random_port(spec)
         self.pub_port = self.pub.bind_to_random_port(spec)
@@ -181,6 +186,8 @@ class TrackerLoop:
             self.events.close()
         self.router.close(linger=0)
         self.pub.close(linger=0)
+        if self.auth is not None:
+            self.auth.stop()
         self.ctx.term()
         self.waker.close()
 
