@@ -100,6 +100,15 @@ def tcp_endpoint(host: str, port: int) -> str:
     return f"tcp://{host}:{port}"
 
 
+TOKEN_BYTES = 16
+
+
+def _token(value: object) -> bytes:
+    if not isinstance(value, bytes) or len(value) != TOKEN_BYTES:
+        raise ProtocolError(f"token: expected {TOKEN_BYTES} bytes")
+    return value
+
+
 def _endpoint(value: object) -> str:
     endpoint = _text(value, "endpoint", MAX_ENDPOINT)
     if not endpoint.startswith("tcp://"):
@@ -422,6 +431,17 @@ class ListQuery(Message):
     KIND: ClassVar[int] = 11
 
 
+class ReverseRequest(Message):
+    """The sender cannot connect to ``peer_id`` (behind NAT or a firewall):
+    ask it to connect to the sender instead."""
+
+    KIND: ClassVar[int] = 13
+    peer_id: int
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+
+
 # tracker -> peer
 
 
@@ -674,7 +694,47 @@ class Excused(Event):
         _name(self.name)
 
 
+class ConnectTo(Message):
+    """Connect out to ``peer_id`` at ``endpoint`` and serve it chunks over that
+    connection, introducing yourself with ``token`` (connection reversal)."""
+
+    KIND: ClassVar[int] = 33
+    peer_id: int
+    endpoint: str
+    token: bytes
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _endpoint(self.endpoint)
+        _token(self.token)
+
+
+class ReverseToken(Message):
+    """``peer_id`` is asked to connect to you; it will show ``token``."""
+
+    KIND: ClassVar[int] = 34
+    peer_id: int
+    token: bytes
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _token(self.token)
+
+
 # peer -> peer
+
+
+class Introduce(Message):
+    """First message on a reversed connection: I am ``peer_id``, asked by the
+    tracker (``token``) to serve you from here."""
+
+    KIND: ClassVar[int] = 64
+    peer_id: int
+    token: bytes
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _token(self.token)
 
 
 class ChunkRequest(Message):
@@ -737,16 +797,20 @@ class ChunkRefused(Message):
 ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
     ("peer → tracker", "DEALER → ROUTER",
      (Hello, Join, Heartbeat, Offer, Have, Complete, SyncRequest, HoldersQuery, MetaQuery,
-      Complaint, Goodbye)),
+      Complaint, ReverseRequest, Goodbye)),
     ("tool → tracker", "DEALER → ROUTER", (ListQuery,)),
     ("tracker → peer", "ROUTER → DEALER",
      (HelloReply, Welcome, Snapshot, Holders, MetaReply, Refused, Pong, Farewell, NotYet,
-      ErrorReply, Rejoin)),
+      ErrorReply, Rejoin, ConnectTo, ReverseToken)),
     ("tracker → tool", "ROUTER → DEALER", (Listing,)),
     ("tracker → every peer", "PUB → SUB",
      (PeerJoined, FileAdded, FileCompleted, PeerLeft, Availability, Excused)),
     ("peer → peer", "DEALER → ROUTER", (ChunkRequest, Cancel)),
     ("peer → peer", "ROUTER → DEALER", (ChunkData, ChunkRefused, ErrorReply)),
+    # Reversed: the serving peer connects out (it cannot be reached), so the
+    # roles of the sockets swap and the requester's ROUTER does the asking.
+    ("serving peer → requester", "DEALER → ROUTER", (Introduce, ChunkData, ChunkRefused)),
+    ("requester → serving peer", "ROUTER → DEALER", (ChunkRequest, Cancel)),
 )
 
 # The records nested inside messages, for the reference.

@@ -1,18 +1,14 @@
-"""A peer's sockets and poll loop.
+"""A peer's poll loop.
 
-Sockets: a DEALER to the tracker, a SUB on its events, a ROUTER that serves
-chunks, and one DEALER per peer we fetch from.  Everything else -- what to
-fetch, whom to ask, when to leave -- is ``PeerState``'s.  Files that appear in
-Shared are hashed on a worker thread, so a big one never stalls the loop.
+The sockets are ``peer_net``'s; everything else -- what to fetch, whom to
+ask, when to leave -- is ``PeerState``'s.  Files that appear in Shared are
+hashed on a worker thread, so a big one never stalls the loop.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
-import socket
-import sys
 import threading
 from pathlib import Path
 from queue import SimpleQueue
@@ -20,37 +16,25 @@ from queue import SimpleQueue
 import zmq
 
 from swarm import display
-from swarm.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
 from swarm.config import Settings
-from swarm.curve import CurveKeys, keys_from, make_client, make_server, start_authenticator
+from swarm.curve import keys_from, start_authenticator
 from swarm.display import StdoutWriter
 from swarm.event_log import open_event_log
-from swarm.loop import Waker, configure, monotonic, receive_all, timeout_ms, try_decode
-from swarm.messages import Event, Message, tcp_endpoint
+from swarm.loop import Waker, monotonic, receive_all, timeout_ms, try_decode
+from swarm.messages import Event
 from swarm.meta import FileMeta
+from swarm.peer_net import PeerNetZmq
 from swarm.peer_state import PeerState
 from swarm.progress import REFRESH_S as PROGRESS_REFRESH_S
 from swarm.progress import ProgressBars
 from swarm.progress import wanted as progress_wanted
+from swarm.reversal import ReverseRoute
 from swarm.store import LocalFile, Store
 
 log = logging.getLogger("swarm.peer")
 
 REQUEST_PORT_MAX_BYTES = 64 << 10  # chunk requests are tiny
 EVENT_MAX_BYTES = 1 << 16
-
-
-def local_address_towards(host: str, port: int) -> str:
-    """The local address this machine uses to reach ``host`` (no packet is sent)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-        family, _, _, _, sockaddr = infos[0]
-        with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.connect(sockaddr)
-            return str(probe.getsockname()[0])
-    except OSError as exc:
-        log.warning("cannot tell the local address towards %s (%s); serving on all", host, exc)
-        return "*"
 
 
 class SharedWatcher:
@@ -113,129 +97,6 @@ class SharedWatcher:
             self._jobs.put(None)
 
 
-class PeerNetZmq:
-    """``PeerNet`` on ZeroMQ sockets."""
-
-    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], tracker_host: str,
-                 tracker_port: int, poller: zmq.Poller, keys: CurveKeys | None) -> None:
-        self.ctx = ctx
-        self.tracker_host = tracker_host
-        self.poller = poller
-        self.keys = keys
-        self.tracker = ctx.socket(zmq.DEALER)
-        self._client(self.tracker)
-        configure(self.tracker, MAX_HEADER_BYTES + 4096)
-        # A routing id of our own survives reconnects, so the tracker keeps
-        # knowing who we are after a network blip.
-        self.tracker.setsockopt(zmq.ROUTING_ID, os.urandom(16))
-        self.tracker.connect(tcp_endpoint(tracker_host, tracker_port))
-        poller.register(self.tracker, zmq.POLLIN)
-        self.events = ctx.socket(zmq.SUB)
-        self._client(self.events)
-        configure(self.events, EVENT_MAX_BYTES)
-        self.events.setsockopt(zmq.SUBSCRIBE, b"")
-        self.events.setsockopt(zmq.RCVHWM, 100_000)
-        poller.register(self.events, zmq.POLLIN)
-        self.server = ctx.socket(zmq.ROUTER)
-        if keys is not None:
-            make_server(self.server, keys)
-        configure(self.server, REQUEST_PORT_MAX_BYTES)
-        self.server.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self.server.setsockopt(zmq.SNDHWM, 10_000)
-        bind_host = local_address_towards(tracker_host, tracker_port)
-        if ":" in bind_host:
-            self.server.setsockopt(zmq.IPV6, 1)
-            bind_host = f"[{bind_host}]"
-        self.listen_port = self.server.bind_to_random_port(f"tcp://{bind_host}")
-        poller.register(self.server, zmq.POLLIN)
-        self.links: dict[int, zmq.Socket[bytes]] = {}
-        self.link_owner: dict[zmq.Socket[bytes], int] = {}
-        # A monitor per link reports a broken connection at once (a SIGKILLed
-        # peer's socket is reset), so its requests need not wait for deadlines.
-        self.monitors: dict[int, zmq.Socket[bytes]] = {}
-        self.monitor_owner: dict[zmq.Socket[bytes], int] = {}
-
-    def _client(self, sock: zmq.Socket[bytes]) -> None:
-        if self.keys is not None:
-            make_client(sock, self.keys)
-
-    # PeerNet
-
-    def to_tracker(self, message: Message) -> None:
-        try:
-            self.tracker.send_multipart(encode_frames(message), zmq.NOBLOCK)
-        except zmq.Again:
-            log.warning("tracker queue full; dropped %s", type(message).__name__)
-
-    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
-        link = self.links.get(peer_id)
-        if link is None:
-            link = self.ctx.socket(zmq.DEALER)
-            self._client(link)
-            configure(link, MAX_PAYLOAD_BYTES + 4096)
-            link.setsockopt(zmq.RCVHWM, 10_000)
-            if endpoint.startswith("tcp://["):
-                link.setsockopt(zmq.IPV6, 1)
-            monitor = link.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
-            link.connect(endpoint)
-            self.links[peer_id] = link
-            self.link_owner[link] = peer_id
-            self.monitors[peer_id] = monitor
-            self.monitor_owner[monitor] = peer_id
-            self.poller.register(link, zmq.POLLIN)
-            self.poller.register(monitor, zmq.POLLIN)
-        try:
-            link.send_multipart(encode_frames(message), zmq.NOBLOCK)
-        except zmq.Again:
-            log.info("link to peer %d is full; %s dropped", peer_id, type(message).__name__)
-
-    def reply(self, route: bytes, message: Message, payload: bytes | None = None) -> None:
-        frames = [route, *encode_frames(message, payload)]
-        try:
-            # Copied (a memcpy of at most 1 MiB) rather than zero-copy, which
-            # would cost a message to pyzmq's garbage-collector thread per send.
-            self.server.send_multipart(frames, zmq.NOBLOCK)
-        except zmq.ZMQError as exc:
-            log.info("could not answer a peer: %s", exc.strerror)
-
-    def drop_peer(self, peer_id: int) -> None:
-        link = self.links.pop(peer_id, None)
-        monitor = self.monitors.pop(peer_id, None)
-        if link is None or monitor is None:
-            return
-        self.poller.unregister(link)
-        self.poller.unregister(monitor)
-        del self.link_owner[link]
-        del self.monitor_owner[monitor]
-        link.disable_monitor()
-        monitor.close(linger=0)
-        link.close(linger=0)
-
-    def link_events(self, monitor: zmq.Socket[bytes]) -> list[int]:
-        """Connection events waiting on a link's monitor.  A monitor message
-        is two frames; the first starts with the event number (uint16, native
-        order).  Parsed here because pyzmq's helper pulls in asyncio, which
-        costs every peer 25 ms at start-up."""
-        events: list[int] = []
-        while True:
-            try:
-                frames = monitor.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return events
-            if frames and len(frames[0]) >= 2:
-                events.append(int.from_bytes(frames[0][:2], sys.byteorder))
-
-    def subscribe(self, pub_port: int) -> None:
-        self.events.connect(tcp_endpoint(self.tracker_host, pub_port))
-
-    def close(self) -> None:
-        for peer_id in list(self.links):
-            self.drop_peer(peer_id)
-        for sock in (self.server, self.events):
-            sock.close(linger=0)
-        self.tracker.close(linger=500)  # let a goodbye go out
-
-
 class PeerLoop:
     def __init__(self, settings: Settings, tracker_host: str, tracker_port: int,
                  quiet_s: float, shared_dir: Path, state_dir: Path,
@@ -250,7 +111,7 @@ class PeerLoop:
         self.auth = start_authenticator(self.ctx, keys) if keys else None
         self.poller = zmq.Poller()
         self.poller.register(self.waker.read_fd, zmq.POLLIN)
-        self.net = PeerNetZmq(self.ctx, tracker_host, tracker_port, self.poller, keys)
+        self.net = PeerNetZmq(self.ctx, tracker_host, tracker_port, self.poller, keys, monotonic)
         self.writer = StdoutWriter()
         self.watcher = SharedWatcher(self.store, self.waker)
         self.quiet_s = quiet_s
@@ -271,7 +132,8 @@ class PeerLoop:
                 if self.waker.stop_requested:
                     self.waker.stop_requested = False
                     state.request_shutdown(now)
-                deadline = min(state.next_deadline_s(now), next_scan, next_bars)
+                deadline = min(state.next_deadline_s(now), next_scan, next_bars,
+                               self.net.next_check_s() or float("inf"))
                 ready = dict(self.poller.poll(timeout_ms(deadline, now)))
                 self.waker.drain()
                 self._dispatch(state, ready)
@@ -282,6 +144,8 @@ class PeerLoop:
                 for meta in self.watcher.finished():
                     self.watcher.known.add(meta.name)
                     state.on_local_file(meta, now)
+                for peer_id in self.net.unreachable(now):
+                    state.on_link_unreachable(peer_id, now)
                 state.on_timer(now)
                 if self.bars is not None and now >= next_bars:
                     self.bars.update(state.progress())
@@ -335,16 +199,19 @@ class PeerLoop:
             receive_all(net.events, lambda frames: self._event(state, frames))
         if net.server in ready:
             receive_all(net.server, lambda frames: self._request(state, frames))
-        for sock, peer_id in list(net.link_owner.items()):
+        for sock, link in list(net.by_socket.items()):
             if sock in ready:
-                receive_all(sock, functools.partial(self._reply, state, peer_id))
-        for monitor, peer_id in list(net.monitor_owner.items()):
+                handler = self._served if link.serving else self._reply
+                receive_all(sock, functools.partial(handler, state, link.peer_id))
+        for monitor, link in list(net.by_monitor.items()):
             if monitor in ready:
-                for event in net.link_events(monitor):
+                for event in net.link_events(link):
+                    if link.serving:
+                        continue  # the peer we serve notices its own losses
                     if event == zmq.EVENT_DISCONNECTED:
-                        state.on_link_down(peer_id, monotonic())
+                        state.on_link_down(link.peer_id, monotonic())
                     elif event == zmq.EVENT_CONNECTED:
-                        state.on_link_up(peer_id, monotonic())
+                        state.on_link_up(link.peer_id, monotonic())
 
     def _from_tracker(self, state: PeerState, frames: list[zmq.Frame]) -> None:
         decoded = try_decode(frames, "the tracker")
@@ -364,7 +231,13 @@ class PeerLoop:
         route = frames[0].bytes
         decoded = try_decode(frames[1:], "a peer's request")
         if decoded is not None:
-            state.on_request(route, decoded[0], monotonic())
+            state.on_request(route, decoded[0], monotonic(), decoded[1])
+
+    def _served(self, state: PeerState, peer_id: int, frames: list[zmq.Frame]) -> None:
+        """A request from a peer we connected out to (it cannot reach us)."""
+        decoded = try_decode(frames, f"peer {peer_id} (reversed)")
+        if decoded is not None:
+            state.on_request(ReverseRoute(peer_id), decoded[0], monotonic(), decoded[1])
 
     def _reply(self, state: PeerState, peer_id: int, frames: list[zmq.Frame]) -> None:
         decoded = try_decode(frames, f"peer {peer_id}")

@@ -13,7 +13,7 @@ import enum
 import logging
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from swarm import display
@@ -28,6 +28,7 @@ from swarm.messages import (
     ChunkRequest,
     Complaint,
     Complete,
+    ConnectTo,
     ErrorReply,
     Event,
     Farewell,
@@ -39,6 +40,7 @@ from swarm.messages import (
     HelloReply,
     Holders,
     HoldersQuery,
+    Introduce,
     Join,
     Message,
     MetaQuery,
@@ -49,6 +51,8 @@ from swarm.messages import (
     Pong,
     Refused,
     Rejoin,
+    ReverseRequest,
+    ReverseToken,
     Snapshot,
     SyncRequest,
     Welcome,
@@ -58,6 +62,7 @@ from swarm.picker import DataVerdict, PendingRequest, TransferPlan
 from swarm.progress import FileProgress
 from swarm.rate_limit import TokenBucket
 from swarm.record import Record, field
+from swarm.reversal import Reversals, ReverseRoute
 from swarm.store import PlaceResult
 from swarm.swarm_view import EventResult, PeerView, SwarmView, ViewChanges
 
@@ -88,9 +93,13 @@ class StoreLike(Protocol):
 class PeerNet(Protocol):
     def to_tracker(self, message: Message) -> None: ...
     def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None: ...
-    def reply(self, route: bytes, message: Message, payload: bytes | None = None) -> None: ...
+    def reply(self, route: Hashable, message: Message, payload: bytes | None = None) -> None: ...
     def drop_peer(self, peer_id: int) -> None: ...
     def subscribe(self, pub_port: int) -> None: ...
+    # Connection reversal: connect out to serve a peer that cannot reach us,
+    # and send to a peer over the connection it opened to us.
+    def open_reverse(self, peer_id: int, endpoint: str) -> None: ...
+    def adopt_route(self, peer_id: int, route: Hashable) -> None: ...
 
 
 class Observer(Protocol):
@@ -142,6 +151,7 @@ class PeerState:
         self.peer_id: int | None = None
         self.view = SwarmView()
         self.plan = TransferPlan(self.rng, settings.request_window_bytes)
+        self.reversals = Reversals()
         self.clock = QuietClock(now_s, quiet_s)
         self.mine = Holding()
         self.local: dict[str, FileMeta] = {}  # every file of ours in Shared, by name
@@ -171,7 +181,7 @@ class PeerState:
         self.pub_port: int | None = None
         limit = settings.upload_limit_bytes_s
         self._upload_limit = TokenBucket(limit, now_s) if limit else None
-        self._upload_queue: deque[tuple[bytes, ChunkRequest]] = deque()
+        self._upload_queue: deque[tuple[Hashable, ChunkRequest]] = deque()
         self.net.to_tracker(Hello(PROTOCOL_VERSION))
 
     # --- who we are -------------------------------------------------------------
@@ -231,6 +241,10 @@ class PeerState:
                 self._note_tracker_seq(message.seq, now_s)
         elif isinstance(message, Rejoin):
             self._rejoin(now_s)
+        elif isinstance(message, ConnectTo):
+            self._connect_to(message)
+        elif isinstance(message, ReverseToken):
+            self.reversals.expect(message.peer_id, message.token)
         elif isinstance(message, ErrorReply):
             log.warning("tracker: %s", message.reason)
         else:
@@ -447,8 +461,28 @@ class PeerState:
         self.plan.source_up(peer_id)
         self._pump(now_s)
 
+    def on_link_unreachable(self, peer_id: int, now_s: float) -> None:
+        """Our connection to a source never came up: it cannot be reached
+        from here.  Its requests go elsewhere, and the tracker is asked to
+        have it connect to us instead."""
+        self.plan.source_down(peer_id)
+        if self.reversals.should_ask(peer_id) and peer_id in self.view.peers:
+            log.info("cannot reach peer %d; asking the tracker to reverse the connection",
+                     peer_id)
+            self.net.to_tracker(ReverseRequest(peer_id))
+        self._pump(now_s)
+
+    def _connect_to(self, order: ConnectTo) -> None:
+        """The tracker asks us to connect out to a peer that cannot reach us."""
+        if order.peer_id == self.peer_id or self.peer_id is None:
+            return
+        log.info("peer %d cannot reach us; connecting out to serve it", order.peer_id)
+        self.net.open_reverse(order.peer_id, order.endpoint)
+        self.net.reply(ReverseRoute(order.peer_id), Introduce(self.peer_id, order.token))
+
     def _drop_source(self, peer_id: int) -> None:
         self.plan.drop_source(peer_id)
+        self.reversals.forget(peer_id)
         self.net.drop_peer(peer_id)
 
     def on_peer_reply(self, peer_id: int, message: Message, payload: memoryview | None,
@@ -528,7 +562,19 @@ class PeerState:
 
     # --- serving ----------------------------------------------------------------
 
-    def on_request(self, route: bytes, message: Message, now_s: float) -> None:
+    def on_request(self, route: Hashable, message: Message, now_s: float,
+                   payload: memoryview | None = None) -> None:
+        """A message on our chunk port, or on a connection we opened to serve
+        a peer that cannot reach us (``route`` is then a ReverseRoute)."""
+        source = self.reversals.source_of(route)
+        if source is not None and isinstance(message, (ChunkData, ChunkRefused)):
+            self.on_peer_reply(source, message, payload, now_s)
+            return
+        if isinstance(message, Introduce):
+            if self.reversals.introduced(message.peer_id, message.token, route):
+                self.net.adopt_route(message.peer_id, route)
+                self.on_link_up(message.peer_id, now_s)
+            return
         if isinstance(message, ChunkRequest):
             if self._upload_limit is None:
                 self._serve(route, message)
@@ -556,7 +602,7 @@ class PeerState:
             self._upload_queue.popleft()
             self._serve(route, request)
 
-    def _serve(self, route: bytes, request: ChunkRequest) -> None:
+    def _serve(self, route: Hashable, request: ChunkRequest) -> None:
         reason = self._cannot_serve(request)
         if reason is not None:
             self.net.reply(route, ChunkRefused(request.request_id, reason))

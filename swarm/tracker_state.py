@@ -9,6 +9,7 @@ The IO loop owns the sockets and the clock; nothing here blocks or reads time.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable
 
 from swarm import display
@@ -19,9 +20,11 @@ from swarm.messages import (
 )
 from swarm.messages import (
     PROTOCOL_VERSION,
+    TOKEN_BYTES,
     Availability,
     Complaint,
     Complete,
+    ConnectTo,
     ErrorReply,
     Event,
     Excused,
@@ -53,6 +56,8 @@ from swarm.messages import (
     Refusal,
     Refused,
     Rejoin,
+    ReverseRequest,
+    ReverseToken,
     Snapshot,
     SyncRequest,
     Welcome,
@@ -106,9 +111,12 @@ class Outcome(Record, frozen=False):
 
 
 class TrackerState:
-    def __init__(self, pub_port: int, expiry_s: float) -> None:
+    def __init__(self, pub_port: int, expiry_s: float,
+                 new_token: Callable[[], bytes] | None = None) -> None:
         self.pub_port = pub_port
         self.expiry_s = expiry_s
+        # Tokens for reversed connections; injected so tests can pin them.
+        self.new_token = new_token or (lambda: os.urandom(TOKEN_BYTES))
         self.seq = 0
         self.peers: dict[int, PeerRecord] = {}
         self.by_sender: dict[bytes, int] = {}
@@ -156,6 +164,8 @@ class TrackerState:
             out.sends.append((sender, self.snapshot()))
         elif isinstance(message, Complaint):
             self._complaint(peer, message)
+        elif isinstance(message, ReverseRequest):
+            self._reverse(out, peer, message.peer_id)
         elif isinstance(message, Goodbye):
             self._goodbye(out, peer, message)
         else:
@@ -381,6 +391,20 @@ class TrackerState:
         if accused.complaints_against <= COMPLAINTS_LOGGED_PER_PEER:
             log.warning("peer %d reports peer %d for %r: %s", peer.peer_id,
                         accused.peer_id, name, complaint.reason)
+
+    def _reverse(self, out: Outcome, asker: PeerRecord, target_id: int) -> None:
+        """Connection reversal: ``asker`` cannot reach ``target_id``, so the
+        target is told to connect out to the asker.  The tracker only
+        introduces them; the chunks never pass through it."""
+        target = self.peers.get(target_id)
+        if target is None or target_id == asker.peer_id:
+            out.sends.append((asker.sender, ErrorReply(f"no peer {target_id} to reverse")))
+            return
+        token = self.new_token()
+        log.info("peer %d cannot reach peer %d; asking peer %d to connect out to it",
+                 asker.peer_id, target_id, target_id)
+        out.sends.append((target.sender, ConnectTo(asker.peer_id, asker.endpoint, token)))
+        out.sends.append((asker.sender, ReverseToken(target_id, token)))
 
     def _goodbye(self, out: Outcome, peer: PeerRecord, goodbye: Goodbye) -> None:
         if not goodbye.force:

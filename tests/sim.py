@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from swarm import display
@@ -19,6 +19,7 @@ from swarm.config import Settings
 from swarm.messages import Event, Message
 from swarm.meta import FileMeta, meta_of_bytes
 from swarm.peer_state import PeerState
+from swarm.reversal import ReverseRoute
 from swarm.store import PlaceResult
 from swarm.tracker_state import TrackerState
 
@@ -83,32 +84,71 @@ class SimPeer:
     subscribed: bool = False
     reply_delay_s: float = 0.0
     alive: bool = True
+    reachable: bool = True  # False: behind NAT, no inbound connections
 
 
 class SimNet:
-    """PeerNet for one simulated peer: everything goes onto the wire queue."""
+    """PeerNet for one simulated peer: everything goes onto the wire queue.
+
+    A peer that is not ``reachable`` (behind NAT) takes no inbound
+    connection: a link to it is reported unreachable after LINK_TIMEOUT_S,
+    and it can only serve over connections it opens itself (reversal)."""
+
+    LINK_TIMEOUT_S = 0.3
 
     def __init__(self, sim: Simulation, peer: SimPeer) -> None:
         self.sim = sim
         self.peer = peer
+        self.routes: dict[int, Hashable] = {}  # peers that connected to us
+        self.serving: dict[int, SimPeer] = {}  # peers we connected out to serve
+        self._reported: set[int] = set()
 
     def to_tracker(self, message: Message) -> None:
         self.sim.send(self.sim.now_s, "tracker", self.peer.key, message, None)
 
     def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
         target = self.sim.by_endpoint.get(endpoint)
-        if target is not None:
+        if target is None:
+            return
+        if peer_id in self.routes:  # it connected to us: over that connection
+            self.sim.send(self.sim.now_s, "serve-reversed", (target, self.my_id()), message,
+                          None)
+        elif target.reachable:
             self.sim.send(self.sim.now_s, "serve", (target, self.peer.key), message, None)
+        elif peer_id not in self._reported:
+            self._reported.add(peer_id)
+            self.sim.send(self.sim.now_s + self.LINK_TIMEOUT_S, "unreachable",
+                          (self.peer, peer_id), message, None)
 
-    def reply(self, route: bytes, message: Message, payload: bytes | None = None) -> None:
-        requester = self.sim.by_key.get(route)
-        if requester is None or self.peer.state is None or self.peer.state.peer_id is None:
+    def my_id(self) -> int:
+        assert self.peer.state is not None and self.peer.state.peer_id is not None
+        return self.peer.state.peer_id
+
+    def reply(self, route: Hashable, message: Message, payload: bytes | None = None) -> None:
+        if self.peer.state is None or self.peer.state.peer_id is None:
             return
         at = self.sim.now_s + self.peer.reply_delay_s
-        self.sim.send(at, "reply", (requester, self.peer.state.peer_id), message, payload)
+        if isinstance(route, ReverseRoute):
+            requester = self.serving.get(route.peer_id)
+            if requester is not None:
+                self.sim.send(at, "reversed-reply", (requester, ("rev", self.peer.key)),
+                              message, payload)
+            return
+        requester = self.sim.by_key.get(route)  # type: ignore[arg-type]
+        if requester is not None:
+            self.sim.send(at, "reply", (requester, self.peer.state.peer_id), message, payload)
+
+    def open_reverse(self, peer_id: int, endpoint: str) -> None:
+        target = self.sim.by_endpoint.get(endpoint)
+        if target is not None and target.reachable:
+            self.serving[peer_id] = target
+
+    def adopt_route(self, peer_id: int, route: Hashable) -> None:
+        self.routes[peer_id] = route
 
     def drop_peer(self, peer_id: int) -> None:
-        pass
+        self.routes.pop(peer_id, None)
+        self.serving.pop(peer_id, None)
 
     def subscribe(self, pub_port: int) -> None:
         self.peer.subscribed = True
@@ -130,9 +170,11 @@ class Simulation:
 
     # --- set-up ------------------------------------------------------------------
 
-    def add_peer(self, files: dict[str, bytes], quiet_s: float = 1.0) -> SimPeer:
+    def add_peer(self, files: dict[str, bytes], quiet_s: float = 1.0,
+                 reachable: bool = True) -> SimPeer:
         index = len(self.peers) + 1
-        peer = SimPeer(index, f"peer-{index}".encode(), 20000 + index, MemoryStore(files))
+        peer = SimPeer(index, f"peer-{index}".encode(), 20000 + index, MemoryStore(files),
+                       reachable=reachable)
         self.peers.append(peer)
         self.by_key[peer.key] = peer
         self.by_endpoint[f"tcp://127.0.0.1:{peer.listen_port}"] = peer
@@ -165,6 +207,18 @@ class Simulation:
             server, requester_key = target  # type: ignore[misc]
             if server.alive and server.state is not None:
                 server.state.on_request(requester_key, message, self.now_s)
+        elif kind == "serve-reversed":
+            server, requester_id = target  # type: ignore[misc]
+            if server.alive and server.state is not None:
+                server.state.on_request(ReverseRoute(requester_id), message, self.now_s)
+        elif kind == "reversed-reply":
+            requester, route = target  # type: ignore[misc]
+            if requester.alive and requester.state is not None:
+                requester.state.on_request(route, message, self.now_s, payload)
+        elif kind == "unreachable":
+            peer, peer_id = target  # type: ignore[misc]
+            if peer.alive and peer.state is not None:
+                peer.state.on_link_unreachable(peer_id, self.now_s)
         elif kind == "reply":
             requester, server_id = target  # type: ignore[misc]
             if requester.alive and requester.state is not None:

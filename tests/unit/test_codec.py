@@ -70,6 +70,10 @@ def sample_messages() -> list[m.Message]:
         m.Cancel(10),
         m.ChunkData(10, DIGEST, 0, 3),
         m.ChunkRefused(10, "not held"),
+        m.ReverseRequest(5),
+        m.ConnectTo(2, ENDPOINT, b"t" * m.TOKEN_BYTES),
+        m.ReverseToken(5, b"t" * m.TOKEN_BYTES),
+        m.Introduce(5, b"t" * m.TOKEN_BYTES),
     ]
 
 

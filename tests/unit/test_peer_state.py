@@ -179,3 +179,32 @@ def test_signal_leaves_at_once_even_when_rules_do_not_hold() -> None:
     sim.run(sim.all_done, limit_s=3)
     assert a.state.exit_code == 0
     assert any(isinstance(b, display.Disconnect) for b in sim.tracker_blocks)
+
+
+def test_a_peer_behind_nat_is_reached_by_connection_reversal() -> None:
+    sim = Simulation(seed=5)
+    public_file = data(70, 200_000)
+    hidden_file = data(71, 150_000)
+    public = sim.add_peer({"public.bin": public_file})
+    hidden = sim.add_peer({"hidden.bin": hidden_file}, reachable=False)
+    sim.run(sim.all_done, limit_s=30)
+    everything = {"public.bin": public_file, "hidden.bin": hidden_file}
+    check_complete(sim, everything, [public, hidden])
+    assert public.state is not None and hidden.state is not None
+    hidden_id = hidden.state.peer_id
+    assert hidden_id in public.state.reversals.routes  # its chunks came over its connection
+
+
+def test_two_peers_behind_nat_cannot_reach_each_other() -> None:
+    sim = Simulation(seed=6)
+    a = sim.add_peer({"a.bin": data(72, 50_000)}, reachable=False, quiet_s=1.0)
+    b = sim.add_peer({"b.bin": data(73, 50_000)}, reachable=False, quiet_s=1.0)
+    sim.run(lambda: sim.now_s > 5.0, limit_s=6)
+    # Neither can serve the other: both still wait, holding only their own file.
+    assert a.store.shared.keys() == {"a.bin"} and b.store.shared.keys() == {"b.bin"}
+    assert not a.state.done and not b.state.done  # type: ignore[union-attr]
+    # A reachable peer joining brings both files to both.
+    relay = sim.add_peer({})
+    sim.run(sim.all_done, limit_s=30)
+    assert a.store.shared.keys() == b.store.shared.keys() == relay.store.shared.keys() \
+        == {"a.bin", "b.bin"}
