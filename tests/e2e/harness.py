@@ -189,6 +189,10 @@ class Proc:
             ) from None
 
 
+def _in_netns(netns: str | None, argv: list[str]) -> list[str]:
+    return argv if netns is None else ["ip", "netns", "exec", netns, *argv]
+
+
 def start(name: str, argv: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Proc:
     cwd.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ)
@@ -247,9 +251,12 @@ class Swarm:
         self.peers: list[PeerRun] = []
         self._procs: list[Proc] = []
 
-    def start_tracker(self, timeout_s: float = 20.0, args: Iterable[str] = ()) -> int:
+    def start_tracker(self, timeout_s: float = 20.0, args: Iterable[str] = (),
+                      netns: str | None = None) -> int:
+        """``netns``: run it inside that network namespace (ip netns exec)."""
         cwd = self.root / "tracker"
-        self.tracker = start("tracker", ["sh", str(TRACKER_SH), *args], cwd, self.env)
+        argv = _in_netns(netns, ["sh", str(TRACKER_SH), *args])
+        self.tracker = start("tracker", argv, cwd, self.env)
         self._procs.append(self.tracker)
         port_file = cwd / "port.txt"
         wait_for(port_file.exists, timeout_s, "port.txt")
@@ -261,7 +268,8 @@ class Swarm:
     def start_peer(self, files: Mapping[str, bytes], quiet_s: float = 1.0,
                    extra: Mapping[str, bytes] | None = None,
                    env: Mapping[str, str] | None = None, name: str | None = None,
-                   args: Iterable[str] = ()) -> PeerRun:
+                   args: Iterable[str] = (), netns: str | None = None,
+                   tracker_host: str = "127.0.0.1") -> PeerRun:
         """A peer whose Shared holds ``files`` (offered) and ``extra`` (paths
         relative to Shared that must be ignored: hidden files, subfolders)."""
         cwd = self.root / (name or f"peer{len(self.peers) + 1}")
@@ -271,8 +279,9 @@ class Swarm:
             path = shared / rel
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
-        proc = start(cwd.name, ["sh", str(PEER_SH), "127.0.0.1", str(self.port), str(quiet_s),
-                                *args], cwd, {**self.env, **(env or {})})
+        argv = _in_netns(netns, ["sh", str(PEER_SH), tracker_host, str(self.port), str(quiet_s),
+                                 *args])
+        proc = start(cwd.name, argv, cwd, {**self.env, **(env or {})})
         self._procs.append(proc)
         run = PeerRun(proc, dict(files))
         self.peers.append(run)
