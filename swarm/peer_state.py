@@ -12,12 +12,11 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections import deque
 from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from swarm import display
-from swarm.chunks import CHUNK_SIZE_BYTES, pairs
+from swarm.chunks import pairs
 from swarm.config import Settings
 from swarm.leave_rule import QuietClock, iter_unmet_a, iter_unmet_b
 from swarm.messages import (
@@ -60,16 +59,15 @@ from swarm.messages import (
 from swarm.meta import FileMeta
 from swarm.picker import DataVerdict, PendingRequest, TransferPlan
 from swarm.progress import FileProgress
-from swarm.rate_limit import TokenBucket
 from swarm.record import Record, field
 from swarm.reversal import Reversals, ReverseRoute
 from swarm.store import PlaceResult
 from swarm.swarm_view import EventResult, PeerView, SwarmView, ViewChanges
+from swarm.uploads import Uploads
 
 log = logging.getLogger("swarm.peer")
 
-MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for
-MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "busy"
+UNWANTED_LOGGED = 20  # unwanted messages logged one by one; then one in a thousand
 FIRST_SEQ_CHECK_S = 0.2  # after joining, ask for the event number this soon
 SYNC_RETRY_S = 3.0  # a snapshot request unanswered this long is sent again
 SEQ_LAG_GRACE_S = 0.5  # events may trail a reply this long before they count as lost
@@ -179,9 +177,8 @@ class PeerState:
         self._gave_up_reason = ""
         self.pieces_received = 0
         self.pub_port: int | None = None
-        limit = settings.upload_limit_bytes_s
-        self._upload_limit = TokenBucket(limit, now_s) if limit else None
-        self._upload_queue: deque[tuple[Hashable, ChunkRequest]] = deque()
+        self.uploads = Uploads(settings.upload_limit_bytes_s, store, net, self._servable, now_s)
+        self._unwanted_count = 0
         self.net.to_tracker(Hello(PROTOCOL_VERSION))
 
     # --- who we are -------------------------------------------------------------
@@ -574,71 +571,31 @@ class PeerState:
             if self.reversals.introduced(message.peer_id, message.token, route):
                 self.net.adopt_route(message.peer_id, route)
                 self.on_link_up(message.peer_id, now_s)
+            else:
+                self._unwanted(f"an introduction as peer {message.peer_id} with a token the "
+                               "tracker did not give")
             return
         if isinstance(message, ChunkRequest):
-            if self._upload_limit is None:
-                self._serve(route, message)
-            elif len(self._upload_queue) >= MAX_QUEUED_UPLOADS:
-                self.net.reply(route, ChunkRefused(message.request_id, "busy"))
-            else:
-                self._upload_queue.append((route, message))
-                self._serve_queued(now_s)
+            self.uploads.request(route, message, now_s)
         elif isinstance(message, Cancel):
-            self._upload_queue = deque(
-                (r, q) for r, q in self._upload_queue
-                if not (r == route and q.request_id == message.request_id)
-            )
+            self.uploads.cancel(route, message.request_id)
         else:
-            log.warning("a peer sent %s to our chunk port; dropped", type(message).__name__)
+            self._unwanted(f"{type(message).__name__} on our chunk port")
             self.net.reply(route, ErrorReply(f"unexpected {type(message).__name__}"))
 
-    def _serve_queued(self, now_s: float) -> None:
-        """Answer queued requests as far as the upload limit allows."""
-        limit = self._upload_limit
-        while self._upload_queue and limit is not None:
-            route, request = self._upload_queue[0]
-            if not limit.try_take(request.chunk_count * CHUNK_SIZE_BYTES, now_s):
-                break
-            self._upload_queue.popleft()
-            self._serve(route, request)
+    def _unwanted(self, what: str) -> None:
+        """Said on stderr a few times, then only now and then: anyone can send
+        valid messages to the chunk port, and a flood must not flood the log."""
+        self._unwanted_count += 1
+        if self._unwanted_count <= UNWANTED_LOGGED or self._unwanted_count % 1000 == 0:
+            log.warning("dropped %s (%d so far)", what, self._unwanted_count)
 
-    def _serve(self, route: Hashable, request: ChunkRequest) -> None:
-        reason = self._cannot_serve(request)
-        if reason is not None:
-            self.net.reply(route, ChunkRefused(request.request_id, reason))
-            return
-        meta = self.shared_digests.get(request.digest) or self.partials[request.digest]
-        offset, length = meta.layout.chunk_byte_range(
-            request.first_chunk, request.first_chunk + request.chunk_count)
-        try:
-            data = self.store.read(request.digest, offset, length)
-        except (OSError, KeyError) as exc:
-            log.warning("cannot read %r for a peer: %s", meta.name, exc)
-            self.net.reply(route, ChunkRefused(request.request_id, "read failed"))
-            return
-        reply = ChunkData(request.request_id, request.digest, request.first_chunk,
-                          request.chunk_count)
-        self.net.reply(route, reply, data)
-
-    def _cannot_serve(self, request: ChunkRequest) -> str | None:
-        if request.chunk_count > MAX_SERVE_CHUNKS:
-            return f"at most {MAX_SERVE_CHUNKS} chunks per request"
-        meta = self.shared_digests.get(request.digest)
-        download = None
-        if meta is None:
-            download = self.plan.downloads.get(request.digest)
-            if download is None:
-                return "file not held"
-            meta = download.meta
-        end = request.first_chunk + request.chunk_count
-        if end > meta.chunks:
-            return "chunks out of range"
-        if download is not None:
-            pc = meta.layout.piece_chunks
-            have = download.have
-            if any(have[p] != 1 for p in range(request.first_chunk // pc, (end - 1) // pc + 1)):
-                return "chunks not held"
-        return None
+    def _servable(self, digest: bytes) -> tuple[FileMeta, bytearray | None] | None:
+        meta = self.shared_digests.get(digest)
+        if meta is not None:
+            return meta, None
+        download = self.plan.downloads.get(digest)
+        return (download.meta, download.have) if download is not None else None
 
     # --- files that appear in Shared -----------------------------------------------
 
@@ -691,7 +648,7 @@ class PeerState:
             log.info("request to peer %d for piece %d timed out", request.source, request.piece)
         if now_s >= self._next_holders_check_s:
             self._refresh_holders(now_s)
-        self._serve_queued(now_s)
+        self.uploads.serve_queued(now_s)
         if now_s >= self._next_progress_save_s:
             self.store.flush_progress()
             self._next_progress_save_s = now_s + PROGRESS_SAVE_S
@@ -753,8 +710,9 @@ class PeerState:
                 candidates.append(self._next_leave_check_s)
         if self._leave_deadline_s is not None:
             candidates.append(self._leave_deadline_s)
-        if self._upload_queue and self._upload_limit is not None:
-            candidates.append(self._upload_limit.ready_at_s(now_s))
+        upload_due = self.uploads.next_deadline_s(now_s)
+        if upload_due is not None:
+            candidates.append(upload_due)
         return min(candidates)
 
     # --- leaving ----------------------------------------------------------------------

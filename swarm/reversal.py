@@ -47,9 +47,7 @@ class Reversals:
         """A source introduced itself on ``route``; True when the tracker
         said it would (the token matches), so the route is its."""
         if self._tokens.get(peer_id) != token:
-            log.warning("an introduction as peer %d with a token the tracker did not give; "
-                        "ignored", peer_id)
-            return False
+            return False  # not an introduction the tracker arranged
         del self._tokens[peer_id]
         self.routes[peer_id] = route
         self._by_route[route] = peer_id

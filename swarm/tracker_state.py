@@ -371,11 +371,15 @@ class TrackerState:
         name = record.meta.name
         if name in peer.complete:
             return
-        chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
-        if len(chunks) != record.meta.chunks:
-            self.strike(out, peer.sender, f"complete: {name!r} has {len(chunks)} of "
+        chunks = record.holders.get(peer.peer_id)
+        held = len(chunks) if chunks is not None else 0
+        if held != record.meta.chunks:
+            # Checked before anything is recorded: a refused claim leaves no trace.
+            self.strike(out, peer.sender, f"complete: {name!r} has {held} of "
                         f"{record.meta.chunks} chunks reported")
             return
+        if chunks is None:  # an empty file: whole without a single chunk
+            record.holders[peer.peer_id] = ChunkSet()
         peer.touched.add(name)
         peer.complete.add(name)
         peer.received.add(name)
