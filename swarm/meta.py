@@ -1,9 +1,14 @@
-"""What identifies a file: its name, size, piece hashes and content digest.
+"""What identifies a file: its name, size, piece hashes and digest.
 
-The digest commits to the size, the piece size and every piece hash, so a
-downloader that knows only the digest can check a hash list it was handed, and
-then each piece as it arrives.  A file whose pieces all match a checked hash
-list is, byte for byte, the file the digest names.
+The digest commits to the name, the size, the piece size and every piece
+hash, so a downloader that knows only the digest can check a hash list it was
+handed, and then each piece as it arrives.  A file whose pieces all match a
+checked hash list is, byte for byte, the file the digest names.
+
+The name is in it because a file is known by its name and its content: the
+same bytes under two names are two files of the swarm (two empty files are
+common), and everything keyed by digest -- requests, downloads, resume
+state -- keeps them apart without asking for the name as well.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ from swarm.names import name_problem
 from swarm.record import Record
 
 HASH_BYTES = 32  # sha256: hashed in hardware on most machines, ~1.6 GB/s here
-DIGEST_DOMAIN = b"swarm-file-v1\0"
+DIGEST_DOMAIN = b"swarm-file-v2\0"
 
 
 def piece_hash(data: bytes | memoryview) -> bytes:
     return hashlib.sha256(data).digest()
 
 
-def file_digest(size_bytes: int, piece_chunks: int, piece_hashes: bytes) -> bytes:
-    header = DIGEST_DOMAIN + size_bytes.to_bytes(8, "big") + piece_chunks.to_bytes(4, "big")
+def file_digest(name: str, size_bytes: int, piece_chunks: int, piece_hashes: bytes) -> bytes:
+    encoded = name.encode("utf-8")
+    header = (DIGEST_DOMAIN + len(encoded).to_bytes(2, "big") + encoded
+              + size_bytes.to_bytes(8, "big") + piece_chunks.to_bytes(4, "big"))
     return hashlib.sha256(header + piece_hashes).digest()
 
 
@@ -56,7 +63,8 @@ class FileMeta(Record):
                 f"{len(self.piece_hashes) // HASH_BYTES} piece hashes for "
                 f"{self.layout.pieces} pieces"
             )
-        expected = file_digest(self.size_bytes, self.layout.piece_chunks, self.piece_hashes)
+        expected = file_digest(self.name, self.size_bytes, self.layout.piece_chunks,
+                               self.piece_hashes)
         if expected != self.digest:
             raise MetaError(f"piece hashes of {self.name!r} do not match its digest")
 
@@ -107,7 +115,7 @@ class MetaBuilder:
         if not self.done:
             raise MetaError("not every piece was fed")
         hashes = b"".join(self._hashes)
-        digest = file_digest(self.layout.size_bytes, self.layout.piece_chunks, hashes)
+        digest = file_digest(self.name, self.layout.size_bytes, self.layout.piece_chunks, hashes)
         return FileMeta(self.name, self.layout.size_bytes, digest, hashes)
 
 

@@ -555,9 +555,14 @@ class TransferPlan:
                 chunk_count: int, payload: bytes | memoryview, now_s: float) -> DataOutcome:
         source = self.sources.get(peer_id)
         request = source.requests.pop(request_id, None) if source else None
-        download = self.downloads.get(digest)
-        if source is None or request is None or download is None:
+        if source is None or request is None:
             self.chunks_wasted += chunk_count  # e.g. a cancelled duplicate that came anyway
+            return DataOutcome(DataVerdict.UNWANTED)
+        # The request says which file was asked for; the reply must agree.
+        download = self.downloads.get(request.digest)
+        if download is None:  # no longer fetched: the answer is not wanted
+            self._release(request, source)
+            self.chunks_wasted += chunk_count
             return DataOutcome(DataVerdict.UNWANTED)
         if (request.digest, request.first_chunk, request.chunk_count) != (
             digest, first_chunk, chunk_count

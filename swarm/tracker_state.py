@@ -277,14 +277,6 @@ class TrackerState:
                     peer.excused.add(meta.name)
                     self._publish(out, Excused, peer.peer_id, meta.name)
                 continue
-            if meta.digest in self.by_digest and self.by_digest[meta.digest] != meta.name:
-                log.info("peer %d offers %r, identical to %r", peer.peer_id, meta.name,
-                         self.by_digest[meta.digest])
-                # Same bytes under two names: both are files of their own, but
-                # chunk traffic is keyed by digest, so the first name keeps it.
-                refused.append(Refusal(meta.name, "the same content is shared under "
-                                       f"the name {self.by_digest[meta.digest]!r}"))
-                continue
             if record is None:
                 record = FileRecord(meta, available=True)
                 self.files[meta.name] = record

@@ -217,3 +217,15 @@ def test_scripts_run_from_a_copy_of_the_project_and_by_path(swarm: Swarm, tmp_pa
     swarm.peers.extend(runs)
     finish(swarm)
     check_swarm(swarm, {**files[0], **files[1]})
+
+
+def test_same_bytes_under_two_names_are_two_files(swarm: Swarm) -> None:
+    same = random_bytes(90, 70_000)
+    one = {"copy A.bin": same, "empty-1": b""}
+    two = {"copy B.bin": same, "empty-2": b""}
+    swarm.start_tracker()
+    swarm.start_peer(one)
+    swarm.start_peer(two)
+    swarm.start_peer({})
+    finish(swarm)
+    check_swarm(swarm, {**one, **two})

@@ -40,8 +40,10 @@ def test_meta_of_bytes_sizes(size_bytes: int, chunks: int, pieces: int) -> None:
 def test_digest_is_deterministic() -> None:
     data = patterned_bytes(5000)
     assert meta_of_bytes("a.bin", data) == meta_of_bytes("a.bin", data)
-    # The name is not part of the content digest: same bytes, same digest.
-    assert meta_of_bytes("a.bin", data).digest == meta_of_bytes("b.bin", data).digest
+    # A file is its name and its bytes: the same bytes under another name are
+    # another file, with another digest (but the same piece hashes).
+    a, b = meta_of_bytes("a.bin", data), meta_of_bytes("b.bin", data)
+    assert a.digest != b.digest and a.piece_hashes == b.piece_hashes
 
 
 def test_digest_differs_for_different_content() -> None:
@@ -56,8 +58,8 @@ def test_digest_differs_for_different_content() -> None:
     assert len(digests) == 4
 
 
-def test_empty_files_of_any_name_share_a_digest() -> None:
-    assert meta_of_bytes("x", b"").digest == meta_of_bytes("y", b"").digest
+def test_empty_files_of_different_names_are_different_files() -> None:
+    assert meta_of_bytes("x", b"").digest != meta_of_bytes("y", b"").digest
 
 
 def test_piece_ok_accepts_the_right_bytes() -> None:
@@ -132,7 +134,7 @@ def test_filemeta_refuses_bad_digests(bad_digest: object) -> None:
 
 
 def test_filemeta_refuses_piece_hashes_that_are_not_bytes() -> None:
-    digest = file_digest(0, MIN_PIECE_CHUNKS, b"")
+    digest = file_digest("f", 0, MIN_PIECE_CHUNKS, b"")
     assert FileMeta("f", 0, digest, b"").chunks == 0
     with pytest.raises(MetaError):
         FileMeta("f", 0, digest, bytearray())  # type: ignore[arg-type]

@@ -353,7 +353,7 @@ def test_picking_a_1024_piece_download_from_8_sources_is_not_quadratic() -> None
     layout = Layout.for_size(size_bytes)
     hashes = bytes(HASH_BYTES) * layout.pieces
     meta = UncheckedMeta("big.iso", size_bytes,
-                         file_digest(size_bytes, layout.piece_chunks, hashes), hashes)
+                         file_digest("big.iso", size_bytes, layout.piece_chunks, hashes), hashes)
     plan, download = new_plan(meta, complete=range(1, 9))
     pieces, sources = layout.pieces, len(plan.sources)
     assert pieces == 1024
