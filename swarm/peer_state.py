@@ -16,8 +16,9 @@ from collections.abc import Callable, Hashable
 from typing import Any, Protocol
 
 from swarm import display
-from swarm.chunks import pairs
 from swarm.config import Settings
+from swarm.fetcher import Fetcher
+from swarm.holdings import Holdings
 from swarm.leave_rule import QuietClock, iter_unmet_a, iter_unmet_b
 from swarm.messages import (
     PROTOCOL_VERSION,
@@ -25,24 +26,18 @@ from swarm.messages import (
     ChunkData,
     ChunkRefused,
     ChunkRequest,
-    Complaint,
-    Complete,
     ConnectTo,
     ErrorReply,
     Event,
     Farewell,
     Goodbye,
-    Have,
-    HaveReport,
     Heartbeat,
     Hello,
     HelloReply,
     Holders,
-    HoldersQuery,
     Introduce,
     Join,
     Message,
-    MetaQuery,
     MetaReply,
     NotYet,
     Offer,
@@ -50,16 +45,14 @@ from swarm.messages import (
     Pong,
     Refused,
     Rejoin,
-    ReverseRequest,
     ReverseToken,
     Snapshot,
     SyncRequest,
     Welcome,
 )
 from swarm.meta import FileMeta
-from swarm.picker import DataVerdict, PendingRequest, TransferPlan
+from swarm.picker import TransferPlan
 from swarm.progress import FileProgress
-from swarm.record import Record, field
 from swarm.reversal import Reversals, ReverseRoute
 from swarm.store import PlaceResult
 from swarm.swarm_view import EventResult, PeerView, SwarmView, ViewChanges
@@ -71,8 +64,6 @@ UNWANTED_LOGGED = 20  # unwanted messages logged one by one; then one in a thous
 FIRST_SEQ_CHECK_S = 0.2  # after joining, ask for the event number this soon
 SYNC_RETRY_S = 3.0  # a snapshot request unanswered this long is sent again
 SEQ_LAG_GRACE_S = 0.5  # events may trail a reply this long before they count as lost
-QUERY_RETRY_S = 5.0  # likewise for holder and metadata queries
-STARVING_REFRESH_S = 0.25  # holder refresh when no known source has anything
 NOT_YET_RETRY_S = 0.5  # after the tracker said "not yet" to a goodbye
 FAREWELL_WAIT_S = 2.0  # how long a leaving peer waits for the tracker's answer
 PROGRESS_SAVE_S = 0.5  # resume state is at most this old after a SIGKILL
@@ -112,13 +103,6 @@ class Phase(enum.Enum):
     DONE = "done"
 
 
-class Holding(Record, frozen=False):
-    """This peer's own files, in the shape the leave rule reads."""
-
-    complete: set[str] = field(default_factory=set)
-    excused: set[str] = field(default_factory=set)
-
-
 class PeerState:
     def __init__(
         self,
@@ -140,61 +124,54 @@ class PeerState:
         self.show = show
         # What happened, for --events; a no-op unless asked for.
         self.observe: Observer = observe or (lambda kind, **fields: None)
-        self._leave_reason = "every rule met"
-        self._last_blocker = ""
         self.listen_port = listen_port
-        self.rng = rng or random.Random()
         self.phase = Phase.HELLO
         self.exit_code: int | None = None
         self.peer_id: int | None = None
         self.view = SwarmView()
-        self.plan = TransferPlan(self.rng, settings.request_window_bytes)
-        self.reversals = Reversals()
         self.clock = QuietClock(now_s, quiet_s)
-        self.mine = Holding()
-        self.local: dict[str, FileMeta] = {}  # every file of ours in Shared, by name
-        self.shared_digests: dict[bytes, FileMeta] = {}  # complete files we serve
-        self.partials: dict[bytes, FileMeta] = {}  # downloads, including resumed ones
-        self._resumed = {meta.digest: pieces for meta, pieces in partials}
-        for meta, _ in partials:
-            self.partials[meta.digest] = meta
+        self.mine = Holdings()
         for meta in local_files:
             self._hold_local(meta)
-        self._meta_asked: dict[bytes, float] = {}
-        self._holders_asked: dict[bytes, float] = {}
-        self._holders_due: dict[bytes, float] = {}
-        self._pending_have: dict[bytes, set[int]] = {}
+        self.reversals = Reversals()
+        self.plan = TransferPlan(rng or random.Random(), settings.request_window_bytes)
+        self.fetcher = Fetcher(settings, store, net, self.view, self.mine, self.plan,
+                               self.reversals, partials, now_s, self.observe, self._news)
+        self.uploads = Uploads(settings.upload_limit_bytes_s, store, net, self._servable, now_s)
+        self._unwanted_count = 0
         self._sync_asked_at: float | None = None
         self._behind: tuple[int, float] | None = None  # (tracker's event number, seen at)
         self._heard_from_tracker_s = now_s
         self._next_heartbeat_s = now_s + settings.heartbeat_interval_s
-        self._next_report_s = now_s
         self._next_progress_save_s = now_s + PROGRESS_SAVE_S
-        self._next_holders_check_s = now_s
-        self._pump_wanted = False
         self._next_leave_check_s = now_s
         self._leave_deadline_s: float | None = None
-        self._gave_up_reason = ""
-        self.pieces_received = 0
-        self.pub_port: int | None = None
-        self.uploads = Uploads(settings.upload_limit_bytes_s, store, net, self._servable, now_s)
-        self._unwanted_count = 0
+        self._leave_reason = "every rule met"
+        self._last_blocker = ""
         self.net.to_tracker(Hello(PROTOCOL_VERSION))
 
     # --- who we are -------------------------------------------------------------
 
     def _hold_local(self, meta: FileMeta) -> None:
-        self.local[meta.name] = meta
-        self.shared_digests[meta.digest] = meta
-        self.mine.complete.add(meta.name)
+        self.mine.hold(meta)
         self.store.serve_complete(meta)
+
+    def _news(self, now_s: float) -> None:
+        """Something the leave rule reads has changed: check it again."""
+        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
+
+    @property
+    def local(self) -> dict[str, FileMeta]:
+        return self.mine.local
+
+    @property
+    def partials(self) -> dict[bytes, FileMeta]:
+        return self.fetcher.partials
 
     def _join_message(self) -> Join:
         partial_offers = []
         for digest, meta in self.partials.items():
-            download = self.plan.downloads.get(digest)
-            pieces = download.held_pieces() if download else self._resumed.get(digest, [])
-            ranges = meta.layout.pieces_to_chunk_ranges(pieces)
+            ranges = meta.layout.pieces_to_chunk_ranges(self.fetcher.held_pieces(digest))
             if ranges:
                 flat = tuple(x for pair in ranges for x in pair)
                 partial_offers.append(PartialOffer(meta, flat))
@@ -204,6 +181,10 @@ class PeerState:
     @property
     def display_id(self) -> int:
         return self.peer_id if self.peer_id is not None else 0
+
+    def _set_phase(self, phase: Phase) -> None:
+        self.phase = phase
+        self.fetcher.active = phase in (Phase.RUNNING, Phase.LEAVING)
 
     # --- tracker ------------------------------------------------------------------
 
@@ -223,21 +204,21 @@ class PeerState:
             if self.view.awaiting_snapshot:
                 self._ask_sync(now_s)
         elif isinstance(message, MetaReply):
-            self._meta_arrived(message.meta, now_s)
+            self.fetcher.meta_arrived(message.meta, now_s)
         elif isinstance(message, Holders):
-            self._holders_arrived(message, now_s)
+            self.fetcher.holders_arrived(message, now_s)
         elif isinstance(message, Refused):
-            self._refused(message)
+            self._refused(message, now_s)
         elif isinstance(message, Farewell):
             if self.phase is Phase.LEAVING:
                 self._finish(0, self._leave_reason)
         elif isinstance(message, NotYet):
             if self.phase is Phase.LEAVING and self._leave_deadline_s is None:
-                self.phase = Phase.RUNNING
+                self._set_phase(Phase.RUNNING)
                 self._next_leave_check_s = now_s + NOT_YET_RETRY_S
                 self._note_tracker_seq(message.seq, now_s)
         elif isinstance(message, Rejoin):
-            self._rejoin(now_s)
+            self._rejoin()
         elif isinstance(message, ConnectTo):
             self._connect_to(message)
         elif isinstance(message, ReverseToken):
@@ -253,19 +234,18 @@ class PeerState:
         if reply.version != PROTOCOL_VERSION:
             log.warning("the tracker speaks protocol %d, this peer %d", reply.version,
                         PROTOCOL_VERSION)
-        self.pub_port = reply.pub_port
         self.net.subscribe(reply.pub_port)
-        self.phase = Phase.JOINING
+        self._set_phase(Phase.JOINING)
         self.net.to_tracker(self._join_message())
 
     def _welcome(self, welcome: Welcome, now_s: float) -> None:
         if self.phase is not Phase.JOINING:
             return
-        self.peer_id = welcome.peer_id
-        self.phase = Phase.RUNNING
+        self.peer_id = self.fetcher.peer_id = welcome.peer_id
+        self._set_phase(Phase.RUNNING)
         log.info("joined as peer %d", welcome.peer_id)
         self.observe("joined", peer=welcome.peer_id)
-        self._refused(Refused(welcome.refused))
+        self._refused(Refused(welcome.refused), now_s)
         self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
         if self.view.awaiting_snapshot:
             self._ask_sync(now_s)
@@ -273,24 +253,23 @@ class PeerState:
         # heartbeat tells whether events were published in between.
         self._next_heartbeat_s = now_s + FIRST_SEQ_CHECK_S
 
-    def _rejoin(self, now_s: float) -> None:
+    def _rejoin(self) -> None:
         if self.phase is Phase.LEAVING:
             self._finish(0, self._leave_reason)
             return
         log.warning("the tracker no longer knows peer %s; joining again", self.peer_id)
-        self.phase = Phase.JOINING
-        self.view = SwarmView()
+        self._set_phase(Phase.JOINING)
+        self.view.reset()
         for peer_id in list(self.plan.sources):
-            self._drop_source(peer_id)
+            self.fetcher.drop_source(peer_id)
         self.net.to_tracker(self._join_message())
 
-    def _refused(self, refused: Refused) -> None:
-        self._next_leave_check_s = 0.0
+    def _refused(self, refused: Refused, now_s: float) -> None:
         for refusal in refused.refused:
             log.error("the tracker refused our %r: %s; it stays here but is not shared",
                       refusal.name, refusal.reason)
-            self.mine.complete.discard(refusal.name)
-            self.mine.excused.add(refusal.name)
+            self.mine.refused(refusal.name)
+        self._news(now_s)
 
     def _note_tracker_seq(self, latest_seq: int, now_s: float) -> None:
         """The tracker's newest event number, from a reply.  Replies and events
@@ -331,7 +310,7 @@ class PeerState:
             self._apply_changes(changes, now_s)
 
     def _apply_changes(self, changes: ViewChanges, now_s: float) -> None:
-        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
+        self._news(now_s)
         if changes.new_files:
             self.clock.file_announced(now_s)
             for name in changes.new_files:
@@ -339,223 +318,30 @@ class PeerState:
                 self.observe("file", name=name, size=summary.size_bytes,
                              digest=summary.digest.hex())
         for peer_id in changes.left_peers:
-            self._drop_source(peer_id)
+            self.fetcher.drop_source(peer_id)
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
-            self._consider(name, now_s)
-        self._pump(now_s)
+            self.fetcher.consider(name, now_s)
+        self.fetcher.pump()
 
-    def _consider(self, name: str, now_s: float) -> None:
-        """Start fetching ``name`` if we should, and feed in complete holders."""
-        summary = self.view.files.get(name)
-        if summary is None or name in self.mine.excused:
-            return
-        local = self.local.get(name)
-        if local is not None:
-            if local.digest != summary.digest and name not in self.mine.excused:
-                log.error("the swarm's %r differs from ours; keeping ours", name)
-                self.mine.excused.add(name)
-            return
-        download = self.plan.downloads.get(summary.digest)
-        if download is None:
-            if summary.digest in self.partials and summary.digest in self._resumed:
-                self._start_download(self.partials[summary.digest], now_s)
-            else:
-                self._ask_meta(summary.digest, now_s)
-            return
-        for peer_id, peer in self.view.peers.items():
-            if name in peer.complete and peer_id != self.peer_id:
-                self.plan.add_complete_holder(summary.digest, peer_id, now_s)
+    # --- links to sources -------------------------------------------------------------
 
-    def _ask_meta(self, digest: bytes, now_s: float) -> None:
-        asked = self._meta_asked.get(digest)
-        if asked is None or now_s - asked > QUERY_RETRY_S:
-            self._meta_asked[digest] = now_s
-            self.net.to_tracker(MetaQuery(digest))
+    def on_peer_reply(self, peer_id: int, message: Message, payload: memoryview | None,
+                      now_s: float) -> None:
+        self.fetcher.on_reply(peer_id, message, payload, now_s)
 
-    def _meta_arrived(self, meta: FileMeta, now_s: float) -> None:
-        self._meta_asked.pop(meta.digest, None)
-        summary = self.view.files.get(meta.name)
-        if summary is None or summary.digest != meta.digest:
-            return
-        if meta.digest in self.plan.downloads or meta.name in self.local:
-            return
-        self._start_download(meta, now_s)
+    def on_link_down(self, peer_id: int, now_s: float) -> None:
+        self.fetcher.link_down(peer_id)
 
-    def _start_download(self, meta: FileMeta, now_s: float) -> None:
-        if meta.name in self.local or meta.name in self.mine.excused:
-            return
-        held = self.store.start_partial(meta)
-        held = sorted(set(held) | set(self._resumed.pop(meta.digest, [])))
-        self.partials[meta.digest] = meta
-        download = self.plan.add_download(meta, held)
-        log.info("fetching %r (%d bytes, %d of %d pieces held)", meta.name, meta.size_bytes,
-                 len(held), meta.layout.pieces)
-        if download.done:
-            self._finish_download(meta.digest, now_s)
-            return
-        self._consider(meta.name, now_s)
-        self._ask_holders(meta.digest, now_s)
+    def on_link_up(self, peer_id: int, now_s: float) -> None:
+        self.fetcher.link_up(peer_id)
 
-    def _ask_holders(self, digest: bytes, now_s: float) -> None:
-        asked = self._holders_asked.get(digest)
-        if asked is not None and now_s - asked < QUERY_RETRY_S:
-            return
-        self._holders_asked[digest] = now_s
-        self._holders_due[digest] = now_s + self.settings.holders_refresh_s
-        self.net.to_tracker(HoldersQuery(digest, 0, 0))
-
-    def _holders_arrived(self, holders: Holders, now_s: float) -> None:
-        self._holders_asked.pop(holders.digest, None)
-        download = self.plan.downloads.get(holders.digest)
-        if download is None:
-            return
-        chunks = download.meta.chunks
-        complete, partial = [], {}
-        for holder in holders.holders:
-            if holder.peer_id == self.peer_id or holder.peer_id not in self.view.peers:
-                continue
-            ranges = pairs(holder.ranges)
-            if ranges == [(0, chunks)]:
-                complete.append(holder.peer_id)
-            else:
-                partial[holder.peer_id] = ranges
-        self.plan.set_holders(holders.digest, complete, partial, now_s)
-        self._pump(now_s)
-
-    # --- fetching -----------------------------------------------------------------
-
-    def _pump(self, now_s: float) -> None:
-        """Requests may go out: credit was freed, or sources or pieces came.
-        The picking itself waits for ``flush``, once per batch of messages."""
-        self._pump_wanted = True
+    def on_link_unreachable(self, peer_id: int, now_s: float) -> None:
+        self.fetcher.link_unreachable(peer_id)
 
     def flush(self, now_s: float) -> None:
         """Send the requests that the messages handled since the last call
         made possible (the IO loop calls this after each batch)."""
-        if not self._pump_wanted or self.phase not in (Phase.RUNNING, Phase.LEAVING):
-            return
-        self._pump_wanted = False
-        for request in self.plan.pump(now_s):
-            self._send_request(request)
-
-    def _send_request(self, request: PendingRequest) -> None:
-        peer = self.view.peers.get(request.source)
-        if peer is None:
-            return  # left; the deadline frees the piece
-        self.net.to_peer(request.source, peer.endpoint, ChunkRequest(
-            request.request_id, request.digest, request.first_chunk, request.chunk_count))
-
-    def on_link_down(self, peer_id: int, now_s: float) -> None:
-        """The connection to a source broke (it may be gone for good): its
-        pieces go to other holders now, not at their deadlines."""
-        released = self.plan.source_down(peer_id)
-        if released:
-            log.info("lost the connection to peer %d; %d request(s) go elsewhere",
-                     peer_id, len(released))
-        self._pump(now_s)
-
-    def on_link_up(self, peer_id: int, now_s: float) -> None:
-        self.plan.source_up(peer_id)
-        self._pump(now_s)
-
-    def on_link_unreachable(self, peer_id: int, now_s: float) -> None:
-        """Our connection to a source never came up: it cannot be reached
-        from here.  Its requests go elsewhere, and the tracker is asked to
-        have it connect to us instead."""
-        self.plan.source_down(peer_id)
-        if self.reversals.should_ask(peer_id) and peer_id in self.view.peers:
-            log.info("cannot reach peer %d; asking the tracker to reverse the connection",
-                     peer_id)
-            self.net.to_tracker(ReverseRequest(peer_id))
-        self._pump(now_s)
-
-    def _connect_to(self, order: ConnectTo) -> None:
-        """The tracker asks us to connect out to a peer that cannot reach us."""
-        if order.peer_id == self.peer_id or self.peer_id is None:
-            return
-        log.info("peer %d cannot reach us; connecting out to serve it", order.peer_id)
-        self.net.open_reverse(order.peer_id, order.endpoint)
-        self.net.reply(ReverseRoute(order.peer_id), Introduce(self.peer_id, order.token))
-
-    def _drop_source(self, peer_id: int) -> None:
-        self.plan.drop_source(peer_id)
-        self.reversals.forget(peer_id)
-        self.net.drop_peer(peer_id)
-
-    def on_peer_reply(self, peer_id: int, message: Message, payload: memoryview | None,
-                      now_s: float) -> None:
-        if isinstance(message, ChunkData) and payload is not None:
-            self._chunk_data(peer_id, message, payload, now_s)
-        elif isinstance(message, ChunkRefused):
-            request = self.plan.on_refused(peer_id, message.request_id)
-            if request is not None:
-                log.info("peer %d refused a request: %s", peer_id, message.reason)
-        else:
-            log.warning("peer %d sent %s on a fetch link; dropped", peer_id,
-                        type(message).__name__)
-        self._pump(now_s)
-
-    def _chunk_data(self, peer_id: int, data: ChunkData, payload: memoryview, now_s: float) -> None:
-        outcome = self.plan.on_data(peer_id, data.request_id, data.digest, data.first_chunk,
-                                    data.chunk_count, payload, now_s)
-        for loser in outcome.cancels:
-            peer = self.view.peers.get(loser.source)
-            if peer is not None:
-                self.net.to_peer(loser.source, peer.endpoint, Cancel(loser.request_id))
-        if outcome.verdict is DataVerdict.BAD and outcome.download is not None:
-            name = outcome.download.meta.name
-            log.warning("peer %d sent bad data for piece %d of %r", peer_id, outcome.piece, name)
-            self.net.to_tracker(Complaint(peer_id, data.digest,
-                                          f"piece {outcome.piece} failed verification"))
-            if outcome.banned:
-                log.warning("peer %d banned after repeated bad data", peer_id)
-                self.net.drop_peer(peer_id)  # and whatever else it sends is not read
-            return
-        if outcome.verdict is not DataVerdict.GOOD or outcome.download is None:
-            return
-        download, piece = outcome.download, outcome.piece
-        try:
-            self.store.write_piece(download.digest, piece, payload)
-        except OSError as exc:
-            log.error("cannot write %r: %s", download.meta.name, exc)
-            self.plan.piece_lost(download, piece)
-            return
-        self.plan.piece_stored(download, piece)
-        self.pieces_received += 1
-        self._pending_have.setdefault(download.digest, set()).add(piece)
-        if download.done:
-            self._finish_download(download.digest, now_s)
-
-    def _finish_download(self, digest: bytes, now_s: float) -> None:
-        meta = self.partials[digest]
-        self._flush_have(only=digest)
-        for request in self.plan.remove_download(digest):
-            peer = self.view.peers.get(request.source)
-            if peer is not None:
-                self.net.to_peer(request.source, peer.endpoint, Cancel(request.request_id))
-        self._holders_due.pop(digest, None)
-        try:
-            result = self.store.place(digest)
-        except OSError as exc:
-            log.error("cannot place %r in Shared: %s", meta.name, exc)
-            self.mine.excused.add(meta.name)
-            return
-        if result is PlaceResult.NAME_TAKEN:
-            log.error("%r appeared in Shared with other content; the swarm's copy is "
-                      "discarded and ours is kept", meta.name)
-            self.store.drop_partial(digest)
-            del self.partials[digest]
-            self.mine.excused.add(meta.name)
-            self._next_leave_check_s = now_s
-            return
-        if result is PlaceResult.SAME_FILE_THERE:
-            self.store.drop_partial(digest)
-        del self.partials[digest]
-        self._hold_local(meta)
-        self.net.to_tracker(Complete(digest))
-        self.observe("complete", file=meta.name, size=meta.size_bytes)
-        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
-        log.info("%r complete", meta.name)
+        self.fetcher.flush(now_s)
 
     # --- serving ----------------------------------------------------------------
 
@@ -565,12 +351,12 @@ class PeerState:
         a peer that cannot reach us (``route`` is then a ReverseRoute)."""
         source = self.reversals.source_of(route)
         if source is not None and isinstance(message, (ChunkData, ChunkRefused)):
-            self.on_peer_reply(source, message, payload, now_s)
+            self.fetcher.on_reply(source, message, payload, now_s)
             return
         if isinstance(message, Introduce):
             if self.reversals.introduced(message.peer_id, message.token, route):
                 self.net.adopt_route(message.peer_id, route)
-                self.on_link_up(message.peer_id, now_s)
+                self.fetcher.link_up(message.peer_id)
             else:
                 self._unwanted(f"an introduction as peer {message.peer_id} with a token the "
                                "tracker did not give")
@@ -591,33 +377,32 @@ class PeerState:
             log.warning("dropped %s (%d so far)", what, self._unwanted_count)
 
     def _servable(self, digest: bytes) -> tuple[FileMeta, bytearray | None] | None:
-        meta = self.shared_digests.get(digest)
+        meta = self.mine.by_digest.get(digest)
         if meta is not None:
             return meta, None
         download = self.plan.downloads.get(digest)
         return (download.meta, download.have) if download is not None else None
+
+    def _connect_to(self, order: ConnectTo) -> None:
+        """The tracker asks us to connect out to a peer that cannot reach us."""
+        if order.peer_id == self.peer_id or self.peer_id is None:
+            return
+        log.info("peer %d cannot reach us; connecting out to serve it", order.peer_id)
+        self.net.open_reverse(order.peer_id, order.endpoint)
+        self.net.reply(ReverseRoute(order.peer_id), Introduce(self.peer_id, order.token))
 
     # --- files that appear in Shared -----------------------------------------------
 
     def on_local_file(self, meta: FileMeta, now_s: float) -> None:
         if meta.name in self.local:
             return
-        if meta.digest in self.plan.downloads:
-            for request in self.plan.remove_download(meta.digest):
-                peer = self.view.peers.get(request.source)
-                if peer is not None:
-                    self.net.to_peer(request.source, peer.endpoint, Cancel(request.request_id))
-            self.store.drop_partial(meta.digest)
-            self.partials.pop(meta.digest, None)
+        if meta.digest in self.plan.downloads:  # the very file we were fetching
+            self.fetcher.drop(meta.digest)
         summary = self.view.files.get(meta.name)
-        if summary is not None and summary.digest != meta.digest:
-            download = self.plan.downloads.get(summary.digest)
-            if download is not None:
-                self.plan.remove_download(summary.digest)
-                self.store.drop_partial(summary.digest)
-                self.partials.pop(summary.digest, None)
+        if summary is not None and summary.digest in self.plan.downloads:
+            self.fetcher.drop(summary.digest)  # the swarm's, under the name now taken
         self._hold_local(meta)
-        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
+        self._news(now_s)
         log.info("offering %r, new in Shared", meta.name)
         self.net.to_tracker(Offer((meta,)))
 
@@ -643,52 +428,14 @@ class PeerState:
         if self._sync_asked_at is not None and now_s - self._sync_asked_at > SYNC_RETRY_S:
             self._ask_sync(now_s)
         self._check_lag(now_s)
-        expired = self.plan.expire(now_s)
-        for request in expired:
-            log.info("request to peer %d for piece %d timed out", request.source, request.piece)
-        if now_s >= self._next_holders_check_s:
-            self._refresh_holders(now_s)
+        self.fetcher.on_timer(now_s)
         self.uploads.serve_queued(now_s)
         if now_s >= self._next_progress_save_s:
             self.store.flush_progress()
             self._next_progress_save_s = now_s + PROGRESS_SAVE_S
-        if now_s >= self._next_report_s:
-            self._flush_have()
-            self._next_report_s = now_s + self.settings.report_interval_s
-        if expired:
-            self._pump(now_s)
         if self.phase is Phase.RUNNING and now_s >= self._next_leave_check_s:
             self._maybe_leave(now_s)
-        self.flush(now_s)
-
-    def _refresh_holders(self, now_s: float) -> None:
-        """Ask again who holds what, for downloads that are due (sooner for
-        those that no known source can feed)."""
-        self._next_holders_check_s = now_s + STARVING_REFRESH_S
-        starving = {d.digest for d in self.plan.starving()}
-        for digest, download in self.plan.downloads.items():
-            if download.done:
-                continue
-            due = self._holders_due.get(digest, now_s)
-            if digest in starving:
-                due = min(due, self._holders_asked.get(digest, now_s) + STARVING_REFRESH_S)
-            if now_s >= due:
-                self._ask_holders(digest, now_s)
-
-    def _flush_have(self, only: bytes | None = None) -> None:
-        digests = [only] if only is not None else list(self._pending_have)
-        reports = []
-        for digest in digests:
-            pieces = self._pending_have.pop(digest, None)
-            meta = self.partials.get(digest)
-            if not pieces or meta is None:
-                continue
-            ranges = meta.layout.pieces_to_chunk_ranges(pieces)
-            reports.append(HaveReport(digest, tuple(x for pair in ranges for x in pair)))
-            self.observe("chunks", file=meta.name, chunks=sum(e - s for s, e in ranges),
-                         ranges=[list(r) for r in ranges])
-        if reports:
-            self.net.to_tracker(Have(tuple(reports)))
+        self.fetcher.flush(now_s)
 
     def next_deadline_s(self, now_s: float) -> float:
         candidates = [
@@ -698,14 +445,9 @@ class PeerState:
         if self._behind is not None:
             candidates.append(self._behind[1] + SEQ_LAG_GRACE_S)
         if self.phase not in (Phase.HELLO, Phase.JOINING):
-            candidates.append(self._next_report_s if self._pending_have else float("inf"))
+            candidates.append(self.fetcher.next_deadline_s())
             if self.partials:
                 candidates.append(self._next_progress_save_s)
-            if self.plan.downloads:
-                candidates.append(self._next_holders_check_s)
-            deadline = self.plan.next_deadline_s()
-            if deadline is not None:
-                candidates.append(deadline)
             if self.phase is Phase.RUNNING:
                 candidates.append(self._next_leave_check_s)
         if self._leave_deadline_s is not None:
@@ -732,7 +474,7 @@ class PeerState:
             reasons.append(f"missing {name!r}")
             if first_only:
                 return reasons
-        peers: dict[int, PeerView | Holding] = dict(self.view.peers)
+        peers: dict[int, PeerView | Holdings] = dict(self.view.peers)
         peers[self.peer_id] = self.mine
         for pid, name in iter_unmet_a(self.peer_id, peers):
             reasons.append(f"peer {pid} lacks {name!r}")
@@ -754,8 +496,8 @@ class PeerState:
                 self._last_blocker = blockers[0]
                 log.info("not leaving yet: %s", blockers[0])
             return
-        self._flush_have()
-        self.phase = Phase.LEAVING
+        self.fetcher.flush_have()
+        self._set_phase(Phase.LEAVING)
         self.net.to_tracker(Goodbye(force=False))
 
     def request_shutdown(self, now_s: float) -> None:
@@ -766,13 +508,13 @@ class PeerState:
         if self.peer_id is None:
             self._finish(0, self._leave_reason)
             return
-        self._flush_have()
-        self.phase = Phase.LEAVING
+        self.fetcher.flush_have()
+        self._set_phase(Phase.LEAVING)
         self._leave_deadline_s = now_s + FAREWELL_WAIT_S
         self.net.to_tracker(Goodbye(force=True))
 
     def _finish(self, exit_code: int, reason: str) -> None:
-        self.phase = Phase.DONE
+        self._set_phase(Phase.DONE)
         self.exit_code = exit_code
         self.store.flush_progress()
         log.info("%s", self.summary())
@@ -783,13 +525,12 @@ class PeerState:
 
     def summary(self) -> str:
         """The transfer figures of this run, for stderr (tests and benchmarks read them)."""
-        plan = self.plan
-        banned = sorted(pid for pid, s in plan.sources.items() if s.banned)
+        f = self.fetcher.summary_fields()
         return (
-            f"summary: peer {self.display_id} received {plan.pieces_good} pieces "
-            f"({plan.chunks_good} chunks); fetched twice {plan.chunks_wasted} chunks; "
-            f"bad pieces {plan.bad_pieces}; timeouts {plan.timeouts}; "
-            f"end-game duplicates {plan.duplicate_requests}; banned {banned or 'none'}"
+            f"summary: peer {self.display_id} received {f['pieces']} pieces "
+            f"({f['chunks']} chunks); fetched twice {f['twice']} chunks; "
+            f"bad pieces {f['bad']}; timeouts {f['timeouts']}; "
+            f"end-game duplicates {f['duplicates']}; banned {f['banned'] or 'none'}"
         )
 
     @property
@@ -798,14 +539,7 @@ class PeerState:
 
     @property
     def fetching(self) -> bool:
-        return any(not d.done for d in self.plan.downloads.values())
+        return self.fetcher.fetching
 
     def progress(self) -> list[FileProgress]:
-        """The downloads under way, for progress bars."""
-        out = []
-        for digest, download in self.plan.downloads.items():
-            layout = download.layout
-            held = min(layout.size_bytes, (layout.pieces - download.missing) * layout.piece_bytes)
-            out.append(FileProgress(digest, download.meta.name, layout.size_bytes, held,
-                                    len(download.sources()), download.done))
-        return out
+        return self.fetcher.progress()

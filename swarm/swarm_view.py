@@ -55,6 +55,10 @@ class EventResult(enum.Enum):
 
 class SwarmView:
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything, as before the first snapshot (a peer joining again)."""
         self.seq = -1  # no snapshot yet
         self.peers: dict[int, PeerView] = {}
         self.files: dict[str, FileSummary] = {}
