@@ -150,8 +150,18 @@ def _metas(value: object, what: str) -> tuple[FileMeta, ...]:
     return tuple(_meta(item) for item in _seq(value, what))
 
 
+def _wire(value: Any) -> Any:
+    """A field as msgpack takes it: records (nested messages' parts) become
+    lists of their fields, all the way down; tuples pack as arrays as they are."""
+    if isinstance(value, Record):
+        return [_wire(v) for v in value.values()]
+    if isinstance(value, tuple) and value and isinstance(value[0], Record):
+        return [_wire(v) for v in value]
+    return value
+
+
 def meta_to_wire(meta: FileMeta) -> list[Any]:
-    return [meta.name, meta.size_bytes, meta.digest, meta.piece_hashes]
+    return [_wire(value) for value in meta.values()]
 
 
 # --- records nested inside messages ------------------------------------------
@@ -255,13 +265,6 @@ class FileListing(Record):
             partial.append((_int(pair[0], "peer id", 1, MAX_ID), _int(pair[1], "chunks")))
         object.__setattr__(self, "partial", tuple(partial))
 
-    def to_wire(self) -> list[Any]:
-        s = self.summary
-        return [
-            [s.name, s.size_bytes, s.digest, s.available],
-            list(self.complete),
-            [list(p) for p in self.partial],
-        ]
 
 
 # --- the messages ------------------------------------------------------------
@@ -273,7 +276,7 @@ class Message(Record):
     KIND: ClassVar[int]
 
     def to_wire(self) -> list[Any]:
-        return list(self.values())
+        return [_wire(value) for value in self.values()]
 
     @classmethod
     def from_wire(cls, fields: Sequence[Any]) -> Message:
@@ -306,13 +309,6 @@ class Join(Message):
         object.__setattr__(self, "files", _metas(self.files, "files"))
         object.__setattr__(self, "partials", _records(self.partials, "partials", PartialOffer))
 
-    def to_wire(self) -> list[Any]:
-        return [
-            self.version,
-            self.listen_port,
-            [meta_to_wire(m) for m in self.files],
-            [[meta_to_wire(p.meta), list(p.ranges)] for p in self.partials],
-        ]
 
 
 class Heartbeat(Message):
@@ -330,8 +326,6 @@ class Offer(Message):
     def __post_init__(self) -> None:
         object.__setattr__(self, "files", _metas(self.files, "files"))
 
-    def to_wire(self) -> list[Any]:
-        return [[meta_to_wire(m) for m in self.files]]
 
 
 class Have(Message):
@@ -343,8 +337,6 @@ class Have(Message):
     def __post_init__(self) -> None:
         object.__setattr__(self, "reports", _records(self.reports, "reports", HaveReport))
 
-    def to_wire(self) -> list[Any]:
-        return [[[r.digest, list(r.ranges)] for r in self.reports]]
 
 
 class Complete(Message):
@@ -458,12 +450,6 @@ class Snapshot(Message):
         object.__setattr__(self, "peers", _records(self.peers, "peers", PeerSummary))
         object.__setattr__(self, "files", _records(self.files, "files", FileSummary))
 
-    def to_wire(self) -> list[Any]:
-        return [
-            self.seq,
-            [[p.peer_id, p.endpoint, list(p.complete), list(p.excused)] for p in self.peers],
-            [[f.name, f.size_bytes, f.digest, f.available] for f in self.files],
-        ]
 
 
 class HelloReply(Message):
@@ -491,12 +477,6 @@ class Welcome(Message):
         object.__setattr__(self, "snapshot", _record(self.snapshot, "snapshot", Snapshot))
         object.__setattr__(self, "refused", _records(self.refused, "refused", Refusal))
 
-    def to_wire(self) -> list[Any]:
-        return [
-            self.peer_id,
-            self.snapshot.to_wire(),
-            [[r.name, r.reason] for r in self.refused],
-        ]
 
 
 class Holders(Message):
@@ -510,8 +490,6 @@ class Holders(Message):
         _digest(self.digest)
         object.__setattr__(self, "holders", _records(self.holders, "holders", HolderRanges))
 
-    def to_wire(self) -> list[Any]:
-        return [self.digest, [[h.peer_id, h.endpoint, list(h.ranges)] for h in self.holders]]
 
 
 class MetaReply(Message):
@@ -523,8 +501,6 @@ class MetaReply(Message):
     def __post_init__(self) -> None:
         object.__setattr__(self, "meta", _meta(self.meta))
 
-    def to_wire(self) -> list[Any]:
-        return [meta_to_wire(self.meta)]
 
 
 class Refused(Message):
@@ -536,8 +512,6 @@ class Refused(Message):
     def __post_init__(self) -> None:
         object.__setattr__(self, "refused", _records(self.refused, "refused", Refusal))
 
-    def to_wire(self) -> list[Any]:
-        return [[[r.name, r.reason] for r in self.refused]]
 
 
 class Pong(Message):
@@ -596,12 +570,6 @@ class Listing(Message):
         object.__setattr__(self, "peers", _records(self.peers, "peers", PeerSummary))
         object.__setattr__(self, "files", _records(self.files, "files", FileListing))
 
-    def to_wire(self) -> list[Any]:
-        return [
-            self.seq,
-            [[p.peer_id, p.endpoint, list(p.complete), list(p.excused)] for p in self.peers],
-            [f.to_wire() for f in self.files],
-        ]
 
 
 # tracker -> everyone (events)
@@ -634,9 +602,6 @@ class FileAdded(Event):
         object.__setattr__(self, "file", _record(self.file, "file", FileSummary))
         _int(self.owner, "owner", 1, MAX_ID)
 
-    def to_wire(self) -> list[Any]:
-        f = self.file
-        return [self.seq, [f.name, f.size_bytes, f.digest, f.available], self.owner]
 
 
 class FileCompleted(Event):
