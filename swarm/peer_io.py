@@ -33,9 +33,6 @@ from swarm.store import LocalFile, Store
 
 log = logging.getLogger("swarm.peer")
 
-REQUEST_PORT_MAX_BYTES = 64 << 10  # chunk requests are tiny
-EVENT_MAX_BYTES = 1 << 16
-
 
 class SharedWatcher:
     """Offers files copied into Shared once they stop changing: a file is
