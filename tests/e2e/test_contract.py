@@ -3,6 +3,7 @@ every byte of every Shared folder checked against the contract."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
@@ -72,16 +73,19 @@ def test_late_peer_file_reaches_everyone(swarm: Swarm) -> None:
     quiet_s = 4.0
     swarm.start_tracker()
     for f in early:
-        swarm.start_peer(f, quiet_s=quiet_s)
+        swarm.start_peer(f, quiet_s=quiet_s, args=["--events", "events.jsonl"])
     time.sleep(2.0)
-    late_started = time.monotonic()
     swarm.start_peer(late, quiet_s=1.0)
     finish(swarm)
     check_swarm(swarm, {**early[0], **early[1], **late})
-    # The late file was news: the early peers stayed S seconds after it.
+    # The late file was news: by their own clocks, the early peers stayed S
+    # seconds after they heard of it (rule (c)).
     for run in swarm.peers[:2]:
-        assert run.proc.popen.returncode == 0
-    assert time.monotonic() - late_started >= quiet_s * 0.9
+        events = [json.loads(line) for line in
+                  (run.proc.cwd / "events.jsonl").read_text().splitlines()]
+        (heard,) = [e["ts"] for e in events if e["event"] == "file" and e["name"] == "late.bin"]
+        (left,) = [e["ts"] for e in events if e["event"] == "leave"]
+        assert left - heard >= quiet_s
 
 
 def test_two_sources_of_one_file(swarm: Swarm) -> None:
@@ -152,12 +156,10 @@ def test_signal_makes_a_peer_leave_at_once(swarm: Swarm, signame: str) -> None:
     while not fetched() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert fetched()
-    sent = time.monotonic()
     for run in (seeder, waiting):
         run.proc.signal(getattr(sig, signame))
-    codes = swarm.wait_peers(10)
-    assert codes == [0, 0]
-    assert time.monotonic() - sent < 5
+    # "At once": well within their S of 300 s, bounded by the wait itself.
+    assert swarm.wait_peers(10) == [0, 0]
     assert swarm.stop_tracker() == 0
     check_swarm(swarm, data)
 
@@ -168,10 +170,8 @@ def test_tracker_stops_on_signal(swarm: Swarm, signame: str) -> None:
 
     swarm.start_tracker()
     assert swarm.tracker is not None
-    started = time.monotonic()
     swarm.tracker.signal(getattr(sig, signame))
-    assert swarm.tracker.wait(10) == 0
-    assert time.monotonic() - started < 5
+    assert swarm.tracker.wait(5) == 0  # "within a few seconds": the wait is the bound
     assert swarm.tracker.stdout() == ""
 
 
