@@ -291,11 +291,10 @@ def _emit(content: Any, as_json: bool) -> None:
 def _status(client: Any, args: argparse.Namespace) -> int:
     from swarm import report
 
-    view = report.StatusView()
     live = sys.stdout.isatty() and not args.json and not args.once
     try:
         while True:
-            status = view.update(client.listing(), time.monotonic())
+            status = report.status_json(client.listing())
             if args.json:
                 _emit(status | {"time": time.time()}, True)
             else:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from swarm.client import TrackerClient, TrackerUnreachable
 from swarm.config import PROJECT_DIR
-from swarm.report import StatusView, status_table
+from swarm.report import status_json, status_table
 
 TRACKER_SH = PROJECT_DIR / "tracker.sh"
 PEER_SH = PROJECT_DIR / "peer.sh"
@@ -83,7 +83,6 @@ class LiveStatus:
 
     def __init__(self, port: str, files: int) -> None:
         self.client = TrackerClient("127.0.0.1", int(port), timeout_s=2.0)
-        self.view = StatusView()
         self.files = files
         self.tty = sys.stdout.isatty()
         self.drawn_lines = 0
@@ -95,7 +94,7 @@ class LiveStatus:
             return
         self.next_s = now + (0.3 if self.tty else 1.0)
         try:
-            status = self.view.update(self.client.listing(), now)
+            status = status_json(self.client.listing())
         except TrackerUnreachable:
             return
         if self.tty:

@@ -17,7 +17,7 @@ from swarm.meta import HASH_BYTES, FileMeta, MetaError
 from swarm.names import name_problem
 from swarm.record import Record
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 MAX_ID = 2**31 - 1
 MAX_SIZE_BYTES = 2**50
 MAX_CHUNKS = MAX_SIZE_BYTES // 512
@@ -245,6 +245,17 @@ class Refusal(Record):
         _text(self.reason, "reason")
 
 
+def _peer_amounts(value: object, what: str, amount: str) -> tuple[tuple[int, int], ...]:
+    """A list of [peer id, non-negative amount] pairs."""
+    pairs = []
+    for entry in _seq(value, what):
+        pair = _seq(entry, what)
+        if len(pair) != 2:
+            raise ProtocolError(f"{what}: expected [peer id, {amount}]")
+        pairs.append((_int(pair[0], "peer id", 1, MAX_ID), _int(pair[1], amount)))
+    return tuple(pairs)
+
+
 class FileListing(Record):
     """One file of a Listing: summary, complete holders, partial holders
     with their chunk counts."""
@@ -257,13 +268,7 @@ class FileListing(Record):
         object.__setattr__(self, "summary", _record(self.summary, "summary", FileSummary))
         ids = tuple(_int(i, "peer id", 1, MAX_ID) for i in _seq(self.complete, "complete"))
         object.__setattr__(self, "complete", ids)
-        partial = []
-        for entry in _seq(self.partial, "partial"):
-            pair = _seq(entry, "partial holder")
-            if len(pair) != 2:
-                raise ProtocolError("partial holder: expected [peer id, chunks]")
-            partial.append((_int(pair[0], "peer id", 1, MAX_ID), _int(pair[1], "chunks")))
-        object.__setattr__(self, "partial", tuple(partial))
+        object.__setattr__(self, "partial", _peer_amounts(self.partial, "partial", "chunks"))
 
 
 
@@ -558,17 +563,21 @@ class Rejoin(Message):
 
 
 class Listing(Message):
-    """Every peer and every file with its holders (answer to ListQuery)."""
+    """Every peer and every file with its holders (answer to ListQuery), and
+    the rate at which each peer has reported verified chunks over the last
+    few seconds ([peer id, bytes/s])."""
 
     KIND: ClassVar[int] = 30
     seq: int
     peers: tuple[PeerSummary, ...]
     files: tuple[FileListing, ...]
+    rates: tuple[tuple[int, int], ...]
 
     def __post_init__(self) -> None:
         _int(self.seq, "seq")
         object.__setattr__(self, "peers", _records(self.peers, "peers", PeerSummary))
         object.__setattr__(self, "files", _records(self.files, "files", FileListing))
+        object.__setattr__(self, "rates", _peer_amounts(self.rates, "rates", "bytes/s"))
 
 
 

@@ -1,6 +1,6 @@
 """What the query commands print: the tracker's Listing as tables for people
-and as JSON for scripts.  Pure functions of a Listing (and, for rates, of the
-one before it); the command line does the asking and the printing."""
+and as JSON for scripts.  Pure functions of a Listing; the command line does the
+asking and the printing."""
 
 from __future__ import annotations
 
@@ -138,28 +138,8 @@ def bytes_held(listing: Listing) -> dict[int, int]:
     return held
 
 
-class StatusView:
-    """Successive listings; the rate of each peer comes from the difference."""
-
-    def __init__(self) -> None:
-        self._previous: tuple[float, dict[int, int]] | None = None
-
-    def update(self, listing: Listing, now_s: float) -> dict[str, Any]:
-        held = bytes_held(listing)
-        rates: dict[int, float | None] = {p: None for p in held}
-        if self._previous is not None:
-            then_s, then_held = self._previous
-            elapsed = now_s - then_s
-            if elapsed > 0:
-                for peer_id, amount in held.items():
-                    if peer_id in then_held:
-                        rates[peer_id] = max(0.0, (amount - then_held[peer_id]) / elapsed)
-        self._previous = (now_s, held)
-        return status_json(listing, held, rates)
-
-
 def _peer_row(peer: PeerSummary, listing: Listing, held: dict[int, int],
-              rate: float | None) -> dict[str, Any]:
+              rates: dict[int, int]) -> dict[str, Any]:
     files = {}
     for f in listing.files:
         chunks = held_chunks(f).get(peer.peer_id)
@@ -168,14 +148,15 @@ def _peer_row(peer: PeerSummary, listing: Listing, held: dict[int, int],
     return {"peer": peer.peer_id, "endpoint": peer.endpoint,
             "complete": list(peer.complete), "excused": list(peer.excused),
             "chunks": files, "bytes_held": held.get(peer.peer_id, 0),
-            "rate_bytes_s": rate}
+            "rate_bytes_s": rates.get(peer.peer_id, 0)}
 
 
-def status_json(listing: Listing, held: dict[int, int],
-                rates: dict[int, float | None]) -> dict[str, Any]:
+def status_json(listing: Listing) -> dict[str, Any]:
+    held = bytes_held(listing)
+    rates = dict(listing.rates)
     return {
         "event": listing.seq,
-        "peers": [_peer_row(p, listing, held, rates.get(p.peer_id)) for p in listing.peers],
+        "peers": [_peer_row(p, listing, held, rates) for p in listing.peers],
         "files": ls_json(listing)["files"],
     }
 
@@ -185,10 +166,8 @@ def status_table(status: dict[str, Any]) -> str:
     out = [f"{len(status['peers'])} peer(s), {len(files)} file(s), event {status['event']}\n"]
     rows = []
     for p in status["peers"]:
-        rate = p["rate_bytes_s"]
         rows.append([str(p["peer"]), p["endpoint"], f"{len(p['complete'])}/{len(files)}",
-                     human_size(p["bytes_held"]),
-                     f"{human_size(rate)}/s" if rate is not None else "-"])
+                     human_size(p["bytes_held"]), f"{human_size(p['rate_bytes_s'])}/s"])
     out.append(_table(["PEER", "ENDPOINT", "FILES", "HELD", "RATE"], rows))
     out.append("\n")
     rows = []

@@ -64,6 +64,7 @@ from swarm.messages import (
     tcp_endpoint,
 )
 from swarm.meta import FileMeta
+from swarm.rate_meter import RateMeter
 from swarm.record import Record, field
 
 log = logging.getLogger("swarm.tracker")
@@ -78,6 +79,7 @@ class PeerRecord(Record, frozen=False):
     sender: bytes
     endpoint: str
     last_seen_s: float
+    intake: RateMeter  # bytes of verified chunks it reports, for `swarm status`
     complete: set[str] = field(default_factory=set)
     received: set[str] = field(default_factory=set)
     excused: set[str] = field(default_factory=set)
@@ -133,7 +135,7 @@ class TrackerState:
             self._join(out, sender, message, address, now_s)
             return out
         if isinstance(message, ListQuery):
-            out.sends.append((sender, self.listing()))
+            out.sends.append((sender, self.listing(now_s)))
             return out
         if isinstance(message, Hello):
             out.sends.append((sender, HelloReply(PROTOCOL_VERSION, self.pub_port)))
@@ -147,7 +149,7 @@ class TrackerState:
         if isinstance(message, Heartbeat):
             out.sends.append((sender, Pong(self.seq)))
         elif isinstance(message, Have):
-            self._have(out, peer, message)
+            self._have(out, peer, message, now_s)
         elif isinstance(message, Complete):
             self._complete(out, peer, message)
         elif isinstance(message, Offer):
@@ -192,7 +194,7 @@ class TrackerState:
     def snapshot(self) -> Snapshot:
         return Snapshot(self.seq, self._peer_summaries(), self._file_summaries())
 
-    def listing(self) -> Listing:
+    def listing(self, now_s: float) -> Listing:
         files = []
         for name in sorted(self.files):
             record = self.files[name]
@@ -205,7 +207,9 @@ class TrackerState:
                 if name not in self.peers[pid].complete and len(chunks)
             )
             files.append(FileListing(record.summary(), tuple(complete), tuple(partial)))
-        return Listing(self.seq, self._peer_summaries(), tuple(files))
+        rates = tuple((p.peer_id, round(p.intake.rate(now_s)))
+                      for p in sorted(self.peers.values(), key=lambda p: p.peer_id))
+        return Listing(self.seq, self._peer_summaries(), tuple(files), rates)
 
     def available_names(self) -> list[str]:
         return [name for name, record in self.files.items() if record.available]
@@ -250,7 +254,8 @@ class TrackerState:
             return
         peer_id = self._next_id
         self._next_id += 1
-        peer = PeerRecord(peer_id, sender, tcp_endpoint(address, join.listen_port), now_s)
+        peer = PeerRecord(peer_id, sender, tcp_endpoint(address, join.listen_port), now_s,
+                          RateMeter(now_s))
         self.peers[peer_id] = peer
         self.by_sender[sender] = peer_id
         self._publish(out, PeerJoined, peer_id, peer.endpoint)
@@ -328,7 +333,7 @@ class TrackerState:
             return True
         return False
 
-    def _have(self, out: Outcome, peer: PeerRecord, have: Have) -> None:
+    def _have(self, out: Outcome, peer: PeerRecord, have: Have, now_s: float) -> None:
         for report in have.reports:
             record = self._file_by_digest(report.digest)
             if record is None:
@@ -352,6 +357,8 @@ class TrackerState:
                 new.extend(chunks.add(start, end))
             if new:
                 out.blocks.append(display.Acquired(peer.peer_id, record.meta.name, total, new))
+                layout = record.meta.layout
+                peer.intake.add(sum(layout.chunk_byte_range(s, e)[1] for s, e in new), now_s)
             if not record.available:
                 self._refresh_availability(out, record)
 

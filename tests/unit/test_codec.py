@@ -59,7 +59,7 @@ def sample_messages() -> list[m.Message]:
         m.NotYet(13),
         m.ErrorReply("unknown file"),
         m.Rejoin(),
-        m.Listing(9, PEERS, (FILE_LISTING,)),
+        m.Listing(9, PEERS, (FILE_LISTING,), ((1, 0), (2, 524288))),
         m.PeerJoined(1, 5, ENDPOINT),
         m.FileAdded(2, summary_of(META_SMALL), 5),
         m.FileCompleted(3, 5, "small.txt"),

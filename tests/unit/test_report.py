@@ -19,6 +19,7 @@ def listing() -> Listing:
         (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin",), ()),
          PeerSummary(2, "tcp://127.0.0.1:1002", (), ())),
         (FileListing(a, (1,), ((2, 1),)), FileListing(b, (), ((1, 5),))),
+        ((1, 512), (2, 0)),
     )
 
 
@@ -55,7 +56,7 @@ def test_find_file_by_name_or_digest_prefix() -> None:
 def test_ambiguous_digest_prefix_is_refused() -> None:
     a = FileSummary("one", 1, bytes.fromhex("ab1200" + "00" * 29), True)
     b = FileSummary("two", 1, bytes.fromhex("ab12ff" + "00" * 29), True)
-    data = Listing(1, (), (FileListing(a, (), ()), FileListing(b, (), ())))
+    data = Listing(1, (), (FileListing(a, (), ()), FileListing(b, (), ())), ())
     with pytest.raises(report.FileNotFound, match="give more digits"):
         report.find_file(data, "ab12")
     assert report.find_file(data, "ab12f").summary.name == "two"
@@ -73,20 +74,14 @@ def test_who_json_gives_each_holder_and_its_share() -> None:
     assert "complete" in report.who_table(data, report.find_file(data, "a.bin"))
 
 
-def test_status_rates_come_from_successive_listings() -> None:
-    view = report.StatusView()
-    first = view.update(listing(), 10.0)
-    assert [p["rate_bytes_s"] for p in first["peers"]] == [None, None]
-    assert first["peers"][0]["chunks"] == {"a.bin": 2, "b file.txt": 5}
-    a = FileSummary("a.bin", 1024, DIGEST_A, True)
-    b = FileSummary("b file.txt", 5000, DIGEST_B, False)
-    later = Listing(8, listing().peers,
-                    (FileListing(a, (1, 2), ()), FileListing(b, (), ((1, 7),))))
-    second = view.update(later, 12.0)
-    rates = {p["peer"]: p["rate_bytes_s"] for p in second["peers"]}
-    assert rates == {1: 512.0, 2: 256.0}  # 2 chunks in 2 s; 1 chunk in 2 s
-    table = report.status_table(second)
-    assert "512 B/s" in table and "a.bin" in table
+def test_status_gives_each_peer_its_holdings_and_the_trackers_rate() -> None:
+    status = report.status_json(listing())
+    one, two = status["peers"]
+    assert one["chunks"] == {"a.bin": 2, "b file.txt": 5}
+    assert one["bytes_held"] == 1024 + 5 * 512 and two["bytes_held"] == 512
+    assert [p["rate_bytes_s"] for p in status["peers"]] == [512, 0]
+    table = report.status_table(status)
+    assert "512 B/s" in table and "0 B/s" in table and "a.bin" in table
 
 
 def test_human_sizes() -> None:

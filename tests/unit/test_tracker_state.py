@@ -281,6 +281,23 @@ def test_listing_shows_complete_and_partial_holders() -> None:
     assert by_name["small.txt"].partial == ()
 
 
+def test_listing_gives_each_peer_the_rate_of_its_chunk_reports() -> None:
+    state = new_state()
+    join(state, 1, [BIG, SMALL], now_s=0.0)
+    join(state, 2, now_s=0.0)
+
+    def rates(now_s: float) -> dict[int, int]:
+        [(_, listing)] = state.handle(b"tool", m.ListQuery(), ADDRESS, now_s).sends
+        assert isinstance(listing, m.Listing)
+        return dict(listing.rates)
+
+    send(state, 2, have(BIG.digest, 0, 10), now_s=1.0)  # 5,120 bytes
+    send(state, 2, have(BIG.digest, 0, 10), now_s=1.5)  # nothing new: not counted again
+    fetch_whole(state, 2, SMALL, now_s=2.0)  # 1,100 bytes: the last chunk is short
+    assert rates(2.0) == {1: 0, 2: (5120 + 1100) // 2}
+    assert rates(10.0) == {1: 0, 2: 0}  # the window has moved past them
+
+
 # --- expiry ----------------------------------------------------------------------------
 
 
