@@ -30,17 +30,26 @@ def _has(holder: HoldsFiles, name: str) -> bool:
     return name in holder.complete or name in holder.excused
 
 
-def iter_unmet_a(me: int, peers: Mapping[int, HoldsFiles]) -> Iterator[tuple[int, str]]:
+def iter_unmet_a(me: int, peers: Mapping[int, HoldsFiles],
+                 try_first: tuple[int, str] | None = None) -> Iterator[tuple[int, str]]:
     """(peer, file) pairs that keep rule (a) from holding: another living peer
-    that lacks a file I hold.  Lazy, so "does it hold?" stops at the first."""
+    that lacks a file I hold.  Lazy, so "does it hold?" stops at the first.
+
+    ``try_first`` is the pair that blocked the last check: it usually still
+    does, and trying it first makes a repeated check cost one lookup instead
+    of peers x files.  It may come out twice; callers that want every pair
+    leave it out."""
     mine = peers[me].complete
-    return (
-        (peer_id, name)
-        for peer_id, holder in peers.items()
-        if peer_id != me
-        for name in mine
-        if not _has(holder, name)
-    )
+    if try_first is not None:
+        peer_id, name = try_first
+        holder = peers.get(peer_id)
+        if peer_id != me and holder is not None and name in mine and not _has(holder, name):
+            yield try_first
+    for peer_id, holder in peers.items():
+        if peer_id != me:
+            for name in mine:
+                if not _has(holder, name):
+                    yield peer_id, name
 
 
 def unmet_a(me: int, peers: Mapping[int, HoldsFiles]) -> list[tuple[int, str]]:

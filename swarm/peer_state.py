@@ -148,6 +148,7 @@ class PeerState:
         self._leave_deadline_s: float | None = None
         self._leave_reason = "every rule met"
         self._last_blocker = ""
+        self._watched_a: tuple[int, str] | None = None  # what blocked rule (a) last
         self.net.to_tracker(Hello(PROTOCOL_VERSION))
 
     # --- who we are -------------------------------------------------------------
@@ -476,9 +477,11 @@ class PeerState:
                 return reasons
         peers: dict[int, PeerView | Holdings] = dict(self.view.peers)
         peers[self.peer_id] = self.mine
-        for pid, name in iter_unmet_a(self.peer_id, peers):
+        for pid, name in iter_unmet_a(self.peer_id, peers,
+                                      self._watched_a if first_only else None):
             reasons.append(f"peer {pid} lacks {name!r}")
             if first_only:
+                self._watched_a = (pid, name)
                 return reasons
         return reasons
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from swarm.leave_rule import QuietClock, unmet_a, unmet_b
+from swarm.leave_rule import QuietClock, iter_unmet_a, unmet_a, unmet_b
 
 
 @dataclass
@@ -57,6 +57,19 @@ def test_a_does_not_count_my_own_excuses_as_holdings() -> None:
     # I am excused from "b": I do not hold it, so nobody must take it from me.
     peers = {1: holder("a", excused=("b",)), 2: holder("a")}
     assert unmet_a(1, peers) == []
+
+
+def test_a_tries_the_last_blocker_first_and_only_while_it_still_blocks() -> None:
+    peers = {1: holder("a", "b"), 2: holder("a", "b"), 3: holder("a")}
+    assert next(iter_unmet_a(1, peers, try_first=(3, "b"))) == (3, "b")
+    peers[3].complete.add("b")
+    peers[2].complete.discard("a")
+    # (3, "b") no longer blocks: the check goes on to what does.
+    assert next(iter_unmet_a(1, peers, try_first=(3, "b"))) == (2, "a")
+    for stale in ((9, "a"), (1, "a"), (2, "zzz")):  # gone, me, a file I do not hold
+        assert next(iter_unmet_a(1, peers, try_first=stale)) == (2, "a")
+    peers[2].complete.add("a")
+    assert list(iter_unmet_a(1, peers, try_first=(3, "b"))) == []
 
 
 # --- rule (b): I hold every available file --------------------------------------------
