@@ -242,7 +242,7 @@ def _digest(paths: list[Path]) -> int:
     status = EXIT_OK
     for path in paths:
         try:
-            meta = hash_file(path, path.name)
+            meta, _ = hash_file(path, path.name)
         except (OSError, ValueError) as exc:
             print(f"swarm: {path}: {exc}", file=sys.stderr)
             status = EXIT_FAILURE

@@ -49,6 +49,9 @@ class Settings(Record):
     report_interval_s: float = 0.1
     # Most bytes per second a peer sends to others; 0 for no limit.
     upload_limit_bytes_s: int = 0
+    # Share the files that symbolic links in Shared point to.  Off: a link
+    # in Shared could expose any file of the machine to the swarm.
+    follow_symlinks: bool = False
     # The swarm key (64 hex digits; `swarm keygen`): CurveZMQ on every
     # socket, and only holders of the key get in.  Empty: an open swarm.
     key: str = ""
@@ -93,6 +96,7 @@ SETTING_HELP = {
     "holders_refresh_s": "seconds between a downloading peer's questions about who holds what",
     "report_interval_s": "seconds between batched reports of acquired chunks",
     "upload_limit_bytes_s": "most bytes per second a peer sends to others; 0 for no limit",
+    "follow_symlinks": "share the files that symbolic links in ./Shared point to (true|false)",
     "key": "the swarm key (swarm keygen): only its holders get in; empty for an open swarm",
     "log_level": "how much goes to stderr: debug, info, warning or error",
 }
@@ -105,8 +109,18 @@ class LoadedSettings(Record):
     sources: dict[str, str] = field(default_factory=dict)  # name -> where from
 
 
+BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True,
+              "false": False, "no": False, "off": False, "0": False}
+
+
 def _coerce(name: str, value: Any) -> Any:
     kind = type(getattr(Settings(), name))
+    if kind is bool:
+        if isinstance(value, str) and value.strip().lower() in BOOL_WORDS:
+            return BOOL_WORDS[value.strip().lower()]
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{name}: {value!r} is not true or false")
     try:
         if kind is int and isinstance(value, str):
             return int(value, 0)

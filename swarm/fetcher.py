@@ -4,6 +4,13 @@ Which files to fetch, their hash lists and holders from the tracker, the
 requests the ``TransferPlan`` picks, what arrives from sources, reports of
 verified chunks to the tracker, and finished files placed in Shared.  Driven
 by ``PeerState``; talks through the same injected net and store.
+
+A file this peer cannot take -- something else has its name in Shared, or
+the disk refuses the writes -- is never waited for: the peer tells the
+tracker it cannot hold it (``CannotHold``), and the others are excused from
+waiting.  A refused write pauses all fetching (``DiskBackoff``): the piece
+is kept and written again after a growing delay, and once a write works
+the peer takes its excuses back (``CanHoldAgain``) and goes on.
 """
 
 from __future__ import annotations
@@ -14,9 +21,13 @@ from typing import Any, Protocol
 
 from swarm.chunks import pairs
 from swarm.config import Settings
+from swarm.disk_backoff import DiskBackoff
 from swarm.holdings import Holdings
 from swarm.messages import (
+    MAX_TEXT,
     Cancel,
+    CanHoldAgain,
+    CannotHold,
     ChunkData,
     ChunkRefused,
     ChunkRequest,
@@ -31,7 +42,7 @@ from swarm.messages import (
     ReverseRequest,
 )
 from swarm.meta import FileMeta
-from swarm.picker import DataVerdict, PendingRequest, TransferPlan
+from swarm.picker import DataVerdict, Download, PendingRequest, TransferPlan
 from swarm.progress import FileProgress
 from swarm.reversal import Reversals
 from swarm.store import PlaceResult
@@ -49,6 +60,7 @@ class FetchStore(Protocol):
     def place(self, digest: bytes) -> PlaceResult: ...
     def drop_partial(self, digest: bytes) -> None: ...
     def serve_complete(self, meta: FileMeta) -> None: ...
+    def blocking_entry(self, name: str) -> str | None: ...
 
 
 class FetchNet(Protocol):
@@ -83,6 +95,40 @@ class Fetcher:
         self._next_holders_check_s = now_s
         self._pump_wanted = False
         self.pieces_received = 0
+        self.disk = DiskBackoff()
+        # What the disk refused, to try again when the backoff is over: a
+        # verified piece (kept in memory, at most one), downloads that could
+        # not be started, finished ones that could not be placed.
+        self._unstored: tuple[bytes, int, bytes] | None = None
+        self._unstarted: dict[bytes, FileMeta] = {}
+        self._unplaced: set[bytes] = set()
+        self._disk_excused: set[str] = set()  # names excused while the disk refuses
+        self.pieces_not_written = 0  # arrived verified while writes were paused
+
+    # --- excuses ------------------------------------------------------------------
+
+    def _excuse(self, name: str, reason: str, now_s: float) -> None:
+        """This peer cannot take the swarm's ``name``: nobody is to wait for it."""
+        if name in self.holdings.excused:
+            return
+        self.holdings.excused.add(name)
+        self.net.to_tracker(CannotHold(name, reason[:MAX_TEXT]))
+        self.on_news(now_s)
+
+    def name_taken_locally(self, name: str, what: str, now_s: float) -> None:
+        """Something that is not ours to share has ``name`` in Shared (a
+        folder, a link, another file): the swarm's file cannot go there."""
+        summary = self.view.files.get(name)
+        if summary is None or name in self.holdings.local or name in self.holdings.excused:
+            return
+        if summary.digest in self.plan.downloads or summary.digest in self._unstarted:
+            log.warning("%s appeared in Shared under %r: fetching the swarm's %r stops, and "
+                        "the other peers will not wait for this one to take it", what, name, name)
+            self.drop(summary.digest)
+        else:
+            log.warning("not fetching %r: %s has that name in Shared; the other peers will "
+                        "not wait for this one to take it", name, what)
+        self._excuse(name, f"{what} has that name in its Shared folder", now_s)
 
     # --- what to fetch ------------------------------------------------------------
 
@@ -95,11 +141,19 @@ class Fetcher:
         if local is not None:
             if local.digest != summary.digest:
                 log.error("the swarm's %r differs from ours; keeping ours", name)
-                self.holdings.excused.add(name)
-                self.on_news(now_s)
+                self._excuse(name, "it holds other content under that name", now_s)
             return
         download = self.plan.downloads.get(summary.digest)
         if download is None:
+            if summary.digest in self._unplaced or summary.digest in self._unstarted:
+                return  # waiting for the disk
+            what = self.store.blocking_entry(name)
+            if what is not None:
+                self.name_taken_locally(name, what, now_s)
+                return
+            if self.disk.paused:
+                self._excuse_for_disk(name, now_s)
+                return
             if summary.digest in self._resumed:
                 self._start(self.partials[summary.digest], now_s)
             else:
@@ -124,10 +178,18 @@ class Fetcher:
             return
         self._start(meta, now_s)
 
-    def _start(self, meta: FileMeta, now_s: float) -> None:
+    def _start(self, meta: FileMeta, now_s: float) -> bool:
+        """Start fetching a file; False when the disk refused."""
         if meta.name in self.holdings.local or meta.name in self.holdings.excused:
-            return
-        held = self.store.start_partial(meta)
+            return True
+        try:
+            held = self.store.start_partial(meta)
+        except OSError as exc:
+            self._unstarted[meta.digest] = meta
+            self._disk_failed(exc, now_s)
+            self._excuse_for_disk(meta.name, now_s)
+            return False
+        self._unstarted.pop(meta.digest, None)
         held = sorted(set(held) | set(self._resumed.pop(meta.digest, [])))
         self.partials[meta.digest] = meta
         download = self.plan.add_download(meta, held)
@@ -135,9 +197,10 @@ class Fetcher:
                  len(held), meta.layout.pieces)
         if download.done:
             self._finish(meta.digest, now_s)
-            return
+            return True
         self.consider(meta.name, now_s)
         self._ask_holders(meta.digest, now_s)
+        return True
 
     def _ask_holders(self, digest: bytes, now_s: float) -> None:
         asked = self._holders_asked.get(digest)
@@ -189,7 +252,7 @@ class Fetcher:
     def flush(self, now_s: float) -> None:
         """Send the requests that the messages handled since the last call
         made possible (the IO loop calls this after each batch)."""
-        if not self._pump_wanted or not self.active:
+        if not self._pump_wanted or not self.active or self.disk.paused:
             return
         self._pump_wanted = False
         for request in self.plan.pump(now_s):
@@ -234,6 +297,27 @@ class Fetcher:
         self.reversals.forget(peer_id)
         self.net.drop_peer(peer_id)
 
+    def holder_dropped(self, peer_id: int, name: str) -> None:
+        """A peer no longer holds a file (it changed there): what we asked
+        of it for that file goes to other holders."""
+        summary = self.view.files.get(name)
+        if summary is None:
+            return
+        self._cancel(self.plan.drop_holder(summary.digest, peer_id))
+        self.pump()
+
+    def file_removed(self, name: str, now_s: float) -> None:
+        """The swarm no longer has ``name``: what we fetched of it is of no use,
+        and whatever kept us from taking it no longer matters."""
+        current = self.view.files.get(name)
+        for digest, meta in list(self.partials.items()):
+            if meta.name == name and (current is None or current.digest != digest):
+                log.info("dropping what was fetched of %r: the swarm no longer has it", name)
+                self.drop(digest)
+        self.holdings.excused.discard(name)
+        self._disk_excused.discard(name)
+        self.on_news(now_s)
+
     # --- what arrives ---------------------------------------------------------------
 
     def on_reply(self, peer_id: int, message: Message, payload: memoryview | None,
@@ -265,20 +349,85 @@ class Fetcher:
         if outcome.verdict is not DataVerdict.GOOD or outcome.download is None:
             return
         download, piece = outcome.download, outcome.piece
-        try:
-            self.store.write_piece(download.digest, piece, payload)
-        except OSError as exc:
-            log.error("cannot write %r: %s", download.meta.name, exc)
+        if self.disk.paused:  # it would fail too: fetched again once writes work
             self.plan.piece_lost(download, piece)
+            self.pieces_not_written += 1
             return
+        self._store(download, piece, payload, now_s)
+
+    def _store(self, download: Download, piece: int, data: bytes | memoryview,
+               now_s: float) -> bool:
+        """Write a verified piece; False when the disk refused (the piece is
+        then kept, to be written again when the backoff is over)."""
+        try:
+            self.store.write_piece(download.digest, piece, data)
+        except OSError as exc:
+            self._unstored = (download.digest, piece, bytes(data))
+            self._disk_failed(exc, now_s)
+            return False
         self.plan.piece_stored(download, piece)
         self.pieces_received += 1
         self._pending_have.setdefault(download.digest, set()).add(piece)
         if download.done:
             self._finish(download.digest, now_s)
+        return True
 
-    def _finish(self, digest: bytes, now_s: float) -> None:
-        """Every piece is verified and stored: into Shared with it."""
+    # --- a disk that refuses writes ---------------------------------------------------
+
+    def _disk_failed(self, exc: OSError, now_s: float) -> None:
+        """Said once, at error level, when the trouble starts; after that the
+        failures are counted and said at info level, one per try."""
+        first = not self.disk.paused
+        self.disk.failed(now_s)
+        if first:
+            log.error("%s; fetching pauses (next try in %.0f s) and the other peers no "
+                      "longer wait for this one", exc, self.disk.delay_s)
+            for download in self.plan.downloads.values():
+                if not download.done:
+                    self._excuse_for_disk(download.meta.name, now_s)
+        else:
+            log.info("still %s (%d failed tries); next try in %.0f s", exc,
+                     self.disk.failures, self.disk.delay_s)
+
+    def _excuse_for_disk(self, name: str, now_s: float) -> None:
+        if name not in self.holdings.excused:
+            self._disk_excused.add(name)
+            self._excuse(name, "its disk refuses the writes", now_s)
+
+    def _retry_disk(self, now_s: float) -> None:
+        """The backoff is over: try again what the disk refused, in order;
+        the first failure ends the try (and lengthens the next wait)."""
+        if self._unstored is not None:
+            digest, piece, data = self._unstored
+            self._unstored = None
+            download = self.plan.downloads.get(digest)
+            stored = (download is None or download.have[piece] != 2
+                      or self._store(download, piece, data, now_s))
+            if not stored:
+                return
+        for meta in list(self._unstarted.values()):
+            if not self._start(meta, now_s):
+                return
+        for digest in list(self._unplaced):
+            if not self._finish(digest, now_s):
+                return
+        failures = self.disk.recovered()
+        log.warning("the disk takes writes again after %d failed %s; fetching goes on",
+                    failures, "try" if failures == 1 else "tries")
+        names, self._disk_excused = sorted(self._disk_excused), set()
+        for name in names:
+            self.holdings.excused.discard(name)
+            self.net.to_tracker(CanHoldAgain(name))
+        for name in names:
+            self.consider(name, now_s)
+        self.on_news(now_s)
+        self.pump()
+
+    # --- finished files -----------------------------------------------------------------
+
+    def _finish(self, digest: bytes, now_s: float) -> bool:
+        """Every piece is verified and stored: into Shared with it.  False
+        when the disk refused (tried again when the backoff is over)."""
         meta = self.partials[digest]
         self.flush_have(only=digest)
         self._cancel(self.plan.remove_download(digest))
@@ -286,18 +435,22 @@ class Fetcher:
         try:
             result = self.store.place(digest)
         except OSError as exc:
-            log.error("cannot place %r in Shared: %s", meta.name, exc)
-            self.holdings.excused.add(meta.name)
-            self.on_news(now_s)
-            return
+            self._unplaced.add(digest)
+            self._disk_failed(exc, now_s)
+            self._excuse_for_disk(meta.name, now_s)
+            return False
+        self._unplaced.discard(digest)
         if result is PlaceResult.NAME_TAKEN:
-            log.error("%r appeared in Shared with other content; the swarm's copy is "
-                      "discarded and ours is kept", meta.name)
+            what = self.store.blocking_entry(meta.name) or "another file"
+            log.error("%s appeared in Shared under %r while it was fetched: the swarm's copy "
+                      "is discarded, what is there is kept, and the other peers will not "
+                      "wait for this one to take it", what, meta.name)
             self.store.drop_partial(digest)
             del self.partials[digest]
-            self.holdings.excused.add(meta.name)
-            self.on_news(now_s)
-            return
+            self._disk_excused.discard(meta.name)
+            self.holdings.excused.discard(meta.name)
+            self._excuse(meta.name, f"{what} has that name in its Shared folder", now_s)
+            return True
         if result is PlaceResult.SAME_FILE_THERE:
             self.store.drop_partial(digest)
         del self.partials[digest]
@@ -307,13 +460,20 @@ class Fetcher:
         self.observe("complete", file=meta.name, size=meta.size_bytes)
         self.on_news(now_s)
         log.info("%r complete", meta.name)
+        return True
 
     def drop(self, digest: bytes) -> None:
-        """Stop fetching a file (a copy of it, or another file under its
-        name, appeared in Shared)."""
+        """Stop fetching a file and forget what was fetched of it (a copy of
+        it, or something else under its name, appeared in Shared; or the
+        swarm no longer has it)."""
         self._cancel(self.plan.remove_download(digest))
         self.store.drop_partial(digest)
         self.partials.pop(digest, None)
+        self._resumed.pop(digest, None)
+        self._unstarted.pop(digest, None)
+        self._unplaced.discard(digest)
+        if self._unstored is not None and self._unstored[0] == digest:
+            self._unstored = None
 
     # --- reports and time ---------------------------------------------------------
 
@@ -334,6 +494,8 @@ class Fetcher:
             self.net.to_tracker(Have(tuple(reports)))
 
     def on_timer(self, now_s: float) -> None:
+        if self.disk.due(now_s):
+            self._retry_disk(now_s)
         expired = self.plan.expire(now_s)
         for request in expired:
             log.info("request to peer %d for piece %d timed out", request.source, request.piece)
@@ -346,7 +508,8 @@ class Fetcher:
             self._next_report_s = now_s + self.settings.report_interval_s
 
     def next_deadline_s(self) -> float:
-        candidates = [self._next_report_s if self._pending_have else float("inf")]
+        candidates = [self._next_report_s if self._pending_have else float("inf"),
+                      self.disk.retry_at_s]
         if self.plan.downloads:
             candidates.append(self._next_holders_check_s)
         deadline = self.plan.next_deadline_s()

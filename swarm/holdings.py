@@ -1,6 +1,7 @@
 """A peer's own files: what it holds whole in Shared, and the names it is
-excused from (it holds other bytes under the name, so it will never take the
-swarm's file, and nobody waits for it to).  Read by the leave rule."""
+excused from (it cannot take the swarm's file of that name: it holds other
+bytes or something else under the name, or its disk refuses the writes, and
+nobody waits for it to).  Read by the leave rule."""
 
 from __future__ import annotations
 
@@ -24,3 +25,11 @@ class Holdings:
         it is not shared, and we will not take the swarm's."""
         self.complete.discard(name)
         self.excused.add(name)
+
+    def release(self, digest: bytes) -> FileMeta | None:
+        """A file of ours changed or went: we no longer hold it."""
+        meta = self.by_digest.pop(digest, None)
+        if meta is not None and self.local.get(meta.name) is meta:
+            del self.local[meta.name]
+            self.complete.discard(meta.name)
+        return meta

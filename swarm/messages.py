@@ -17,7 +17,7 @@ from swarm.meta import HASH_BYTES, FileMeta, MetaError
 from swarm.names import name_problem
 from swarm.record import Record
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 MAX_ID = 2**31 - 1
 MAX_SIZE_BYTES = 2**50
 MAX_CHUNKS = MAX_SIZE_BYTES // 512
@@ -184,7 +184,7 @@ class FileSummary(Record):
 
 class PeerSummary(Record):
     """A living peer: its id, where it serves, the files it holds whole,
-    and the files it is excused from (a name it holds with other content)."""
+    and the files it is excused from (it cannot take the swarm's file of that name)."""
 
     peer_id: int
     endpoint: str
@@ -439,6 +439,43 @@ class ReverseRequest(Message):
         _int(self.peer_id, "peer id", 1, MAX_ID)
 
 
+class CannotHold(Message):
+    """The sender cannot hold ``name``: something else has that name in its
+    Shared folder, or its disk refuses the writes.  Nobody waits for it to."""
+
+    KIND: ClassVar[int] = 14
+    name: str
+    reason: str
+
+    def __post_init__(self) -> None:
+        _name(self.name)
+        _text(self.reason, "reason")
+
+
+class CanHoldAgain(Message):
+    """The sender's disk takes writes again: it fetches ``name`` after all, and
+    the others wait for it as for any peer."""
+
+    KIND: ClassVar[int] = 15
+    name: str
+
+    def __post_init__(self) -> None:
+        _name(self.name)
+
+
+class Withdraw(Message):
+    """The sender no longer holds this file: it changed or was deleted in its
+    Shared folder.  Nobody is sent to it for the file any more."""
+
+    KIND: ClassVar[int] = 16
+    digest: bytes
+    reason: str
+
+    def __post_init__(self) -> None:
+        _digest(self.digest)
+        _text(self.reason, "reason")
+
+
 # tracker -> peer
 
 
@@ -654,8 +691,9 @@ class Availability(Event):
 
 
 class Excused(Event):
-    """``peer_id`` holds another file under ``name`` and will never take the
-    swarm's; nobody waits for it to."""
+    """``peer_id`` cannot take the swarm's ``name`` (it holds other bytes or
+    something else under that name, or its disk refuses the writes); nobody
+    waits for it to."""
 
     KIND: ClassVar[int] = 45
     seq: int
@@ -665,6 +703,48 @@ class Excused(Event):
     def __post_init__(self) -> None:
         _int(self.seq, "seq")
         _int(self.peer_id, "peer id", 1, MAX_ID)
+        _name(self.name)
+
+
+class ExcuseWithdrawn(Event):
+    """``peer_id`` can hold ``name`` again (its disk takes writes again): it is
+    waited for as any peer."""
+
+    KIND: ClassVar[int] = 46
+    seq: int
+    peer_id: int
+    name: str
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _name(self.name)
+
+
+class FileDropped(Event):
+    """``peer_id`` no longer holds ``name`` (it changed or was deleted there)."""
+
+    KIND: ClassVar[int] = 47
+    seq: int
+    peer_id: int
+    name: str
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _name(self.name)
+
+
+class FileRemoved(Event):
+    """The swarm no longer has ``name``: a holder withdrew it and the living
+    peers do not cover it.  Partial copies are useless; the name is free."""
+
+    KIND: ClassVar[int] = 48
+    seq: int
+    name: str
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
         _name(self.name)
 
 
@@ -771,14 +851,15 @@ class ChunkRefused(Message):
 ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
     ("peer → tracker", "DEALER → ROUTER",
      (Hello, Join, Heartbeat, Offer, Have, Complete, SyncRequest, HoldersQuery, MetaQuery,
-      Complaint, ReverseRequest, Goodbye)),
+      Complaint, ReverseRequest, CannotHold, CanHoldAgain, Withdraw, Goodbye)),
     ("tool → tracker", "DEALER → ROUTER", (ListQuery,)),
     ("tracker → peer", "ROUTER → DEALER",
      (HelloReply, Welcome, Snapshot, Holders, MetaReply, Refused, Pong, Farewell, NotYet,
       ErrorReply, Rejoin, ConnectTo, ReverseToken)),
     ("tracker → tool", "ROUTER → DEALER", (Listing,)),
     ("tracker → every peer", "PUB → SUB",
-     (PeerJoined, FileAdded, FileCompleted, PeerLeft, Availability, Excused)),
+     (PeerJoined, FileAdded, FileCompleted, PeerLeft, Availability, Excused, ExcuseWithdrawn,
+      FileDropped, FileRemoved)),
     ("peer → peer", "DEALER → ROUTER", (ChunkRequest, Cancel)),
     ("peer → peer", "ROUTER → DEALER", (ChunkData, ChunkRefused, ErrorReply)),
     # Reversed: the serving peer connects out (it cannot be reached), so the

@@ -35,31 +35,46 @@ log = logging.getLogger("swarm.peer")
 
 
 class SharedWatcher:
-    """Offers files copied into Shared once they stop changing: a file is
-    hashed when two scans, ``scan_interval_s`` apart, see the same size,
-    mtime and inode.  Hashing runs on a thread of its own (hashlib releases
-    the GIL), started the first time it is needed, so a big file never
-    stalls the loop."""
+    """Watches Shared: offers files copied in once they stop changing (a
+    file is hashed when two scans, ``scan_interval_s`` apart, see the same
+    size, mtime and inode), reports files this peer serves that changed or
+    went, and names every entry it does not share once, with the reason.
+    Hashing runs on a thread of its own (hashlib releases the GIL), started
+    the first time it is needed, so a big file never stalls the loop."""
 
     def __init__(self, store: Store, waker: Waker) -> None:
         self.store = store
         self.waker = waker
-        self.known: set[str] = set()
         self._seen: dict[str, LocalFile] = {}
         self._hashing: dict[str, LocalFile] = {}
+        self._skipped: dict[str, str] = {}  # said on stderr, while it stays so
         self._jobs: SimpleQueue[str | None] = SimpleQueue()
         self._results: SimpleQueue[tuple[str, FileMeta | OSError]] = SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def scan(self) -> None:
-        current = self.store.scan_shared()
-        for name, seen in current.items():
-            if name in self.known or name in self._hashing:
+    def note_skipped(self, skipped: dict[str, str]) -> list[str]:
+        """Say once why each entry is not shared; returns the names new to the list."""
+        new = []
+        for name, reason in sorted(skipped.items()):
+            if self._skipped.get(name) != reason:
+                log.warning("not sharing %r: %s", name, reason)
+                new.append(name)
+        self._skipped = dict(skipped)
+        return new
+
+    def scan(self, state: PeerState, now_s: float) -> None:
+        scan = self.store.scan_shared()
+        for digest, _name, what in scan.changed:
+            state.on_local_changed(digest, what, now_s)
+        for name in self.note_skipped(scan.skipped):
+            state.on_name_taken(name, now_s)
+        for name, seen in scan.files.items():
+            if name in self._hashing:
                 continue
             if self._seen.get(name) == seen:
                 self._hashing[name] = seen
                 self._submit(name)
-        self._seen = {n: f for n, f in current.items() if n not in self.known}
+        self._seen = dict(scan.files)
 
     def _submit(self, name: str) -> None:
         if self._thread is None:
@@ -80,12 +95,10 @@ class SharedWatcher:
         done = []
         while not self._results.empty():
             name, result = self._results.get()
-            seen = self._hashing.pop(name)
+            self._hashing.pop(name)
             if isinstance(result, OSError):
-                log.warning("cannot read %r in Shared: %s", name, result)
+                log.info("not offering %r yet: %s; looking again", name, result.strerror)
                 continue
-            if result.size_bytes != seen.size_bytes:
-                continue  # changed while it was hashed: look again next scan
             done.append(result)
         return done
 
@@ -101,7 +114,7 @@ class PeerLoop:
         self.settings = settings
         self.events = open_event_log(events)
         self.bars = ProgressBars() if progress_wanted(progress) else None
-        self.store = Store(shared_dir, state_dir)
+        self.store = Store(shared_dir, state_dir, settings.follow_symlinks)
         self.waker = Waker()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         keys = keys_from(settings.key)
@@ -136,10 +149,9 @@ class PeerLoop:
                 self._dispatch(state, ready)
                 now = monotonic()
                 if now >= next_scan:
-                    self.watcher.scan()
+                    self.watcher.scan(state, now)
                     next_scan = now + self.settings.scan_interval_s
                 for meta in self.watcher.finished():
-                    self.watcher.known.add(meta.name)
                     state.on_local_file(meta, now)
                 for peer_id in self.net.unreachable(now):
                     state.on_link_unreachable(peer_id, now)
@@ -166,12 +178,14 @@ class PeerLoop:
 
     def _start(self) -> PeerState:
         now = monotonic()
+        scan = self.store.scan_shared()
+        self.watcher.note_skipped(scan.skipped)
         local_files = []
-        for name in sorted(self.store.scan_shared()):
+        for name in sorted(scan.files):
             try:
                 local_files.append(self.store.hash_shared(name))
-            except OSError as exc:
-                log.warning("cannot read %r in Shared: %s", name, exc)
+            except OSError as exc:  # the watcher offers it once it can be read
+                log.warning("cannot read %r in Shared: %s", name, exc.strerror)
         partials = []
         local_digests = {m.digest for m in local_files}
         local_names = {m.name for m in local_files}
@@ -180,7 +194,6 @@ class PeerLoop:
                 self.store.drop_partial(meta.digest)  # finished, or superseded
             else:
                 partials.append((meta, pieces))
-        self.watcher.known.update(local_names)
         self.state = PeerState(
             self.settings, self.quiet_s, self.store, self.net, self._show,
             local_files, partials, self.net.listen_port, now,

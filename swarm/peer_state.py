@@ -49,6 +49,7 @@ from swarm.messages import (
     Snapshot,
     SyncRequest,
     Welcome,
+    Withdraw,
 )
 from swarm.meta import FileMeta
 from swarm.picker import TransferPlan
@@ -66,7 +67,6 @@ SYNC_RETRY_S = 3.0  # a snapshot request unanswered this long is sent again
 SEQ_LAG_GRACE_S = 0.5  # events may trail a reply this long before they count as lost
 NOT_YET_RETRY_S = 0.5  # after the tracker said "not yet" to a goodbye
 FAREWELL_WAIT_S = 2.0  # how long a leaving peer waits for the tracker's answer
-PROGRESS_SAVE_S = 0.5  # resume state is at most this old after a SIGKILL
 
 
 class StoreLike(Protocol):
@@ -76,7 +76,8 @@ class StoreLike(Protocol):
     def place(self, digest: bytes) -> PlaceResult: ...
     def drop_partial(self, digest: bytes) -> None: ...
     def serve_complete(self, meta: FileMeta) -> None: ...
-    def flush_progress(self) -> None: ...
+    def stop_serving(self, digest: bytes) -> None: ...
+    def blocking_entry(self, name: str) -> str | None: ...
 
 
 class PeerNet(Protocol):
@@ -137,13 +138,13 @@ class PeerState:
         self.plan = TransferPlan(rng or random.Random(), settings.request_window_bytes)
         self.fetcher = Fetcher(settings, store, net, self.view, self.mine, self.plan,
                                self.reversals, partials, now_s, self.observe, self._news)
-        self.uploads = Uploads(settings.upload_limit_bytes_s, store, net, self._servable, now_s)
+        self.uploads = Uploads(settings.upload_limit_bytes_s, store, net, self._servable, now_s,
+                               self.on_local_changed)
         self._unwanted_count = 0
         self._sync_asked_at: float | None = None
         self._behind: tuple[int, float] | None = None  # (tracker's event number, seen at)
         self._heard_from_tracker_s = now_s
         self._next_heartbeat_s = now_s + settings.heartbeat_interval_s
-        self._next_progress_save_s = now_s + PROGRESS_SAVE_S
         self._next_leave_check_s = now_s
         self._leave_deadline_s: float | None = None
         self._leave_reason = "every rule met"
@@ -312,6 +313,8 @@ class PeerState:
 
     def _apply_changes(self, changes: ViewChanges, now_s: float) -> None:
         self._news(now_s)
+        for name in changes.removed_files:
+            self._file_removed(name, now_s)
         if changes.new_files:
             self.clock.file_announced(now_s)
             for name in changes.new_files:
@@ -320,9 +323,22 @@ class PeerState:
                              digest=summary.digest.hex())
         for peer_id in changes.left_peers:
             self.fetcher.drop_source(peer_id)
+        for peer_id, name in changes.dropped:
+            self.fetcher.holder_dropped(peer_id, name)
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
             self.fetcher.consider(name, now_s)
         self.fetcher.pump()
+
+    def _file_removed(self, name: str, now_s: float) -> None:
+        """The swarm no longer has ``name``.  A file of ours under it that the
+        swarm refused, or whose completion it never heard, is offered anew."""
+        self.fetcher.file_removed(name, now_s)
+        meta = self.mine.local.get(name)
+        if meta is not None and self.peer_id is not None:
+            log.info("offering %r again: the swarm's file of that name is gone", name)
+            self.mine.excused.discard(name)
+            self.mine.hold(meta)
+            self.net.to_tracker(Offer((meta,)))
 
     # --- links to sources -------------------------------------------------------------
 
@@ -392,7 +408,7 @@ class PeerState:
         self.net.open_reverse(order.peer_id, order.endpoint)
         self.net.reply(ReverseRoute(order.peer_id), Introduce(self.peer_id, order.token))
 
-    # --- files that appear in Shared -----------------------------------------------
+    # --- files that appear in, change in, or leave Shared ----------------------------
 
     def on_local_file(self, meta: FileMeta, now_s: float) -> None:
         if meta.name in self.local:
@@ -406,6 +422,34 @@ class PeerState:
         self._news(now_s)
         log.info("offering %r, new in Shared", meta.name)
         self.net.to_tracker(Offer((meta,)))
+
+    def on_local_changed(self, digest: bytes, what: str, now_s: float) -> None:
+        """A file this peer serves changed or went from Shared (a scan saw
+        it, or a read for a peer did): its old content is no longer here.
+        The tracker hears it at once, so nobody is sent here for it, and
+        nobody waits for a file that no longer exists."""
+        self.store.stop_serving(digest)
+        meta = self.mine.by_digest.get(digest)
+        if meta is None:
+            return
+        was_complete = meta.name in self.mine.complete
+        self.mine.release(digest)
+        if what == "deleted":
+            log.warning("%r was deleted from Shared: this peer no longer shares it", meta.name)
+        else:
+            log.warning("%r changed in Shared (%s): this peer no longer shares the version "
+                        "the swarm knows; what is there now is offered once it stops changing",
+                        meta.name, what)
+        if was_complete and self.phase is not Phase.HELLO:
+            self.net.to_tracker(Withdraw(digest, what))
+        self._news(now_s)
+
+    def on_name_taken(self, name: str, now_s: float) -> None:
+        """Something that is not shared has ``name`` in Shared (a folder, a
+        link, a FIFO): the swarm's file of that name cannot be placed."""
+        what = self.store.blocking_entry(name)
+        if what is not None:
+            self.fetcher.name_taken_locally(name, what, now_s)
 
     # --- time -----------------------------------------------------------------------
 
@@ -431,9 +475,6 @@ class PeerState:
         self._check_lag(now_s)
         self.fetcher.on_timer(now_s)
         self.uploads.serve_queued(now_s)
-        if now_s >= self._next_progress_save_s:
-            self.store.flush_progress()
-            self._next_progress_save_s = now_s + PROGRESS_SAVE_S
         if self.phase is Phase.RUNNING and now_s >= self._next_leave_check_s:
             self._maybe_leave(now_s)
         self.fetcher.flush(now_s)
@@ -447,8 +488,6 @@ class PeerState:
             candidates.append(self._behind[1] + SEQ_LAG_GRACE_S)
         if self.phase not in (Phase.HELLO, Phase.JOINING):
             candidates.append(self.fetcher.next_deadline_s())
-            if self.partials:
-                candidates.append(self._next_progress_save_s)
             if self.phase is Phase.RUNNING:
                 candidates.append(self._next_leave_check_s)
         if self._leave_deadline_s is not None:
@@ -519,7 +558,6 @@ class PeerState:
     def _finish(self, exit_code: int, reason: str) -> None:
         self._set_phase(Phase.DONE)
         self.exit_code = exit_code
-        self.store.flush_progress()
         log.info("%s", self.summary())
         holds = sorted(self.local)
         self.observe("leave", peer=self.display_id, exit_code=exit_code, reason=reason,

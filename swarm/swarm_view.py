@@ -16,8 +16,11 @@ from swarm.messages import (
     Availability,
     Event,
     Excused,
+    ExcuseWithdrawn,
     FileAdded,
     FileCompleted,
+    FileDropped,
+    FileRemoved,
     FileSummary,
     PeerJoined,
     PeerLeft,
@@ -38,9 +41,12 @@ class ViewChanges(Record):
     new_files: tuple[str, ...] = ()  # names the view had not had before
     left_peers: tuple[int, ...] = ()
     touched_files: tuple[str, ...] = ()  # availability or holders changed
+    removed_files: tuple[str, ...] = ()  # names the swarm no longer has
+    dropped: tuple[tuple[int, str], ...] = ()  # (peer, name): it no longer holds the file
 
     def __bool__(self) -> bool:
-        return bool(self.new_files or self.left_peers or self.touched_files)
+        return bool(self.new_files or self.left_peers or self.touched_files
+                    or self.removed_files or self.dropped)
 
 
 MAX_HELD_EVENTS = 10_000  # held while a snapshot is awaited; more means a long stall
@@ -88,6 +94,7 @@ class SwarmView:
             new_files=tuple(sorted(set(self.files) - before_files)),
             left_peers=tuple(sorted(before_peers - set(self.peers))),
             touched_files=tuple(sorted(self.files)),
+            removed_files=tuple(sorted(before_files - set(self.files))),
         )
         early, self._early = sorted(self._early, key=lambda e: e.seq), []
         for event in early:
@@ -148,6 +155,23 @@ class SwarmView:
             if peer is not None:
                 peer.excused.add(event.name)
             return ViewChanges(touched_files=(event.name,))
+        if isinstance(event, ExcuseWithdrawn):
+            peer = self.peers.get(event.peer_id)
+            if peer is not None:
+                peer.excused.discard(event.name)
+            return ViewChanges(touched_files=(event.name,))
+        if isinstance(event, FileDropped):
+            peer = self.peers.get(event.peer_id)
+            if peer is not None:
+                peer.complete.discard(event.name)
+            return ViewChanges(dropped=((event.peer_id, event.name),))
+        if isinstance(event, FileRemoved):
+            if self.files.pop(event.name, None) is None:
+                return ViewChanges()
+            for peer in self.peers.values():
+                peer.complete.discard(event.name)
+                peer.excused.discard(event.name)
+            return ViewChanges(removed_files=(event.name,))
         return ViewChanges()
 
 
@@ -156,4 +180,6 @@ def _merge(a: ViewChanges, b: ViewChanges) -> ViewChanges:
         new_files=a.new_files + tuple(n for n in b.new_files if n not in a.new_files),
         left_peers=a.left_peers + b.left_peers,
         touched_files=a.touched_files + b.touched_files,
+        removed_files=a.removed_files + b.removed_files,
+        dropped=a.dropped + b.dropped,
     )

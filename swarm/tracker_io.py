@@ -22,8 +22,12 @@ from swarm.loop import Waker, configure, monotonic, receive_all, timeout_ms
 from swarm.messages import (
     Availability,
     ErrorReply,
+    Excused,
+    ExcuseWithdrawn,
     FileAdded,
     FileCompleted,
+    FileDropped,
+    FileRemoved,
     Message,
     ProtocolError,
 )
@@ -180,6 +184,14 @@ class TrackerLoop:
                 emit("complete", peer=event.peer_id, file=event.name)
             elif isinstance(event, Availability):
                 emit("available" if event.available else "lost", file=event.name)
+            elif isinstance(event, Excused):
+                emit("excused", peer=event.peer_id, file=event.name)
+            elif isinstance(event, ExcuseWithdrawn):
+                emit("unexcused", peer=event.peer_id, file=event.name)
+            elif isinstance(event, FileDropped):
+                emit("dropped", peer=event.peer_id, file=event.name)
+            elif isinstance(event, FileRemoved):
+                emit("removed", file=event.name)
 
     def close(self) -> None:
         if self.events is not None:

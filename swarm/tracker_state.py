@@ -22,16 +22,21 @@ from swarm.messages import (
     PROTOCOL_VERSION,
     TOKEN_BYTES,
     Availability,
+    CanHoldAgain,
+    CannotHold,
     Complaint,
     Complete,
     ConnectTo,
     ErrorReply,
     Event,
     Excused,
+    ExcuseWithdrawn,
     Farewell,
     FileAdded,
     FileCompleted,
+    FileDropped,
     FileListing,
+    FileRemoved,
     FileSummary,
     Goodbye,
     Have,
@@ -61,6 +66,7 @@ from swarm.messages import (
     Snapshot,
     SyncRequest,
     Welcome,
+    Withdraw,
     tcp_endpoint,
 )
 from swarm.meta import FileMeta
@@ -124,6 +130,10 @@ class TrackerState:
         self.by_sender: dict[bytes, int] = {}
         self.files: dict[str, FileRecord] = {}
         self.by_digest: dict[bytes, str] = {}
+        # Files withdrawn by their holders and removed: reports about them that
+        # were on their way are dropped quietly, and partial copies of them
+        # do not bring them back.
+        self.removed_digests: set[bytes] = set()
         self._next_id = 1
 
     # --- entry points --------------------------------------------------------
@@ -168,6 +178,12 @@ class TrackerState:
             self._complaint(peer, message)
         elif isinstance(message, ReverseRequest):
             self._reverse(out, peer, message.peer_id)
+        elif isinstance(message, CannotHold):
+            self._cannot_hold(out, peer, message)
+        elif isinstance(message, CanHoldAgain):
+            self._can_hold_again(out, peer, message.name)
+        elif isinstance(message, Withdraw):
+            self._withdraw(out, peer, message)
         elif isinstance(message, Goodbye):
             self._goodbye(out, peer, message)
         else:
@@ -286,6 +302,7 @@ class TrackerState:
                 record = FileRecord(meta, available=True)
                 self.files[meta.name] = record
                 self.by_digest[meta.digest] = meta.name
+                self.removed_digests.discard(meta.digest)
                 self._publish(out, FileAdded, record.summary(), peer.peer_id)
             record.holders[peer.peer_id] = ChunkSet.full(meta.chunks)
             record.ever_held = ChunkSet.full(meta.chunks)
@@ -303,7 +320,7 @@ class TrackerState:
                         peer.peer_id, meta.name)
             return
         if record is None:
-            if meta.digest in self.by_digest:
+            if meta.digest in self.by_digest or meta.digest in self.removed_digests:
                 return
             record = FileRecord(meta, available=False)
             self.files[meta.name] = record
@@ -337,6 +354,8 @@ class TrackerState:
         for report in have.reports:
             record = self._file_by_digest(report.digest)
             if record is None:
+                if report.digest in self.removed_digests:
+                    continue  # sent before the news of its removal arrived
                 if self.strike(out, peer.sender, "chunks reported for an unknown file"):
                     return
                 continue
@@ -365,7 +384,8 @@ class TrackerState:
     def _complete(self, out: Outcome, peer: PeerRecord, complete: Complete) -> None:
         record = self._file_by_digest(complete.digest)
         if record is None:
-            self.strike(out, peer.sender, "complete: unknown file")
+            if complete.digest not in self.removed_digests:
+                self.strike(out, peer.sender, "complete: unknown file")
             return
         name = record.meta.name
         if name in peer.complete:
@@ -409,6 +429,55 @@ class TrackerState:
         out.sends.append((target.sender, ConnectTo(asker.peer_id, asker.endpoint, token)))
         out.sends.append((asker.sender, ReverseToken(target_id, token)))
 
+    def _cannot_hold(self, out: Outcome, peer: PeerRecord, message: CannotHold) -> None:
+        """The peer cannot take the swarm's file of that name: excused."""
+        name = message.name
+        if name not in self.files or name in peer.complete or name in peer.excused:
+            return  # removed meanwhile, or nothing changes
+        log.info("peer %d cannot hold %r: %s", peer.peer_id, name, message.reason)
+        peer.excused.add(name)
+        self._publish(out, Excused, peer.peer_id, name)
+
+    def _can_hold_again(self, out: Outcome, peer: PeerRecord, name: str) -> None:
+        if name not in peer.excused:
+            return
+        log.info("peer %d can hold %r again", peer.peer_id, name)
+        peer.excused.discard(name)
+        self._publish(out, ExcuseWithdrawn, peer.peer_id, name)
+
+    def _withdraw(self, out: Outcome, peer: PeerRecord, message: Withdraw) -> None:
+        """The peer no longer holds a file.  If the living peers no longer
+        cover it, nobody ever will: the file is removed and its name is free."""
+        record = self._file_by_digest(message.digest)
+        if record is None:
+            return  # removed already
+        name = record.meta.name
+        held = record.holders.pop(peer.peer_id, None)
+        was_complete = name in peer.complete
+        peer.complete.discard(name)
+        peer.touched.discard(name)
+        if held is None and not was_complete:
+            return
+        log.warning("peer %d no longer holds %r: %s", peer.peer_id, name, message.reason)
+        self._publish(out, FileDropped, peer.peer_id, name)
+        if self._covered(record):
+            self._refresh_availability(out, record)
+        else:
+            self._remove_file(out, record)
+
+    def _remove_file(self, out: Outcome, record: FileRecord) -> None:
+        name = record.meta.name
+        del self.files[name]
+        del self.by_digest[record.meta.digest]
+        self.removed_digests.add(record.meta.digest)
+        for peer in self.peers.values():
+            peer.complete.discard(name)
+            peer.touched.discard(name)
+            peer.excused.discard(name)
+        log.warning("file %r removed from the swarm: its holders withdrew it and the living "
+                    "peers do not cover it", name)
+        self._publish(out, FileRemoved, name)
+
     def _goodbye(self, out: Outcome, peer: PeerRecord, goodbye: Goodbye) -> None:
         if not goodbye.force:
             waiting = self.leave_blockers(peer.peer_id)
@@ -437,13 +506,17 @@ class TrackerState:
             record.holders.pop(peer.peer_id, None)
             self._refresh_availability(out, record)
 
-    def _refresh_availability(self, out: Outcome, record: FileRecord) -> None:
+    def _covered(self, record: FileRecord) -> bool:
+        """Do the living peers together hold every chunk of the file?"""
         chunks = record.meta.chunks
         if chunks:
-            available = union_covers(record.holders.values(), chunks)
-        else:  # an empty file is available while somebody has it whole
-            name = record.meta.name
-            available = any(name in self.peers[pid].complete for pid in record.holders)
+            return union_covers(record.holders.values(), chunks)
+        # An empty file is available while somebody has it whole.
+        name = record.meta.name
+        return any(name in self.peers[pid].complete for pid in record.holders)
+
+    def _refresh_availability(self, out: Outcome, record: FileRecord) -> None:
+        available = self._covered(record)
         if available != record.available:
             record.available = available
             self._publish(out, Availability, record.meta.name, available)

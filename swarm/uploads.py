@@ -18,6 +18,7 @@ from swarm.chunks import CHUNK_SIZE_BYTES
 from swarm.messages import ChunkData, ChunkRefused, ChunkRequest, Message
 from swarm.meta import FileMeta
 from swarm.rate_limit import TokenBucket
+from swarm.store import ContentChanged
 
 log = logging.getLogger("swarm.peer")
 
@@ -27,6 +28,9 @@ MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "bus
 # What this peer holds of a file: its metadata, and for a download under way
 # which pieces are stored (have[p] == 1); None when it holds nothing of it.
 Servable = Callable[[bytes], tuple[FileMeta, bytearray | None] | None]
+# Told when a file of Shared turns out to have changed as it is read: the
+# digest, what happened, and when.
+ChangeHandler = Callable[[bytes, str, float], None]
 
 
 class Reader(Protocol):
@@ -39,10 +43,11 @@ class Replier(Protocol):
 
 class Uploads:
     def __init__(self, limit_bytes_s: int, store: Reader, net: Replier, servable: Servable,
-                 now_s: float) -> None:
+                 now_s: float, on_changed: ChangeHandler) -> None:
         self.store = store
         self.net = net
         self.servable = servable
+        self.on_changed = on_changed
         self.limit = TokenBucket(limit_bytes_s, now_s) if limit_bytes_s else None
         self.queue: deque[tuple[Hashable, ChunkRequest]] = deque()
         self.bytes_served = 0
@@ -52,7 +57,7 @@ class Uploads:
         if reason is not None:
             self.net.reply(route, ChunkRefused(request.request_id, reason))
         elif self.limit is None:
-            self._serve(route, request)
+            self._serve(route, request, now_s)
         elif len(self.queue) >= MAX_QUEUED_UPLOADS:
             self.net.reply(route, ChunkRefused(request.request_id, "busy"))
         else:
@@ -71,7 +76,7 @@ class Uploads:
             if not limit.try_take(request.chunk_count * CHUNK_SIZE_BYTES, now_s):
                 break
             self.queue.popleft()
-            self._serve(route, request)
+            self._serve(route, request, now_s)
 
     def next_deadline_s(self, now_s: float) -> float | None:
         if self.queue and self.limit is not None:
@@ -96,7 +101,7 @@ class Uploads:
                 return "chunks not held"
         return None
 
-    def _serve(self, route: Hashable, request: ChunkRequest) -> None:
+    def _serve(self, route: Hashable, request: ChunkRequest, now_s: float) -> None:
         # Checked again: a queued request may have waited while things changed.
         reason = self.cannot_serve(request)
         held = self.servable(request.digest)
@@ -108,6 +113,10 @@ class Uploads:
             request.first_chunk, request.first_chunk + request.chunk_count)
         try:
             data = self.store.read(request.digest, offset, length)
+        except ContentChanged as exc:
+            self.net.reply(route, ChunkRefused(request.request_id, "file changed"))
+            self.on_changed(request.digest, exc.change, now_s)
+            return
         except (OSError, KeyError) as exc:
             log.warning("cannot read %r for a peer: %s", meta.name, exc)
             self.net.reply(route, ChunkRefused(request.request_id, "read failed"))

@@ -8,6 +8,7 @@ peer serves, delaying a peer's replies.
 
 from __future__ import annotations
 
+import errno
 import random
 from collections import deque
 from collections.abc import Callable, Hashable
@@ -20,33 +21,53 @@ from swarm.messages import Event, Message
 from swarm.meta import FileMeta, meta_of_bytes
 from swarm.peer_state import PeerState
 from swarm.reversal import ReverseRoute
-from swarm.store import PlaceResult
+from swarm.store import ContentChanged, PlaceResult
 from swarm.tracker_state import TrackerState
 
 TICK_S = 0.01
 
 
 class MemoryStore:
-    """StoreLike in memory."""
+    """StoreLike in memory, with the faults of a real disk on demand: a
+    capacity (writes beyond it fail with ENOSPC), names taken by something
+    that is not shared (a folder, a link), and files edited or deleted
+    under a running peer (``edit``)."""
 
     def __init__(self, files: dict[str, bytes]) -> None:
         self.shared: dict[str, bytes] = dict(files)
-        self.partial: dict[bytes, tuple[FileMeta, bytearray]] = {}
-        self.complete: dict[bytes, bytes] = {}
+        # Downloads: meta, bytes, and the pieces written.
+        self.partial: dict[bytes, tuple[FileMeta, bytearray, set[int]]] = {}
+        self.complete: dict[bytes, bytes] = {}  # what is served, as it was hashed
+        self.served_names: dict[bytes, str] = {}
         self.corrupt_reads = False
+        self.capacity_bytes: int | None = None  # None: no limit
+        self.blocked: dict[str, str] = {}  # name -> what has it in Shared
+        self.refused_writes = 0
+
+    @property
+    def used_bytes(self) -> int:
+        return sum(meta.layout.piece_byte_range(piece)[1]
+                   for meta, _, written in self.partial.values() for piece in written)
 
     def start_partial(self, meta: FileMeta) -> list[int]:
         if meta.digest not in self.partial:
-            self.partial[meta.digest] = (meta, bytearray(meta.size_bytes))
+            self.partial[meta.digest] = (meta, bytearray(meta.size_bytes), set())
         return []
 
     def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None:
-        meta, buf = self.partial[digest]
+        meta, buf, written = self.partial[digest]
+        if self.capacity_bytes is not None and self.used_bytes + len(data) > self.capacity_bytes:
+            self.refused_writes += 1
+            raise OSError(errno.ENOSPC, "No space left on device")
         offset, length = meta.layout.piece_byte_range(piece)
         buf[offset : offset + length] = data
+        written.add(piece)
 
     def read(self, digest: bytes, offset: int, length: int) -> bytes:
         if digest in self.complete:
+            name = self.served_names[digest]
+            if self.shared.get(name) != self.complete[digest]:
+                raise ContentChanged(name, "modified")
             data = self.complete[digest][offset : offset + length]
         else:
             data = bytes(self.partial[digest][1][offset : offset + length])
@@ -55,12 +76,19 @@ class MemoryStore:
         return data
 
     def place(self, digest: bytes) -> PlaceResult:
-        meta, buf = self.partial.pop(digest)
+        meta, buf, _ = self.partial[digest]
+        if meta.name in self.blocked:
+            return PlaceResult.NAME_TAKEN
         if meta.name in self.shared:
             same = self.shared[meta.name] == bytes(buf)
-            return PlaceResult.SAME_FILE_THERE if same else PlaceResult.NAME_TAKEN
+            if not same:
+                return PlaceResult.NAME_TAKEN
+            del self.partial[digest]
+            return PlaceResult.SAME_FILE_THERE
+        del self.partial[digest]
         self.shared[meta.name] = bytes(buf)
         self.complete[digest] = bytes(buf)
+        self.served_names[digest] = meta.name
         return PlaceResult.PLACED
 
     def drop_partial(self, digest: bytes) -> None:
@@ -68,9 +96,41 @@ class MemoryStore:
 
     def serve_complete(self, meta: FileMeta) -> None:
         self.complete[meta.digest] = self.shared[meta.name]
+        self.served_names[meta.digest] = meta.name
 
-    def flush_progress(self) -> None:
-        pass
+    def stop_serving(self, digest: bytes) -> None:
+        self.complete.pop(digest, None)
+        self.served_names.pop(digest, None)
+
+    def blocking_entry(self, name: str) -> str | None:
+        if name in self.blocked:
+            return self.blocked[name]
+        if name in self.shared and name not in self.served_names.values():
+            return "a file that is not shared yet"
+        return None
+
+    def load_partials(self) -> list[tuple[FileMeta, list[int]]]:
+        """What a restart finds: every written piece, checked again."""
+        return [(meta, sorted(p for p in written
+                              if meta.piece_ok(p, bytes(buf[slice(*_span(meta, p))]))))
+                for meta, buf, written in self.partial.values()]
+
+    def changed_files(self) -> list[tuple[bytes, str]]:
+        """Served files whose bytes in Shared are no longer those hashed (what
+        a scan of Shared reports): (digest, what happened)."""
+        out = []
+        for digest, name in self.served_names.items():
+            now = self.shared.get(name)
+            if now is None:
+                out.append((digest, "deleted"))
+            elif now != self.complete[digest]:
+                out.append((digest, "modified"))
+        return out
+
+
+def _span(meta: FileMeta, piece: int) -> tuple[int, int]:
+    offset, length = meta.layout.piece_byte_range(piece)
+    return offset, offset + length
 
 
 @dataclass

@@ -408,6 +408,25 @@ def check_block_order(log: TrackerLog) -> None:
             state[peer] = "out"
 
 
+def pieces_stored(peer_dir: Path) -> int:
+    """Pieces a downloading peer has written to its partial files so far.
+    Partial files are sparse and only verified pieces are written, so the
+    blocks a partial file occupies tell how many pieces it holds (a piece
+    being written counts once it is whole)."""
+    import msgpack
+
+    from swarm.chunks import Layout
+
+    total = 0
+    for part in (peer_dir / ".swarm").rglob("*.part"):
+        try:
+            size = msgpack.unpackb(part.with_suffix(".meta").read_bytes())[1]
+            total += part.stat().st_blocks * 512 // Layout.for_size(size).piece_bytes
+        except (OSError, ValueError, IndexError):
+            pass  # placed or removed while we looked
+    return total
+
+
 def no_partial_data(peer_dir: Path) -> bool:
     state = peer_dir / ".swarm"
     if not state.exists():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import signal
 
 from tests.e2e.harness import (
-    PeerRun,
     Swarm,
     check_swarm,
     parse_tracker,
+    pieces_stored,
     random_bytes,
     wait_for,
 )
@@ -50,24 +50,13 @@ def test_sigkill_a_seeder_that_is_not_the_only_holder(swarm: Swarm) -> None:
     assert f"peer {doomed_id} expired" in swarm.tracker.stderr()
 
 
-def pieces_saved(peer: PeerRun) -> int:
-    """Pieces a downloading peer has stored, from its resume state."""
-    total = 0
-    for path in (peer.proc.cwd / ".swarm").rglob("*.have"):
-        try:
-            total += sum(path.read_bytes())
-        except FileNotFoundError:
-            pass  # replaced or removed while we looked
-    return total
-
-
 def test_sigkill_a_downloader_mid_transfer(swarm: Swarm) -> None:
     data = {"big.bin": random_bytes(61, 4 * 1024 * 1024)}
     swarm.start_tracker()
     seeder = swarm.start_peer(data, env=SLOW)
     doomed = swarm.start_peer({})
     other = swarm.start_peer({})
-    wait_for(lambda: pieces_saved(doomed) >= 4, 30, "the doomed peer to store pieces")
+    wait_for(lambda: pieces_stored(doomed.proc.cwd) >= 4, 30, "the doomed peer to store pieces")
     doomed.proc.signal(signal.SIGKILL)
     codes = swarm.wait_peers(90, [seeder, other])
     assert codes == [0, 0]

@@ -22,6 +22,7 @@ from tests.e2e.harness import (
     chunks_of,
     parse_shutdown,
     parse_tracker,
+    pieces_stored,
     random_bytes,
     shared_contents,
     wait_for,
@@ -42,17 +43,11 @@ def summary(run: PeerRun) -> dict[str, str]:
 
 
 def pieces_saved(run: PeerRun, complete_pieces: int = 0) -> int:
-    """Pieces a peer has stored: from its resume state, or all of them once
+    """Pieces a peer has stored: in its partial files, or all of them once
     the file is complete (the state is removed then)."""
     if complete_pieces and any(run.shared.iterdir()):
         return complete_pieces
-    total = 0
-    for path in (run.proc.cwd / ".swarm").rglob("*.have"):
-        try:
-            total += sum(path.read_bytes())
-        except FileNotFoundError:
-            pass
-    return total
+    return pieces_stored(run.proc.cwd)
 
 
 def all_hold(runs: list[PeerRun], names: set[str]) -> bool:

@@ -74,6 +74,12 @@ def sample_messages() -> list[m.Message]:
         m.ConnectTo(2, ENDPOINT, b"t" * m.TOKEN_BYTES),
         m.ReverseToken(5, b"t" * m.TOKEN_BYTES),
         m.Introduce(5, b"t" * m.TOKEN_BYTES),
+        m.CannotHold("small.txt", "a folder has that name in its Shared folder"),
+        m.CanHoldAgain("small.txt"),
+        m.Withdraw(DIGEST, "modified"),
+        m.ExcuseWithdrawn(7, 2, "small.txt"),
+        m.FileDropped(8, 1, "small.txt"),
+        m.FileRemoved(9, "small.txt"),
     ]
 
 
@@ -151,6 +157,9 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "name with dot-dot path": [pack(m.FileCompleted.KIND, 1, 1, "../x")],
     "hidden name": [pack(m.Availability.KIND, 1, ".h", True)],
     "name with slash": [pack(m.Excused.KIND, 1, 1, "a/b")],
+    "hidden name in an excuse": [pack(m.CannotHold.KIND, ".h", "why")],
+    "path in a removal": [pack(m.FileRemoved.KIND, 1, "../x")],
+    "short digest in a withdrawal": [pack(m.Withdraw.KIND, DIGEST[:31], "modified")],
     "hostile name in meta": [pack(m.MetaReply.KIND, ["../x", *meta_wire(META_SMALL)[1:]])],
     "hostile name in summary": [pack(m.FileAdded.KIND, 1, ["a/b", 1, DIGEST, True], 1)],
     "hostile name in peer list": [pack(m.Snapshot.KIND, 1, [[1, ENDPOINT, [".h"], []]], [])],

@@ -43,5 +43,6 @@ def test_readme_settings_table_lists_every_setting_with_its_default() -> None:
         row = next((line for line in table.splitlines() if line.startswith(f"| `{name}` |")),
                    None)
         assert row is not None, f"README's settings table lacks {name}"
-        default = str(getattr(defaults, name))
+        value = getattr(defaults, name)
+        default = str(value).lower() if isinstance(value, bool) else str(value)
         assert default in row.split("|")[2], f"README gives another default for {name}"
