@@ -107,7 +107,7 @@ class Fetcher:
 
     # --- excuses ------------------------------------------------------------------
 
-    def _excuse(self, name: str, reason: str, now_s: float) -> None:
+    def excuse(self, name: str, reason: str, now_s: float) -> None:
         """This peer cannot take the swarm's ``name``: nobody is to wait for it."""
         if name in self.holdings.excused:
             return
@@ -128,7 +128,7 @@ class Fetcher:
         else:
             log.warning("not fetching %r: %s has that name in Shared; the other peers will "
                         "not wait for this one to take it", name, what)
-        self._excuse(name, f"{what} has that name in its Shared folder", now_s)
+        self.excuse(name, f"{what} has that name in its Shared folder", now_s)
 
     # --- what to fetch ------------------------------------------------------------
 
@@ -141,7 +141,7 @@ class Fetcher:
         if local is not None:
             if local.digest != summary.digest:
                 log.error("the swarm's %r differs from ours; keeping ours", name)
-                self._excuse(name, "it holds other content under that name", now_s)
+                self.excuse(name, "it holds other content under that name", now_s)
             return
         download = self.plan.downloads.get(summary.digest)
         if download is None:
@@ -392,7 +392,7 @@ class Fetcher:
     def _excuse_for_disk(self, name: str, now_s: float) -> None:
         if name not in self.holdings.excused:
             self._disk_excused.add(name)
-            self._excuse(name, "its disk refuses the writes", now_s)
+            self.excuse(name, "its disk refuses the writes", now_s)
 
     def _retry_disk(self, now_s: float) -> None:
         """The backoff is over: try again what the disk refused, in order;
@@ -449,7 +449,7 @@ class Fetcher:
             del self.partials[digest]
             self._disk_excused.discard(meta.name)
             self.holdings.excused.discard(meta.name)
-            self._excuse(meta.name, f"{what} has that name in its Shared folder", now_s)
+            self.excuse(meta.name, f"{what} has that name in its Shared folder", now_s)
             return True
         if result is PlaceResult.SAME_FILE_THERE:
             self.store.drop_partial(digest)

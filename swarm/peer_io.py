@@ -64,7 +64,7 @@ class SharedWatcher:
 
     def scan(self, state: PeerState, now_s: float) -> None:
         scan = self.store.scan_shared()
-        for digest, _name, what in scan.changed:
+        for digest, what in scan.changed:
             state.on_local_changed(digest, what, now_s)
         for name in self.note_skipped(scan.skipped):
             state.on_name_taken(name, now_s)

@@ -78,6 +78,7 @@ class StoreLike(Protocol):
     def serve_complete(self, meta: FileMeta) -> None: ...
     def stop_serving(self, digest: bytes) -> None: ...
     def blocking_entry(self, name: str) -> str | None: ...
+    def check_served(self) -> list[tuple[bytes, str]]: ...
 
 
 class PeerNet(Protocol):
@@ -434,14 +435,19 @@ class PeerState:
             return
         was_complete = meta.name in self.mine.complete
         self.mine.release(digest)
+        if was_complete and self.phase is not Phase.HELLO:
+            self.net.to_tracker(Withdraw(digest, what))
         if what == "deleted":
+            # Like any file this peer lacks: fetched again if the swarm still has it.
             log.warning("%r was deleted from Shared: this peer no longer shares it", meta.name)
+            self.fetcher.consider(meta.name, now_s)
         else:
+            # Its new content is this peer's own file, offered once it stops
+            # changing; the swarm's version is not to be fetched over it.
             log.warning("%r changed in Shared (%s): this peer no longer shares the version "
                         "the swarm knows; what is there now is offered once it stops changing",
                         meta.name, what)
-        if was_complete and self.phase is not Phase.HELLO:
-            self.net.to_tracker(Withdraw(digest, what))
+            self.fetcher.excuse(meta.name, "its own copy changed", now_s)
         self._news(now_s)
 
     def on_name_taken(self, name: str, now_s: float) -> None:
@@ -537,6 +543,13 @@ class PeerState:
             if blockers[0] != self._last_blocker:
                 self._last_blocker = blockers[0]
                 log.info("not leaving yet: %s", blockers[0])
+            return
+        # A file may have changed or gone since the last scan of Shared: the
+        # goodbye must not claim it.  (Each change is news: checked again.)
+        changed = self.store.check_served()
+        for digest, what in changed:
+            self.on_local_changed(digest, what, now_s)
+        if changed:
             return
         self.fetcher.flush_have()
         self._set_phase(Phase.LEAVING)

@@ -72,8 +72,8 @@ class SharedScan(Record):
     files: dict[str, LocalFile] = field(default_factory=dict)
     # Every other entry, with the reason it is not shared.
     skipped: dict[str, str] = field(default_factory=dict)
-    # Files this peer serves that changed or went: (digest, name, what happened).
-    changed: list[tuple[bytes, str, str]] = field(default_factory=list)
+    # Files this peer serves that changed or went: (digest, what happened).
+    changed: list[tuple[bytes, str]] = field(default_factory=list)
 
 
 class PlaceResult(enum.Enum):
@@ -312,20 +312,34 @@ class Store:
                 scan.skipped[entry.name] = problem or "unreadable"
                 continue
             current[entry.name] = LocalFile.of(entry.name, st)
-        served_names = set()
-        for digest, served in self._served.items():
-            served_names.add(served.name)
-            now = current.get(served.name)
-            if now is None:
-                skipped = scan.skipped.get(served.name)
-                what = "deleted" if skipped is None else f"replaced by {skipped.split(' (')[0]}"
-                scan.changed.append((digest, served.name, what))
-                continue
-            change = now.change_from(served.seen)
-            if change is not None:
-                scan.changed.append((digest, served.name, change))
+        served_names = {served.name for served in self._served.values()}
         scan.files.update((n, f) for n, f in current.items() if n not in served_names)
+        scan.changed.extend(self.check_served())
         return scan
+
+    def check_served(self) -> list[tuple[bytes, str]]:
+        """The files this peer serves that changed or went since they were
+        hashed: (digest, what happened).  One stat each."""
+        changed = []
+        for digest, served in self._served.items():
+            path = self.shared_dir / served.name
+            try:
+                st = os.stat(path) if self.follow_symlinks else os.lstat(path)
+            except FileNotFoundError:
+                changed.append((digest, "deleted"))
+                continue
+            except OSError as exc:
+                changed.append((digest, f"unreadable ({exc.strerror})"))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                what = "a folder" if stat.S_ISDIR(st.st_mode) else (
+                    "a symbolic link" if stat.S_ISLNK(st.st_mode) else _kind(st.st_mode))
+                changed.append((digest, f"replaced by {what}"))
+                continue
+            change = LocalFile.of(served.name, st).change_from(served.seen)
+            if change is not None:
+                changed.append((digest, change))
+        return changed
 
     def hash_shared(self, name: str) -> FileMeta:
         """Hash one file of Shared (slow for big files: run it off the loop)."""

@@ -164,7 +164,8 @@ class SwarmView:
             peer = self.peers.get(event.peer_id)
             if peer is not None:
                 peer.complete.discard(event.name)
-            return ViewChanges(dropped=((event.peer_id, event.name),))
+            return ViewChanges(dropped=((event.peer_id, event.name),),
+                               touched_files=(event.name,))
         if isinstance(event, FileRemoved):
             if self.files.pop(event.name, None) is None:
                 return ViewChanges()

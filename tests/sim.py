@@ -3,7 +3,10 @@ a fake wire, with a fake clock and in-memory stores.  Every message crosses
 the real codec, so the simulation also checks the wire format.
 
 Faults are injected by hooks: dropping published events, corrupting what a
-peer serves, delaying a peer's replies.
+peer serves, delaying a peer's replies; and on each peer's disk: a capacity,
+names taken by things that are not shared, files edited or deleted under a
+running peer, kills and restarts on the same disk.  Each peer's Shared is
+scanned as the real watcher does, every ``scan_interval_s``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from swarm import display
 from swarm.codec import decode, encode_frames
 from swarm.config import Settings
-from swarm.messages import Event, Message
+from swarm.messages import Event, Farewell, Message
 from swarm.meta import FileMeta, meta_of_bytes
 from swarm.peer_state import PeerState
 from swarm.reversal import ReverseRoute
@@ -115,7 +118,7 @@ class MemoryStore:
                               if meta.piece_ok(p, bytes(buf[slice(*_span(meta, p))]))))
                 for meta, buf, written in self.partial.values()]
 
-    def changed_files(self) -> list[tuple[bytes, str]]:
+    def check_served(self) -> list[tuple[bytes, str]]:
         """Served files whose bytes in Shared are no longer those hashed (what
         a scan of Shared reports): (digest, what happened)."""
         out = []
@@ -134,6 +137,21 @@ def _span(meta: FileMeta, piece: int) -> tuple[int, int]:
 
 
 @dataclass
+class Departure:
+    """The swarm as the tracker saw it when it let a peer go: its files
+    (name -> digest), and what each peer still in it held whole or was
+    excused from."""
+
+    files: dict[str, bytes]
+    peers: dict[int, tuple[set[str], set[str]]]
+
+    @classmethod
+    def of(cls, tracker: TrackerState) -> Departure:
+        return cls({name: r.meta.digest for name, r in tracker.files.items()},
+                   {pid: (set(p.complete), set(p.excused)) for pid, p in tracker.peers.items()})
+
+
+@dataclass
 class SimPeer:
     index: int
     key: bytes
@@ -145,6 +163,11 @@ class SimPeer:
     reply_delay_s: float = 0.0
     alive: bool = True
     reachable: bool = True  # False: behind NAT, no inbound connections
+    quiet_s: float = 1.0
+    # What the watcher saw in the last scan, to offer files once they stop
+    # changing; and the names it said are taken by something not shared.
+    seen: dict[str, bytes] = field(default_factory=dict)
+    taken_said: set[str] = field(default_factory=set)
 
 
 class SimNet:
@@ -221,33 +244,64 @@ class Simulation:
         self.now_s = 0.0
         self.tracker = TrackerState(pub_port=5556, expiry_s=self.settings.expiry_s)
         self.tracker_blocks: list[display.Block] = []
+        self.published: list[Event] = []  # every event the tracker published
+        # The tracker's view when it let each peer go (key -> Departure).
+        self.departures: dict[bytes, Departure] = {}
         self.peers: list[SimPeer] = []
         self.by_key: dict[bytes, SimPeer] = {}
         self.by_endpoint: dict[str, SimPeer] = {}
         self.wire: deque[tuple[float, str, object, list[bytes | memoryview]]] = deque()
         self.drop_event: Callable[[Event], bool] = lambda _event: False
         self.events_dropped = 0
+        self._next_scan_s = self.settings.scan_interval_s
 
     # --- set-up ------------------------------------------------------------------
 
     def add_peer(self, files: dict[str, bytes], quiet_s: float = 1.0,
-                 reachable: bool = True) -> SimPeer:
+                 reachable: bool = True, store: MemoryStore | None = None) -> SimPeer:
+        """A peer process; ``store`` is the disk of an earlier one (a restart),
+        with its Shared and its partial downloads."""
         index = len(self.peers) + 1
-        peer = SimPeer(index, f"peer-{index}".encode(), 20000 + index, MemoryStore(files),
-                       reachable=reachable)
+        store = store or MemoryStore(files)
+        peer = SimPeer(index, f"peer-{index}".encode(), 20000 + index, store,
+                       reachable=reachable, quiet_s=quiet_s)
         self.peers.append(peer)
         self.by_key[peer.key] = peer
         self.by_endpoint[f"tcp://127.0.0.1:{peer.listen_port}"] = peer
-        metas = [meta_of_bytes(name, data) for name, data in sorted(files.items())]
+        # What a starting peer does: hash what Shared holds, and re-verify
+        # what its partial files hold (dropping those now in Shared).
+        store.complete.clear()
+        store.served_names.clear()
+        metas = [meta_of_bytes(name, data) for name, data in sorted(store.shared.items())
+                 if name not in store.blocked]
+        partials = []
+        for meta, pieces in store.load_partials():
+            if meta.name in store.shared:
+                store.drop_partial(meta.digest)
+            else:
+                partials.append((meta, pieces))
         peer.state = PeerState(
             self.settings, quiet_s, peer.store, SimNet(self, peer), peer.blocks.append,
-            metas, [], peer.listen_port, self.now_s, random.Random(self.rng.random()),
+            metas, partials, peer.listen_port, self.now_s, random.Random(self.rng.random()),
         )
         return peer
 
     def kill(self, peer: SimPeer) -> None:
         """SIGKILL: the peer stops, says nothing, answers nothing."""
         peer.alive = False
+
+    def restart(self, peer: SimPeer) -> SimPeer:
+        """SIGKILL (if it still runs), then a new process on the same disk:
+        a new connection, a new id, what its files and partial files hold."""
+        self.kill(peer)
+        return self.add_peer({}, peer.quiet_s, peer.reachable, store=peer.store)
+
+    def edit(self, peer: SimPeer, name: str, data: bytes | None) -> None:
+        """A person saves new content over a file of Shared (None: deletes it)."""
+        if data is None:
+            peer.store.shared.pop(name, None)
+        else:
+            peer.store.shared[name] = data
 
     # --- the wire ------------------------------------------------------------------
 
@@ -295,7 +349,10 @@ class Simulation:
     def _carry_out(self, outcome: object) -> None:
         self.tracker_blocks.extend(outcome.blocks)  # type: ignore[attr-defined]
         for key, message in outcome.sends:  # type: ignore[attr-defined]
+            if isinstance(message, Farewell):
+                self.departures[key] = Departure.of(self.tracker)
             self.send(self.now_s, "to-peer", self.by_key[key], message, None)
+        self.published.extend(outcome.events)  # type: ignore[attr-defined]
         for event in outcome.events:  # type: ignore[attr-defined]
             for peer in self.peers:
                 if peer.subscribed and peer.alive:
@@ -324,7 +381,28 @@ class Simulation:
         for peer in self.peers:
             if peer.alive and peer.state is not None and not peer.state.done:
                 peer.state.on_timer(self.now_s)
+        if self.now_s >= self._next_scan_s:
+            self._next_scan_s = self.now_s + self.settings.scan_interval_s
+            for peer in self.peers:
+                if peer.alive and peer.state is not None and not peer.state.done:
+                    self._scan(peer, peer.state)
         self._carry_out(self.tracker.expire(self.now_s))
+
+    def _scan(self, peer: SimPeer, state: PeerState) -> None:
+        """What the real watcher does on each look at Shared."""
+        store = peer.store
+        for digest, what in store.check_served():
+            state.on_local_changed(digest, what, self.now_s)
+        for name in sorted(set(store.blocked) - peer.taken_said):
+            peer.taken_said.add(name)
+            state.on_name_taken(name, self.now_s)
+        served = set(store.served_names.values())
+        unserved = {n: d for n, d in store.shared.items()
+                    if n not in served and n not in store.blocked}
+        for name, data in sorted(unserved.items()):
+            if peer.seen.get(name) == data:
+                state.on_local_file(meta_of_bytes(name, data), self.now_s)
+        peer.seen = unserved
 
     def run(self, until: Callable[[], bool], limit_s: float) -> None:
         while not until():
