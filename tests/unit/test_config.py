@@ -172,3 +172,18 @@ def test_missing_config_file_raises_config_error(tmp_path: Path) -> None:
 def test_nan_interval_raises_config_error(tmp_path: Path, variable: str) -> None:
     with pytest.raises(ConfigError):
         load(tmp_path, environ={variable: "nan"})
+
+
+def test_yes_or_no_settings_take_words_from_everywhere(tmp_path: Path) -> None:
+    assert load(tmp_path).settings.follow_symlinks is False
+    assert load(tmp_path, "[swarm]\nfollow_symlinks = true\n").settings.follow_symlinks is True
+    for word, value in (("true", True), ("Yes", True), ("1", True), ("off", False),
+                        ("FALSE", False), ("0", False)):
+        env = load(tmp_path, environ={"SWARM_FOLLOW_SYMLINKS": word})
+        assert env.settings.follow_symlinks is value, word
+    assert load(tmp_path, flags={"follow_symlinks": "on"}).settings.follow_symlinks is True
+    for bad in ("maybe", "2", ""):
+        with pytest.raises(ConfigError, match="follow_symlinks: .* is not true or false"):
+            load(tmp_path, environ={"SWARM_FOLLOW_SYMLINKS": bad})
+    with pytest.raises(ConfigError):
+        load(tmp_path, "[swarm]\nfollow_symlinks = 1\n")

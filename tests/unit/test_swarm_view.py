@@ -154,3 +154,29 @@ def test_availability_of_an_unknown_file_changes_nothing() -> None:
     assert result is EventResult.APPLIED
     assert "ghost" not in view.files
     assert changes.touched_files == ("ghost",)
+
+
+def test_excuses_withdrawals_and_removals() -> None:
+    view = SwarmView()
+    view.apply_snapshot(snapshot(5, {1: ("a", "b"), 2: ("a",)}, (summary("a"), summary("b"))))
+    assert view.on_event(m.Excused(6, 2, "b"))[1] == ViewChanges(touched_files=("b",))
+    assert view.on_event(m.ExcuseWithdrawn(7, 2, "b"))[1] == ViewChanges(touched_files=("b",))
+    assert view.peers[2].excused == set()
+    result, changes = view.on_event(m.FileDropped(8, 1, "a"))
+    assert result is EventResult.APPLIED
+    assert changes == ViewChanges(dropped=((1, "a"),), touched_files=("a",))
+    assert view.peers[1].complete == {"b"}
+    view.on_event(m.Excused(9, 2, "b"))
+    result, changes = view.on_event(m.FileRemoved(10, "b"))
+    assert changes == ViewChanges(removed_files=("b",))
+    assert list(view.files) == ["a"]
+    assert view.peers[1].complete == set() and view.peers[2].excused == set()
+    # Removed again (a late duplicate in a resync): nothing to do.
+    assert view.on_event(m.FileRemoved(11, "b"))[1] == ViewChanges()
+
+
+def test_a_snapshot_without_a_file_removes_it() -> None:
+    view = synced_view(5)
+    changes = view.apply_snapshot(snapshot(9, {1: ()}, ()))
+    assert changes.removed_files == ("a",)
+    assert view.files == {}

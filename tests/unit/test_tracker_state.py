@@ -436,3 +436,74 @@ def test_forced_goodbye_leaves_regardless() -> None:
     assert state.leave_blockers(1)
     assert only_reply(send(state, 1, m.Goodbye(True)), 1) == m.Farewell()
     assert list(state.peers) == [2]
+
+
+# --- peers that cannot hold a file, and files withdrawn ---------------------------------
+
+
+def test_a_peer_that_cannot_hold_a_file_is_excused_until_it_can() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    out = send(state, 2, m.CannotHold("big.bin", "a folder has that name in its Shared folder"))
+    assert [(e.peer_id, e.name) for e in events_of(out, m.Excused)] == [(2, "big.bin")]
+    assert state.leave_blockers(1) == []  # nobody waits for it
+    assert send(state, 2, m.CannotHold("big.bin", "again")).events == []  # said once
+    out = send(state, 2, m.CanHoldAgain("big.bin"))
+    assert [(e.peer_id, e.name) for e in events_of(out, m.ExcuseWithdrawn)] == [(2, "big.bin")]
+    assert state.leave_blockers(1) == ["peer 2 lacks 'big.bin'"]
+    assert send(state, 2, m.CanHoldAgain("big.bin")).events == []
+    # An excuse for a name the swarm does not have changes nothing.
+    assert send(state, 2, m.CannotHold("nothing.bin", "why")).events == []
+
+
+def test_a_withdrawn_file_that_others_cover_stays() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2, [BIG])
+    join(state, 3)
+    out = send(state, 1, m.Withdraw(BIG.digest, "modified"))
+    assert [(e.peer_id, e.name) for e in events_of(out, m.FileDropped)] == [(1, "big.bin")]
+    assert events_of(out, m.FileRemoved) == []
+    assert state.files["big.bin"].available
+    assert list(state.files["big.bin"].holders) == [2]
+    assert "big.bin" not in state.peers[1].complete
+    # Peer 1 now lacks it like any peer; its new content is a conflict.
+    assert "peer 1 lacks 'big.bin'" in state.leave_blockers(2)
+    changed = meta_of_bytes("big.bin", b"new content")
+    refused = only_reply(send(state, 1, m.Offer((changed,))), 1)
+    assert isinstance(refused, m.Refused)
+    assert "big.bin" in state.peers[1].excused
+
+
+def test_a_withdrawn_file_nobody_else_covers_is_removed_and_its_name_freed() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    send(state, 2, have(BIG.digest, 0, 64))  # half of it: not enough to go on with
+    out = send(state, 1, m.Withdraw(BIG.digest, "deleted"))
+    assert [type(e) for e in out.events] == [m.FileDropped, m.FileRemoved]
+    assert "big.bin" not in state.files and BIG.digest not in state.by_digest
+    assert state.snapshot().files == ()
+    assert state.leave_blockers(1) == [] and state.leave_blockers(2) == []
+    # Reports that were on their way are dropped quietly, not held against
+    # the sender; a partial copy of the removed version does not bring it back.
+    late = send(state, 2, have(BIG.digest, 64, 130))
+    assert late.sends == [] and late.blocks == []
+    assert state.peers[2].strikes == 0
+    assert send(state, 2, m.Complete(BIG.digest)).sends == []
+    join(state, 3, partials=[m.PartialOffer(BIG, (0, 64))])
+    assert "big.bin" not in state.files
+    # The name is free: new content under it is a new file.
+    changed = meta_of_bytes("big.bin", b"new content")
+    out = send(state, 1, m.Offer((changed,)))
+    assert [e.file.digest for e in events_of(out, m.FileAdded)] == [changed.digest]
+
+
+def test_a_withdrawal_of_a_file_not_held_changes_nothing() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    assert send(state, 2, m.Withdraw(BIG.digest, "modified")).events == []
+    assert send(state, 2, m.Withdraw(SMALL.digest, "modified")).events == []
+    assert state.peers[2].strikes == 0
