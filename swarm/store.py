@@ -90,7 +90,7 @@ class DiskError(OSError):
         super().__init__(cause.errno, cause.strerror)
         self.action = action
         self.name = name
-        self.folder = folder
+        self.folder = folder.absolute()
         try:
             self.free_bytes: int | None = shutil.disk_usage(folder).free
         except OSError:
