@@ -2,8 +2,9 @@
 
 Each line is one object: ``{"ts": <unix time>, "event": <kind>, ...}``.
 Kinds: a peer writes joined, file, chunks, complete, leave; a tracker writes
-join, file, chunks, complete, lost, available, leave; both write warning and
-error for what goes to stderr at those levels.  Chunk ranges are
+join, file, chunks, complete, lost, available, excused, unexcused, dropped,
+removed, leave; both write warning and error for what goes to stderr at those
+levels.  Chunk ranges are
 ``[first, end)``, counted from 0 as on the wire.
 """
 

@@ -420,12 +420,12 @@ class Store:
             os.replace(tmp, base.with_suffix(".meta"))
             fd = os.open(base.with_suffix(".part"), os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise DiskError(exc, "start", meta.name, self.partial_dir) from exc
+            raise DiskError(exc, "create", meta.name, self.partial_dir) from exc
         try:
             _allocate(fd, meta.size_bytes)
         except OSError as exc:
             os.close(fd)
-            raise DiskError(exc, "start", meta.name, self.partial_dir) from exc
+            raise DiskError(exc, "create", meta.name, self.partial_dir) from exc
         self._partials[meta.digest] = _Partial(meta, base, fd)
         return []
 
