@@ -183,7 +183,7 @@ def test_yes_or_no_settings_take_words_from_everywhere(tmp_path: Path) -> None:
         assert env.settings.follow_symlinks is value, word
     assert load(tmp_path, flags={"follow_symlinks": "on"}).settings.follow_symlinks is True
     for bad in ("maybe", "2", ""):
-        with pytest.raises(ConfigError, match="follow_symlinks: .* is not true or false"):
+        with pytest.raises(ConfigError, match=r"follow_symlinks: .* is not true or false"):
             load(tmp_path, environ={"SWARM_FOLLOW_SYMLINKS": bad})
     with pytest.raises(ConfigError):
         load(tmp_path, "[swarm]\nfollow_symlinks = 1\n")
