@@ -103,15 +103,13 @@ class Fetcher:
         self._unstarted: dict[bytes, FileMeta] = {}
         self._unplaced: set[bytes] = set()
         self._disk_excused: set[str] = set()  # names excused while the disk refuses
-        self.pieces_not_written = 0  # arrived verified while writes were paused
 
     # --- excuses ------------------------------------------------------------------
 
     def excuse(self, name: str, reason: str, now_s: float) -> None:
         """This peer cannot take the swarm's ``name``: nobody is to wait for it."""
-        if name in self.holdings.excused:
+        if not self.holdings.excuse(name):
             return
-        self.holdings.excused.add(name)
         self.net.to_tracker(CannotHold(name, reason[:MAX_TEXT]))
         self.on_news(now_s)
 
@@ -314,7 +312,7 @@ class Fetcher:
             if meta.name == name and (current is None or current.digest != digest):
                 log.info("dropping what was fetched of %r: the swarm no longer has it", name)
                 self.drop(digest)
-        self.holdings.excused.discard(name)
+        self.holdings.unexcuse(name)
         self._disk_excused.discard(name)
         self.on_news(now_s)
 
@@ -351,7 +349,6 @@ class Fetcher:
         download, piece = outcome.download, outcome.piece
         if self.disk.paused:  # it would fail too: fetched again once writes work
             self.plan.piece_lost(download, piece)
-            self.pieces_not_written += 1
             return
         self._store(download, piece, payload, now_s)
 
@@ -416,7 +413,7 @@ class Fetcher:
                     failures, "try" if failures == 1 else "tries")
         names, self._disk_excused = sorted(self._disk_excused), set()
         for name in names:
-            self.holdings.excused.discard(name)
+            self.holdings.unexcuse(name)
             self.net.to_tracker(CanHoldAgain(name))
         for name in names:
             self.consider(name, now_s)
@@ -448,7 +445,7 @@ class Fetcher:
             self.store.drop_partial(digest)
             del self.partials[digest]
             self._disk_excused.discard(meta.name)
-            self.holdings.excused.discard(meta.name)
+            self.holdings.unexcuse(meta.name)
             self.excuse(meta.name, f"{what} has that name in its Shared folder", now_s)
             return True
         if result is PlaceResult.SAME_FILE_THERE:

@@ -26,6 +26,17 @@ class Holdings:
         self.complete.discard(name)
         self.excused.add(name)
 
+    def excuse(self, name: str) -> bool:
+        """We cannot take the swarm's file of that name; True if that is news."""
+        if name in self.excused:
+            return False
+        self.excused.add(name)
+        return True
+
+    def unexcuse(self, name: str) -> None:
+        """We can take the swarm's file of that name after all."""
+        self.excused.discard(name)
+
     def release(self, digest: bytes) -> FileMeta | None:
         """A file of ours changed or went: we no longer hold it."""
         meta = self.by_digest.pop(digest, None)

@@ -337,7 +337,7 @@ class PeerState:
         meta = self.mine.local.get(name)
         if meta is not None and self.peer_id is not None:
             log.info("offering %r again: the swarm's file of that name is gone", name)
-            self.mine.excused.discard(name)
+            self.mine.unexcuse(name)
             self.mine.hold(meta)
             self.net.to_tracker(Offer((meta,)))
 
