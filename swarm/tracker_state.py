@@ -170,7 +170,8 @@ class TrackerState:
             out.sends.append((sender, self._holders(message)))
         elif isinstance(message, MetaQuery):
             record = self._file_by_digest(message.digest)
-            reply: Message = MetaReply(record.meta) if record else ErrorReply("unknown file")
+            reply: Message = MetaReply(record.meta) if record else ErrorReply(
+                "removed file" if message.digest in self.removed_digests else "unknown file")
             out.sends.append((sender, reply))
         elif isinstance(message, SyncRequest):
             out.sends.append((sender, self.snapshot()))
@@ -242,6 +243,8 @@ class TrackerState:
     def _holders(self, query: HoldersQuery) -> Message:
         record = self._file_by_digest(query.digest)
         if record is None:
+            if query.digest in self.removed_digests:  # asked before the news arrived
+                return Holders(query.digest, ())
             return ErrorReply("unknown file")
         total = record.meta.chunks
         first = min(query.first_chunk, total)
@@ -521,7 +524,10 @@ class TrackerState:
             record.available = available
             self._publish(out, Availability, record.meta.name, available)
             state = "available again" if available else "lost: the living peers no longer cover it"
-            # Worth a warning while peers remain; when the last one has left,
-            # every file is "lost" as a matter of course.
-            level = logging.WARNING if self.peers else logging.INFO
+            # Worth a warning while a living peer still wants it; when the
+            # last one has left, or all are excused, it is lost to nobody.
+            name = record.meta.name
+            wanted = any(name not in p.complete and name not in p.excused
+                         for p in self.peers.values())
+            level = logging.WARNING if wanted else logging.INFO
             log.log(level, "file %r is %s", record.meta.name, state)

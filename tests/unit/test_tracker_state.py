@@ -492,6 +492,8 @@ def test_a_withdrawn_file_nobody_else_covers_is_removed_and_its_name_freed() -> 
     assert late.sends == [] and late.blocks == []
     assert state.peers[2].strikes == 0
     assert send(state, 2, m.Complete(BIG.digest)).sends == []
+    assert only_reply(send(state, 2, m.HoldersQuery(BIG.digest, 0, 0)), 2) == m.Holders(
+        BIG.digest, ())
     join(state, 3, partials=[m.PartialOffer(BIG, (0, 64))])
     assert "big.bin" not in state.files
     # The name is free: new content under it is a new file.
