@@ -45,6 +45,7 @@ class MemoryStore:
         self.corrupt_reads = False
         self.capacity_bytes: int | None = None  # None: no limit
         self.blocked: dict[str, str] = {}  # name -> what has it in Shared
+        self.read_only_shared = False  # placing a file fails with EROFS
         self.refused_writes = 0
 
     @property
@@ -80,6 +81,9 @@ class MemoryStore:
 
     def place(self, digest: bytes) -> PlaceResult:
         meta, buf, _ = self.partial[digest]
+        if self.read_only_shared:
+            self.refused_writes += 1
+            raise OSError(errno.EROFS, "Read-only file system")
         if meta.name in self.blocked:
             return PlaceResult.NAME_TAKEN
         if meta.name in self.shared:

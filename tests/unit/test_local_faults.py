@@ -112,6 +112,23 @@ def test_when_space_returns_the_peer_goes_on_and_is_waited_for_again() -> None:
     assert acquired(sim, peer_id(full), "big") == list(range(chunk_count(len(big))))
 
 
+def test_a_finished_file_that_cannot_be_placed_is_placed_when_it_can() -> None:
+    doc = data(17, 100_000)
+    sim = Simulation()
+    seeder = sim.add_peer({"doc": doc}, quiet_s=4.0)
+    stuck = sim.add_peer({}, quiet_s=4.0)
+    stuck.store.read_only_shared = True
+    sim.run(lambda: stuck.store.refused_writes > 0, limit_s=30)
+    assert stuck.state is not None and stuck.state.mine.excused == {"doc"}
+    assert [meta.name for meta, _, _ in stuck.store.partial.values()] == ["doc"]
+    stuck.store.read_only_shared = False
+    sim.run(sim.all_done, limit_s=30)
+    assert left_cleanly(seeder) and left_cleanly(stuck)
+    assert stuck.store.shared == {"doc": doc}
+    assert stuck.state.mine.excused == set()
+    assert acquired(sim, peer_id(stuck), "doc") == list(range(chunk_count(len(doc))))
+
+
 def test_backoff_doubles_up_to_its_cap() -> None:
     big = data(4, 100_000)
     sim = Simulation(SLOW)
