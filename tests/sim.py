@@ -414,5 +414,15 @@ class Simulation:
                 raise AssertionError(f"simulation still running at t={self.now_s:.1f}s")
             self.step()
 
+    def acquired(self, peer_id: int, name: str) -> list[int]:
+        """Chunks of ``name`` the tracker has printed as acquired by ``peer_id``."""
+        chunks: list[int] = []
+        for block in self.tracker_blocks:
+            if isinstance(block, display.Acquired) and (block.peer_id, block.name) == (
+                    peer_id, name):
+                for start, end in block.ranges:
+                    chunks.extend(range(start, end))
+        return sorted(chunks)
+
     def all_done(self) -> bool:
         return all(p.state is not None and (p.state.done or not p.alive) for p in self.peers)

@@ -39,20 +39,11 @@ def peer_id(peer: SimPeer) -> int:
     return peer.state.peer_id
 
 
-def acquired(sim: Simulation, pid: int, name: str) -> list[int]:
-    chunks: list[int] = []
-    for block in sim.tracker_blocks:
-        if isinstance(block, display.Acquired) and block.peer_id == pid and block.name == name:
-            for start, end in block.ranges:
-                chunks.extend(range(start, end))
-    return sorted(chunks)
-
-
 def fetched(sim: Simulation, peer: SimPeer, name: str) -> int:
     """Chunks of ``name`` the tracker has printed as acquired by ``peer`` so far."""
     if peer.state is None or peer.state.peer_id is None:
         return 0
-    return len(acquired(sim, peer.state.peer_id, name))
+    return len(sim.acquired(peer.state.peer_id, name))
 
 
 def left_cleanly(peer: SimPeer) -> bool:
@@ -109,7 +100,7 @@ def test_when_space_returns_the_peer_goes_on_and_is_waited_for_again() -> None:
     assert [type(e) for e in sim.published
             if isinstance(e, (m.Excused, m.ExcuseWithdrawn))] == [m.Excused, m.ExcuseWithdrawn]
     # Nothing was fetched twice: the piece that failed was kept and written later.
-    assert acquired(sim, peer_id(full), "big") == list(range(chunk_count(len(big))))
+    assert sim.acquired(peer_id(full), "big") == list(range(chunk_count(len(big))))
 
 
 def test_a_finished_file_that_cannot_be_placed_is_placed_when_it_can() -> None:
@@ -126,7 +117,7 @@ def test_a_finished_file_that_cannot_be_placed_is_placed_when_it_can() -> None:
     assert left_cleanly(seeder) and left_cleanly(stuck)
     assert stuck.store.shared == {"doc": doc}
     assert stuck.state.mine.excused == set()
-    assert acquired(sim, peer_id(stuck), "doc") == list(range(chunk_count(len(doc))))
+    assert sim.acquired(peer_id(stuck), "doc") == list(range(chunk_count(len(doc))))
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
@@ -157,7 +148,7 @@ def test_a_folder_under_a_swarm_name_is_found_before_a_chunk_is_fetched() -> Non
     sim.run(sim.all_done, limit_s=30)
     assert left_cleanly(owner) and left_cleanly(blocked)
     assert blocked.store.shared == {"notes": other_file}
-    assert acquired(sim, peer_id(blocked), "album.zip") == []
+    assert sim.acquired(peer_id(blocked), "album.zip") == []
     assert blocked_disk.partial == {}
     assert shutdown_of(blocked).holds == ["notes"]
 
@@ -173,7 +164,7 @@ def test_a_name_taken_while_fetching_stops_the_fetch_and_excuses_the_peer() -> N
     assert left_cleanly(owner) and left_cleanly(fetcher)
     assert fetcher.store.shared == {}
     assert fetcher.store.partial == {}
-    got = len(acquired(sim, peer_id(fetcher), "album.zip"))
+    got = len(sim.acquired(peer_id(fetcher), "album.zip"))
     assert 0 < got < chunk_count(len(album)), "it stopped fetching once it saw the link"
 
 
@@ -261,7 +252,7 @@ def test_a_restarted_peer_fetches_only_what_its_partial_file_lacks() -> None:
     sim.run(sim.all_done, limit_s=60)
     assert left_cleanly(seeder) and left_cleanly(again)
     assert again.store.shared == {"big": big}
-    fetched_again = set(acquired(sim, peer_id(again), "big"))
+    fetched_again = set(sim.acquired(peer_id(again), "big"))
     assert not fetched_again & kept_chunks, "every piece stored before the kill was kept"
     assert fetched_again | kept_chunks == set(range(chunk_count(len(big))))
 

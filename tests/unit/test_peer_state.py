@@ -19,15 +19,6 @@ def data(seed: int, size: int) -> bytes:
     return random.Random(seed).randbytes(size)
 
 
-def acquired_chunks(sim: Simulation, peer_id: int, name: str) -> list[int]:
-    chunks: list[int] = []
-    for block in sim.tracker_blocks:
-        if isinstance(block, display.Acquired) and block.peer_id == peer_id and block.name == name:
-            for start, end in block.ranges:
-                chunks.extend(range(start, end))
-    return sorted(chunks)
-
-
 def shutdown_of(peer: SimPeer) -> display.Shutdown:
     (block,) = [b for b in peer.blocks if isinstance(b, display.Shutdown)]
     return block
@@ -42,7 +33,7 @@ def check_complete(sim: Simulation, everything: dict[str, bytes], peers: list[Si
         peer_id = peer.state.peer_id
         assert peer_id is not None
         for name, content in everything.items():
-            got = acquired_chunks(sim, peer_id, name)
+            got = sim.acquired(peer_id, name)
             if name in peer.store.complete and got:
                 assert got == list(range(chunk_count(len(content))))
 
