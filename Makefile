@@ -1,11 +1,11 @@
-# swarm -- `make` sets up .venv; `make test`; `make demo`; `make bench`; `make lint`.
+# swarm -- `make` sets up .venv; `make test`; `make test-unit`; `make demo`; `make bench`; `make lint`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: all venv bytecode test demo bench lint clean
+.PHONY: all venv bytecode test test-unit demo bench lint clean
 
 all: venv bytecode
 
@@ -27,12 +27,17 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 test: $(STAMP) bytecode
 	$(PY) -m pytest
 
+# Everything but the end-to-end tests: the pure rooms, the store, the
+# simulated swarms.  Seconds, not minutes.
+test-unit: $(STAMP)
+	$(PY) -m pytest --ignore=tests/e2e
+
 lint: $(STAMP)
 	$(PY) -m ruff check swarm tests bench
 	$(PY) -m mypy swarm
 
 demo: $(STAMP) bytecode
-	$(PY) -m swarm.demo
+	$(PY) -m swarm.tools.demo
 
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt

@@ -197,17 +197,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "digest":
         return _digest(args.files)
     if command == "keygen":
-        from swarm.curve import new_swarm_key
+        from swarm.io.curve import new_swarm_key
 
         print(new_swarm_key())
         return EXIT_OK
     setup_logging(settings.log_level, command)
     if command == "tracker":
-        from swarm.tracker_io import run_tracker
+        from swarm.io.tracker_loop import run_tracker
 
         return run_tracker(settings, Path.cwd(), events=args.events)
     if command == "peer":
-        from swarm.peer_io import run_peer
+        from swarm.io.peer_loop import run_peer
 
         return run_peer(settings, args.host, args.port, args.min_alive_s, args.shared,
                         Path(settings.state_dir), events=args.events, progress=args.progress)
@@ -237,7 +237,7 @@ def _config(loaded: LoadedSettings, as_json: bool) -> int:
 
 
 def _digest(paths: list[Path]) -> int:
-    from swarm.store import hash_file
+    from swarm.io.store import hash_file
 
     status = EXIT_OK
     for path in paths:
@@ -252,9 +252,9 @@ def _digest(paths: list[Path]) -> int:
 
 
 def _query(command: str, args: argparse.Namespace) -> int:
-    from swarm import report
-    from swarm.client import TrackerClient, TrackerUnreachable
-    from swarm.curve import keys_from as curve_keys
+    from swarm.io.curve import keys_from as curve_keys
+    from swarm.tools import report
+    from swarm.tools.client import TrackerClient, TrackerUnreachable
 
     try:
         with TrackerClient(args.host, args.port, args.timeout_s,
@@ -289,7 +289,7 @@ def _emit(content: Any, as_json: bool) -> None:
 
 
 def _status(client: Any, args: argparse.Namespace) -> int:
-    from swarm import report
+    from swarm.tools import report
 
     live = sys.stdout.isatty() and not args.json and not args.once
     try:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from swarm.record import Record, field
+from swarm.protocol.record import Record, field
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_DIR / "config" / "swarm.toml"

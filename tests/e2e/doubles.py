@@ -19,8 +19,8 @@ from pathlib import Path
 
 import zmq
 
-from swarm.codec import decode, encode_frames
-from swarm.messages import (
+from swarm.protocol.codec import decode, encode_frames
+from swarm.protocol.messages import (
     PROTOCOL_VERSION,
     ChunkData,
     ChunkRequest,
@@ -29,7 +29,7 @@ from swarm.messages import (
     HelloReply,
     Join,
 )
-from swarm.meta import meta_of_bytes
+from swarm.protocol.meta import meta_of_bytes
 
 HEARTBEAT_S = 0.5
 

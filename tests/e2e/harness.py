@@ -415,7 +415,7 @@ def pieces_stored(peer_dir: Path) -> int:
     being written counts once it is whole)."""
     import msgpack
 
-    from swarm.chunks import Layout
+    from swarm.protocol.chunks import Layout
 
     total = 0
     for part in (peer_dir / ".swarm").rglob("*.part"):

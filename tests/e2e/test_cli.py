@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from swarm.chunks import chunk_count
+from swarm.protocol.chunks import chunk_count
 from tests.e2e.harness import (
     REPO,
     Swarm,

@@ -41,9 +41,9 @@ from typing import Any
 import msgpack
 import zmq
 
-from swarm.chunks import Layout
-from swarm.codec import decode, encode, encode_frames
-from swarm.messages import (
+from swarm.protocol.chunks import Layout
+from swarm.protocol.codec import decode, encode, encode_frames
+from swarm.protocol.messages import (
     MAX_CHUNKS,
     MAX_ID,
     PROTOCOL_VERSION,
@@ -77,7 +77,7 @@ from swarm.messages import (
     SyncRequest,
     Welcome,
 )
-from swarm.meta import meta_of_bytes
+from swarm.protocol.meta import meta_of_bytes
 from tests.e2e.harness import (
     CHUNK,
     REPO,

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from swarm.chunks import Layout
+from swarm.protocol.chunks import Layout
 from tests.e2e.harness import (
     TEST_ENV,
     PeerRun,

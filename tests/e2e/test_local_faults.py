@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from swarm.meta import meta_of_bytes
+from swarm.protocol.meta import meta_of_bytes
 from tests.e2e.harness import (
     PeerRun,
     Swarm,

@@ -12,9 +12,9 @@ import time
 
 import zmq
 
-from swarm.codec import decode, encode_frames
-from swarm.curve import keys_from, make_client, new_swarm_key
-from swarm.messages import PROTOCOL_VERSION, ChunkRequest, Hello, HelloReply
+from swarm.io.curve import keys_from, make_client, new_swarm_key
+from swarm.protocol.codec import decode, encode_frames
+from swarm.protocol.messages import PROTOCOL_VERSION, ChunkRequest, Hello, HelloReply
 from tests.e2e.harness import REPO, Swarm, check_swarm, random_bytes, wait_for
 
 MIB = 1 << 20

@@ -1,0 +1,39 @@
+"""The only writer of stdout: whole blocks of the contract, one write per batch."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterable
+from typing import BinaryIO
+
+from swarm.protocol.display import Block, render
+
+log = logging.getLogger("swarm.display")
+
+
+class StdoutWriter:
+    """Writes whole blocks to a binary stream, one write per batch."""
+
+    def __init__(self, stream: BinaryIO | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stdout.buffer
+        self._broken = False
+
+    def write(self, blocks: Iterable[Block]) -> None:
+        text = "".join(render(block) for block in blocks)
+        if not text or self._broken:
+            return
+        data = text.encode("utf-8")
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except BrokenPipeError:
+            # Nobody reads stdout any more; keep serving, but stop writing.
+            self._broken = True
+            log.warning("stdout is closed; contract lines are no longer written")
+            try:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, self._stream.fileno())
+            except (OSError, ValueError):
+                pass

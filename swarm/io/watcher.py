@@ -1,0 +1,91 @@
+"""The Shared folder, watched: new files offered once they stop changing,
+served files that changed or went reported, entries not shared named."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from queue import SimpleQueue
+from typing import TYPE_CHECKING
+
+from swarm.io.store import LocalFile, Store
+from swarm.io.zmq_util import Waker
+from swarm.protocol.meta import FileMeta
+
+if TYPE_CHECKING:
+    from swarm.peer.state import PeerState
+
+log = logging.getLogger("swarm.peer")
+
+
+class SharedWatcher:
+    """Watches Shared: offers files copied in once they stop changing (a
+    file is hashed when two scans, ``scan_interval_s`` apart, see the same
+    size, mtime and inode), reports files this peer serves that changed or
+    went, and names every entry it does not share once, with the reason.
+    Hashing runs on a thread of its own (hashlib releases the GIL), started
+    the first time it is needed, so a big file never stalls the loop."""
+
+    def __init__(self, store: Store, waker: Waker) -> None:
+        self.store = store
+        self.waker = waker
+        self._seen: dict[str, LocalFile] = {}
+        self._hashing: dict[str, LocalFile] = {}
+        self._skipped: dict[str, str] = {}  # said on stderr, while it stays so
+        self._jobs: SimpleQueue[str | None] = SimpleQueue()
+        self._results: SimpleQueue[tuple[str, FileMeta | OSError]] = SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def note_skipped(self, skipped: dict[str, str]) -> list[str]:
+        """Say once why each entry is not shared; returns the names new to the list."""
+        new = []
+        for name, reason in sorted(skipped.items()):
+            if self._skipped.get(name) != reason:
+                log.warning("not sharing %r: %s", name, reason)
+                new.append(name)
+        self._skipped = dict(skipped)
+        return new
+
+    def scan(self, state: PeerState, now_s: float) -> None:
+        scan = self.store.scan_shared()
+        for digest, what in scan.changed:
+            state.on_local_changed(digest, what, now_s)
+        for name in self.note_skipped(scan.skipped):
+            state.on_name_taken(name, now_s)
+        for name, seen in scan.files.items():
+            if name in self._hashing:
+                continue
+            if self._seen.get(name) == seen:
+                self._hashing[name] = seen
+                self._submit(name)
+        self._seen = dict(scan.files)
+
+    def _submit(self, name: str) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="hash", daemon=True)
+            self._thread.start()
+        self._jobs.put(name)
+
+    def _work(self) -> None:
+        while (name := self._jobs.get()) is not None:
+            try:
+                result: FileMeta | OSError = self.store.hash_shared(name)
+            except OSError as exc:
+                result = exc
+            self._results.put((name, result))
+            self.waker.wake()
+
+    def finished(self) -> list[FileMeta]:
+        done = []
+        while not self._results.empty():
+            name, result = self._results.get()
+            self._hashing.pop(name)
+            if isinstance(result, OSError):
+                log.info("not offering %r yet: %s; looking again", name, result.strerror)
+                continue
+            done.append(result)
+        return done
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)

@@ -1,0 +1,543 @@
+"""Fetching, a peer's half that takes files in (pure).
+
+Which files to fetch, their hash lists and holders from the tracker, the
+requests the ``TransferPlan`` picks, what arrives from sources, reports of
+verified chunks to the tracker, and finished files placed in Shared.  Driven
+by ``PeerState``; talks through the same injected net and store.
+
+A file this peer cannot take -- something else has its name in Shared, or
+the disk refuses the writes -- is never waited for: the peer tells the
+tracker it cannot hold it (``CannotHold``), and the others are excused from
+waiting.  A refused write pauses all fetching (``DiskBackoff``): the piece
+is kept and written again after a growing delay, and once a write works
+the peer takes its excuses back (``CanHoldAgain``) and goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from swarm.config import Settings
+from swarm.peer.disk import PlaceResult
+from swarm.peer.disk_backoff import DiskBackoff
+from swarm.peer.holdings import Holdings
+from swarm.peer.picker import DataVerdict, Download, PendingRequest, TransferPlan
+from swarm.peer.progress import FileProgress
+from swarm.peer.reversal import Reversals
+from swarm.peer.swarm_view import SwarmView
+from swarm.protocol.chunks import pairs
+from swarm.protocol.messages import (
+    MAX_TEXT,
+    Cancel,
+    CanHoldAgain,
+    CannotHold,
+    ChunkData,
+    ChunkRefused,
+    ChunkRequest,
+    Complaint,
+    Complete,
+    Have,
+    HaveReport,
+    Holders,
+    HoldersQuery,
+    Message,
+    MetaQuery,
+    ReverseRequest,
+)
+from swarm.protocol.meta import FileMeta
+
+log = logging.getLogger("swarm.peer")
+
+QUERY_RETRY_S = 5.0  # a holder or metadata query unanswered this long is sent again
+STARVING_REFRESH_S = 0.25  # holder refresh when no known source has anything
+
+
+class FetchStore(Protocol):
+    def start_partial(self, meta: FileMeta) -> list[int]: ...
+    def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None: ...
+    def place(self, digest: bytes) -> PlaceResult: ...
+    def drop_partial(self, digest: bytes) -> None: ...
+    def serve_complete(self, meta: FileMeta) -> None: ...
+    def blocking_entry(self, name: str) -> str | None: ...
+
+
+class FetchNet(Protocol):
+    def to_tracker(self, message: Message) -> None: ...
+    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None: ...
+    def drop_peer(self, peer_id: int) -> None: ...
+
+
+class Fetcher:
+    def __init__(self, settings: Settings, store: FetchStore, net: FetchNet, view: SwarmView,
+                 holdings: Holdings, plan: TransferPlan, reversals: Reversals,
+                 resumed: list[tuple[FileMeta, list[int]]], now_s: float,
+                 observe: Callable[..., None], on_news: Callable[[float], None]) -> None:
+        self.settings = settings
+        self.store = store
+        self.net = net
+        self.view = view
+        self.holdings = holdings
+        self.plan = plan
+        self.reversals = reversals
+        self.observe = observe
+        self.on_news = on_news  # something changed that the leave rule reads
+        self.peer_id: int | None = None
+        self.active = False  # requests go out only while the peer is in the swarm
+        self.partials: dict[bytes, FileMeta] = {meta.digest: meta for meta, _ in resumed}
+        self._resumed = {meta.digest: pieces for meta, pieces in resumed}
+        self._meta_asked: dict[bytes, float] = {}
+        self._holders_asked: dict[bytes, float] = {}
+        self._holders_due: dict[bytes, float] = {}
+        self._pending_have: dict[bytes, set[int]] = {}
+        self._next_report_s = now_s
+        self._next_holders_check_s = now_s
+        self._pump_wanted = False
+        self.pieces_received = 0
+        self.disk = DiskBackoff()
+        # What the disk refused, to try again when the backoff is over: a
+        # verified piece (kept in memory, at most one), downloads that could
+        # not be started, finished ones that could not be placed.
+        self._unstored: tuple[bytes, int, bytes] | None = None
+        self._unstarted: dict[bytes, FileMeta] = {}
+        self._unplaced: set[bytes] = set()
+        self._disk_excused: set[str] = set()  # names excused while the disk refuses
+
+    # --- excuses ------------------------------------------------------------------
+
+    def excuse(self, name: str, reason: str, now_s: float) -> None:
+        """This peer cannot take the swarm's ``name``: nobody is to wait for it."""
+        if not self.holdings.excuse(name):
+            return
+        self.net.to_tracker(CannotHold(name, reason[:MAX_TEXT]))
+        self.on_news(now_s)
+
+    def name_taken_locally(self, name: str, what: str, now_s: float) -> None:
+        """Something that is not ours to share has ``name`` in Shared (a
+        folder, a link, another file): the swarm's file cannot go there."""
+        summary = self.view.files.get(name)
+        if summary is None or name in self.holdings.local or name in self.holdings.excused:
+            return
+        if summary.digest in self.plan.downloads or summary.digest in self._unstarted:
+            log.warning("%s appeared in Shared under %r: fetching the swarm's %r stops, and "
+                        "the other peers will not wait for this one to take it", what, name, name)
+            self.drop(summary.digest)
+        else:
+            log.warning("not fetching %r: %s has that name in Shared; the other peers will "
+                        "not wait for this one to take it", name, what)
+        self.excuse(name, f"{what} has that name in its Shared folder", now_s)
+
+    # --- what to fetch ------------------------------------------------------------
+
+    def consider(self, name: str, now_s: float) -> None:
+        """Start fetching ``name`` if we should, and feed in complete holders."""
+        summary = self.view.files.get(name)
+        if summary is None or name in self.holdings.excused:
+            return
+        local = self.holdings.local.get(name)
+        if local is not None:
+            if local.digest != summary.digest:
+                log.error("the swarm's %r differs from ours; keeping ours", name)
+                self.excuse(name, "it holds other content under that name", now_s)
+            return
+        download = self.plan.downloads.get(summary.digest)
+        if download is None:
+            if summary.digest in self._unplaced or summary.digest in self._unstarted:
+                return  # waiting for the disk
+            what = self.store.blocking_entry(name)
+            if what is not None:
+                self.name_taken_locally(name, what, now_s)
+                return
+            if self.disk.paused:
+                self._excuse_for_disk(name, now_s)
+                return
+            if summary.digest in self._resumed:
+                self._start(self.partials[summary.digest], now_s)
+            else:
+                self._ask_meta(summary.digest, now_s)
+            return
+        for peer_id, peer in self.view.peers.items():
+            if name in peer.complete and peer_id != self.peer_id:
+                self.plan.add_complete_holder(summary.digest, peer_id, now_s)
+
+    def _ask_meta(self, digest: bytes, now_s: float) -> None:
+        asked = self._meta_asked.get(digest)
+        if asked is None or now_s - asked > QUERY_RETRY_S:
+            self._meta_asked[digest] = now_s
+            self.net.to_tracker(MetaQuery(digest))
+
+    def meta_arrived(self, meta: FileMeta, now_s: float) -> None:
+        self._meta_asked.pop(meta.digest, None)
+        summary = self.view.files.get(meta.name)
+        if summary is None or summary.digest != meta.digest:
+            return
+        if meta.digest in self.plan.downloads or meta.name in self.holdings.local:
+            return
+        self._start(meta, now_s)
+
+    def _start(self, meta: FileMeta, now_s: float) -> bool:
+        """Start fetching a file; False when the disk refused."""
+        if meta.name in self.holdings.local or meta.name in self.holdings.excused:
+            return True
+        try:
+            held = self.store.start_partial(meta)
+        except OSError as exc:
+            self._unstarted[meta.digest] = meta
+            self._disk_failed(exc, now_s)
+            self._excuse_for_disk(meta.name, now_s)
+            return False
+        self._unstarted.pop(meta.digest, None)
+        held = sorted(set(held) | set(self._resumed.pop(meta.digest, [])))
+        self.partials[meta.digest] = meta
+        download = self.plan.add_download(meta, held)
+        log.info("fetching %r (%d bytes, %d of %d pieces held)", meta.name, meta.size_bytes,
+                 len(held), meta.layout.pieces)
+        if download.done:
+            self._finish(meta.digest, now_s)
+            return True
+        self.consider(meta.name, now_s)
+        self._ask_holders(meta.digest, now_s)
+        return True
+
+    def _ask_holders(self, digest: bytes, now_s: float) -> None:
+        asked = self._holders_asked.get(digest)
+        if asked is not None and now_s - asked < QUERY_RETRY_S:
+            return
+        self._holders_asked[digest] = now_s
+        self._holders_due[digest] = now_s + self.settings.holders_refresh_s
+        self.net.to_tracker(HoldersQuery(digest, 0, 0))
+
+    def holders_arrived(self, holders: Holders, now_s: float) -> None:
+        self._holders_asked.pop(holders.digest, None)
+        download = self.plan.downloads.get(holders.digest)
+        if download is None:
+            return
+        chunks = download.meta.chunks
+        complete, partial = [], {}
+        for holder in holders.holders:
+            if holder.peer_id == self.peer_id or holder.peer_id not in self.view.peers:
+                continue
+            ranges = pairs(holder.ranges)
+            if ranges == [(0, chunks)]:
+                complete.append(holder.peer_id)
+            else:
+                partial[holder.peer_id] = ranges
+        self.plan.set_holders(holders.digest, complete, partial, now_s)
+        self.pump()
+
+    def _refresh_holders(self, now_s: float) -> None:
+        """Ask again who holds what, for downloads that are due (sooner for
+        those that no known source can feed)."""
+        self._next_holders_check_s = now_s + STARVING_REFRESH_S
+        starving = {d.digest for d in self.plan.starving()}
+        for digest, download in self.plan.downloads.items():
+            if download.done:
+                continue
+            due = self._holders_due.get(digest, now_s)
+            if digest in starving:
+                due = min(due, self._holders_asked.get(digest, now_s) + STARVING_REFRESH_S)
+            if now_s >= due:
+                self._ask_holders(digest, now_s)
+
+    # --- requests -----------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Requests may go out: credit was freed, or sources or pieces came.
+        The picking itself waits for ``flush``, once per batch of messages."""
+        self._pump_wanted = True
+
+    def flush(self, now_s: float) -> None:
+        """Send the requests that the messages handled since the last call
+        made possible (the IO loop calls this after each batch)."""
+        if not self._pump_wanted or not self.active or self.disk.paused:
+            return
+        self._pump_wanted = False
+        for request in self.plan.pump(now_s):
+            self._send(request.source, ChunkRequest(
+                request.request_id, request.digest, request.first_chunk, request.chunk_count))
+
+    def _send(self, peer_id: int, message: Message) -> None:
+        peer = self.view.peers.get(peer_id)
+        if peer is not None:  # one that left is gone; deadlines free its pieces
+            self.net.to_peer(peer_id, peer.endpoint, message)
+
+    def _cancel(self, requests: list[PendingRequest]) -> None:
+        for request in requests:
+            self._send(request.source, Cancel(request.request_id))
+
+    def link_down(self, peer_id: int) -> None:
+        """The connection to a source broke (it may be gone for good): its
+        pieces go to other holders now, not at their deadlines."""
+        released = self.plan.source_down(peer_id)
+        if released:
+            log.info("lost the connection to peer %d; %d request(s) go elsewhere",
+                     peer_id, len(released))
+        self.pump()
+
+    def link_up(self, peer_id: int) -> None:
+        self.plan.source_up(peer_id)
+        self.pump()
+
+    def link_unreachable(self, peer_id: int) -> None:
+        """Our connection to a source never came up: it cannot be reached
+        from here.  Its requests go elsewhere, and the tracker is asked to
+        have it connect to us instead."""
+        self.plan.source_down(peer_id)
+        if self.reversals.should_ask(peer_id) and peer_id in self.view.peers:
+            log.info("cannot reach peer %d; asking the tracker to reverse the connection",
+                     peer_id)
+            self.net.to_tracker(ReverseRequest(peer_id))
+        self.pump()
+
+    def drop_source(self, peer_id: int) -> None:
+        self.plan.drop_source(peer_id)
+        self.reversals.forget(peer_id)
+        self.net.drop_peer(peer_id)
+
+    def holder_dropped(self, peer_id: int, name: str) -> None:
+        """A peer no longer holds a file (it changed there): what we asked
+        of it for that file goes to other holders."""
+        summary = self.view.files.get(name)
+        if summary is None:
+            return
+        self._cancel(self.plan.drop_holder(summary.digest, peer_id))
+        self.pump()
+
+    def file_removed(self, name: str, now_s: float) -> None:
+        """The swarm no longer has ``name``: what we fetched of it is of no use,
+        and whatever kept us from taking it no longer matters."""
+        current = self.view.files.get(name)
+        for digest, meta in list(self.partials.items()):
+            if meta.name == name and (current is None or current.digest != digest):
+                log.info("dropping what was fetched of %r: the swarm no longer has it", name)
+                self.drop(digest)
+        self.holdings.unexcuse(name)
+        self._disk_excused.discard(name)
+        self.on_news(now_s)
+
+    # --- what arrives ---------------------------------------------------------------
+
+    def on_reply(self, peer_id: int, message: Message, payload: memoryview | None,
+                 now_s: float) -> None:
+        if isinstance(message, ChunkData) and payload is not None:
+            self._chunk_data(peer_id, message, payload, now_s)
+        elif isinstance(message, ChunkRefused):
+            if self.plan.on_refused(peer_id, message.request_id) is not None:
+                log.info("peer %d refused a request: %s", peer_id, message.reason)
+        else:
+            log.warning("peer %d sent %s on a fetch link; dropped", peer_id,
+                        type(message).__name__)
+        self.pump()
+
+    def _chunk_data(self, peer_id: int, data: ChunkData, payload: memoryview,
+                    now_s: float) -> None:
+        outcome = self.plan.on_data(peer_id, data.request_id, data.digest, data.first_chunk,
+                                    data.chunk_count, payload, now_s)
+        self._cancel(outcome.cancels)
+        if outcome.verdict is DataVerdict.BAD and outcome.download is not None:
+            name = outcome.download.meta.name
+            log.warning("peer %d sent bad data for piece %d of %r", peer_id, outcome.piece, name)
+            self.net.to_tracker(Complaint(peer_id, outcome.download.digest,
+                                          f"piece {outcome.piece} failed verification"))
+            if outcome.banned:
+                log.warning("peer %d banned after repeated bad data", peer_id)
+                self.net.drop_peer(peer_id)  # and whatever else it sends is not read
+            return
+        if outcome.verdict is not DataVerdict.GOOD or outcome.download is None:
+            return
+        download, piece = outcome.download, outcome.piece
+        if self.disk.paused:  # it would fail too: fetched again once writes work
+            self.plan.piece_lost(download, piece)
+            return
+        self._store(download, piece, payload, now_s)
+
+    def _store(self, download: Download, piece: int, data: bytes | memoryview,
+               now_s: float) -> bool:
+        """Write a verified piece; False when the disk refused (the piece is
+        then kept, to be written again when the backoff is over)."""
+        try:
+            self.store.write_piece(download.digest, piece, data)
+        except OSError as exc:
+            self._unstored = (download.digest, piece, bytes(data))
+            self._disk_failed(exc, now_s)
+            return False
+        self.plan.piece_stored(download, piece)
+        self.pieces_received += 1
+        self._pending_have.setdefault(download.digest, set()).add(piece)
+        if download.done:
+            self._finish(download.digest, now_s)
+        return True
+
+    # --- a disk that refuses writes ---------------------------------------------------
+
+    def _disk_failed(self, exc: OSError, now_s: float) -> None:
+        """Said once, at error level, when the trouble starts; after that the
+        failures are counted and said at info level, one per try."""
+        first = not self.disk.paused
+        self.disk.failed(now_s)
+        if first:
+            log.error("%s; fetching pauses (next try in %.0f s) and the other peers no "
+                      "longer wait for this one", exc, self.disk.delay_s)
+            for download in self.plan.downloads.values():
+                if not download.done:
+                    self._excuse_for_disk(download.meta.name, now_s)
+        else:
+            log.info("still %s (%d failed tries); next try in %.0f s", exc,
+                     self.disk.failures, self.disk.delay_s)
+
+    def _excuse_for_disk(self, name: str, now_s: float) -> None:
+        if name not in self.holdings.excused:
+            self._disk_excused.add(name)
+            self.excuse(name, "its disk refuses the writes", now_s)
+
+    def _retry_disk(self, now_s: float) -> None:
+        """The backoff is over: try again what the disk refused, in order;
+        the first failure ends the try (and lengthens the next wait)."""
+        if self._unstored is not None:
+            digest, piece, data = self._unstored
+            self._unstored = None
+            download = self.plan.downloads.get(digest)
+            stored = (download is None or download.have[piece] != 2
+                      or self._store(download, piece, data, now_s))
+            if not stored:
+                return
+        for meta in list(self._unstarted.values()):
+            if not self._start(meta, now_s):
+                return
+        for digest in list(self._unplaced):
+            if not self._finish(digest, now_s):
+                return
+        failures = self.disk.recovered()
+        log.warning("the disk takes writes again after %d failed %s; fetching goes on",
+                    failures, "try" if failures == 1 else "tries")
+        names, self._disk_excused = sorted(self._disk_excused), set()
+        for name in names:
+            self.holdings.unexcuse(name)
+            self.net.to_tracker(CanHoldAgain(name))
+        for name in names:
+            self.consider(name, now_s)
+        self.on_news(now_s)
+        self.pump()
+
+    # --- finished files -----------------------------------------------------------------
+
+    def _finish(self, digest: bytes, now_s: float) -> bool:
+        """Every piece is verified and stored: into Shared with it.  False
+        when the disk refused (tried again when the backoff is over)."""
+        meta = self.partials[digest]
+        self.flush_have(only=digest)
+        self._cancel(self.plan.remove_download(digest))
+        self._holders_due.pop(digest, None)
+        try:
+            result = self.store.place(digest)
+        except OSError as exc:
+            self._unplaced.add(digest)
+            self._disk_failed(exc, now_s)
+            self._excuse_for_disk(meta.name, now_s)
+            return False
+        self._unplaced.discard(digest)
+        if result is PlaceResult.NAME_TAKEN:
+            what = self.store.blocking_entry(meta.name) or "another file"
+            log.error("%s appeared in Shared under %r while it was fetched: the swarm's copy "
+                      "is discarded, what is there is kept, and the other peers will not "
+                      "wait for this one to take it", what, meta.name)
+            self.store.drop_partial(digest)
+            del self.partials[digest]
+            self._disk_excused.discard(meta.name)
+            self.holdings.unexcuse(meta.name)
+            self.excuse(meta.name, f"{what} has that name in its Shared folder", now_s)
+            return True
+        if result is PlaceResult.SAME_FILE_THERE:
+            self.store.drop_partial(digest)
+        del self.partials[digest]
+        self.holdings.hold(meta)
+        self.store.serve_complete(meta)
+        self.net.to_tracker(Complete(digest))
+        self.observe("complete", file=meta.name, size=meta.size_bytes)
+        self.on_news(now_s)
+        log.info("%r complete", meta.name)
+        return True
+
+    def drop(self, digest: bytes) -> None:
+        """Stop fetching a file and forget what was fetched of it (a copy of
+        it, or something else under its name, appeared in Shared; or the
+        swarm no longer has it)."""
+        self._cancel(self.plan.remove_download(digest))
+        self.store.drop_partial(digest)
+        self.partials.pop(digest, None)
+        self._resumed.pop(digest, None)
+        self._unstarted.pop(digest, None)
+        self._unplaced.discard(digest)
+        if self._unstored is not None and self._unstored[0] == digest:
+            self._unstored = None
+
+    # --- reports and time ---------------------------------------------------------
+
+    def flush_have(self, only: bytes | None = None) -> None:
+        """Report verified chunks to the tracker, all files in one message."""
+        digests = [only] if only is not None else list(self._pending_have)
+        reports = []
+        for digest in digests:
+            pieces = self._pending_have.pop(digest, None)
+            meta = self.partials.get(digest)
+            if not pieces or meta is None:
+                continue
+            ranges = meta.layout.pieces_to_chunk_ranges(pieces)
+            reports.append(HaveReport(digest, tuple(x for pair in ranges for x in pair)))
+            self.observe("chunks", file=meta.name, chunks=sum(e - s for s, e in ranges),
+                         ranges=[list(r) for r in ranges])
+        if reports:
+            self.net.to_tracker(Have(tuple(reports)))
+
+    def on_timer(self, now_s: float) -> None:
+        if self.disk.due(now_s):
+            self._retry_disk(now_s)
+        expired = self.plan.expire(now_s)
+        for request in expired:
+            log.info("request to peer %d for piece %d timed out", request.source, request.piece)
+        if expired:
+            self.pump()
+        if now_s >= self._next_holders_check_s:
+            self._refresh_holders(now_s)
+        if now_s >= self._next_report_s:
+            self.flush_have()
+            self._next_report_s = now_s + self.settings.report_interval_s
+
+    def next_deadline_s(self) -> float:
+        candidates = [self._next_report_s if self._pending_have else float("inf"),
+                      self.disk.retry_at_s]
+        if self.plan.downloads:
+            candidates.append(self._next_holders_check_s)
+        deadline = self.plan.next_deadline_s()
+        if deadline is not None:
+            candidates.append(deadline)
+        return min(candidates)
+
+    def held_pieces(self, digest: bytes) -> list[int]:
+        """Pieces of a download held (for a Join after a restart or a rejoin)."""
+        download = self.plan.downloads.get(digest)
+        return download.held_pieces() if download else self._resumed.get(digest, [])
+
+    @property
+    def fetching(self) -> bool:
+        return any(not d.done for d in self.plan.downloads.values())
+
+    def progress(self) -> list[FileProgress]:
+        """The downloads under way, for progress bars."""
+        out = []
+        for digest, download in self.plan.downloads.items():
+            layout = download.layout
+            held = min(layout.size_bytes, (layout.pieces - download.missing) * layout.piece_bytes)
+            out.append(FileProgress(digest, download.meta.name, layout.size_bytes, held,
+                                    len(download.sources()), download.done))
+        return out
+
+    def summary_fields(self) -> dict[str, Any]:
+        plan = self.plan
+        return {
+            "pieces": plan.pieces_good, "chunks": plan.chunks_good,
+            "twice": plan.chunks_wasted, "bad": plan.bad_pieces, "timeouts": plan.timeouts,
+            "duplicates": plan.duplicate_requests,
+            "banned": sorted(pid for pid, s in plan.sources.items() if s.banned),
+        }

@@ -1,0 +1,186 @@
+"""A peer's copy of the tracker's public state, kept by snapshot and events.
+
+The zguide's Clone pattern: the peer subscribes, joins, takes the snapshot that
+comes with the welcome, drops events numbered at or below the snapshot, and
+applies the rest in order.  A gap in the numbers (PUB drops messages under load,
+and a SUB that connects late misses the first ones) or a heartbeat answer with
+a newer number than the view has means events were lost: the view asks for a
+fresh snapshot and ignores events until it arrives.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from swarm.protocol.messages import (
+    Availability,
+    Event,
+    Excused,
+    ExcuseWithdrawn,
+    FileAdded,
+    FileCompleted,
+    FileDropped,
+    FileRemoved,
+    FileSummary,
+    PeerJoined,
+    PeerLeft,
+    Snapshot,
+)
+from swarm.protocol.record import Record, field
+
+
+class PeerView(Record, frozen=False):
+    endpoint: str
+    complete: set[str] = field(default_factory=set)
+    excused: set[str] = field(default_factory=set)
+
+
+class ViewChanges(Record):
+    """What one snapshot or event changed, for the peer to act on."""
+
+    new_files: tuple[str, ...] = ()  # names the view had not had before
+    left_peers: tuple[int, ...] = ()
+    touched_files: tuple[str, ...] = ()  # availability or holders changed
+    removed_files: tuple[str, ...] = ()  # names the swarm no longer has
+    dropped: tuple[tuple[int, str], ...] = ()  # (peer, name): it no longer holds the file
+
+    def __bool__(self) -> bool:
+        return bool(self.new_files or self.left_peers or self.touched_files
+                    or self.removed_files or self.dropped)
+
+
+MAX_HELD_EVENTS = 10_000  # held while a snapshot is awaited; more means a long stall
+
+
+class EventResult(enum.Enum):
+    APPLIED = "applied"
+    STALE = "stale"  # at or below what the view has: dropped
+    GAP = "gap"  # events were lost: a snapshot is needed
+    WAITING = "waiting"  # a snapshot is on its way: dropped
+
+
+class SwarmView:
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything, as before the first snapshot (a peer joining again)."""
+        self.seq = -1  # no snapshot yet
+        self.peers: dict[int, PeerView] = {}
+        self.files: dict[str, FileSummary] = {}
+        self.awaiting_snapshot = True
+        # Events that arrive while a snapshot is awaited; those newer than the
+        # snapshot are applied after it, so they do not cause another resync.
+        self._early: list[Event] = []
+
+    @property
+    def synced(self) -> bool:
+        return not self.awaiting_snapshot
+
+    def available_names(self) -> list[str]:
+        return [name for name, f in self.files.items() if f.available]
+
+    def apply_snapshot(self, snapshot: Snapshot) -> ViewChanges:
+        before_files = set(self.files)
+        before_peers = set(self.peers)
+        self.seq = snapshot.seq
+        self.peers = {
+            p.peer_id: PeerView(p.endpoint, set(p.complete), set(p.excused))
+            for p in snapshot.peers
+        }
+        self.files = {f.name: f for f in snapshot.files}
+        self.awaiting_snapshot = False
+        changes = ViewChanges(
+            new_files=tuple(sorted(set(self.files) - before_files)),
+            left_peers=tuple(sorted(before_peers - set(self.peers))),
+            touched_files=tuple(sorted(self.files)),
+            removed_files=tuple(sorted(before_files - set(self.files))),
+        )
+        early, self._early = sorted(self._early, key=lambda e: e.seq), []
+        for event in early:
+            if event.seq > self.seq:
+                result, more = self.on_event(event)
+                if result is EventResult.APPLIED:
+                    changes = _merge(changes, more)
+        return changes
+
+    def note_seq(self, latest_seq: int) -> bool:
+        """The tracker says its newest event is ``latest_seq``; True when the
+        view has missed some and must resync."""
+        if self.awaiting_snapshot or latest_seq <= self.seq:
+            return False
+        self.awaiting_snapshot = True
+        return True
+
+    def on_event(self, event: Event) -> tuple[EventResult, ViewChanges]:
+        if self.awaiting_snapshot:
+            if len(self._early) < MAX_HELD_EVENTS:
+                self._early.append(event)
+            return EventResult.WAITING, ViewChanges()
+        if event.seq <= self.seq:
+            return EventResult.STALE, ViewChanges()
+        if event.seq != self.seq + 1:
+            self.awaiting_snapshot = True
+            self._early.append(event)
+            return EventResult.GAP, ViewChanges()
+        self.seq = event.seq
+        return EventResult.APPLIED, self._apply(event)
+
+    def _apply(self, event: Event) -> ViewChanges:
+        if isinstance(event, PeerJoined):
+            self.peers[event.peer_id] = PeerView(event.endpoint)
+            return ViewChanges()
+        if isinstance(event, FileAdded):
+            is_new = event.file.name not in self.files
+            self.files[event.file.name] = event.file
+            return ViewChanges(new_files=(event.file.name,) if is_new else (),
+                               touched_files=(event.file.name,))
+        if isinstance(event, FileCompleted):
+            peer = self.peers.get(event.peer_id)
+            if peer is not None:
+                peer.complete.add(event.name)
+            return ViewChanges(touched_files=(event.name,))
+        if isinstance(event, PeerLeft):
+            self.peers.pop(event.peer_id, None)
+            return ViewChanges(left_peers=(event.peer_id,))
+        if isinstance(event, Availability):
+            current = self.files.get(event.name)
+            if current is not None:
+                self.files[event.name] = FileSummary(
+                    current.name, current.size_bytes, current.digest, event.available
+                )
+            return ViewChanges(touched_files=(event.name,))
+        if isinstance(event, Excused):
+            peer = self.peers.get(event.peer_id)
+            if peer is not None:
+                peer.excused.add(event.name)
+            return ViewChanges(touched_files=(event.name,))
+        if isinstance(event, ExcuseWithdrawn):
+            peer = self.peers.get(event.peer_id)
+            if peer is not None:
+                peer.excused.discard(event.name)
+            return ViewChanges(touched_files=(event.name,))
+        if isinstance(event, FileDropped):
+            peer = self.peers.get(event.peer_id)
+            if peer is not None:
+                peer.complete.discard(event.name)
+            return ViewChanges(dropped=((event.peer_id, event.name),),
+                               touched_files=(event.name,))
+        if isinstance(event, FileRemoved):
+            if self.files.pop(event.name, None) is None:
+                return ViewChanges()
+            for peer in self.peers.values():
+                peer.complete.discard(event.name)
+                peer.excused.discard(event.name)
+            return ViewChanges(removed_files=(event.name,))
+        return ViewChanges()
+
+
+def _merge(a: ViewChanges, b: ViewChanges) -> ViewChanges:
+    return ViewChanges(
+        new_files=a.new_files + tuple(n for n in b.new_files if n not in a.new_files),
+        left_peers=a.left_peers + b.left_peers,
+        touched_files=a.touched_files + b.touched_files,
+        removed_files=a.removed_files + b.removed_files,
+        dropped=a.dropped + b.dropped,
+    )

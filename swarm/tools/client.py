@@ -1,0 +1,73 @@
+"""One-shot questions to a tracker, for the command-line tools (ls, who,
+status): a DEALER that sends one query and waits, with a deadline, for the
+answer."""
+
+from __future__ import annotations
+
+import os
+
+import zmq
+
+from swarm.io.curve import CurveKeys, make_client
+from swarm.protocol.codec import MAX_HEADER_BYTES, decode_header, encode_frames
+from swarm.protocol.messages import (
+    ErrorReply,
+    Listing,
+    ListQuery,
+    Message,
+    ProtocolError,
+    tcp_endpoint,
+)
+
+
+class TrackerUnreachable(Exception):
+    """No (valid) answer from the tracker in time."""
+
+
+class TrackerClient:
+    def __init__(self, host: str, port: int, timeout_s: float = 5.0,
+                 keys: CurveKeys | None = None) -> None:
+        self.timeout_s = timeout_s
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.sock = self.ctx.socket(zmq.DEALER)
+        if keys is not None:
+            make_client(self.sock, keys)
+        self.sock.setsockopt(zmq.LINGER, 0)
+        self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_HEADER_BYTES + 4096)
+        self.sock.setsockopt(zmq.ROUTING_ID, b"tool-" + os.urandom(8))
+        if host.startswith("[") or ":" in host:
+            self.sock.setsockopt(zmq.IPV6, 1)
+        self.sock.connect(tcp_endpoint(host, port))
+        self.where = f"{host}:{port}"
+
+    def ask(self, message: Message) -> Message:
+        self.sock.send_multipart(encode_frames(message))
+        if not self.sock.poll(int(self.timeout_s * 1000)):
+            raise TrackerUnreachable(f"no answer from the tracker at {self.where} "
+                                     f"within {self.timeout_s:g} s")
+        frames = self.sock.recv_multipart()
+        try:
+            if len(frames) != 1:
+                raise ProtocolError(f"{len(frames)} frames")
+            reply = decode_header(frames[0])
+        except ProtocolError as exc:
+            raise TrackerUnreachable(f"bad answer from {self.where}: {exc}") from None
+        if isinstance(reply, ErrorReply):
+            raise TrackerUnreachable(f"the tracker at {self.where} says: {reply.reason}")
+        return reply
+
+    def listing(self) -> Listing:
+        reply = self.ask(ListQuery())
+        if not isinstance(reply, Listing):
+            raise TrackerUnreachable(f"unexpected {type(reply).__name__} from {self.where}")
+        return reply
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+        self.ctx.term()
+
+    def __enter__(self) -> TrackerClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,531 @@
+"""The tracker's registry, free of sockets.
+
+``TrackerState.handle(sender, message, now)`` takes one request and returns an
+``Outcome``: messages to send (each to a routing id), events to publish (already
+numbered), and display blocks to print.  ``expire(now)`` drops silent peers.
+The IO loop owns the sockets and the clock; nothing here blocks or reads time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from swarm.peer.leave_rule import unmet_a, unmet_b
+from swarm.protocol import display
+from swarm.protocol.chunks import ChunkSet, pairs, union_covers
+from swarm.protocol.messages import (
+    MAX_TEXT as MAX_REASON,
+)
+from swarm.protocol.messages import (
+    PROTOCOL_VERSION,
+    Availability,
+    CanHoldAgain,
+    CannotHold,
+    Complaint,
+    Complete,
+    ConnectTo,
+    ErrorReply,
+    Event,
+    Excused,
+    ExcuseWithdrawn,
+    Farewell,
+    FileAdded,
+    FileCompleted,
+    FileDropped,
+    FileListing,
+    FileRemoved,
+    FileSummary,
+    Goodbye,
+    Have,
+    Heartbeat,
+    Hello,
+    HelloReply,
+    HolderRanges,
+    Holders,
+    HoldersQuery,
+    Join,
+    Listing,
+    ListQuery,
+    Message,
+    MetaQuery,
+    MetaReply,
+    NotYet,
+    Offer,
+    PeerJoined,
+    PeerLeft,
+    PeerSummary,
+    Pong,
+    Refusal,
+    Refused,
+    Rejoin,
+    ReverseRequest,
+    ReverseToken,
+    Snapshot,
+    SyncRequest,
+    Welcome,
+    Withdraw,
+    tcp_endpoint,
+)
+from swarm.protocol.meta import FileMeta
+from swarm.protocol.record import Record, field
+from swarm.tracker.rate_meter import RateMeter
+
+log = logging.getLogger("swarm.tracker")
+
+COMPLAINTS_LOGGED_PER_PEER = 20  # beyond this, complaints are counted, not logged
+STRIKES_LOGGED = 10  # bad requests logged per peer; beyond, only counted
+STRIKES_TO_EXPEL = 50  # a peer that keeps sending bad requests is expelled
+
+
+class PeerRecord(Record, frozen=False):
+    peer_id: int
+    sender: bytes
+    endpoint: str
+    last_seen_s: float
+    intake: RateMeter  # bytes of verified chunks it reports, for `swarm status`
+    complete: set[str] = field(default_factory=set)
+    received: set[str] = field(default_factory=set)
+    excused: set[str] = field(default_factory=set)
+    touched: set[str] = field(default_factory=set)  # files it holds chunks of
+    complaints_against: int = 0
+    strikes: int = 0  # refused or malformed requests
+
+
+class FileRecord(Record, frozen=False):
+    meta: FileMeta
+    available: bool
+    holders: dict[int, ChunkSet] = field(default_factory=dict)
+    # Every chunk any peer has ever held: a peer claiming chunks outside it
+    # claims what it cannot have fetched from anyone.
+    ever_held: ChunkSet = field(default_factory=ChunkSet)
+
+    def summary(self) -> FileSummary:
+        m = self.meta
+        return FileSummary(m.name, m.size_bytes, m.digest, self.available)
+
+
+class Outcome(Record, frozen=False):
+    sends: list[tuple[bytes, Message]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    blocks: list[display.Block] = field(default_factory=list)
+
+    def extend(self, other: Outcome) -> None:
+        self.sends.extend(other.sends)
+        self.events.extend(other.events)
+        self.blocks.extend(other.blocks)
+
+
+class TrackerState:
+    def __init__(self, pub_port: int, expiry_s: float, new_token: Callable[[], bytes]) -> None:
+        self.pub_port = pub_port
+        self.expiry_s = expiry_s
+        # Tokens for reversed connections, TOKEN_BYTES of randomness each:
+        # injected, so the state draws none of its own and tests pin them.
+        self.new_token = new_token
+        self.seq = 0
+        self.peers: dict[int, PeerRecord] = {}
+        self.by_sender: dict[bytes, int] = {}
+        self.files: dict[str, FileRecord] = {}
+        self.by_digest: dict[bytes, str] = {}
+        # Files withdrawn by their holders and removed: reports about them that
+        # were on their way are dropped quietly, and partial copies of them
+        # do not bring them back.
+        self.removed_digests: set[bytes] = set()
+        self._next_id = 1
+
+    # --- entry points --------------------------------------------------------
+
+    def handle(self, sender: bytes, message: Message, address: str, now_s: float) -> Outcome:
+        """One request from ``sender`` (a routing id) seen from ``address``."""
+        out = Outcome()
+        if isinstance(message, Join):
+            self._join(out, sender, message, address, now_s)
+            return out
+        if isinstance(message, ListQuery):
+            out.sends.append((sender, self.listing(now_s)))
+            return out
+        if isinstance(message, Hello):
+            out.sends.append((sender, HelloReply(PROTOCOL_VERSION, self.pub_port)))
+            return out
+        peer_id = self.by_sender.get(sender)
+        if peer_id is None:
+            out.sends.append((sender, Rejoin()))
+            return out
+        peer = self.peers[peer_id]
+        peer.last_seen_s = now_s
+        if isinstance(message, Heartbeat):
+            out.sends.append((sender, Pong(self.seq)))
+        elif isinstance(message, Have):
+            self._have(out, peer, message, now_s)
+        elif isinstance(message, Complete):
+            self._complete(out, peer, message)
+        elif isinstance(message, Offer):
+            refused = self._offer(out, peer, message.files)
+            if refused:
+                out.sends.append((sender, Refused(tuple(refused))))
+        elif isinstance(message, HoldersQuery):
+            out.sends.append((sender, self._holders(message)))
+        elif isinstance(message, MetaQuery):
+            record = self._file_by_digest(message.digest)
+            reply: Message = MetaReply(record.meta) if record else ErrorReply(
+                "removed file" if message.digest in self.removed_digests else "unknown file")
+            out.sends.append((sender, reply))
+        elif isinstance(message, SyncRequest):
+            out.sends.append((sender, self.snapshot()))
+        elif isinstance(message, Complaint):
+            self._complaint(peer, message)
+        elif isinstance(message, ReverseRequest):
+            self._reverse(out, peer, message.peer_id)
+        elif isinstance(message, CannotHold):
+            self._cannot_hold(out, peer, message)
+        elif isinstance(message, CanHoldAgain):
+            self._can_hold_again(out, peer, message.name)
+        elif isinstance(message, Withdraw):
+            self._withdraw(out, peer, message)
+        elif isinstance(message, Goodbye):
+            self._goodbye(out, peer, message)
+        else:
+            self.strike(out, sender, f"{type(message).__name__} is not a request a tracker takes")
+        return out
+
+    def expire(self, now_s: float) -> Outcome:
+        out = Outcome()
+        for peer in list(self.peers.values()):
+            silent_s = now_s - peer.last_seen_s
+            if silent_s > self.expiry_s:
+                log.warning("peer %d expired: silent for %.1f s (limit %.1f s)",
+                            peer.peer_id, silent_s, self.expiry_s)
+                self._remove(out, peer, "expired")
+        return out
+
+    def next_expiry_s(self) -> float | None:
+        if not self.peers:
+            return None
+        return min(p.last_seen_s for p in self.peers.values()) + self.expiry_s
+
+    # --- views ---------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.seq, self._peer_summaries(), self._file_summaries())
+
+    def listing(self, now_s: float) -> Listing:
+        files = []
+        for name in sorted(self.files):
+            record = self.files[name]
+            complete = sorted(
+                pid for pid in record.holders if name in self.peers[pid].complete
+            )
+            partial = sorted(
+                (pid, len(chunks))
+                for pid, chunks in record.holders.items()
+                if name not in self.peers[pid].complete and len(chunks)
+            )
+            files.append(FileListing(record.summary(), tuple(complete), tuple(partial)))
+        rates = tuple((p.peer_id, round(p.intake.rate(now_s)))
+                      for p in sorted(self.peers.values(), key=lambda p: p.peer_id))
+        return Listing(self.seq, self._peer_summaries(), tuple(files), rates)
+
+    def available_names(self) -> list[str]:
+        return [name for name, record in self.files.items() if record.available]
+
+    def _peer_summaries(self) -> tuple[PeerSummary, ...]:
+        return tuple(
+            PeerSummary(p.peer_id, p.endpoint, tuple(sorted(p.complete)), tuple(sorted(p.excused)))
+            for p in sorted(self.peers.values(), key=lambda p: p.peer_id)
+        )
+
+    def _file_summaries(self) -> tuple[FileSummary, ...]:
+        return tuple(self.files[name].summary() for name in sorted(self.files))
+
+    def _holders(self, query: HoldersQuery) -> Message:
+        record = self._file_by_digest(query.digest)
+        if record is None:
+            if query.digest in self.removed_digests:  # asked before the news arrived
+                return Holders(query.digest, ())
+            return ErrorReply("unknown file")
+        total = record.meta.chunks
+        first = min(query.first_chunk, total)
+        end = total if query.chunk_count == 0 else min(total, first + query.chunk_count)
+        holders = []
+        for pid, chunks in sorted(record.holders.items()):
+            ranges = chunks.to_flat() if (first, end) == (0, total) else chunks.clip(first, end)
+            if ranges:
+                holders.append(HolderRanges(pid, self.peers[pid].endpoint, tuple(ranges)))
+        return Holders(query.digest, tuple(holders))
+
+    def _file_by_digest(self, digest: bytes) -> FileRecord | None:
+        name = self.by_digest.get(digest)
+        return self.files[name] if name is not None else None
+
+    # --- requests ------------------------------------------------------------
+
+    def _publish(self, out: Outcome, make: Callable[..., Event], *fields: object) -> None:
+        self.seq += 1
+        out.events.append(make(self.seq, *fields))
+
+    def _join(self, out: Outcome, sender: bytes, join: Join, address: str, now_s: float) -> None:
+        if sender in self.by_sender:
+            pid = self.by_sender[sender]
+            out.sends.append((sender, ErrorReply(f"already joined as peer {pid}")))
+            return
+        peer_id = self._next_id
+        self._next_id += 1
+        peer = PeerRecord(peer_id, sender, tcp_endpoint(address, join.listen_port), now_s,
+                          RateMeter(now_s))
+        self.peers[peer_id] = peer
+        self.by_sender[sender] = peer_id
+        self._publish(out, PeerJoined, peer_id, peer.endpoint)
+        refused = self._offer(out, peer, join.files)
+        for partial in join.partials:
+            self._take_partial(out, peer, partial.meta, pairs(partial.ranges))
+        offered = sorted((name, self.files[name].meta.chunks) for name in peer.complete)
+        out.blocks.append(display.Connect(peer_id, offered))
+        out.sends.append((sender, Welcome(peer_id, self.snapshot(), tuple(refused))))
+        log.info("peer %d joined from %s offering %d file(s)", peer_id, peer.endpoint, len(offered))
+
+    def _offer(self, out: Outcome, peer: PeerRecord, files: Iterable[FileMeta]) -> list[Refusal]:
+        refused: list[Refusal] = []
+        for meta in files:
+            record = self.files.get(meta.name)
+            if meta.name in peer.complete:
+                continue  # offered twice: nothing changes
+            if record is not None and record.meta.digest != meta.digest:
+                reason = (f"the swarm already has {meta.name!r} with other content "
+                          f"(digest {record.meta.short_digest}, offered {meta.short_digest})")
+                log.warning("peer %d: refused offer: %s", peer.peer_id, reason)
+                refused.append(Refusal(meta.name, reason))
+                if meta.name not in peer.excused:
+                    peer.excused.add(meta.name)
+                    self._publish(out, Excused, peer.peer_id, meta.name)
+                continue
+            if record is None:
+                record = FileRecord(meta, available=True)
+                self.files[meta.name] = record
+                self.by_digest[meta.digest] = meta.name
+                self.removed_digests.discard(meta.digest)
+                self._publish(out, FileAdded, record.summary(), peer.peer_id)
+            record.holders[peer.peer_id] = ChunkSet.full(meta.chunks)
+            record.ever_held = ChunkSet.full(meta.chunks)
+            peer.touched.add(meta.name)
+            peer.complete.add(meta.name)
+            self._publish(out, FileCompleted, peer.peer_id, meta.name)
+            self._refresh_availability(out, record)
+        return refused
+
+    def _take_partial(self, out: Outcome, peer: PeerRecord, meta: FileMeta,
+                      ranges: list[tuple[int, int]]) -> None:
+        record = self.files.get(meta.name)
+        if record is not None and record.meta.digest != meta.digest:
+            log.warning("peer %d: partial %r has other content than the swarm's; ignored",
+                        peer.peer_id, meta.name)
+            return
+        if record is None:
+            if meta.digest in self.by_digest or meta.digest in self.removed_digests:
+                return
+            record = FileRecord(meta, available=False)
+            self.files[meta.name] = record
+            self.by_digest[meta.digest] = meta.name
+            self._publish(out, FileAdded, record.summary(), peer.peer_id)
+        chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
+        for start, end in ranges:
+            chunks.add(start, end)
+            record.ever_held.add(start, end)
+        peer.touched.add(meta.name)
+        self._refresh_availability(out, record)
+
+    def strike(self, out: Outcome, sender: bytes, reason: str) -> bool:
+        """A bad request: said on stderr, answered, and counted; a peer that
+        keeps at it is expelled.  True when it was."""
+        peer_id = self.by_sender.get(sender)
+        if peer_id is None:
+            return False  # not a peer: the IO loop answers and rate-limits strangers
+        peer = self.peers[peer_id]
+        peer.strikes += 1
+        if peer.strikes <= STRIKES_LOGGED:
+            log.warning("peer %d: refused: %s", peer_id, reason)
+        out.sends.append((sender, ErrorReply(reason[:MAX_REASON])))
+        if peer.strikes >= STRIKES_TO_EXPEL:
+            log.warning("peer %d expelled after %d bad requests", peer_id, peer.strikes)
+            self._remove(out, peer, "expelled")
+            return True
+        return False
+
+    def _have(self, out: Outcome, peer: PeerRecord, have: Have, now_s: float) -> None:
+        for report in have.reports:
+            record = self._file_by_digest(report.digest)
+            if record is None:
+                if report.digest in self.removed_digests:
+                    continue  # sent before the news of its removal arrived
+                if self.strike(out, peer.sender, "chunks reported for an unknown file"):
+                    return
+                continue
+            total = record.meta.chunks
+            chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
+            peer.touched.add(record.meta.name)
+            new: list[tuple[int, int]] = []
+            for start, end in pairs(report.ranges):
+                problem = None
+                if end > total:
+                    problem = f"{record.meta.name!r} has only {total}"
+                elif not record.ever_held.contains_range(start, end):
+                    problem = "no peer ever had them to give"
+                if problem is not None:
+                    if self.strike(out, peer.sender, f"chunks {start}-{end}: {problem}"):
+                        return
+                    continue
+                new.extend(chunks.add(start, end))
+            if new:
+                out.blocks.append(display.Acquired(peer.peer_id, record.meta.name, total, new))
+                layout = record.meta.layout
+                peer.intake.add(sum(layout.chunk_byte_range(s, e)[1] for s, e in new), now_s)
+            if not record.available:
+                self._refresh_availability(out, record)
+
+    def _complete(self, out: Outcome, peer: PeerRecord, complete: Complete) -> None:
+        record = self._file_by_digest(complete.digest)
+        if record is None:
+            if complete.digest not in self.removed_digests:
+                self.strike(out, peer.sender, "complete: unknown file")
+            return
+        name = record.meta.name
+        if name in peer.complete:
+            return
+        chunks = record.holders.get(peer.peer_id)
+        held = len(chunks) if chunks is not None else 0
+        if held != record.meta.chunks:
+            # Checked before anything is recorded: a refused claim leaves no trace.
+            self.strike(out, peer.sender, f"complete: {name!r} has {held} of "
+                        f"{record.meta.chunks} chunks reported")
+            return
+        if chunks is None:  # an empty file: whole without a single chunk
+            record.holders[peer.peer_id] = ChunkSet()
+        peer.touched.add(name)
+        peer.complete.add(name)
+        peer.received.add(name)
+        self._publish(out, FileCompleted, peer.peer_id, name)
+        self._refresh_availability(out, record)
+
+    def _complaint(self, peer: PeerRecord, complaint: Complaint) -> None:
+        accused = self.peers.get(complaint.peer_id)
+        name = self.by_digest.get(complaint.digest, "?")
+        if accused is None:
+            return
+        accused.complaints_against += 1
+        if accused.complaints_against <= COMPLAINTS_LOGGED_PER_PEER:
+            log.warning("peer %d reports peer %d for %r: %s", peer.peer_id,
+                        accused.peer_id, name, complaint.reason)
+
+    def _reverse(self, out: Outcome, asker: PeerRecord, target_id: int) -> None:
+        """Connection reversal: ``asker`` cannot reach ``target_id``, so the
+        target is told to connect out to the asker.  The tracker only
+        introduces them; the chunks never pass through it."""
+        target = self.peers.get(target_id)
+        if target is None or target_id == asker.peer_id:
+            out.sends.append((asker.sender, ErrorReply(f"no peer {target_id} to reverse")))
+            return
+        token = self.new_token()
+        log.info("peer %d cannot reach peer %d; asking peer %d to connect out to it",
+                 asker.peer_id, target_id, target_id)
+        out.sends.append((target.sender, ConnectTo(asker.peer_id, asker.endpoint, token)))
+        out.sends.append((asker.sender, ReverseToken(target_id, token)))
+
+    def _cannot_hold(self, out: Outcome, peer: PeerRecord, message: CannotHold) -> None:
+        """The peer cannot take the swarm's file of that name: excused."""
+        name = message.name
+        if name not in self.files or name in peer.complete or name in peer.excused:
+            return  # removed meanwhile, or nothing changes
+        log.info("peer %d cannot hold %r: %s", peer.peer_id, name, message.reason)
+        peer.excused.add(name)
+        self._publish(out, Excused, peer.peer_id, name)
+
+    def _can_hold_again(self, out: Outcome, peer: PeerRecord, name: str) -> None:
+        if name not in peer.excused:
+            return
+        log.info("peer %d can hold %r again", peer.peer_id, name)
+        peer.excused.discard(name)
+        self._publish(out, ExcuseWithdrawn, peer.peer_id, name)
+
+    def _withdraw(self, out: Outcome, peer: PeerRecord, message: Withdraw) -> None:
+        """The peer no longer holds a file.  If the living peers no longer
+        cover it, nobody ever will: the file is removed and its name is free."""
+        record = self._file_by_digest(message.digest)
+        if record is None:
+            return  # removed already
+        name = record.meta.name
+        held = record.holders.pop(peer.peer_id, None)
+        was_complete = name in peer.complete
+        peer.complete.discard(name)
+        peer.touched.discard(name)
+        if held is None and not was_complete:
+            return
+        log.warning("peer %d no longer holds %r: %s", peer.peer_id, name, message.reason)
+        self._publish(out, FileDropped, peer.peer_id, name)
+        if self._covered(record):
+            self._refresh_availability(out, record)
+        else:
+            self._remove_file(out, record)
+
+    def _remove_file(self, out: Outcome, record: FileRecord) -> None:
+        name = record.meta.name
+        del self.files[name]
+        del self.by_digest[record.meta.digest]
+        self.removed_digests.add(record.meta.digest)
+        for peer in self.peers.values():
+            peer.complete.discard(name)
+            peer.touched.discard(name)
+            peer.excused.discard(name)
+        log.warning("file %r removed from the swarm: its holders withdrew it and the living "
+                    "peers do not cover it", name)
+        self._publish(out, FileRemoved, name)
+
+    def _goodbye(self, out: Outcome, peer: PeerRecord, goodbye: Goodbye) -> None:
+        if not goodbye.force:
+            waiting = self.leave_blockers(peer.peer_id)
+            if waiting:
+                out.sends.append((peer.sender, NotYet(self.seq)))
+                return
+        out.sends.append((peer.sender, Farewell()))
+        self._remove(out, peer, "goodbye")
+
+    def leave_blockers(self, peer_id: int) -> list[str]:
+        """Why rules (a) and (b) do not hold for ``peer_id`` now (empty if they do)."""
+        peer = self.peers[peer_id]
+        reasons = [f"peer {other} lacks {name!r}" for other, name in unmet_a(peer_id, self.peers)]
+        reasons += [f"it lacks {name!r}" for name in unmet_b(peer, self.available_names())]
+        return reasons
+
+    # --- leaving -------------------------------------------------------------
+
+    def _remove(self, out: Outcome, peer: PeerRecord, reason: str) -> None:
+        del self.peers[peer.peer_id]
+        del self.by_sender[peer.sender]
+        out.blocks.append(display.Disconnect(peer.peer_id, sorted(peer.received), reason))
+        self._publish(out, PeerLeft, peer.peer_id)
+        for name in sorted(peer.touched):
+            record = self.files[name]
+            record.holders.pop(peer.peer_id, None)
+            self._refresh_availability(out, record)
+
+    def _covered(self, record: FileRecord) -> bool:
+        """Do the living peers together hold every chunk of the file?"""
+        chunks = record.meta.chunks
+        if chunks:
+            return union_covers(record.holders.values(), chunks)
+        # An empty file is available while somebody has it whole.
+        name = record.meta.name
+        return any(name in self.peers[pid].complete for pid in record.holders)
+
+    def _refresh_availability(self, out: Outcome, record: FileRecord) -> None:
+        available = self._covered(record)
+        if available != record.available:
+            record.available = available
+            self._publish(out, Availability, record.meta.name, available)
+            state = "available again" if available else "lost: the living peers no longer cover it"
+            # Worth a warning while a living peer still wants it; when the
+            # last one has left, or all are excused, it is lost to nobody.
+            name = record.meta.name
+            wanted = any(name not in p.complete and name not in p.excused
+                         for p in self.peers.values())
+            level = logging.WARNING if wanted else logging.INFO
+            log.log(level, "file %r is %s", record.meta.name, state)

@@ -1,0 +1,201 @@
+"""PeerState and TrackerState together, in memory: whole swarms on a fake
+wire and a fake clock, no sockets, no disk."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from swarm.config import Settings
+from swarm.peer.state import Phase
+from swarm.protocol import display
+from swarm.protocol.chunks import chunk_count
+from swarm.protocol.messages import FileAdded
+from tests.swarms.sim import SimPeer, Simulation
+
+
+def data(seed: int, size: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def shutdown_of(peer: SimPeer) -> display.Shutdown:
+    (block,) = [b for b in peer.blocks if isinstance(b, display.Shutdown)]
+    return block
+
+
+def check_complete(sim: Simulation, everything: dict[str, bytes], peers: list[SimPeer]) -> None:
+    for peer in peers:
+        assert peer.state is not None
+        assert peer.state.exit_code == 0
+        assert peer.store.shared == everything
+        assert shutdown_of(peer).holds == sorted(everything)
+        peer_id = peer.state.peer_id
+        assert peer_id is not None
+        for name, content in everything.items():
+            got = sim.acquired(peer_id, name)
+            if name in peer.store.complete and got:
+                assert got == list(range(chunk_count(len(content))))
+
+
+def test_three_peers_share_everything_and_leave() -> None:
+    sim = Simulation()
+    files = [{"a": data(1, 70_000)}, {"b": data(2, 513), "empty": b""}, {}]
+    peers = [sim.add_peer(f) for f in files]
+    sim.run(sim.all_done, limit_s=30)
+    everything = {k: v for f in files for k, v in f.items()}
+    check_complete(sim, everything, peers)
+    disconnects = [b for b in sim.tracker_blocks if isinstance(b, display.Disconnect)]
+    assert sorted(b.peer_id for b in disconnects) == [1, 2, 3]
+    assert {b.peer_id: list(b.received) for b in disconnects}[3] == ["a", "b", "empty"]
+
+
+def test_no_peer_leaves_before_quiet_period() -> None:
+    sim = Simulation()
+    a = sim.add_peer({"a": data(3, 1000)}, quiet_s=5.0)
+    b = sim.add_peer({"b": data(4, 1000)}, quiet_s=5.0)
+    sim.run(lambda: all(p.store.shared.keys() == {"a", "b"} for p in (a, b)), limit_s=5)
+    assert sim.now_s < 5.0
+    assert not a.state.done and not b.state.done  # type: ignore[union-attr]
+    sim.run(sim.all_done, limit_s=10)
+    assert sim.now_s >= 5.0
+
+
+def test_a_late_file_extends_everyones_stay() -> None:
+    sim = Simulation()
+    early = [sim.add_peer({"e1": data(5, 2000)}, quiet_s=2.0),
+             sim.add_peer({"e2": data(6, 2000)}, quiet_s=2.0)]
+    sim.run(lambda: sim.now_s >= 1.5, limit_s=2)
+    late = sim.add_peer({"late": data(7, 3000)}, quiet_s=2.0)
+    sim.run(sim.all_done, limit_s=10)
+    assert sim.now_s >= 3.5  # the late file reset the clocks at t=1.5
+    check_complete(sim, {"e1": data(5, 2000), "e2": data(6, 2000), "late": data(7, 3000)},
+                   [*early, late])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_lost_events_are_repaired_by_resync(seed: int) -> None:
+    sim = Simulation(seed=seed)
+    rng = random.Random(seed)
+    sim.drop_event = lambda _event: rng.random() < 0.3
+    files = [{f"f{i}": data(10 + i, 5000 * (i + 1))} for i in range(4)]
+    peers = [sim.add_peer(f) for f in files]
+    sim.run(sim.all_done, limit_s=60)
+    assert sim.events_dropped > 0
+    check_complete(sim, {k: v for f in files for k, v in f.items()}, peers)
+
+
+def test_losing_only_the_last_event_is_noticed_by_heartbeat() -> None:
+    sim = Simulation()
+    a = sim.add_peer({"a": data(20, 1000)}, quiet_s=1.0)
+    sim.run(lambda: sim.now_s > 0.5, limit_s=1)
+    dropped: list[int] = []
+
+    def drop_new_file_for_a(event: object) -> bool:
+        if isinstance(event, FileAdded) and not dropped:
+            dropped.append(event.seq)
+            return True
+        return False
+
+    sim.drop_event = drop_new_file_for_a
+    b = sim.add_peer({"b": data(21, 1000)}, quiet_s=1.0)
+    sim.run(sim.all_done, limit_s=10)
+    assert dropped
+    check_complete(sim, {"a": data(20, 1000), "b": data(21, 1000)}, [a, b])
+
+
+def test_corrupting_peer_is_banned_and_data_comes_from_others() -> None:
+    sim = Simulation(seed=3)
+    content = data(30, 300_000)
+    good = sim.add_peer({"x": content})
+    bad = sim.add_peer({"x": content})
+    bad.store.corrupt_reads = True
+    fetchers = [sim.add_peer({}), sim.add_peer({})]
+    sim.run(lambda: all(f.state.done for f in fetchers), limit_s=60)  # type: ignore[union-attr]
+    for fetcher in fetchers:
+        assert fetcher.store.shared == {"x": content}
+    assert any(
+        f.state.plan.bad_pieces > 0 for f in fetchers  # type: ignore[union-attr]
+    ), "the corrupting peer was asked at least once"
+    assert good.state is not None
+
+
+def test_killed_seeder_others_finish_from_remaining_holder() -> None:
+    sim = Simulation(seed=4)
+    content = data(40, 500_000)
+    doomed = sim.add_peer({"x": content})
+    sim.add_peer({"x": content})
+    fetchers = [sim.add_peer({}), sim.add_peer({})]
+    sim.run(lambda: sim.now_s > 0.05, limit_s=1)
+    sim.kill(doomed)
+
+    def expired() -> bool:
+        return any(isinstance(b, display.Disconnect) and b.peer_id == 1 for b in sim.tracker_blocks)
+
+    sim.run(lambda: sim.all_done() and expired(), limit_s=30)
+    for fetcher in fetchers:
+        assert fetcher.store.shared == {"x": content}
+
+
+def test_tracker_silence_makes_peers_give_up() -> None:
+    settings = Settings(tracker_grace_s=2.0)
+    sim = Simulation(settings)
+    a = sim.add_peer({"a": data(50, 100)}, quiet_s=100)
+    sim.run(lambda: sim.now_s > 0.5, limit_s=1)
+    sim.tracker.handle = lambda *args, **kw: sim.tracker.expire(-1)  # type: ignore[method-assign]
+    sim.run(sim.all_done, limit_s=5)
+    assert a.state is not None and a.state.exit_code == 1
+    assert shutdown_of(a).holds == ["a"]
+
+
+def test_same_name_other_content_is_excused_and_everyone_leaves() -> None:
+    sim = Simulation()
+    first = sim.add_peer({"same": b"one"})
+    sim.run(lambda: sim.now_s > 0.2, limit_s=1)
+    second = sim.add_peer({"same": b"two", "other": b"three"})
+    third = sim.add_peer({})
+    sim.run(sim.all_done, limit_s=20)
+    assert first.store.shared == {"same": b"one", "other": b"three"}
+    assert second.store.shared == {"same": b"two", "other": b"three"}
+    assert third.store.shared == {"same": b"one", "other": b"three"}
+    assert all(p.state is not None and p.state.exit_code == 0 for p in (first, second, third))
+
+
+def test_signal_leaves_at_once_even_when_rules_do_not_hold() -> None:
+    sim = Simulation()
+    a = sim.add_peer({"a": data(60, 100)}, quiet_s=100)
+    sim.run(lambda: a.state is not None and a.state.phase is Phase.RUNNING, limit_s=1)
+    assert a.state is not None
+    a.state.request_shutdown(sim.now_s)
+    sim.run(sim.all_done, limit_s=3)
+    assert a.state.exit_code == 0
+    assert any(isinstance(b, display.Disconnect) for b in sim.tracker_blocks)
+
+
+def test_a_peer_behind_nat_is_reached_by_connection_reversal() -> None:
+    sim = Simulation(seed=5)
+    public_file = data(70, 200_000)
+    hidden_file = data(71, 150_000)
+    public = sim.add_peer({"public.bin": public_file})
+    hidden = sim.add_peer({"hidden.bin": hidden_file}, reachable=False)
+    sim.run(sim.all_done, limit_s=30)
+    everything = {"public.bin": public_file, "hidden.bin": hidden_file}
+    check_complete(sim, everything, [public, hidden])
+    assert public.state is not None and hidden.state is not None
+    hidden_id = hidden.state.peer_id
+    assert hidden_id in public.state.reversals.routes  # its chunks came over its connection
+
+
+def test_two_peers_behind_nat_cannot_reach_each_other() -> None:
+    sim = Simulation(seed=6)
+    a = sim.add_peer({"a.bin": data(72, 50_000)}, reachable=False, quiet_s=1.0)
+    b = sim.add_peer({"b.bin": data(73, 50_000)}, reachable=False, quiet_s=1.0)
+    sim.run(lambda: sim.now_s > 5.0, limit_s=6)
+    # Neither can serve the other: both still wait, holding only their own file.
+    assert a.store.shared.keys() == {"a.bin"} and b.store.shared.keys() == {"b.bin"}
+    assert not a.state.done and not b.state.done  # type: ignore[union-attr]
+    # A reachable peer joining brings both files to both.
+    relay = sim.add_peer({})
+    sim.run(sim.all_done, limit_s=30)
+    assert a.store.shared.keys() == b.store.shared.keys() == relay.store.shared.keys() \
+        == {"a.bin", "b.bin"}
