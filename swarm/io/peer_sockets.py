@@ -1,4 +1,4 @@
-"""A peer's sockets: ``PeerNet`` on ZeroMQ.
+"""A peer's sockets, on ZeroMQ: what the peer loop sends its actions through.
 
 A DEALER to the tracker, a SUB on its events, a ROUTER that serves chunks,
 and links to other peers: a DEALER per source we fetch from, and -- for
@@ -61,7 +61,7 @@ class Link:
         self.unreachable_reported = False
 
 
-class PeerNetZmq:
+class PeerSockets:
     def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], tracker_host: str,
                  tracker_port: int, poller: zmq.Poller, keys: CurveKeys | None,
                  clock: Callable[[], float]) -> None:
@@ -92,7 +92,6 @@ class PeerNetZmq:
         self.serve_links: dict[int, Link] = {}  # peers we connected to, to serve them
         self.by_socket: dict[zmq.Socket[bytes], Link] = {}
         self.by_monitor: dict[zmq.Socket[bytes], Link] = {}
-        self.routes: dict[int, Hashable] = {}  # sources that connected to us (reversal)
 
     def _now(self) -> float:
         return self._clock()
@@ -113,10 +112,6 @@ class PeerNetZmq:
             log.warning("tracker queue full; dropped %s", type(message).__name__)
 
     def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
-        route = self.routes.get(peer_id)
-        if route is not None:  # it connected to us: ask over that connection
-            self.reply(route, message)
-            return
         link = self.fetch_links.get(peer_id)
         if link is None:
             link = self._open_link(peer_id, endpoint, serving=False)
@@ -143,10 +138,10 @@ class PeerNetZmq:
             self._close(old)
         self._open_link(peer_id, endpoint, serving=True)
 
-    def adopt_route(self, peer_id: int, route: Hashable) -> None:
-        self.routes[peer_id] = route
+    def close_link(self, peer_id: int) -> None:
+        """Close our connection to a source (it connected to us instead)."""
         link = self.fetch_links.pop(peer_id, None)
-        if link is not None:  # the connection that never came up
+        if link is not None:
             self._close(link)
 
     def drop_peer(self, peer_id: int) -> None:
@@ -154,7 +149,6 @@ class PeerNetZmq:
             link = links.pop(peer_id, None)
             if link is not None:
                 self._close(link)
-        self.routes.pop(peer_id, None)
 
     def subscribe(self, pub_port: int) -> None:
         self.events.connect(tcp_endpoint(self.tracker_host, pub_port))

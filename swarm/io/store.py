@@ -40,6 +40,7 @@ from swarm.units import human_size
 log = logging.getLogger("swarm.store")
 
 INCOMING_PREFIX = ".swarm-incoming-"  # a copy on its way into Shared (hidden)
+NOT_SHARED_YET = "a file that is not shared yet"
 
 
 class LocalFile(Record):
@@ -72,6 +73,10 @@ class SharedScan(Record):
     files: dict[str, LocalFile] = field(default_factory=dict)
     # Every other entry, with the reason it is not shared.
     skipped: dict[str, str] = field(default_factory=dict)
+    # Every entry that is not a file this peer serves, with what it is (a
+    # folder, a link, a file not offered yet): a swarm file of that name
+    # cannot be placed.
+    taken: dict[str, str] = field(default_factory=dict)
     # Files this peer serves that changed or went: (digest, what happened).
     changed: list[tuple[bytes, str]] = field(default_factory=list)
 
@@ -296,10 +301,12 @@ class Store:
             st, problem = _entry_problem(entry, self.follow_symlinks)
             if st is None:
                 scan.skipped[entry.name] = problem or "unreadable"
+                scan.taken[entry.name] = self.blocking_entry(entry.name) or "something"
                 continue
             current[entry.name] = LocalFile.of(entry.name, st)
         served_names = {served.name for served in self._served.values()}
         scan.files.update((n, f) for n, f in current.items() if n not in served_names)
+        scan.taken.update((n, NOT_SHARED_YET) for n in scan.files)
         scan.changed.extend(self.check_served())
         return scan
 
@@ -348,7 +355,7 @@ class Store:
         if stat.S_ISDIR(st.st_mode):
             return "a folder"
         if stat.S_ISREG(st.st_mode):
-            return "a file that is not shared yet"
+            return NOT_SHARED_YET
         return _kind(st.st_mode)
 
     def serve_complete(self, meta: FileMeta) -> None:
@@ -424,7 +431,8 @@ class Store:
             raise DiskError(exc, "write", partial.meta.name, self.partial_dir) from exc
 
     def place(self, digest: bytes) -> PlaceResult:
-        """Move a finished download into Shared without replacing anything."""
+        """Move a finished download into Shared without replacing anything
+        (a DiskError when the disk refuses)."""
         partial = self._partials[digest]
         target = self.shared_dir / partial.meta.name
         try:
@@ -479,9 +487,6 @@ class Store:
         if partial is not None:
             os.close(partial.fd)
             partial.remove_files()
-
-    def has_partial(self, digest: bytes) -> bool:
-        return digest in self._partials
 
     # --- resume -----------------------------------------------------------------
 

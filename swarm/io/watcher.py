@@ -6,14 +6,10 @@ from __future__ import annotations
 import logging
 import threading
 from queue import SimpleQueue
-from typing import TYPE_CHECKING
 
-from swarm.io.store import LocalFile, Store
+from swarm.io.store import LocalFile, SharedScan, Store
 from swarm.io.zmq_util import Waker
 from swarm.protocol.meta import FileMeta
-
-if TYPE_CHECKING:
-    from swarm.peer.state import PeerState
 
 log = logging.getLogger("swarm.peer")
 
@@ -36,22 +32,18 @@ class SharedWatcher:
         self._results: SimpleQueue[tuple[str, FileMeta | OSError]] = SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def note_skipped(self, skipped: dict[str, str]) -> list[str]:
-        """Say once why each entry is not shared; returns the names new to the list."""
-        new = []
+    def note_skipped(self, skipped: dict[str, str]) -> None:
+        """Say once why each entry is not shared (again if it comes back)."""
         for name, reason in sorted(skipped.items()):
             if self._skipped.get(name) != reason:
                 log.warning("not sharing %r: %s", name, reason)
-                new.append(name)
         self._skipped = dict(skipped)
-        return new
 
-    def scan(self, state: PeerState, now_s: float) -> None:
+    def scan(self) -> SharedScan:
+        """One look at Shared: says what is not shared, starts hashing the
+        files that stopped changing, and returns the look for the state."""
         scan = self.store.scan_shared()
-        for digest, what in scan.changed:
-            state.on_local_changed(digest, what, now_s)
-        for name in self.note_skipped(scan.skipped):
-            state.on_name_taken(name, now_s)
+        self.note_skipped(scan.skipped)
         for name, seen in scan.files.items():
             if name in self._hashing:
                 continue
@@ -59,6 +51,7 @@ class SharedWatcher:
                 self._hashing[name] = seen
                 self._submit(name)
         self._seen = dict(scan.files)
+        return scan
 
     def _submit(self, name: str) -> None:
         if self._thread is None:

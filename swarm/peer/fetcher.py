@@ -3,13 +3,14 @@
 Which files to fetch, their hash lists and holders from the tracker, the
 requests the ``TransferPlan`` picks, what arrives from sources, reports of
 verified chunks to the tracker, and finished files placed in Shared.  Driven
-by ``PeerState``; talks through the same injected net and store.
+by ``PeerState``; what it wants done goes into the shared ``Outbox`` as
+actions, and the disk's answers come back through ``on_*`` methods.
 
 A file this peer cannot take -- something else has its name in Shared, or
 the disk refuses the writes -- is never waited for: the peer tells the
 tracker it cannot hold it (``CannotHold``), and the others are excused from
-waiting.  A refused write pauses all fetching (``DiskBackoff``): the piece
-is kept and written again after a growing delay, and once a write works
+waiting.  A refused write pauses all fetching (``DiskTrouble``); when the
+backoff is over, the first thing refused is tried again, and once it works
 the peer takes its excuses back (``CanHoldAgain``) and goes on.
 """
 
@@ -17,13 +18,27 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from swarm.config import Settings
+from swarm.peer.actions import (
+    Action,
+    DropPartial,
+    DropPeer,
+    Observe,
+    Outbox,
+    Place,
+    Reply,
+    ServeFile,
+    StartPartial,
+    ToPeer,
+    ToTracker,
+    WritePiece,
+)
 from swarm.peer.disk import PlaceResult
-from swarm.peer.disk_backoff import DiskBackoff
+from swarm.peer.disk_trouble import DiskTrouble
 from swarm.peer.holdings import Holdings
-from swarm.peer.picker import DataVerdict, Download, PendingRequest, TransferPlan
+from swarm.peer.picker import DataVerdict, PendingRequest, TransferPlan
 from swarm.peer.progress import FileProgress
 from swarm.peer.reversal import Reversals
 from swarm.peer.swarm_view import SwarmView
@@ -54,36 +69,18 @@ QUERY_RETRY_S = 5.0  # a holder or metadata query unanswered this long is sent a
 STARVING_REFRESH_S = 0.25  # holder refresh when no known source has anything
 
 
-class FetchStore(Protocol):
-    def start_partial(self, meta: FileMeta) -> list[int]: ...
-    def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None: ...
-    def place(self, digest: bytes) -> PlaceResult: ...
-    def drop_partial(self, digest: bytes) -> None: ...
-    def serve_complete(self, meta: FileMeta) -> None: ...
-    def blocking_entry(self, name: str) -> str | None: ...
-
-
-class FetchNet(Protocol):
-    def to_tracker(self, message: Message) -> None: ...
-    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None: ...
-    def drop_peer(self, peer_id: int) -> None: ...
-
-
 class Fetcher:
-    def __init__(self, settings: Settings, store: FetchStore, net: FetchNet, view: SwarmView,
-                 holdings: Holdings, plan: TransferPlan, reversals: Reversals,
+    def __init__(self, settings: Settings, out: Outbox, view: SwarmView, holdings: Holdings,
+                 plan: TransferPlan, reversals: Reversals,
                  resumed: list[tuple[FileMeta, list[int]]], now_s: float,
-                 observe: Callable[..., None], on_news: Callable[[float], None]) -> None:
+                 on_news: Callable[[float], None]) -> None:
         self.settings = settings
-        self.store = store
-        self.net = net
+        self.out = out
         self.view = view
         self.holdings = holdings
         self.plan = plan
         self.reversals = reversals
-        self.observe = observe
         self.on_news = on_news  # something changed that the leave rule reads
-        self.peer_id: int | None = None
         self.active = False  # requests go out only while the peer is in the swarm
         self.partials: dict[bytes, FileMeta] = {meta.digest: meta for meta, _ in resumed}
         self._resumed = {meta.digest: pieces for meta, pieces in resumed}
@@ -93,16 +90,9 @@ class Fetcher:
         self._pending_have: dict[bytes, set[int]] = {}
         self._next_report_s = now_s
         self._next_holders_check_s = now_s
-        self._pump_wanted = False
-        self.pieces_received = 0
-        self.disk = DiskBackoff()
-        # What the disk refused, to try again when the backoff is over: a
-        # verified piece (kept in memory, at most one), downloads that could
-        # not be started, finished ones that could not be placed.
-        self._unstored: tuple[bytes, int, bytes] | None = None
-        self._unstarted: dict[bytes, FileMeta] = {}
-        self._unplaced: set[bytes] = set()
-        self._disk_excused: set[str] = set()  # names excused while the disk refuses
+        self._pump_due = False
+        self.disk = DiskTrouble()
+        self._probe: Action | None = None  # what was tried again when the backoff ended
 
     # --- excuses ------------------------------------------------------------------
 
@@ -110,8 +100,13 @@ class Fetcher:
         """This peer cannot take the swarm's ``name``: nobody is to wait for it."""
         if not self.holdings.excuse(name):
             return
-        self.net.to_tracker(CannotHold(name, reason[:MAX_TEXT]))
+        self.out.put(ToTracker(CannotHold(name, reason[:MAX_TEXT])))
         self.on_news(now_s)
+
+    def _excuse_for_disk(self, name: str, now_s: float) -> None:
+        if name not in self.holdings.excused:
+            self.disk.excused.add(name)
+            self.excuse(name, "its disk refuses the writes", now_s)
 
     def name_taken_locally(self, name: str, what: str, now_s: float) -> None:
         """Something that is not ours to share has ``name`` in Shared (a
@@ -119,7 +114,7 @@ class Fetcher:
         summary = self.view.files.get(name)
         if summary is None or name in self.holdings.local or name in self.holdings.excused:
             return
-        if summary.digest in self.plan.downloads or summary.digest in self._unstarted:
+        if summary.digest in self.partials:
             log.warning("%s appeared in Shared under %r: fetching the swarm's %r stops, and "
                         "the other peers will not wait for this one to take it", what, name, name)
             self.drop(summary.digest)
@@ -143,29 +138,28 @@ class Fetcher:
             return
         download = self.plan.downloads.get(summary.digest)
         if download is None:
-            if summary.digest in self._unplaced or summary.digest in self._unstarted:
+            if summary.digest in self.disk.unplaced or summary.digest in self.disk.unstarted:
                 return  # waiting for the disk
-            what = self.store.blocking_entry(name)
+            what = self.holdings.taken.get(name)
             if what is not None:
                 self.name_taken_locally(name, what, now_s)
-                return
-            if self.disk.paused:
+            elif self.disk.paused:
                 self._excuse_for_disk(name, now_s)
-                return
-            if summary.digest in self._resumed:
+            elif summary.digest in self._resumed:
                 self._start(self.partials[summary.digest], now_s)
             else:
                 self._ask_meta(summary.digest, now_s)
             return
+        me = self.view.self_id
         for peer_id, peer in self.view.peers.items():
-            if name in peer.complete and peer_id != self.peer_id:
+            if name in peer.complete and peer_id != me:
                 self.plan.add_complete_holder(summary.digest, peer_id, now_s)
 
     def _ask_meta(self, digest: bytes, now_s: float) -> None:
         asked = self._meta_asked.get(digest)
         if asked is None or now_s - asked > QUERY_RETRY_S:
             self._meta_asked[digest] = now_s
-            self.net.to_tracker(MetaQuery(digest))
+            self.out.put(ToTracker(MetaQuery(digest)))
 
     def meta_arrived(self, meta: FileMeta, now_s: float) -> None:
         self._meta_asked.pop(meta.digest, None)
@@ -176,29 +170,38 @@ class Fetcher:
             return
         self._start(meta, now_s)
 
-    def _start(self, meta: FileMeta, now_s: float) -> bool:
-        """Start fetching a file; False when the disk refused."""
+    def _start(self, meta: FileMeta, now_s: float) -> StartPartial | None:
+        """Start fetching a file: its partial file is created (the disk's
+        answer comes to ``on_started``), and the requests can go out."""
         if meta.name in self.holdings.local or meta.name in self.holdings.excused:
-            return True
-        try:
-            held = self.store.start_partial(meta)
-        except OSError as exc:
-            self._unstarted[meta.digest] = meta
-            self._disk_failed(exc, now_s)
-            self._excuse_for_disk(meta.name, now_s)
-            return False
-        self._unstarted.pop(meta.digest, None)
-        held = sorted(set(held) | set(self._resumed.pop(meta.digest, [])))
+            return None
+        self.disk.unstarted.pop(meta.digest, None)
+        held = self._resumed.pop(meta.digest, [])
         self.partials[meta.digest] = meta
+        start = StartPartial(meta)
+        self.out.put(start)
         download = self.plan.add_download(meta, held)
         log.info("fetching %r (%d bytes, %d of %d pieces held)", meta.name, meta.size_bytes,
                  len(held), meta.layout.pieces)
         if download.done:
             self._finish(meta.digest, now_s)
-            return True
-        self.consider(meta.name, now_s)
-        self._ask_holders(meta.digest, now_s)
-        return True
+        else:
+            self.consider(meta.name, now_s)
+            self._ask_holders(meta.digest, now_s)
+        return start
+
+    def on_started(self, action: StartPartial, error: OSError | None, now_s: float) -> None:
+        """The disk's answer to a StartPartial."""
+        if error is None:
+            if action is self._probe:
+                self._recovered(now_s)
+            return
+        meta = action.meta
+        self._cancel(self.plan.remove_download(meta.digest))
+        self.partials.pop(meta.digest, None)
+        self.disk.unstarted[meta.digest] = meta
+        self._disk_refused(action, error, now_s)
+        self._excuse_for_disk(meta.name, now_s)
 
     def _ask_holders(self, digest: bytes, now_s: float) -> None:
         asked = self._holders_asked.get(digest)
@@ -206,7 +209,7 @@ class Fetcher:
             return
         self._holders_asked[digest] = now_s
         self._holders_due[digest] = now_s + self.settings.holders_refresh_s
-        self.net.to_tracker(HoldersQuery(digest, 0, 0))
+        self.out.put(ToTracker(HoldersQuery(digest, 0, 0)))
 
     def holders_arrived(self, holders: Holders, now_s: float) -> None:
         self._holders_asked.pop(holders.digest, None)
@@ -216,7 +219,7 @@ class Fetcher:
         chunks = download.meta.chunks
         complete, partial = [], {}
         for holder in holders.holders:
-            if holder.peer_id == self.peer_id or holder.peer_id not in self.view.peers:
+            if holder.peer_id == self.view.self_id or holder.peer_id not in self.view.peers:
                 continue
             ranges = pairs(holder.ranges)
             if ranges == [(0, chunks)]:
@@ -224,7 +227,7 @@ class Fetcher:
             else:
                 partial[holder.peer_id] = ranges
         self.plan.set_holders(holders.digest, complete, partial, now_s)
-        self.pump()
+        self.schedule_pump()
 
     def _refresh_holders(self, now_s: float) -> None:
         """Ask again who holds what, for downloads that are due (sooner for
@@ -242,25 +245,29 @@ class Fetcher:
 
     # --- requests -----------------------------------------------------------------
 
-    def pump(self) -> None:
+    def schedule_pump(self) -> None:
         """Requests may go out: credit was freed, or sources or pieces came.
         The picking itself waits for ``flush``, once per batch of messages."""
-        self._pump_wanted = True
+        self._pump_due = True
 
     def flush(self, now_s: float) -> None:
         """Send the requests that the messages handled since the last call
         made possible (the IO loop calls this after each batch)."""
-        if not self._pump_wanted or not self.active or self.disk.paused:
+        if not self._pump_due or not self.active or self.disk.paused:
             return
-        self._pump_wanted = False
+        self._pump_due = False
         for request in self.plan.pump(now_s):
             self._send(request.source, ChunkRequest(
                 request.request_id, request.digest, request.first_chunk, request.chunk_count))
 
     def _send(self, peer_id: int, message: Message) -> None:
+        route = self.reversals.routes.get(peer_id)
+        if route is not None:  # it connected to us: ask over that connection
+            self.out.put(Reply(route, message))
+            return
         peer = self.view.peers.get(peer_id)
         if peer is not None:  # one that left is gone; deadlines free its pieces
-            self.net.to_peer(peer_id, peer.endpoint, message)
+            self.out.put(ToPeer(peer_id, peer.endpoint, message))
 
     def _cancel(self, requests: list[PendingRequest]) -> None:
         for request in requests:
@@ -273,11 +280,11 @@ class Fetcher:
         if released:
             log.info("lost the connection to peer %d; %d request(s) go elsewhere",
                      peer_id, len(released))
-        self.pump()
+        self.schedule_pump()
 
     def link_up(self, peer_id: int) -> None:
         self.plan.source_up(peer_id)
-        self.pump()
+        self.schedule_pump()
 
     def link_unreachable(self, peer_id: int) -> None:
         """Our connection to a source never came up: it cannot be reached
@@ -287,13 +294,13 @@ class Fetcher:
         if self.reversals.should_ask(peer_id) and peer_id in self.view.peers:
             log.info("cannot reach peer %d; asking the tracker to reverse the connection",
                      peer_id)
-            self.net.to_tracker(ReverseRequest(peer_id))
-        self.pump()
+            self.out.put(ToTracker(ReverseRequest(peer_id)))
+        self.schedule_pump()
 
     def drop_source(self, peer_id: int) -> None:
         self.plan.drop_source(peer_id)
         self.reversals.forget(peer_id)
-        self.net.drop_peer(peer_id)
+        self.out.put(DropPeer(peer_id))
 
     def holder_dropped(self, peer_id: int, name: str) -> None:
         """A peer no longer holds a file (it changed there): what we asked
@@ -302,7 +309,7 @@ class Fetcher:
         if summary is None:
             return
         self._cancel(self.plan.drop_holder(summary.digest, peer_id))
-        self.pump()
+        self.schedule_pump()
 
     def file_removed(self, name: str, now_s: float) -> None:
         """The swarm no longer has ``name``: what we fetched of it is of no use,
@@ -313,7 +320,7 @@ class Fetcher:
                 log.info("dropping what was fetched of %r: the swarm no longer has it", name)
                 self.drop(digest)
         self.holdings.unexcuse(name)
-        self._disk_excused.discard(name)
+        self.disk.excused.discard(name)
         self.on_news(now_s)
 
     # --- what arrives ---------------------------------------------------------------
@@ -328,7 +335,7 @@ class Fetcher:
         else:
             log.warning("peer %d sent %s on a fetch link; dropped", peer_id,
                         type(message).__name__)
-        self.pump()
+        self.schedule_pump()
 
     def _chunk_data(self, peer_id: int, data: ChunkData, payload: memoryview,
                     now_s: float) -> None:
@@ -337,140 +344,155 @@ class Fetcher:
         self._cancel(outcome.cancels)
         if outcome.verdict is DataVerdict.BAD and outcome.download is not None:
             name = outcome.download.meta.name
-            log.warning("peer %d sent bad data for piece %d of %r", peer_id, outcome.piece, name)
-            self.net.to_tracker(Complaint(peer_id, outcome.download.digest,
-                                          f"piece {outcome.piece} failed verification"))
+            log.warning("peer %d sent bad data for piece %d of %r: %s", peer_id, outcome.piece,
+                        name, outcome.why)
+            self.out.put(ToTracker(Complaint(peer_id, outcome.download.digest,
+                                             f"piece {outcome.piece}: {outcome.why}")))
             if outcome.banned:
                 log.warning("peer %d banned after repeated bad data", peer_id)
-                self.net.drop_peer(peer_id)  # and whatever else it sends is not read
+                self.out.put(DropPeer(peer_id))  # and whatever else it sends is not read
             return
         if outcome.verdict is not DataVerdict.GOOD or outcome.download is None:
             return
-        download, piece = outcome.download, outcome.piece
         if self.disk.paused:  # it would fail too: fetched again once writes work
-            self.plan.piece_lost(download, piece)
+            self.plan.piece_lost(outcome.download, outcome.piece)
             return
-        self._store(download, piece, payload, now_s)
+        self.out.put(WritePiece(outcome.download.digest, outcome.piece, payload))
 
-    def _store(self, download: Download, piece: int, data: bytes | memoryview,
-               now_s: float) -> bool:
-        """Write a verified piece; False when the disk refused (the piece is
-        then kept, to be written again when the backoff is over)."""
-        try:
-            self.store.write_piece(download.digest, piece, data)
-        except OSError as exc:
-            self._unstored = (download.digest, piece, bytes(data))
-            self._disk_failed(exc, now_s)
-            return False
-        self.plan.piece_stored(download, piece)
-        self.pieces_received += 1
-        self._pending_have.setdefault(download.digest, set()).add(piece)
+    def on_written(self, action: WritePiece, error: OSError | None, now_s: float) -> None:
+        """The disk's answer to a WritePiece."""
+        download = self.plan.downloads.get(action.digest)
+        if download is None or download.have[action.piece] != 2:
+            return  # dropped meanwhile
+        if error is not None:
+            if self._disk_refused(action, error, now_s):
+                # Kept, verified, to be written again when the backoff is over.
+                self.disk.unstored = (action.digest, action.piece, bytes(action.data))
+            else:
+                self.plan.piece_lost(download, action.piece)  # fetched again later
+            return
+        self.plan.piece_stored(download, action.piece)
+        self._pending_have.setdefault(download.digest, set()).add(action.piece)
         if download.done:
             self._finish(download.digest, now_s)
-        return True
+        if action is self._probe:
+            self._recovered(now_s)
 
     # --- a disk that refuses writes ---------------------------------------------------
 
-    def _disk_failed(self, exc: OSError, now_s: float) -> None:
-        """Said once, at error level, when the trouble starts; after that the
-        failures are counted and said at info level, one per try."""
+    def _disk_refused(self, action: Action, error: OSError, now_s: float) -> bool:
+        """The disk refused an action.  True when that is a try that counts:
+        the first refusal, which pauses fetching, or the retry at the end of
+        a backoff, which lengthens it.  Other actions refused meanwhile were
+        on their way before the pause and are no new tries."""
+        if self.disk.paused and action is not self._probe:
+            return False
         first = not self.disk.paused
-        self.disk.failed(now_s)
+        self._probe = None
+        self.disk.failed(error, now_s)
         if first:
-            log.error("%s; fetching pauses (next try in %.0f s) and the other peers no "
-                      "longer wait for this one", exc, self.disk.delay_s)
             for download in self.plan.downloads.values():
                 if not download.done:
                     self._excuse_for_disk(download.meta.name, now_s)
-        else:
-            log.info("still %s (%d failed tries); next try in %.0f s", exc,
-                     self.disk.failures, self.disk.delay_s)
-
-    def _excuse_for_disk(self, name: str, now_s: float) -> None:
-        if name not in self.holdings.excused:
-            self._disk_excused.add(name)
-            self.excuse(name, "its disk refuses the writes", now_s)
+        return True
 
     def _retry_disk(self, now_s: float) -> None:
-        """The backoff is over: try again what the disk refused, in order;
-        the first failure ends the try (and lengthens the next wait)."""
-        if self._unstored is not None:
-            digest, piece, data = self._unstored
-            self._unstored = None
+        """The backoff is over: try again the first thing the disk refused.
+        Its answer ends the pause (``_recovered``) or lengthens it."""
+        disk = self.disk
+        disk.retry_at_s = float("inf")  # until the answer comes
+        probe: Action | None = None
+        if disk.unstored is not None:
+            digest, piece, data = disk.unstored
+            disk.unstored = None
             download = self.plan.downloads.get(digest)
-            stored = (download is None or download.have[piece] != 2
-                      or self._store(download, piece, data, now_s))
-            if not stored:
-                return
-        for meta in list(self._unstarted.values()):
-            if not self._start(meta, now_s):
-                return
-        for digest in list(self._unplaced):
-            if not self._finish(digest, now_s):
-                return
-        failures = self.disk.recovered()
-        log.warning("the disk takes writes again after %d failed %s; fetching goes on",
-                    failures, "try" if failures == 1 else "tries")
-        names, self._disk_excused = sorted(self._disk_excused), set()
+            if download is not None and download.have[piece] == 2:
+                probe = WritePiece(digest, piece, data)
+            if probe is not None:
+                self.out.put(probe)
+        if probe is None and disk.unstarted:
+            probe = self._start(next(iter(disk.unstarted.values())), now_s)
+        if probe is None and disk.unplaced:
+            digest = next(iter(disk.unplaced))
+            disk.unplaced.discard(digest)
+            probe = Place(digest, self.partials[digest].name)
+            self.out.put(probe)
+        if probe is None:
+            self._recovered(now_s)
+        else:
+            self._probe = probe
+
+    def _recovered(self, now_s: float) -> None:
+        self._probe = None
+        names = self.disk.recovered(now_s)
         for name in names:
             self.holdings.unexcuse(name)
-            self.net.to_tracker(CanHoldAgain(name))
+            self.out.put(ToTracker(CanHoldAgain(name)))
+        for meta in list(self.disk.unstarted.values()):
+            self._start(meta, now_s)
+        for digest in list(self.disk.unplaced):
+            self.disk.unplaced.discard(digest)
+            self.out.put(Place(digest, self.partials[digest].name))
         for name in names:
             self.consider(name, now_s)
         self.on_news(now_s)
-        self.pump()
+        self.schedule_pump()
 
     # --- finished files -----------------------------------------------------------------
 
-    def _finish(self, digest: bytes, now_s: float) -> bool:
-        """Every piece is verified and stored: into Shared with it.  False
-        when the disk refused (tried again when the backoff is over)."""
-        meta = self.partials[digest]
+    def _finish(self, digest: bytes, now_s: float) -> None:
+        """Every piece is verified and stored: into Shared with it (the
+        disk's answer comes to ``on_placed``)."""
         self.flush_have(only=digest)
         self._cancel(self.plan.remove_download(digest))
         self._holders_due.pop(digest, None)
-        try:
-            result = self.store.place(digest)
-        except OSError as exc:
-            self._unplaced.add(digest)
-            self._disk_failed(exc, now_s)
+        self.out.put(Place(digest, self.partials[digest].name))
+
+    def on_placed(self, action: Place, result: PlaceResult | OSError, what: str | None,
+                  now_s: float) -> None:
+        """The disk's answer to a Place; ``what`` names what has the name
+        when it was taken."""
+        digest = action.digest
+        meta = self.partials.get(digest)
+        if meta is None:
+            return
+        if isinstance(result, OSError):
+            self.disk.unplaced.add(digest)
+            self._disk_refused(action, result, now_s)
             self._excuse_for_disk(meta.name, now_s)
-            return False
-        self._unplaced.discard(digest)
+            return
+        if action is self._probe:
+            self._recovered(now_s)
         if result is PlaceResult.NAME_TAKEN:
-            what = self.store.blocking_entry(meta.name) or "another file"
+            what = what or "another file"
             log.error("%s appeared in Shared under %r while it was fetched: the swarm's copy "
                       "is discarded, what is there is kept, and the other peers will not "
                       "wait for this one to take it", what, meta.name)
-            self.store.drop_partial(digest)
+            self.out.put(DropPartial(digest))
             del self.partials[digest]
-            self._disk_excused.discard(meta.name)
+            self.disk.excused.discard(meta.name)
             self.holdings.unexcuse(meta.name)
             self.excuse(meta.name, f"{what} has that name in its Shared folder", now_s)
-            return True
+            return
         if result is PlaceResult.SAME_FILE_THERE:
-            self.store.drop_partial(digest)
+            self.out.put(DropPartial(digest))
         del self.partials[digest]
         self.holdings.hold(meta)
-        self.store.serve_complete(meta)
-        self.net.to_tracker(Complete(digest))
-        self.observe("complete", file=meta.name, size=meta.size_bytes)
+        self.out.put(ServeFile(meta))
+        self.out.put(ToTracker(Complete(digest)))
+        self.out.put(Observe("complete", {"file": meta.name, "size": meta.size_bytes}))
         self.on_news(now_s)
         log.info("%r complete", meta.name)
-        return True
 
     def drop(self, digest: bytes) -> None:
         """Stop fetching a file and forget what was fetched of it (a copy of
         it, or something else under its name, appeared in Shared; or the
         swarm no longer has it)."""
         self._cancel(self.plan.remove_download(digest))
-        self.store.drop_partial(digest)
+        self.out.put(DropPartial(digest))
         self.partials.pop(digest, None)
         self._resumed.pop(digest, None)
-        self._unstarted.pop(digest, None)
-        self._unplaced.discard(digest)
-        if self._unstored is not None and self._unstored[0] == digest:
-            self._unstored = None
+        self.disk.forget(digest)
 
     # --- reports and time ---------------------------------------------------------
 
@@ -485,10 +507,11 @@ class Fetcher:
                 continue
             ranges = meta.layout.pieces_to_chunk_ranges(pieces)
             reports.append(HaveReport(digest, tuple(x for pair in ranges for x in pair)))
-            self.observe("chunks", file=meta.name, chunks=sum(e - s for s, e in ranges),
-                         ranges=[list(r) for r in ranges])
+            self.out.put(Observe("chunks", {"file": meta.name,
+                                            "chunks": sum(e - s for s, e in ranges),
+                                            "ranges": [list(r) for r in ranges]}))
         if reports:
-            self.net.to_tracker(Have(tuple(reports)))
+            self.out.put(ToTracker(Have(tuple(reports))))
 
     def on_timer(self, now_s: float) -> None:
         if self.disk.due(now_s):
@@ -497,7 +520,7 @@ class Fetcher:
         for request in expired:
             log.info("request to peer %d for piece %d timed out", request.source, request.piece)
         if expired:
-            self.pump()
+            self.schedule_pump()
         if now_s >= self._next_holders_check_s:
             self._refresh_holders(now_s)
         if now_s >= self._next_report_s:

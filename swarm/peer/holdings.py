@@ -1,7 +1,8 @@
-"""A peer's own files: what it holds whole in Shared, and the names it is
-excused from (it cannot take the swarm's file of that name: it holds other
-bytes or something else under the name, or its disk refuses the writes, and
-nobody waits for it to).  Read by the leave rule."""
+"""A peer's own files: what it holds whole in Shared, what else has a name
+in its Shared folder, and the names it is excused from (it cannot take the
+swarm's file of that name: it holds other bytes or something else under the
+name, or its disk refuses the writes, and nobody waits for it to).  Read by
+the leave rule."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ class Holdings:
         self.by_digest: dict[bytes, FileMeta] = {}
         self.complete: set[str] = set()  # what the swarm knows we hold whole
         self.excused: set[str] = set()
+        # Entries of Shared that are not files of ours (a folder, a link, a
+        # file not offered yet), with what each is, as the last look saw them.
+        self.taken: dict[str, str] = {}
 
     def hold(self, meta: FileMeta) -> None:
         self.local[meta.name] = meta

@@ -314,6 +314,7 @@ class DataOutcome(Record, frozen=False):
     piece: int = -1
     cancels: list[PendingRequest] = field(default_factory=list)
     banned: bool = False
+    why: str = ""  # what was wrong with bad data
 
 
 class TransferPlan:
@@ -583,7 +584,7 @@ class TransferPlan:
             digest, first_chunk, chunk_count
         ):
             self._release(request, source)
-            return self._bad(source, download, request.piece, "reply does not match request")
+            return self._bad(source, download, request.piece, "the reply does not match the request")
         source.record_reply(len(payload), request, now_s)
         piece = request.piece
         if download.have[piece]:
@@ -592,7 +593,7 @@ class TransferPlan:
             return DataOutcome(DataVerdict.UNWANTED)
         if not download.meta.piece_ok(piece, payload):
             self._release(request, source)
-            return self._bad(source, download, piece, "hash mismatch")
+            return self._bad(source, download, piece, "its bytes fail verification")
         source.trust = min(TRUST_MAX, source.trust + TRUST_GOOD_PIECE)
         self.pieces_good += 1
         self.chunks_good += chunk_count
@@ -609,7 +610,7 @@ class TransferPlan:
         self.bad_pieces += 1
         source.trust += TRUST_BAD_PIECE
         download.unwanted.add((source.peer_id, piece))
-        outcome = DataOutcome(DataVerdict.BAD, download, piece)
+        outcome = DataOutcome(DataVerdict.BAD, download, piece, why=why)
         if source.trust <= TRUST_BAN_AT and not source.banned:
             source.banned = True
             outcome.banned = True

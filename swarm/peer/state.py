@@ -1,10 +1,15 @@
-"""A peer's logic, free of sockets: messages and ``now`` in, sends out.
+"""A peer's logic, free of sockets, disk and clock (sans-IO, the h11 way).
 
-``PeerState`` is driven by the IO loop: tracker replies, tracker events, chunk
-replies from sources, chunk requests from other peers, files that appear in
-Shared, and a timer.  It talks back through a ``PeerNet`` (sends), a ``Store``
-(disk) and ``show`` (stdout blocks), all injected, so tests run it with fakes
-and a fake clock.
+``PeerState`` takes what happens -- a message from the tracker, an event, a
+reply from a source, a request from another peer, a file that appears or
+changes in Shared, the disk's answer to an action, the time -- and returns
+the actions that follow, in order (``swarm.peer.actions``).  The IO loop
+carries them out and feeds back what the world answered.  Tests drive it
+with plain values and read the actions it returns.
+
+A peer goes through phases, and only along the edges of ``TRANSITIONS``:
+it says hello (to learn where events are published, and subscribe first),
+joins, runs, leaves (asks the tracker, which may say not yet), and is done.
 """
 
 from __future__ import annotations
@@ -12,10 +17,26 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections.abc import Callable, Hashable
-from typing import Any, Protocol
+from collections.abc import Hashable
 
 from swarm.config import Settings
+from swarm.peer.actions import (
+    Action,
+    CheckShared,
+    CloseLink,
+    Observe,
+    OpenReverse,
+    Outbox,
+    Place,
+    Reply,
+    ServeFile,
+    Show,
+    StartPartial,
+    StopServing,
+    Subscribe,
+    ToTracker,
+    WritePiece,
+)
 from swarm.peer.disk import PlaceResult
 from swarm.peer.fetcher import Fetcher
 from swarm.peer.holdings import Holdings
@@ -24,6 +45,7 @@ from swarm.peer.picker import TransferPlan
 from swarm.peer.progress import FileProgress
 from swarm.peer.reversal import Reversals, ReverseRoute
 from swarm.peer.swarm_view import EventResult, PeerView, SwarmView, ViewChanges
+from swarm.peer.sync import TrackerSync
 from swarm.peer.uploads import Uploads
 from swarm.protocol import display
 from swarm.protocol.messages import (
@@ -53,7 +75,6 @@ from swarm.protocol.messages import (
     Rejoin,
     ReverseToken,
     Snapshot,
-    SyncRequest,
     Welcome,
     Withdraw,
 )
@@ -63,46 +84,31 @@ log = logging.getLogger("swarm.peer")
 
 UNWANTED_LOGGED = 20  # unwanted messages logged one by one; then one in a thousand
 FIRST_SEQ_CHECK_S = 0.2  # after joining, ask for the event number this soon
-SYNC_RETRY_S = 3.0  # a snapshot request unanswered this long is sent again
-SEQ_LAG_GRACE_S = 0.5  # events may trail a reply this long before they count as lost
 NOT_YET_RETRY_S = 0.5  # after the tracker said "not yet" to a goodbye
 FAREWELL_WAIT_S = 2.0  # how long a leaving peer waits for the tracker's answer
-
-
-class StoreLike(Protocol):
-    def start_partial(self, meta: FileMeta) -> list[int]: ...
-    def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None: ...
-    def read(self, digest: bytes, offset: int, length: int) -> bytes: ...
-    def place(self, digest: bytes) -> PlaceResult: ...
-    def drop_partial(self, digest: bytes) -> None: ...
-    def serve_complete(self, meta: FileMeta) -> None: ...
-    def stop_serving(self, digest: bytes) -> None: ...
-    def blocking_entry(self, name: str) -> str | None: ...
-    def check_served(self) -> list[tuple[bytes, str]]: ...
-
-
-class PeerNet(Protocol):
-    def to_tracker(self, message: Message) -> None: ...
-    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None: ...
-    def reply(self, route: Hashable, message: Message, payload: bytes | None = None) -> None: ...
-    def drop_peer(self, peer_id: int) -> None: ...
-    def subscribe(self, pub_port: int) -> None: ...
-    # Connection reversal: connect out to serve a peer that cannot reach us,
-    # and send to a peer over the connection it opened to us.
-    def open_reverse(self, peer_id: int, endpoint: str) -> None: ...
-    def adopt_route(self, peer_id: int, route: Hashable) -> None: ...
-
-
-class Observer(Protocol):
-    def __call__(self, kind: str, **fields: Any) -> None: ...
 
 
 class Phase(enum.Enum):
     HELLO = "hello"  # asking where the events are, to subscribe before joining
     JOINING = "joining"
     RUNNING = "running"
-    LEAVING = "leaving"
+    LEAVING = "leaving"  # a goodbye is out; the tracker may still say not yet
     DONE = "done"
+
+
+# Every legal change of phase.  A peer that gives up (a silent tracker, a
+# signal before it joined) goes to DONE from anywhere.
+TRANSITIONS: dict[Phase, frozenset[Phase]] = {
+    Phase.HELLO: frozenset({Phase.JOINING, Phase.DONE}),
+    Phase.JOINING: frozenset({Phase.RUNNING, Phase.DONE}),
+    Phase.RUNNING: frozenset({Phase.JOINING, Phase.LEAVING, Phase.DONE}),  # JOINING: rejoin
+    Phase.LEAVING: frozenset({Phase.RUNNING, Phase.DONE}),  # RUNNING: the tracker said not yet
+    Phase.DONE: frozenset(),
+}
+
+
+class IllegalTransition(RuntimeError):
+    """A change of phase that TRANSITIONS does not allow: a bug, not bad input."""
 
 
 class PeerState:
@@ -110,40 +116,34 @@ class PeerState:
         self,
         settings: Settings,
         quiet_s: float,
-        store: StoreLike,
-        net: PeerNet,
-        show: Callable[[display.Block], None],
         local_files: list[FileMeta],
         partials: list[tuple[FileMeta, list[int]]],
+        taken: dict[str, str],
         listen_port: int,
         now_s: float,
         rng: random.Random,
-        observe: Observer | None = None,
     ) -> None:
+        """``local_files``: what Shared holds, hashed; ``partials``: downloads
+        an earlier run left, with the pieces verified in them; ``taken``:
+        other entries of Shared (name -> what it is)."""
         self.settings = settings
-        self.store = store
-        self.net = net
-        self.show = show
-        # What happened, for --events; a no-op unless asked for.
-        self.observe: Observer = observe or (lambda kind, **fields: None)
         self.listen_port = listen_port
+        self.out = Outbox()
         self.phase = Phase.HELLO
         self.exit_code: int | None = None
-        self.peer_id: int | None = None
         self.view = SwarmView()
+        self.sync = TrackerSync(self.view, self.out)
         self.clock = QuietClock(now_s, quiet_s)
         self.mine = Holdings()
+        self.mine.taken = dict(taken)
         for meta in local_files:
             self._hold_local(meta)
         self.reversals = Reversals()
         self.plan = TransferPlan(rng, settings.request_window_bytes)
-        self.fetcher = Fetcher(settings, store, net, self.view, self.mine, self.plan,
-                               self.reversals, partials, now_s, self.observe, self._news)
-        self.uploads = Uploads(settings.upload_limit_bytes_s, store, net, self._servable, now_s,
-                               self.on_local_changed)
+        self.fetcher = Fetcher(settings, self.out, self.view, self.mine, self.plan,
+                               self.reversals, partials, now_s, self._news)
+        self.uploads = Uploads(settings.upload_limit_bytes_s, self.out, self._servable, now_s)
         self._unwanted_count = 0
-        self._sync_asked_at: float | None = None
-        self._behind: tuple[int, float] | None = None  # (tracker's event number, seen at)
         self._heard_from_tracker_s = now_s
         self._next_heartbeat_s = now_s + settings.heartbeat_interval_s
         self._next_leave_check_s = now_s
@@ -151,17 +151,21 @@ class PeerState:
         self._leave_reason = "every rule met"
         self._last_blocker = ""
         self._watched_a: tuple[int, str] | None = None  # what blocked rule (a) last
-        self.net.to_tracker(Hello(PROTOCOL_VERSION))
+        self.out.put(ToTracker(Hello(PROTOCOL_VERSION)))
+
+    def start(self) -> list[Action]:
+        """The first actions: serve what Shared holds, say hello."""
+        return self.out.take()
 
     # --- who we are -------------------------------------------------------------
 
-    def _hold_local(self, meta: FileMeta) -> None:
-        self.mine.hold(meta)
-        self.store.serve_complete(meta)
+    @property
+    def peer_id(self) -> int | None:
+        return self.view.self_id
 
-    def _news(self, now_s: float) -> None:
-        """Something the leave rule reads has changed: check it again."""
-        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
+    @property
+    def display_id(self) -> int:
+        return self.peer_id if self.peer_id is not None else 0
 
     @property
     def local(self) -> dict[str, FileMeta]:
@@ -170,6 +174,14 @@ class PeerState:
     @property
     def partials(self) -> dict[bytes, FileMeta]:
         return self.fetcher.partials
+
+    def _hold_local(self, meta: FileMeta) -> None:
+        self.mine.hold(meta)
+        self.out.put(ServeFile(meta))
+
+    def _news(self, now_s: float) -> None:
+        """Something the leave rule reads has changed: check it again."""
+        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
 
     def _join_message(self) -> Join:
         partial_offers = []
@@ -181,31 +193,32 @@ class PeerState:
         files = tuple(sorted(self.local.values(), key=lambda m: m.name))
         return Join(PROTOCOL_VERSION, self.listen_port, files, tuple(partial_offers))
 
-    @property
-    def display_id(self) -> int:
-        return self.peer_id if self.peer_id is not None else 0
-
     def _set_phase(self, phase: Phase) -> None:
+        if phase is self.phase:
+            return
+        if phase not in TRANSITIONS[self.phase]:
+            raise IllegalTransition(f"{self.phase.value} -> {phase.value}")
         self.phase = phase
         self.fetcher.active = phase in (Phase.RUNNING, Phase.LEAVING)
 
-    # --- tracker ------------------------------------------------------------------
+    # --- the tracker --------------------------------------------------------------
 
-    def on_tracker(self, message: Message, now_s: float) -> None:
-        if self.phase is Phase.DONE:
-            return
-        self._heard_from_tracker_s = now_s
+    def on_tracker(self, message: Message, now_s: float) -> list[Action]:
+        if self.phase is not Phase.DONE:
+            self._heard_from_tracker_s = now_s
+            self._from_tracker(message, now_s)
+        return self.out.take()
+
+    def _from_tracker(self, message: Message, now_s: float) -> None:
         if isinstance(message, HelloReply):
             self._hello_reply(message)
         elif isinstance(message, Welcome):
             self._welcome(message, now_s)
         elif isinstance(message, Pong):
-            self._note_tracker_seq(message.seq, now_s)
+            self.sync.tracker_at(message.seq, now_s)
         elif isinstance(message, Snapshot):
-            self._sync_asked_at = None
             self._apply_changes(self.view.apply_snapshot(message), now_s)
-            if self.view.awaiting_snapshot:
-                self._ask_sync(now_s)
+            self.sync.snapshot_arrived(now_s)
         elif isinstance(message, MetaReply):
             self.fetcher.meta_arrived(message.meta, now_s)
         elif isinstance(message, Holders):
@@ -219,7 +232,7 @@ class PeerState:
             if self.phase is Phase.LEAVING and self._leave_deadline_s is None:
                 self._set_phase(Phase.RUNNING)
                 self._next_leave_check_s = now_s + NOT_YET_RETRY_S
-                self._note_tracker_seq(message.seq, now_s)
+                self.sync.tracker_at(message.seq, now_s)
         elif isinstance(message, Rejoin):
             self._rejoin()
         elif isinstance(message, ConnectTo):
@@ -237,35 +250,38 @@ class PeerState:
         if reply.version != PROTOCOL_VERSION:
             log.warning("the tracker speaks protocol %d, this peer %d", reply.version,
                         PROTOCOL_VERSION)
-        self.net.subscribe(reply.pub_port)
+        self.out.put(Subscribe(reply.pub_port))
         self._set_phase(Phase.JOINING)
-        self.net.to_tracker(self._join_message())
+        self.out.put(ToTracker(self._join_message()))
 
     def _welcome(self, welcome: Welcome, now_s: float) -> None:
         if self.phase is not Phase.JOINING:
             return
-        self.peer_id = self.fetcher.peer_id = welcome.peer_id
+        self.view.self_id = welcome.peer_id
         self._set_phase(Phase.RUNNING)
         log.info("joined as peer %d", welcome.peer_id)
-        self.observe("joined", peer=welcome.peer_id)
+        self.out.put(Observe("joined", {"peer": welcome.peer_id}))
         self._refused(Refused(welcome.refused), now_s)
         self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
         if self.view.awaiting_snapshot:
-            self._ask_sync(now_s)
+            self.sync.ask(now_s)
         # The subscription takes a moment to reach the publisher; a quick
         # heartbeat tells whether events were published in between.
         self._next_heartbeat_s = now_s + FIRST_SEQ_CHECK_S
 
     def _rejoin(self) -> None:
+        """The tracker no longer knows us (we were expired, or it restarted)."""
         if self.phase is Phase.LEAVING:
             self._finish(0, self._leave_reason)
             return
+        if self.phase is not Phase.RUNNING:
+            return  # a heartbeat that overtook our join: the join is on its way
         log.warning("the tracker no longer knows peer %s; joining again", self.peer_id)
         self._set_phase(Phase.JOINING)
         self.view.reset()
         for peer_id in list(self.plan.sources):
             self.fetcher.drop_source(peer_id)
-        self.net.to_tracker(self._join_message())
+        self.out.put(ToTracker(self._join_message()))
 
     def _refused(self, refused: Refused, now_s: float) -> None:
         for refusal in refused.refused:
@@ -274,43 +290,16 @@ class PeerState:
             self.mine.refused(refusal.name)
         self._news(now_s)
 
-    def _note_tracker_seq(self, latest_seq: int, now_s: float) -> None:
-        """The tracker's newest event number, from a reply.  Replies and events
-        travel on different sockets, so a reply often overtakes the events it
-        follows: the view is given SEQ_LAG_GRACE_S to catch up before its
-        events count as lost (checked in on_timer)."""
-        if latest_seq > self.view.seq and self._behind is None:
-            self._behind = (latest_seq, now_s)
-
-    def _check_lag(self, now_s: float) -> None:
-        if self._behind is None:
-            return
-        target, since = self._behind
-        if self.view.seq >= target or self.view.awaiting_snapshot:
-            self._behind = None
-        elif now_s - since >= SEQ_LAG_GRACE_S:
-            self._behind = None
-            seen = self.view.seq
-            if self.view.note_seq(target):
-                log.info("the tracker was at event %d, this peer is at %d; asking for a "
-                         "snapshot", target, seen)
-                self._ask_sync(now_s)
-
-    def _ask_sync(self, now_s: float) -> None:
-        if self._sync_asked_at is None or now_s - self._sync_asked_at > SYNC_RETRY_S:
-            self._sync_asked_at = now_s
-            self.net.to_tracker(SyncRequest())
-
-    def on_event(self, event: Event, now_s: float) -> None:
-        if self.phase is Phase.DONE:
-            return
-        self._heard_from_tracker_s = now_s
-        result, changes = self.view.on_event(event)
-        if result is EventResult.GAP:
-            log.info("missed events before %d; asking for a snapshot", event.seq)
-            self._ask_sync(now_s)
-        elif result is EventResult.APPLIED:
-            self._apply_changes(changes, now_s)
+    def on_event(self, event: Event, now_s: float) -> list[Action]:
+        if self.phase is not Phase.DONE:
+            self._heard_from_tracker_s = now_s
+            result, changes = self.view.on_event(event)
+            if result is EventResult.GAP:
+                log.info("missed events before %d; asking for a snapshot", event.seq)
+                self.sync.ask(now_s)
+            elif result is EventResult.APPLIED:
+                self._apply_changes(changes, now_s)
+        return self.out.take()
 
     def _apply_changes(self, changes: ViewChanges, now_s: float) -> None:
         self._news(now_s)
@@ -320,15 +309,15 @@ class PeerState:
             self.clock.file_announced(now_s)
             for name in changes.new_files:
                 summary = self.view.files[name]
-                self.observe("file", name=name, size=summary.size_bytes,
-                             digest=summary.digest.hex())
+                self.out.put(Observe("file", {"name": name, "size": summary.size_bytes,
+                                              "digest": summary.digest.hex()}))
         for peer_id in changes.left_peers:
             self.fetcher.drop_source(peer_id)
         for peer_id, name in changes.dropped:
             self.fetcher.holder_dropped(peer_id, name)
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
             self.fetcher.consider(name, now_s)
-        self.fetcher.pump()
+        self.fetcher.schedule_pump()
 
     def _file_removed(self, name: str, now_s: float) -> None:
         """The swarm no longer has ``name``.  A file of ours under it that the
@@ -339,53 +328,61 @@ class PeerState:
             log.info("offering %r again: the swarm's file of that name is gone", name)
             self.mine.unexcuse(name)
             self.mine.hold(meta)
-            self.net.to_tracker(Offer((meta,)))
+            self.out.put(ToTracker(Offer((meta,))))
 
-    # --- links to sources -------------------------------------------------------------
+    # --- sources ----------------------------------------------------------------------
 
     def on_peer_reply(self, peer_id: int, message: Message, payload: memoryview | None,
-                      now_s: float) -> None:
+                      now_s: float) -> list[Action]:
         self.fetcher.on_reply(peer_id, message, payload, now_s)
+        return self.out.take()
 
-    def on_link_down(self, peer_id: int, now_s: float) -> None:
+    def on_link_down(self, peer_id: int, now_s: float) -> list[Action]:
         self.fetcher.link_down(peer_id)
+        return self.out.take()
 
-    def on_link_up(self, peer_id: int, now_s: float) -> None:
+    def on_link_up(self, peer_id: int, now_s: float) -> list[Action]:
         self.fetcher.link_up(peer_id)
+        return self.out.take()
 
-    def on_link_unreachable(self, peer_id: int, now_s: float) -> None:
+    def on_link_unreachable(self, peer_id: int, now_s: float) -> list[Action]:
         self.fetcher.link_unreachable(peer_id)
+        return self.out.take()
 
-    def flush(self, now_s: float) -> None:
-        """Send the requests that the messages handled since the last call
-        made possible (the IO loop calls this after each batch)."""
+    def flush(self, now_s: float) -> list[Action]:
+        """The requests that the messages handled since the last call made
+        possible (the IO loop calls this after each batch)."""
         self.fetcher.flush(now_s)
+        return self.out.take()
 
     # --- serving ----------------------------------------------------------------
 
     def on_request(self, route: Hashable, message: Message, now_s: float,
-                   payload: memoryview | None = None) -> None:
+                   payload: memoryview | None = None) -> list[Action]:
         """A message on our chunk port, or on a connection we opened to serve
         a peer that cannot reach us (``route`` is then a ReverseRoute)."""
+        self._request(route, message, now_s, payload)
+        return self.out.take()
+
+    def _request(self, route: Hashable, message: Message, now_s: float,
+                 payload: memoryview | None) -> None:
         source = self.reversals.source_of(route)
         if source is not None and isinstance(message, (ChunkData, ChunkRefused)):
             self.fetcher.on_reply(source, message, payload, now_s)
-            return
-        if isinstance(message, Introduce):
+        elif isinstance(message, Introduce):
             if self.reversals.introduced(message.peer_id, message.token, route):
-                self.net.adopt_route(message.peer_id, route)
+                self.out.put(CloseLink(message.peer_id))  # the one that never came up
                 self.fetcher.link_up(message.peer_id)
             else:
                 self._unwanted(f"an introduction as peer {message.peer_id} with a token the "
                                "tracker did not give")
-            return
-        if isinstance(message, ChunkRequest):
+        elif isinstance(message, ChunkRequest):
             self.uploads.request(route, message, now_s)
         elif isinstance(message, Cancel):
             self.uploads.cancel(route, message.request_id)
         else:
             self._unwanted(f"{type(message).__name__} on our chunk port")
-            self.net.reply(route, ErrorReply(f"unexpected {type(message).__name__}"))
+            self.out.put(Reply(route, ErrorReply(f"unexpected {type(message).__name__}")))
 
     def _unwanted(self, what: str) -> None:
         """Said on stderr a few times, then only now and then: anyone can send
@@ -406,37 +403,43 @@ class PeerState:
         if order.peer_id == self.peer_id or self.peer_id is None:
             return
         log.info("peer %d cannot reach us; connecting out to serve it", order.peer_id)
-        self.net.open_reverse(order.peer_id, order.endpoint)
-        self.net.reply(ReverseRoute(order.peer_id), Introduce(self.peer_id, order.token))
+        self.out.put(OpenReverse(order.peer_id, order.endpoint))
+        self.out.put(Reply(ReverseRoute(order.peer_id), Introduce(self.peer_id, order.token)))
 
-    # --- files that appear in, change in, or leave Shared ----------------------------
+    # --- Shared ----------------------------------------------------------------------
 
-    def on_local_file(self, meta: FileMeta, now_s: float) -> None:
-        if meta.name in self.local:
-            return
-        if meta.digest in self.plan.downloads:  # the very file we were fetching
-            self.fetcher.drop(meta.digest)
-        summary = self.view.files.get(meta.name)
-        if summary is not None and summary.digest in self.plan.downloads:
-            self.fetcher.drop(summary.digest)  # the swarm's, under the name now taken
-        self._hold_local(meta)
-        self._news(now_s)
-        log.info("offering %r, new in Shared", meta.name)
-        self.net.to_tracker(Offer((meta,)))
+    def on_local_file(self, meta: FileMeta, now_s: float) -> list[Action]:
+        """A file that appeared in Shared, hashed once it stopped changing."""
+        if meta.name not in self.local:
+            if meta.digest in self.plan.downloads:  # the very file we were fetching
+                self.fetcher.drop(meta.digest)
+            summary = self.view.files.get(meta.name)
+            if summary is not None and summary.digest in self.plan.downloads:
+                self.fetcher.drop(summary.digest)  # the swarm's, under the name now taken
+            self.mine.taken.pop(meta.name, None)
+            self._hold_local(meta)
+            self._news(now_s)
+            log.info("offering %r, new in Shared", meta.name)
+            self.out.put(ToTracker(Offer((meta,))))
+        return self.out.take()
 
-    def on_local_changed(self, digest: bytes, what: str, now_s: float) -> None:
+    def on_local_changed(self, digest: bytes, what: str, now_s: float) -> list[Action]:
         """A file this peer serves changed or went from Shared (a scan saw
         it, or a read for a peer did): its old content is no longer here.
         The tracker hears it at once, so nobody is sent here for it, and
         nobody waits for a file that no longer exists."""
-        self.store.stop_serving(digest)
+        self._local_changed(digest, what, now_s)
+        return self.out.take()
+
+    def _local_changed(self, digest: bytes, what: str, now_s: float) -> None:
+        self.out.put(StopServing(digest))
         meta = self.mine.by_digest.get(digest)
         if meta is None:
             return
         was_complete = meta.name in self.mine.complete
         self.mine.release(digest)
         if was_complete and self.phase is not Phase.HELLO:
-            self.net.to_tracker(Withdraw(digest, what))
+            self.out.put(ToTracker(Withdraw(digest, what)))
         if what == "deleted":
             # Like any file this peer lacks: fetched again if the swarm still has it.
             log.warning("%r was deleted from Shared: this peer no longer shares it", meta.name)
@@ -450,18 +453,52 @@ class PeerState:
             self.fetcher.excuse(meta.name, "its own copy changed", now_s)
         self._news(now_s)
 
-    def on_name_taken(self, name: str, now_s: float) -> None:
-        """Something that is not shared has ``name`` in Shared (a folder, a
-        link, a FIFO): the swarm's file of that name cannot be placed."""
-        what = self.store.blocking_entry(name)
-        if what is not None:
+    def on_shared_entries(self, taken: dict[str, str], now_s: float) -> list[Action]:
+        """What else Shared holds (name -> what it is: a folder, a link, a
+        file not offered yet), as the last look saw it.  A swarm file's name
+        taken by one of them cannot be fetched: said once, and excused."""
+        new = {name: what for name, what in taken.items() if name not in self.mine.taken}
+        self.mine.taken = dict(taken)
+        for name, what in sorted(new.items()):
             self.fetcher.name_taken_locally(name, what, now_s)
+        return self.out.take()
+
+    # --- the disk's answers --------------------------------------------------------------
+
+    def on_started(self, action: StartPartial, error: OSError | None,
+                   now_s: float) -> list[Action]:
+        self.fetcher.on_started(action, error, now_s)
+        return self.out.take()
+
+    def on_written(self, action: WritePiece, error: OSError | None,
+                   now_s: float) -> list[Action]:
+        self.fetcher.on_written(action, error, now_s)
+        return self.out.take()
+
+    def on_placed(self, action: Place, result: PlaceResult | OSError, what: str | None,
+                  now_s: float) -> list[Action]:
+        self.fetcher.on_placed(action, result, what, now_s)
+        return self.out.take()
+
+    def on_shared_checked(self, changed: list[tuple[bytes, str]], now_s: float) -> list[Action]:
+        """The answer to CheckShared, asked just before a goodbye: a file that
+        changed or went since the last scan must not be claimed by it."""
+        for digest, what in changed:
+            self._local_changed(digest, what, now_s)
+        if not changed and self.phase is Phase.RUNNING:
+            self.fetcher.flush_have()
+            self._set_phase(Phase.LEAVING)
+            self.out.put(ToTracker(Goodbye(force=False)))
+        return self.out.take()
 
     # --- time -----------------------------------------------------------------------
 
-    def on_timer(self, now_s: float) -> None:
-        if self.phase is Phase.DONE:
-            return
+    def on_timer(self, now_s: float) -> list[Action]:
+        if self.phase is not Phase.DONE:
+            self._timer(now_s)
+        return self.out.take()
+
+    def _timer(self, now_s: float) -> None:
         if now_s - self._heard_from_tracker_s > self.settings.tracker_grace_s:
             log.error("no word from the tracker for %.1f s (grace %.1f s); giving up",
                       now_s - self._heard_from_tracker_s, self.settings.tracker_grace_s)
@@ -473,12 +510,10 @@ class PeerState:
             return
         if now_s >= self._next_heartbeat_s:
             self._next_heartbeat_s = now_s + self.settings.heartbeat_interval_s
-            self.net.to_tracker(Heartbeat())
+            self.out.put(ToTracker(Heartbeat()))
         if self.phase in (Phase.HELLO, Phase.JOINING):
             return
-        if self._sync_asked_at is not None and now_s - self._sync_asked_at > SYNC_RETRY_S:
-            self._ask_sync(now_s)
-        self._check_lag(now_s)
+        self.sync.on_timer(now_s)
         self.fetcher.on_timer(now_s)
         self.uploads.serve_queued(now_s)
         if self.phase is Phase.RUNNING and now_s >= self._next_leave_check_s:
@@ -490,9 +525,8 @@ class PeerState:
             self._next_heartbeat_s,
             self._heard_from_tracker_s + self.settings.tracker_grace_s,
         ]
-        if self._behind is not None:
-            candidates.append(self._behind[1] + SEQ_LAG_GRACE_S)
         if self.phase not in (Phase.HELLO, Phase.JOINING):
+            candidates.append(self.sync.next_deadline_s())
             candidates.append(self.fetcher.next_deadline_s())
             if self.phase is Phase.RUNNING:
                 candidates.append(self._next_leave_check_s)
@@ -544,38 +578,32 @@ class PeerState:
                 self._last_blocker = blockers[0]
                 log.info("not leaving yet: %s", blockers[0])
             return
-        # A file may have changed or gone since the last scan of Shared: the
-        # goodbye must not claim it.  (Each change is news: checked again.)
-        changed = self.store.check_served()
-        for digest, what in changed:
-            self.on_local_changed(digest, what, now_s)
-        if changed:
-            return
-        self.fetcher.flush_have()
-        self._set_phase(Phase.LEAVING)
-        self.net.to_tracker(Goodbye(force=False))
+        # Every rule holds.  One last look at the files it holds (the answer
+        # comes to on_shared_checked, which says the goodbye).
+        self._next_leave_check_s = float("inf")
+        self.out.put(CheckShared())
 
-    def request_shutdown(self, now_s: float) -> None:
+    def request_shutdown(self, now_s: float) -> list[Action]:
         """SIGINT/SIGTERM: say goodbye at once, whatever the rules say."""
-        if self.phase is Phase.DONE:
-            return
-        self._leave_reason = "signal"
-        if self.peer_id is None:
-            self._finish(0, self._leave_reason)
-            return
-        self.fetcher.flush_have()
-        self._set_phase(Phase.LEAVING)
-        self._leave_deadline_s = now_s + FAREWELL_WAIT_S
-        self.net.to_tracker(Goodbye(force=True))
+        if self.phase is not Phase.DONE:
+            self._leave_reason = "signal"
+            if self.peer_id is None:
+                self._finish(0, self._leave_reason)
+            else:
+                self.fetcher.flush_have()
+                self._set_phase(Phase.LEAVING)
+                self._leave_deadline_s = now_s + FAREWELL_WAIT_S
+                self.out.put(ToTracker(Goodbye(force=True)))
+        return self.out.take()
 
     def _finish(self, exit_code: int, reason: str) -> None:
         self._set_phase(Phase.DONE)
         self.exit_code = exit_code
         log.info("%s", self.summary())
         holds = sorted(self.local)
-        self.observe("leave", peer=self.display_id, exit_code=exit_code, reason=reason,
-                     holds=holds)
-        self.show(display.Shutdown(self.display_id, holds))
+        self.out.put(Observe("leave", {"peer": self.display_id, "exit_code": exit_code,
+                                       "reason": reason, "holds": holds}))
+        self.out.put(Show(display.Shutdown(self.display_id, holds)))
 
     def summary(self) -> str:
         """The transfer figures of this run, for stderr (tests and benchmarks read them)."""

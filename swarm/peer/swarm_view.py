@@ -61,10 +61,12 @@ class EventResult(enum.Enum):
 
 class SwarmView:
     def __init__(self) -> None:
+        self.self_id: int | None = None  # this peer's id, once the tracker gave one
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything, as before the first snapshot (a peer joining again)."""
+        """Forget everything, as before the first snapshot (a peer joining
+        again; it keeps its old id until the new welcome)."""
         self.seq = -1  # no snapshot yet
         self.peers: dict[int, PeerView] = {}
         self.files: dict[str, FileSummary] = {}

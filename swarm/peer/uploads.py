@@ -1,26 +1,23 @@
-"""Serving chunks to other peers, free of sockets.
+"""Serving chunks to other peers, free of sockets and disk.
 
 A request is checked first -- within the size a request may have, in range,
 of pieces this peer holds verified -- and refused at once if it fails, so a
 bad request costs nothing.  Servable requests are answered at once, or,
 under an upload limit, queued and answered as the limit allows (a Cancel
-takes a queued one back).
+takes a queued one back).  Answering is an action, ``SendChunks``: the IO
+loop reads the bytes and sends them.
 """
 
 from __future__ import annotations
 
-import logging
 from collections import deque
 from collections.abc import Callable, Hashable
-from typing import Protocol
 
-from swarm.peer.disk import ContentChanged
+from swarm.peer.actions import Outbox, Reply, SendChunks
 from swarm.peer.rate_limit import TokenBucket
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
-from swarm.protocol.messages import ChunkData, ChunkRefused, ChunkRequest, Message
+from swarm.protocol.messages import ChunkData, ChunkRefused, ChunkRequest
 from swarm.protocol.meta import FileMeta
-
-log = logging.getLogger("swarm.peer")
 
 MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for
 MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "busy"
@@ -28,26 +25,13 @@ MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "bus
 # What this peer holds of a file: its metadata, and for a download under way
 # which pieces are stored (have[p] == 1); None when it holds nothing of it.
 Servable = Callable[[bytes], tuple[FileMeta, bytearray | None] | None]
-# Told when a file of Shared turns out to have changed as it is read: the
-# digest, what happened, and when.
-ChangeHandler = Callable[[bytes, str, float], None]
-
-
-class Reader(Protocol):
-    def read(self, digest: bytes, offset: int, length: int) -> bytes: ...
-
-
-class Replier(Protocol):
-    def reply(self, route: Hashable, message: Message, payload: bytes | None = None) -> None: ...
 
 
 class Uploads:
-    def __init__(self, limit_bytes_s: int, store: Reader, net: Replier, servable: Servable,
-                 now_s: float, on_changed: ChangeHandler) -> None:
-        self.store = store
-        self.net = net
+    def __init__(self, limit_bytes_s: int, out: Outbox, servable: Servable,
+                 now_s: float) -> None:
+        self.out = out
         self.servable = servable
-        self.on_changed = on_changed
         self.limit = TokenBucket(limit_bytes_s, now_s) if limit_bytes_s else None
         self.queue: deque[tuple[Hashable, ChunkRequest]] = deque()
         self.bytes_served = 0
@@ -55,11 +39,11 @@ class Uploads:
     def request(self, route: Hashable, request: ChunkRequest, now_s: float) -> None:
         reason = self.cannot_serve(request)
         if reason is not None:
-            self.net.reply(route, ChunkRefused(request.request_id, reason))
+            self._refuse(route, request, reason)
         elif self.limit is None:
-            self._serve(route, request, now_s)
+            self._serve(route, request)
         elif len(self.queue) >= MAX_QUEUED_UPLOADS:
-            self.net.reply(route, ChunkRefused(request.request_id, "busy"))
+            self._refuse(route, request, "busy")
         else:
             self.queue.append((route, request))
             self.serve_queued(now_s)
@@ -76,7 +60,7 @@ class Uploads:
             if not limit.try_take(request.chunk_count * CHUNK_SIZE_BYTES, now_s):
                 break
             self.queue.popleft()
-            self._serve(route, request, now_s)
+            self._serve(route, request)
 
     def next_deadline_s(self, now_s: float) -> float | None:
         if self.queue and self.limit is not None:
@@ -101,27 +85,20 @@ class Uploads:
                 return "chunks not held"
         return None
 
-    def _serve(self, route: Hashable, request: ChunkRequest, now_s: float) -> None:
+    def _refuse(self, route: Hashable, request: ChunkRequest, reason: str) -> None:
+        self.out.put(Reply(route, ChunkRefused(request.request_id, reason)))
+
+    def _serve(self, route: Hashable, request: ChunkRequest) -> None:
         # Checked again: a queued request may have waited while things changed.
         reason = self.cannot_serve(request)
         held = self.servable(request.digest)
         if reason is not None or held is None:
-            self.net.reply(route, ChunkRefused(request.request_id, reason or "file not held"))
+            self._refuse(route, request, reason or "file not held")
             return
         meta, _ = held
         offset, length = meta.layout.chunk_byte_range(
             request.first_chunk, request.first_chunk + request.chunk_count)
-        try:
-            data = self.store.read(request.digest, offset, length)
-        except ContentChanged as exc:
-            self.net.reply(route, ChunkRefused(request.request_id, "file changed"))
-            self.on_changed(request.digest, exc.change, now_s)
-            return
-        except (OSError, KeyError) as exc:
-            log.warning("cannot read %r for a peer: %s", meta.name, exc)
-            self.net.reply(route, ChunkRefused(request.request_id, "read failed"))
-            return
         self.bytes_served += length
         reply = ChunkData(request.request_id, request.digest, request.first_chunk,
                           request.chunk_count)
-        self.net.reply(route, reply, data)
+        self.out.put(SendChunks(route, reply, offset, length))

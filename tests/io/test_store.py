@@ -12,14 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from swarm.io.store import (
-    ContentChanged,
-    DiskError,
-    LocalFile,
-    PlaceResult,
-    Store,
-    written_pieces,
-)
+from swarm.io.store import DiskError, LocalFile, Store, written_pieces
+from swarm.peer.disk import ContentChanged, PlaceResult
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 
 MIB = 1 << 20

@@ -19,12 +19,32 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 from swarm.config import Settings
+from swarm.peer.actions import (
+    Action,
+    CheckShared,
+    CloseLink,
+    DropPartial,
+    DropPeer,
+    Observe,
+    OpenReverse,
+    Place,
+    Reply,
+    SendChunks,
+    ServeFile,
+    Show,
+    StartPartial,
+    StopServing,
+    Subscribe,
+    ToPeer,
+    ToTracker,
+    WritePiece,
+)
 from swarm.peer.disk import ContentChanged, PlaceResult
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
 from swarm.protocol import display
-from swarm.protocol.codec import decode, encode_frames
-from swarm.protocol.messages import TOKEN_BYTES, Event, Farewell, Message
+from swarm.protocol.codec import Buffer, decode, encode_frames
+from swarm.protocol.messages import TOKEN_BYTES, ChunkRefused, Event, Farewell, Message
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 from swarm.tracker.state import TrackerState
 
@@ -32,7 +52,7 @@ TICK_S = 0.01
 
 
 class MemoryStore:
-    """StoreLike in memory, with the faults of a real disk on demand: a
+    """A peer's disk in memory, with the faults of a real disk on demand: a
     capacity (writes beyond it fail with ENOSPC), names taken by something
     that is not shared (a folder, a link), and files edited or deleted
     under a running peer (``edit``)."""
@@ -110,6 +130,14 @@ class MemoryStore:
         self.complete.pop(digest, None)
         self.served_names.pop(digest, None)
 
+    def taken(self) -> dict[str, str]:
+        """Entries of Shared that are not files this peer serves, with what
+        each is (what the real store's scan reports)."""
+        served = set(self.served_names.values())
+        taken = {n: "a file that is not shared yet" for n in self.shared if n not in served}
+        taken.update(self.blocked)
+        return taken
+
     def blocking_entry(self, name: str) -> str | None:
         if name in self.blocked:
             return self.blocked[name]
@@ -169,14 +197,56 @@ class SimPeer:
     alive: bool = True
     reachable: bool = True  # False: behind NAT, no inbound connections
     quiet_s: float = 1.0
-    # What the watcher saw in the last scan, to offer files once they stop
-    # changing; and the names it said are taken by something not shared.
+    io: SimIO | None = None
+    # What the watcher saw in the last scan, to offer files once they stop changing.
     seen: dict[str, bytes] = field(default_factory=dict)
-    taken_said: set[str] = field(default_factory=set)
+
+    def run(self, actions: list[Action]) -> None:
+        """Carry out what this peer's state returned, as its IO loop would."""
+        assert self.io is not None
+        self.io.run(actions)
 
 
-class SimNet:
-    """PeerNet for one simulated peer: everything goes onto the wire queue.
+def on_disk(store: MemoryStore, state: PeerState, blocks: list[display.Block],
+            action: Action, now_s: float) -> list[Action]:
+    """Carry out a disk action on ``store`` (or a block for stdout, or an
+    event for --events), as the real ActionRunner does: the disk's answer
+    goes straight back to the state, and what it returns comes back."""
+    if isinstance(action, WritePiece):
+        try:
+            store.write_piece(action.digest, action.piece, action.data)
+        except OSError as exc:
+            return state.on_written(action, exc, now_s)
+        return state.on_written(action, None, now_s)
+    if isinstance(action, StartPartial):
+        store.start_partial(action.meta)
+        return state.on_started(action, None, now_s)
+    if isinstance(action, Place):
+        try:
+            result = store.place(action.digest)
+        except OSError as exc:
+            return state.on_placed(action, exc, None, now_s)
+        what = store.blocking_entry(action.name) if result is PlaceResult.NAME_TAKEN else None
+        return state.on_placed(action, result, what, now_s)
+    if isinstance(action, CheckShared):
+        return state.on_shared_checked(store.check_served(), now_s)
+    if isinstance(action, DropPartial):
+        store.drop_partial(action.digest)
+    elif isinstance(action, ServeFile):
+        store.serve_complete(action.meta)
+    elif isinstance(action, StopServing):
+        store.stop_serving(action.digest)
+    elif isinstance(action, Show):
+        blocks.append(action.block)
+    elif not isinstance(action, Observe):
+        raise TypeError(f"no way to carry out {type(action).__name__}")
+    return []
+
+
+class SimIO:
+    """Carries out one simulated peer's actions: messages onto the wire
+    queue, disk actions on its MemoryStore (their answers straight back to
+    the state, as the real ActionRunner does), blocks into ``peer.blocks``.
 
     A peer that is not ``reachable`` (behind NAT) takes no inbound
     connection: a link to it is reported unreachable after LINK_TIMEOUT_S,
@@ -187,59 +257,74 @@ class SimNet:
     def __init__(self, sim: Simulation, peer: SimPeer) -> None:
         self.sim = sim
         self.peer = peer
-        self.routes: dict[int, Hashable] = {}  # peers that connected to us
         self.serving: dict[int, SimPeer] = {}  # peers we connected out to serve
         self._reported: set[int] = set()
 
-    def to_tracker(self, message: Message) -> None:
-        self.sim.send(self.sim.now_s, "tracker", self.peer.key, message, None)
+    def run(self, actions: list[Action]) -> None:
+        queue = deque(actions)
+        while queue:
+            follow_up = self._do(queue.popleft())
+            queue.extendleft(reversed(follow_up))
 
-    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
+    def _do(self, action: Action) -> list[Action]:
+        state, now = self.peer.state, self.sim.now_s
+        assert state is not None
+        if isinstance(action, ToTracker):
+            self.sim.send(now, "tracker", self.peer.key, action.message, None)
+        elif isinstance(action, ToPeer):
+            self._to_peer(action.peer_id, action.endpoint, action.message)
+        elif isinstance(action, Reply):
+            self._reply(action.route, action.message, None)
+        elif isinstance(action, SendChunks):
+            reply = action.reply
+            try:
+                data = self.peer.store.read(reply.digest, action.offset, action.length)
+            except ContentChanged as exc:
+                self._reply(action.route, ChunkRefused(reply.request_id, "file changed"), None)
+                return state.on_local_changed(reply.digest, exc.change, now)
+            self._reply(action.route, reply, data)
+        elif isinstance(action, Subscribe):
+            self.peer.subscribed = True
+        elif isinstance(action, OpenReverse):
+            target = self.sim.by_endpoint.get(action.endpoint)
+            if target is not None and target.reachable:
+                self.serving[action.peer_id] = target
+        elif isinstance(action, DropPeer):
+            self.serving.pop(action.peer_id, None)
+        elif not isinstance(action, CloseLink):
+            return on_disk(self.peer.store, state, self.peer.blocks, action, now)
+        return []
+
+    def _to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
         target = self.sim.by_endpoint.get(endpoint)
         if target is None:
             return
-        if peer_id in self.routes:  # it connected to us: over that connection
-            self.sim.send(self.sim.now_s, "serve-reversed", (target, self.my_id()), message,
-                          None)
-        elif target.reachable:
+        if target.reachable:
             self.sim.send(self.sim.now_s, "serve", (target, self.peer.key), message, None)
         elif peer_id not in self._reported:
             self._reported.add(peer_id)
             self.sim.send(self.sim.now_s + self.LINK_TIMEOUT_S, "unreachable",
                           (self.peer, peer_id), message, None)
 
-    def my_id(self) -> int:
-        assert self.peer.state is not None and self.peer.state.peer_id is not None
-        return self.peer.state.peer_id
-
-    def reply(self, route: Hashable, message: Message, payload: bytes | None = None) -> None:
-        if self.peer.state is None or self.peer.state.peer_id is None:
+    def _reply(self, route: Hashable, message: Message, payload: bytes | None) -> None:
+        state = self.peer.state
+        if state is None or state.peer_id is None:
             return
         at = self.sim.now_s + self.peer.reply_delay_s
-        if isinstance(route, ReverseRoute):
+        if isinstance(route, ReverseRoute):  # on the connection we opened to serve it
             requester = self.serving.get(route.peer_id)
             if requester is not None:
                 self.sim.send(at, "reversed-reply", (requester, ("rev", self.peer.key)),
                               message, payload)
-            return
-        requester = self.sim.by_key.get(route)  # type: ignore[arg-type]
-        if requester is not None:
-            self.sim.send(at, "reply", (requester, self.peer.state.peer_id), message, payload)
-
-    def open_reverse(self, peer_id: int, endpoint: str) -> None:
-        target = self.sim.by_endpoint.get(endpoint)
-        if target is not None and target.reachable:
-            self.serving[peer_id] = target
-
-    def adopt_route(self, peer_id: int, route: Hashable) -> None:
-        self.routes[peer_id] = route
-
-    def drop_peer(self, peer_id: int) -> None:
-        self.routes.pop(peer_id, None)
-        self.serving.pop(peer_id, None)
-
-    def subscribe(self, pub_port: int) -> None:
-        self.peer.subscribed = True
+        elif isinstance(route, tuple):  # to a source that connected to us
+            server = self.sim.by_key.get(route[1])
+            if server is not None:
+                self.sim.send(self.sim.now_s, "serve-reversed", (server, state.peer_id),
+                              message, None)
+        else:
+            requester = self.sim.by_key.get(route)  # type: ignore[call-overload]
+            if requester is not None:
+                self.sim.send(at, "reply", (requester, state.peer_id), message, payload)
 
 
 class Simulation:
@@ -256,7 +341,7 @@ class Simulation:
         self.peers: list[SimPeer] = []
         self.by_key: dict[bytes, SimPeer] = {}
         self.by_endpoint: dict[str, SimPeer] = {}
-        self.wire: deque[tuple[float, str, object, list[bytes | memoryview]]] = deque()
+        self.wire: deque[tuple[float, str, object, list[Buffer]]] = deque()
         self.drop_event: Callable[[Event], bool] = lambda _event: False
         self.events_dropped = 0
         self._next_scan_s = self.settings.scan_interval_s
@@ -286,10 +371,10 @@ class Simulation:
                 store.drop_partial(meta.digest)
             else:
                 partials.append((meta, pieces))
-        peer.state = PeerState(
-            self.settings, quiet_s, peer.store, SimNet(self, peer), peer.blocks.append,
-            metas, partials, peer.listen_port, self.now_s, random.Random(self.rng.random()),
-        )
+        peer.state = PeerState(self.settings, quiet_s, metas, partials, store.taken(),
+                               peer.listen_port, self.now_s, random.Random(self.rng.random()))
+        peer.io = SimIO(self, peer)
+        peer.io.run(peer.state.start())
         return peer
 
     def kill(self, peer: SimPeer) -> None:
@@ -315,42 +400,42 @@ class Simulation:
              payload: bytes | None) -> None:
         self.wire.append((at_s, kind, target, encode_frames(message, payload)))
 
-    def _deliver(self, kind: str, target: object, frames: list[bytes | memoryview]) -> None:
+    def _deliver(self, kind: str, target: object, frames: list[Buffer]) -> None:
         message, payload = decode(frames)
         if kind == "tracker":
             assert isinstance(target, bytes)
-            if not self.by_key[target].alive:
-                return
-            outcome = self.tracker.handle(target, message, "127.0.0.1", self.now_s)
-            self._carry_out(outcome)
-        elif kind == "serve":
-            server, requester_key = target  # type: ignore[misc]
-            if server.alive and server.state is not None:
-                server.state.on_request(requester_key, message, self.now_s)
-        elif kind == "serve-reversed":
-            server, requester_id = target  # type: ignore[misc]
-            if server.alive and server.state is not None:
-                server.state.on_request(ReverseRoute(requester_id), message, self.now_s)
-        elif kind == "reversed-reply":
-            requester, route = target  # type: ignore[misc]
-            if requester.alive and requester.state is not None:
-                requester.state.on_request(route, message, self.now_s, payload)
-        elif kind == "unreachable":
-            peer, peer_id = target  # type: ignore[misc]
-            if peer.alive and peer.state is not None:
-                peer.state.on_link_unreachable(peer_id, self.now_s)
-        elif kind == "reply":
-            requester, server_id = target  # type: ignore[misc]
-            if requester.alive and requester.state is not None:
-                requester.state.on_peer_reply(server_id, message, payload, self.now_s)
-        elif kind == "event":
-            assert isinstance(target, SimPeer) and isinstance(message, Event)
-            if target.alive and target.state is not None:
-                target.state.on_event(message, self.now_s)
-        elif kind == "to-peer":
-            assert isinstance(target, SimPeer)
-            if target.alive and target.state is not None:
-                target.state.on_tracker(message, self.now_s)
+            if self.by_key[target].alive:
+                self._carry_out(self.tracker.handle(target, message, "127.0.0.1", self.now_s))
+            return
+        peer, actions = self._hand_over(kind, target, message, payload)
+        if peer is not None and peer.io is not None:
+            peer.io.run(actions)
+
+    def _hand_over(self, kind: str, target: object, message: Message,
+                   payload: memoryview | None) -> tuple[SimPeer | None, list[Action]]:
+        """Give a delivered message to the peer it is for: (that peer, the
+        actions it returns); (None, []) when the peer is gone."""
+        peer, detail = target if isinstance(target, tuple) else (target, None)
+        assert isinstance(peer, SimPeer)
+        state = peer.state
+        if not peer.alive or state is None:
+            return None, []
+        now = self.now_s
+        if kind == "serve":
+            return peer, state.on_request(detail, message, now)
+        if kind == "serve-reversed":
+            return peer, state.on_request(ReverseRoute(detail), message, now)
+        if kind == "reversed-reply":
+            return peer, state.on_request(detail, message, now, payload)
+        if kind == "unreachable":
+            return peer, state.on_link_unreachable(detail, now)
+        if kind == "reply":
+            return peer, state.on_peer_reply(detail, message, payload, now)
+        if kind == "event":
+            assert isinstance(message, Event)
+            return peer, state.on_event(message, now)
+        assert kind == "to-peer", kind
+        return peer, state.on_tracker(message, now)
 
     def _carry_out(self, outcome: object) -> None:
         self.tracker_blocks.extend(outcome.blocks)  # type: ignore[attr-defined]
@@ -381,33 +466,33 @@ class Simulation:
                 self._deliver(kind, target, frames)
                 rounds += 1
             for peer in self.peers:
-                if peer.alive and peer.state is not None:
-                    peer.state.flush(self.now_s)
+                if peer.alive and peer.state is not None and peer.io is not None:
+                    peer.io.run(peer.state.flush(self.now_s))
         self.now_s += TICK_S
         for peer in self.peers:
-            if peer.alive and peer.state is not None and not peer.state.done:
-                peer.state.on_timer(self.now_s)
+            if peer.alive and peer.state is not None and peer.io is not None \
+                    and not peer.state.done:
+                peer.io.run(peer.state.on_timer(self.now_s))
         if self.now_s >= self._next_scan_s:
             self._next_scan_s = self.now_s + self.settings.scan_interval_s
             for peer in self.peers:
-                if peer.alive and peer.state is not None and not peer.state.done:
-                    self._scan(peer, peer.state)
+                if peer.alive and peer.state is not None and peer.io is not None \
+                        and not peer.state.done:
+                    self._scan(peer, peer.state, peer.io)
         self._carry_out(self.tracker.expire(self.now_s))
 
-    def _scan(self, peer: SimPeer, state: PeerState) -> None:
+    def _scan(self, peer: SimPeer, state: PeerState, io: SimIO) -> None:
         """What the real watcher does on each look at Shared."""
-        store = peer.store
+        store, now = peer.store, self.now_s
         for digest, what in store.check_served():
-            state.on_local_changed(digest, what, self.now_s)
-        for name in sorted(set(store.blocked) - peer.taken_said):
-            peer.taken_said.add(name)
-            state.on_name_taken(name, self.now_s)
+            io.run(state.on_local_changed(digest, what, now))
         served = set(store.served_names.values())
         unserved = {n: d for n, d in store.shared.items()
                     if n not in served and n not in store.blocked}
+        io.run(state.on_shared_entries(store.taken(), now))
         for name, data in sorted(unserved.items()):
             if peer.seen.get(name) == data:
-                state.on_local_file(meta_of_bytes(name, data), self.now_s)
+                io.run(state.on_local_file(meta_of_bytes(name, data), now))
         peer.seen = unserved
 
     def run(self, until: Callable[[], bool], limit_s: float) -> None:

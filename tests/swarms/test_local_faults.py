@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from swarm.config import Settings
-from swarm.peer.disk_backoff import FIRST_RETRY_S, MAX_RETRY_S
+from swarm.peer.disk_trouble import FIRST_RETRY_S, MAX_RETRY_S
 from swarm.peer.state import Phase
 from swarm.protocol import display
 from swarm.protocol import messages as m

@@ -27,6 +27,17 @@ from hypothesis.stateful import (
 )
 
 from swarm.config import Settings
+from swarm.peer.actions import (
+    Action,
+    CloseLink,
+    DropPeer,
+    OpenReverse,
+    Reply,
+    SendChunks,
+    Subscribe,
+    ToPeer,
+    ToTracker,
+)
 from swarm.peer.picker import PendingRequest
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
@@ -35,7 +46,7 @@ from swarm.protocol import messages as m
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 from swarm.tracker.state import Outcome, TrackerState
-from tests.swarms.sim import MemoryStore, SimPeer, Simulation
+from tests.swarms.sim import MemoryStore, SimPeer, Simulation, on_disk
 
 # Seeded from each test's own source, with no example database: every run
 # tries the same examples on every machine.
@@ -316,36 +327,29 @@ def endpoint_of(peer_id: int) -> str:
     return f"tcp://127.0.0.1:{20000 + peer_id}"
 
 
-class RecordingNet:
-    """PeerNet that records what the peer sends, its questions to the tracker
-    apart: nothing answers but the test."""
+class RecordingWorld:
+    """The world of one PeerState, with nothing that answers but the test:
+    it records what the peer sends, its questions to the tracker apart, and
+    carries out its disk actions on a MemoryStore."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
         self.sent: list[m.Message] = []
         self.queries: list[m.MetaQuery | m.HoldersQuery] = []
+        self.blocks: list[display.Block] = []
 
-    def to_tracker(self, message: m.Message) -> None:
-        self.sent.append(message)
-        if isinstance(message, (m.MetaQuery, m.HoldersQuery)):
-            self.queries.append(message)
-
-    def to_peer(self, peer_id: int, endpoint: str, message: m.Message) -> None:
-        self.sent.append(message)
-
-    def reply(self, route: Hashable, message: m.Message, payload: bytes | None = None) -> None:
-        self.sent.append(message)
-
-    def drop_peer(self, peer_id: int) -> None:
-        pass
-
-    def subscribe(self, pub_port: int) -> None:
-        pass
-
-    def open_reverse(self, peer_id: int, endpoint: str) -> None:
-        pass
-
-    def adopt_route(self, peer_id: int, route: Hashable) -> None:
-        pass
+    def run(self, state: PeerState, actions: list[Action], now_s: float) -> None:
+        queue = list(actions)
+        while queue:
+            action = queue.pop(0)
+            if isinstance(action, (ToTracker, ToPeer, Reply)):
+                self.sent.append(action.message)
+                if isinstance(action.message, (m.MetaQuery, m.HoldersQuery)):
+                    self.queries.append(action.message)
+            elif isinstance(action, SendChunks):
+                self.sent.append(action.reply)
+            elif not isinstance(action, (Subscribe, OpenReverse, CloseLink, DropPeer)):
+                queue[:0] = on_disk(self.store, state, self.blocks, action, now_s)
 
 
 def check_plan_invariants(state: PeerState) -> None:
@@ -378,15 +382,18 @@ class PeerMachine(RuleBasedStateMachine):
                 seed=st.integers(0, 2**16), data=st.data())
     def start(self, local: list[FileMeta], seed: int, data: st.DataObject) -> None:
         self.now_s = 0.0
-        self.net = RecordingNet()
-        store = MemoryStore({meta.name: WORLD_BYTES[meta.digest] for meta in local})
+        self.world = RecordingWorld(
+            MemoryStore({meta.name: WORLD_BYTES[meta.digest] for meta in local}))
         # Quiet for 10 s: most runs end before the peer leaves.
-        self.state = PeerState(Settings(tracker_grace_s=20.0), 10.0, store, self.net,
-                               lambda _block: None, local, [], 20000, self.now_s,
-                               random.Random(seed))
-        self.state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556), self.now_s)
+        self.state = PeerState(Settings(tracker_grace_s=20.0), 10.0, local, [], {}, 20000,
+                               self.now_s, random.Random(seed))
+        self._run(self.state.start())
+        self._run(self.state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556), self.now_s))
         welcome = m.Welcome(data.draw(PEER_IDS, label="peer id"), self._draw_snapshot(data), ())
-        self.state.on_tracker(welcome, self.now_s)
+        self._run(self.state.on_tracker(welcome, self.now_s))
+
+    def _run(self, actions: list[Action]) -> None:
+        self.world.run(self.state, actions, self.now_s)
 
     def _draw_seq(self, data: st.DataObject) -> int:
         return max(0, self.state.view.seq + data.draw(SEQ_STEPS, label="seq step"))
@@ -460,25 +467,25 @@ class PeerMachine(RuleBasedStateMachine):
 
     def _reply(self, peer_id: int, reply: m.Message, payload: bytes | None) -> None:
         view = memoryview(payload) if payload is not None else None
-        self.state.on_peer_reply(peer_id, reply, view, self.now_s)
+        self._run(self.state.on_peer_reply(peer_id, reply, view, self.now_s))
 
     @rule(data=st.data())
     def from_tracker(self, data: st.DataObject) -> None:
-        self.state.on_tracker(self._draw_tracker_reply(data), self.now_s)
+        self._run(self.state.on_tracker(self._draw_tracker_reply(data), self.now_s))
 
     # Random replies seldom answer what the peer asked: its questions and
     # requests are answered too, well or badly.
-    @precondition(lambda self: bool(self.net.queries))
+    @precondition(lambda self: bool(self.world.queries))
     @rule(data=st.data())
     def answer_query(self, data: st.DataObject) -> None:
-        query = self.net.queries.pop(data.draw(st.integers(0, len(self.net.queries) - 1)))
+        query = self.world.queries.pop(data.draw(st.integers(0, len(self.world.queries) - 1)))
         meta = next((meta for meta in WORLD if meta.digest == query.digest), None)
         reply: m.Message = m.ErrorReply("unknown file")
         if meta is not None and isinstance(query, m.MetaQuery):
             reply = m.MetaReply(meta)
         elif meta is not None:
             reply = self._draw_holders(data, meta)
-        self.state.on_tracker(reply, self.now_s)
+        self._run(self.state.on_tracker(reply, self.now_s))
 
     @precondition(lambda self: bool(self._outstanding()))
     @rule(data=st.data())
@@ -522,21 +529,21 @@ class PeerMachine(RuleBasedStateMachine):
             message = m.Cancel(data.draw(st.integers(0, 5)))
         else:
             message = m.Introduce(data.draw(PEER_IDS), data.draw(TOKENS))
-        self.state.on_request(route, message, self.now_s)
+        self._run(self.state.on_request(route, message, self.now_s))
 
     @rule(peer_id=PEER_IDS, change=st.sampled_from(("on_link_down", "on_link_up",
                                                    "on_link_unreachable")))
     def link(self, peer_id: int, change: str) -> None:
-        getattr(self.state, change)(peer_id, self.now_s)
+        self._run(getattr(self.state, change)(peer_id, self.now_s))
 
     @rule(advance_s=st.floats(0.0, 3.0))
     def timer(self, advance_s: float) -> None:
         self.now_s += advance_s
-        self.state.on_timer(self.now_s)
+        self._run(self.state.on_timer(self.now_s))
 
     @rule()
     def flush(self) -> None:
-        self.state.flush(self.now_s)
+        self._run(self.state.flush(self.now_s))
 
     @invariant()
     def invariants_hold(self) -> None:

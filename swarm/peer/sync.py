@@ -1,0 +1,71 @@
+"""Keeping a peer's view in step with the tracker (pure): the zguide's Clone
+pattern, from the side that listens.
+
+Events are numbered.  A gap in the numbers, or a reply that carries a newer
+number than the view has (a heartbeat's Pong, a NotYet), means events were
+lost: the peer asks for a fresh snapshot, and asks again if none comes.
+Replies and events travel on different sockets, so a reply often overtakes
+the events it follows; the view gets a moment to catch up before its events
+count as lost.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from swarm.peer.actions import Outbox, ToTracker
+from swarm.peer.swarm_view import SwarmView
+from swarm.protocol.messages import SyncRequest
+
+log = logging.getLogger("swarm.peer")
+
+SYNC_RETRY_S = 3.0  # a snapshot request unanswered this long is sent again
+SEQ_LAG_GRACE_S = 0.5  # events may trail a reply this long before they count as lost
+
+
+class TrackerSync:
+    def __init__(self, view: SwarmView, out: Outbox) -> None:
+        self.view = view
+        self.out = out
+        self._asked_at_s: float | None = None
+        self._behind: tuple[int, float] | None = None  # (tracker's event number, seen at)
+
+    def ask(self, now_s: float) -> None:
+        """Ask for a snapshot, unless one was asked for a moment ago."""
+        if self._asked_at_s is None or now_s - self._asked_at_s >= SYNC_RETRY_S:
+            self._asked_at_s = now_s
+            self.out.put(ToTracker(SyncRequest()))
+
+    def snapshot_arrived(self, now_s: float) -> None:
+        self._asked_at_s = None
+        if self.view.awaiting_snapshot:  # events were lost while it came
+            self.ask(now_s)
+
+    def tracker_at(self, latest_seq: int, now_s: float) -> None:
+        """The tracker's newest event number, from a reply."""
+        if latest_seq > self.view.seq and self._behind is None:
+            self._behind = (latest_seq, now_s)
+
+    def on_timer(self, now_s: float) -> None:
+        if self._asked_at_s is not None and now_s - self._asked_at_s >= SYNC_RETRY_S:
+            self.ask(now_s)
+        if self._behind is None:
+            return
+        target, since = self._behind
+        if self.view.seq >= target or self.view.awaiting_snapshot:
+            self._behind = None
+        elif now_s - since >= SEQ_LAG_GRACE_S:
+            self._behind = None
+            seen = self.view.seq
+            if self.view.note_seq(target):
+                log.info("the tracker was at event %d, this peer is at %d; asking for a "
+                         "snapshot", target, seen)
+                self.ask(now_s)
+
+    def next_deadline_s(self) -> float:
+        candidates = [float("inf")]
+        if self._behind is not None:
+            candidates.append(self._behind[1] + SEQ_LAG_GRACE_S)
+        if self._asked_at_s is not None:
+            candidates.append(self._asked_at_s + SYNC_RETRY_S)
+        return min(candidates)
