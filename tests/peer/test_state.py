@@ -1,5 +1,6 @@
-"""PeerState and TrackerState together, in memory: whole swarms on a fake
-wire and a fake clock, no sockets, no disk."""
+"""PeerState: alone, values in and actions out; and with a TrackerState and
+other peers, whole swarms on a fake wire and a fake clock, no sockets, no
+disk."""
 
 from __future__ import annotations
 
@@ -8,10 +9,13 @@ import random
 import pytest
 
 from swarm.config import Settings
-from swarm.peer.state import Phase
+from swarm.peer.actions import Reply, SendChunks, ServeFile, Show, Subscribe, ToTracker
+from swarm.peer.state import TRANSITIONS, IllegalTransition, PeerState, Phase
 from swarm.protocol import display
+from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
 from swarm.protocol.messages import FileAdded
+from swarm.protocol.meta import FileMeta, meta_of_bytes
 from tests.swarms.sim import SimPeer, Simulation
 
 
@@ -199,3 +203,53 @@ def test_two_peers_behind_nat_cannot_reach_each_other() -> None:
     sim.run(sim.all_done, limit_s=30)
     assert a.store.shared.keys() == b.store.shared.keys() == relay.store.shared.keys() \
         == {"a.bin", "b.bin"}
+
+
+# --- the state alone: values in, actions out ------------------------------------------
+
+
+def lone_peer(local: list[FileMeta] | None = None) -> PeerState:
+    return PeerState(Settings(), 1.0, local or [], [], {}, 20001, 0.0, random.Random(1))
+
+
+def test_a_peer_says_hello_then_subscribes_before_it_joins() -> None:
+    doc = meta_of_bytes("doc", b"hello")
+    state = lone_peer([doc])
+    assert state.start() == [ServeFile(doc), ToTracker(m.Hello(m.PROTOCOL_VERSION))]
+    actions = state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556), 0.1)
+    assert actions == [Subscribe(5556),
+                       ToTracker(m.Join(m.PROTOCOL_VERSION, 20001, (doc,), ()))]
+    assert state.phase is Phase.JOINING
+
+
+def test_phases_change_only_along_the_table() -> None:
+    state = lone_peer()
+    state.start()
+    # A welcome before the hello reply is no transition at all: ignored.
+    snapshot = m.Snapshot(0, (), ())
+    assert state.on_tracker(m.Welcome(3, snapshot, ()), 0.0) == []
+    assert state.phase is Phase.HELLO
+    with pytest.raises(IllegalTransition, match="hello -> running"):
+        state._set_phase(Phase.RUNNING)
+    for phase, allowed in TRANSITIONS.items():
+        assert phase not in allowed, "a phase does not move to itself"
+    assert TRANSITIONS[Phase.DONE] == frozenset()
+
+
+def test_a_signal_before_joining_ends_at_once_with_id_zero() -> None:
+    state = lone_peer()
+    state.start()
+    actions = state.request_shutdown(0.5)
+    assert Show(display.Shutdown(0, [])) in actions
+    assert state.phase is Phase.DONE and state.exit_code == 0
+    assert state.on_timer(1.0) == [] and state.on_tracker(m.Pong(1), 1.0) == []
+
+
+def test_a_chunk_request_is_answered_by_an_action_that_reads() -> None:
+    doc = meta_of_bytes("doc", bytes(range(256)) * 4)  # 1024 bytes, 2 chunks
+    state = lone_peer([doc])
+    state.start()
+    actions = state.on_request(b"route", m.ChunkRequest(7, doc.digest, 1, 1), 0.0)
+    assert actions == [SendChunks(b"route", m.ChunkData(7, doc.digest, 1, 1), 512, 512)]
+    refused = state.on_request(b"route", m.ChunkRequest(8, doc.digest, 2, 1), 0.0)
+    assert refused == [Reply(b"route", m.ChunkRefused(8, "chunks out of range"))]
