@@ -83,8 +83,6 @@ class Source:
         self.latency_s: float | None = None
         self._sample_bytes = 0
         self._sample_start_s = now_s
-        self.bytes_received = 0
-        self.timeouts = 0
         # Snubbed (libtorrent's word): it missed a deadline, so it gets one
         # request at a time until it answers one in time.
         self.snubbed = False
@@ -104,7 +102,6 @@ class Source:
         return min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, TIMEOUT_FACTOR * expected))
 
     def record_reply(self, size_bytes: int, request: PendingRequest | None, now_s: float) -> None:
-        self.bytes_received += size_bytes
         self._sample_bytes += size_bytes
         elapsed = now_s - self._sample_start_s
         if elapsed >= RATE_SAMPLE_S:
@@ -129,7 +126,6 @@ class Source:
             self._sample_start_s = now_s
 
     def record_timeout(self) -> None:
-        self.timeouts += 1
         self.snubbed = True
         self.window_bytes = max(MIN_WINDOW_BYTES, self.window_bytes // 2)
 

@@ -34,7 +34,6 @@ class Uploads:
         self.servable = servable
         self.limit = TokenBucket(limit_bytes_s, now_s) if limit_bytes_s else None
         self.queue: deque[tuple[Hashable, ChunkRequest]] = deque()
-        self.bytes_served = 0
 
     def request(self, route: Hashable, request: ChunkRequest, now_s: float) -> None:
         reason = self.cannot_serve(request)
@@ -98,7 +97,6 @@ class Uploads:
         meta, _ = held
         offset, length = meta.layout.chunk_byte_range(
             request.first_chunk, request.first_chunk + request.chunk_count)
-        self.bytes_served += length
         reply = ChunkData(request.request_id, request.digest, request.first_chunk,
                           request.chunk_count)
         self.out.put(SendChunks(route, reply, offset, length))
