@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from swarm.io.event_log import EventLog
 from swarm.io.peer_sockets import PeerSockets
@@ -62,53 +63,28 @@ class ActionRunner:
     def _do(self, action: Action) -> list[Action]:
         """Carry out one action; returns what the state asks next, if the
         world had an answer for it."""
-        net, store, state = self.net, self.store, self.state
-        if isinstance(action, ToPeer):
-            net.to_peer(action.peer_id, action.endpoint, action.message)
-        elif isinstance(action, SendChunks):
-            return self._send_chunks(action)
-        elif isinstance(action, WritePiece):
-            try:
-                store.write_piece(action.digest, action.piece, action.data)
-            except OSError as exc:
-                return state.on_written(action, exc, self.clock())
-            return state.on_written(action, None, self.clock())
-        elif isinstance(action, ToTracker):
-            net.to_tracker(action.message)
-        elif isinstance(action, Reply):
-            net.reply(action.route, action.message)
-        elif isinstance(action, Observe):
-            if self.events is not None:
-                self.events.emit(action.kind, **action.fields)
-        elif isinstance(action, StartPartial):
-            try:
-                store.start_partial(action.meta)
-            except OSError as exc:
-                return state.on_started(action, exc, self.clock())
-            return state.on_started(action, None, self.clock())
-        elif isinstance(action, Place):
-            return self._place(action)
-        elif isinstance(action, ServeFile):
-            store.serve_complete(action.meta)
-        elif isinstance(action, StopServing):
-            store.stop_serving(action.digest)
-        elif isinstance(action, DropPartial):
-            store.drop_partial(action.digest)
-        elif isinstance(action, CheckShared):
-            return state.on_shared_checked(store.check_served(), self.clock())
-        elif isinstance(action, Show):
-            self.writer.write([action.block])
-        elif isinstance(action, Subscribe):
-            net.subscribe(action.pub_port)
-        elif isinstance(action, OpenReverse):
-            net.open_reverse(action.peer_id, action.endpoint)
-        elif isinstance(action, CloseLink):
-            net.close_link(action.peer_id)
-        elif isinstance(action, DropPeer):
-            net.drop_peer(action.peer_id)
-        else:  # pragma: no cover - a new action without its carrying out
+        carry_out = CARRY_OUT.get(type(action))
+        if carry_out is None:  # pragma: no cover - a new action without its carrying out
             raise TypeError(f"no way to carry out {type(action).__name__}")
-        return []
+        return carry_out(self, action) or []
+
+    def _write(self, action: WritePiece) -> list[Action]:
+        try:
+            self.store.write_piece(action.digest, action.piece, action.data)
+        except OSError as exc:
+            return self.state.on_written(action, exc, self.clock())
+        return self.state.on_written(action, None, self.clock())
+
+    def _start_partial(self, action: StartPartial) -> list[Action]:
+        try:
+            self.store.start_partial(action.meta)
+        except OSError as exc:
+            return self.state.on_started(action, exc, self.clock())
+        return self.state.on_started(action, None, self.clock())
+
+    def _observe(self, action: Observe) -> None:
+        if self.events is not None:
+            self.events.emit(action.kind, **action.fields)
 
     def _send_chunks(self, action: SendChunks) -> list[Action]:
         reply = action.reply
@@ -132,3 +108,25 @@ class ActionRunner:
         what = self.store.blocking_entry(action.name) if result is PlaceResult.NAME_TAKEN \
             else None
         return self.state.on_placed(action, result, what, self.clock())
+
+
+# How each action is carried out (None: there is no answer to feed back).
+CARRY_OUT: dict[type[Action], Callable[[ActionRunner, Any], list[Action] | None]] = {
+    ToTracker: lambda r, a: r.net.to_tracker(a.message),
+    ToPeer: lambda r, a: r.net.to_peer(a.peer_id, a.endpoint, a.message),
+    Reply: lambda r, a: r.net.reply(a.route, a.message),
+    SendChunks: ActionRunner._send_chunks,
+    Subscribe: lambda r, a: r.net.subscribe(a.pub_port),
+    OpenReverse: lambda r, a: r.net.open_reverse(a.peer_id, a.endpoint),
+    CloseLink: lambda r, a: r.net.close_link(a.peer_id),
+    DropPeer: lambda r, a: r.net.drop_peer(a.peer_id),
+    StartPartial: ActionRunner._start_partial,
+    WritePiece: ActionRunner._write,
+    Place: ActionRunner._place,
+    DropPartial: lambda r, a: r.store.drop_partial(a.digest),
+    ServeFile: lambda r, a: r.store.serve_complete(a.meta),
+    StopServing: lambda r, a: r.store.stop_serving(a.digest),
+    CheckShared: lambda r, _a: r.state.on_shared_checked(r.store.check_served(), r.clock()),
+    Show: lambda r, a: r.writer.write([a.block]),
+    Observe: ActionRunner._observe,
+}

@@ -580,7 +580,8 @@ class TransferPlan:
             digest, first_chunk, chunk_count
         ):
             self._release(request, source)
-            return self._bad(source, download, request.piece, "the reply does not match the request")
+            return self._bad(source, download, request.piece,
+                             "the reply does not match the request")
         source.record_reply(len(payload), request, now_s)
         piece = request.piece
         if download.have[piece]:

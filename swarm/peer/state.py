@@ -17,7 +17,8 @@ from __future__ import annotations
 import enum
 import logging
 import random
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
+from typing import Any
 
 from swarm.config import Settings
 from swarm.peer.actions import (
@@ -210,39 +211,27 @@ class PeerState:
         return self.out.take()
 
     def _from_tracker(self, message: Message, now_s: float) -> None:
-        if isinstance(message, HelloReply):
-            self._hello_reply(message)
-        elif isinstance(message, Welcome):
-            self._welcome(message, now_s)
-        elif isinstance(message, Pong):
-            self.sync.tracker_at(message.seq, now_s)
-        elif isinstance(message, Snapshot):
-            self._apply_changes(self.view.apply_snapshot(message), now_s)
-            self.sync.snapshot_arrived(now_s)
-        elif isinstance(message, MetaReply):
-            self.fetcher.meta_arrived(message.meta, now_s)
-        elif isinstance(message, Holders):
-            self.fetcher.holders_arrived(message, now_s)
-        elif isinstance(message, Refused):
-            self._refused(message, now_s)
-        elif isinstance(message, Farewell):
-            if self.phase is Phase.LEAVING:
-                self._finish(0, self._leave_reason)
-        elif isinstance(message, NotYet):
-            if self.phase is Phase.LEAVING and self._leave_deadline_s is None:
-                self._set_phase(Phase.RUNNING)
-                self._next_leave_check_s = now_s + NOT_YET_RETRY_S
-                self.sync.tracker_at(message.seq, now_s)
-        elif isinstance(message, Rejoin):
-            self._rejoin()
-        elif isinstance(message, ConnectTo):
-            self._connect_to(message)
-        elif isinstance(message, ReverseToken):
-            self.reversals.expect(message.peer_id, message.token)
+        handler = TRACKER_MESSAGES.get(type(message))
+        if handler is not None:
+            handler(self, message, now_s)
         elif isinstance(message, ErrorReply):
             log.warning("tracker: %s", message.reason)
         else:
             log.warning("unexpected %s from the tracker", type(message).__name__)
+
+    def _snapshot(self, snapshot: Snapshot, now_s: float) -> None:
+        self._apply_changes(self.view.apply_snapshot(snapshot), now_s)
+        self.sync.snapshot_arrived(now_s)
+
+    def _farewell(self) -> None:
+        if self.phase is Phase.LEAVING:
+            self._finish(0, self._leave_reason)
+
+    def _not_yet(self, not_yet: NotYet, now_s: float) -> None:
+        if self.phase is Phase.LEAVING and self._leave_deadline_s is None:
+            self._set_phase(Phase.RUNNING)
+            self._next_leave_check_s = now_s + NOT_YET_RETRY_S
+            self.sync.tracker_at(not_yet.seq, now_s)
 
     def _hello_reply(self, reply: HelloReply) -> None:
         if self.phase is not Phase.HELLO:
@@ -625,3 +614,21 @@ class PeerState:
 
     def progress(self) -> list[FileProgress]:
         return self.fetcher.progress()
+
+
+# What the tracker may say to a peer, and who in the peer hears it.
+TrackerMessage = Callable[[PeerState, Any, float], None]
+TRACKER_MESSAGES: dict[type[Message], TrackerMessage] = {
+    HelloReply: lambda p, m, _now: p._hello_reply(m),
+    Welcome: lambda p, m, now: p._welcome(m, now),
+    Pong: lambda p, m, now: p.sync.tracker_at(m.seq, now),
+    Snapshot: lambda p, m, now: p._snapshot(m, now),
+    MetaReply: lambda p, m, now: p.fetcher.meta_arrived(m.meta, now),
+    Holders: lambda p, m, now: p.fetcher.holders_arrived(m, now),
+    Refused: lambda p, m, now: p._refused(m, now),
+    Farewell: lambda p, _m, _now: p._farewell(),
+    NotYet: lambda p, m, now: p._not_yet(m, now),
+    Rejoin: lambda p, _m, _now: p._rejoin(),
+    ConnectTo: lambda p, m, _now: p._connect_to(m),
+    ReverseToken: lambda p, m, _now: p.reversals.expect(m.peer_id, m.token),
+}

@@ -11,6 +11,8 @@ fresh snapshot and ignores events until it arrives.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from typing import Any
 
 from swarm.protocol.messages import (
     Availability,
@@ -129,53 +131,74 @@ class SwarmView:
         return EventResult.APPLIED, self._apply(event)
 
     def _apply(self, event: Event) -> ViewChanges:
-        if isinstance(event, PeerJoined):
-            self.peers[event.peer_id] = PeerView(event.endpoint)
-            return ViewChanges()
-        if isinstance(event, FileAdded):
-            is_new = event.file.name not in self.files
-            self.files[event.file.name] = event.file
-            return ViewChanges(new_files=(event.file.name,) if is_new else (),
-                               touched_files=(event.file.name,))
-        if isinstance(event, FileCompleted):
-            peer = self.peers.get(event.peer_id)
-            if peer is not None:
-                peer.complete.add(event.name)
-            return ViewChanges(touched_files=(event.name,))
-        if isinstance(event, PeerLeft):
-            self.peers.pop(event.peer_id, None)
-            return ViewChanges(left_peers=(event.peer_id,))
-        if isinstance(event, Availability):
-            current = self.files.get(event.name)
-            if current is not None:
-                self.files[event.name] = FileSummary(
-                    current.name, current.size_bytes, current.digest, event.available
-                )
-            return ViewChanges(touched_files=(event.name,))
-        if isinstance(event, Excused):
-            peer = self.peers.get(event.peer_id)
-            if peer is not None:
-                peer.excused.add(event.name)
-            return ViewChanges(touched_files=(event.name,))
-        if isinstance(event, ExcuseWithdrawn):
-            peer = self.peers.get(event.peer_id)
-            if peer is not None:
-                peer.excused.discard(event.name)
-            return ViewChanges(touched_files=(event.name,))
-        if isinstance(event, FileDropped):
-            peer = self.peers.get(event.peer_id)
-            if peer is not None:
-                peer.complete.discard(event.name)
-            return ViewChanges(dropped=((event.peer_id, event.name),),
-                               touched_files=(event.name,))
-        if isinstance(event, FileRemoved):
-            if self.files.pop(event.name, None) is None:
-                return ViewChanges()
-            for peer in self.peers.values():
-                peer.complete.discard(event.name)
-                peer.excused.discard(event.name)
-            return ViewChanges(removed_files=(event.name,))
+        apply = EVENTS.get(type(event))
+        return apply(self, event) if apply is not None else ViewChanges()
+
+    def _peer_joined(self, event: PeerJoined) -> ViewChanges:
+        self.peers[event.peer_id] = PeerView(event.endpoint)
         return ViewChanges()
+
+    def _file_added(self, event: FileAdded) -> ViewChanges:
+        is_new = event.file.name not in self.files
+        self.files[event.file.name] = event.file
+        return ViewChanges(new_files=(event.file.name,) if is_new else (),
+                           touched_files=(event.file.name,))
+
+    def _file_completed(self, event: FileCompleted) -> ViewChanges:
+        peer = self.peers.get(event.peer_id)
+        if peer is not None:
+            peer.complete.add(event.name)
+        return ViewChanges(touched_files=(event.name,))
+
+    def _peer_left(self, event: PeerLeft) -> ViewChanges:
+        self.peers.pop(event.peer_id, None)
+        return ViewChanges(left_peers=(event.peer_id,))
+
+    def _availability(self, event: Availability) -> ViewChanges:
+        current = self.files.get(event.name)
+        if current is not None:
+            self.files[event.name] = FileSummary(
+                current.name, current.size_bytes, current.digest, event.available
+            )
+        return ViewChanges(touched_files=(event.name,))
+
+    def _excused(self, event: Excused | ExcuseWithdrawn) -> ViewChanges:
+        peer = self.peers.get(event.peer_id)
+        if peer is not None:
+            if isinstance(event, Excused):
+                peer.excused.add(event.name)
+            else:
+                peer.excused.discard(event.name)
+        return ViewChanges(touched_files=(event.name,))
+
+    def _file_dropped(self, event: FileDropped) -> ViewChanges:
+        peer = self.peers.get(event.peer_id)
+        if peer is not None:
+            peer.complete.discard(event.name)
+        return ViewChanges(dropped=((event.peer_id, event.name),),
+                           touched_files=(event.name,))
+
+    def _file_removed(self, event: FileRemoved) -> ViewChanges:
+        if self.files.pop(event.name, None) is None:
+            return ViewChanges()
+        for peer in self.peers.values():
+            peer.complete.discard(event.name)
+            peer.excused.discard(event.name)
+        return ViewChanges(removed_files=(event.name,))
+
+
+# Each event, and what it changes in the view.
+EVENTS: dict[type[Event], Callable[[SwarmView, Any], ViewChanges]] = {
+    PeerJoined: SwarmView._peer_joined,
+    FileAdded: SwarmView._file_added,
+    FileCompleted: SwarmView._file_completed,
+    PeerLeft: SwarmView._peer_left,
+    Availability: SwarmView._availability,
+    Excused: SwarmView._excused,
+    ExcuseWithdrawn: SwarmView._excused,
+    FileDropped: SwarmView._file_dropped,
+    FileRemoved: SwarmView._file_removed,
+}
 
 
 def _merge(a: ViewChanges, b: ViewChanges) -> ViewChanges:

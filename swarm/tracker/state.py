@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from swarm.peer.leave_rule import unmet_a, unmet_b
 from swarm.protocol import display
@@ -154,40 +155,23 @@ class TrackerState:
             return out
         peer = self.peers[peer_id]
         peer.last_seen_s = now_s
-        if isinstance(message, Heartbeat):
-            out.sends.append((sender, Pong(self.seq)))
-        elif isinstance(message, Have):
-            self._have(out, peer, message, now_s)
-        elif isinstance(message, Complete):
-            self._complete(out, peer, message)
-        elif isinstance(message, Offer):
-            refused = self._offer(out, peer, message.files)
-            if refused:
-                out.sends.append((sender, Refused(tuple(refused))))
-        elif isinstance(message, HoldersQuery):
-            out.sends.append((sender, self._holders(message)))
-        elif isinstance(message, MetaQuery):
-            record = self._file_by_digest(message.digest)
-            reply: Message = MetaReply(record.meta) if record else ErrorReply(
-                "removed file" if message.digest in self.removed_digests else "unknown file")
-            out.sends.append((sender, reply))
-        elif isinstance(message, SyncRequest):
-            out.sends.append((sender, self.snapshot()))
-        elif isinstance(message, Complaint):
-            self._complaint(peer, message)
-        elif isinstance(message, ReverseRequest):
-            self._reverse(out, peer, message.peer_id)
-        elif isinstance(message, CannotHold):
-            self._cannot_hold(out, peer, message)
-        elif isinstance(message, CanHoldAgain):
-            self._can_hold_again(out, peer, message.name)
-        elif isinstance(message, Withdraw):
-            self._withdraw(out, peer, message)
-        elif isinstance(message, Goodbye):
-            self._goodbye(out, peer, message)
-        else:
+        handler = PEER_REQUESTS.get(type(message))
+        if handler is None:
             self.strike(out, sender, f"{type(message).__name__} is not a request a tracker takes")
+        else:
+            handler(self, out, peer, message, now_s)
         return out
+
+    def _meta_reply(self, digest: bytes) -> Message:
+        record = self._file_by_digest(digest)
+        if record is not None:
+            return MetaReply(record.meta)
+        return ErrorReply("removed file" if digest in self.removed_digests else "unknown file")
+
+    def _offer_request(self, out: Outcome, peer: PeerRecord, offer: Offer) -> None:
+        refused = self._offer(out, peer, offer.files)
+        if refused:
+            out.sends.append((peer.sender, Refused(tuple(refused))))
 
     def expire(self, now_s: float) -> Outcome:
         out = Outcome()
@@ -529,3 +513,23 @@ class TrackerState:
                          for p in self.peers.values())
             level = logging.WARNING if wanted else logging.INFO
             log.log(level, "file %r is %s", record.meta.name, state)
+
+
+# What a joined peer may ask, and who answers it: one entry per request kind.
+PeerRequest = Callable[[TrackerState, Outcome, PeerRecord, Any, float], None]
+PEER_REQUESTS: dict[type[Message], PeerRequest] = {
+    Heartbeat: lambda t, out, peer, _m, _now: out.sends.append((peer.sender, Pong(t.seq))),
+    Have: lambda t, out, peer, m, now: t._have(out, peer, m, now),
+    Complete: lambda t, out, peer, m, _now: t._complete(out, peer, m),
+    Offer: lambda t, out, peer, m, _now: t._offer_request(out, peer, m),
+    HoldersQuery: lambda t, out, peer, m, _now: out.sends.append((peer.sender, t._holders(m))),
+    MetaQuery: lambda t, out, peer, m, _now: out.sends.append(
+        (peer.sender, t._meta_reply(m.digest))),
+    SyncRequest: lambda t, out, peer, _m, _now: out.sends.append((peer.sender, t.snapshot())),
+    Complaint: lambda t, _out, peer, m, _now: t._complaint(peer, m),
+    ReverseRequest: lambda t, out, peer, m, _now: t._reverse(out, peer, m.peer_id),
+    CannotHold: lambda t, out, peer, m, _now: t._cannot_hold(out, peer, m),
+    CanHoldAgain: lambda t, out, peer, m, _now: t._can_hold_again(out, peer, m.name),
+    Withdraw: lambda t, out, peer, m, _now: t._withdraw(out, peer, m),
+    Goodbye: lambda t, out, peer, m, _now: t._goodbye(out, peer, m),
+}
