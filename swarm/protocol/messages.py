@@ -11,7 +11,7 @@ Who sends what to whom is the ``ROUTES`` table at the end of the module.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from swarm.protocol.meta import HASH_BYTES, FileMeta, MetaError
 from swarm.protocol.names import name_problem
@@ -289,10 +289,15 @@ class Message(Record):
 
 
 class Event(Message):
-    """A tracker event published on PUB; ``seq`` numbers them without gaps."""
+    """A tracker event published on PUB; ``seq`` numbers them without gaps.
 
-    if TYPE_CHECKING:  # each event declares it as its first field
-        seq: int
+    ``seq`` is declared here once; a record's inherited fields come before its
+    own, so it is the first field of every event, on the wire too."""
+
+    seq: int
+
+    def __post_init__(self) -> None:
+        _int(self.seq, "seq")
 
 
 # peer -> tracker
@@ -625,12 +630,11 @@ class PeerJoined(Event):
     """A peer joined, serving at this endpoint."""
 
     KIND: ClassVar[int] = 40
-    seq: int
     peer_id: int
     endpoint: str
 
     def __post_init__(self) -> None:
-        _int(self.seq, "seq")
+        super().__post_init__()
         _int(self.peer_id, "peer id", 1, MAX_ID)
         _endpoint(self.endpoint)
 
@@ -639,12 +643,11 @@ class FileAdded(Event):
     """A file name the swarm has not had before ("new file")."""
 
     KIND: ClassVar[int] = 41
-    seq: int
     file: FileSummary
     owner: int
 
     def __post_init__(self) -> None:
-        _int(self.seq, "seq")
+        super().__post_init__()
         object.__setattr__(self, "file", _record(self.file, "file", FileSummary))
         _int(self.owner, "owner", 1, MAX_ID)
 
@@ -654,12 +657,11 @@ class FileCompleted(Event):
     """A peer holds a file whole (it brought it or finished fetching it)."""
 
     KIND: ClassVar[int] = 42
-    seq: int
     peer_id: int
     name: str
 
     def __post_init__(self) -> None:
-        _int(self.seq, "seq")
+        super().__post_init__()
         _int(self.peer_id, "peer id", 1, MAX_ID)
         _name(self.name)
 
@@ -668,11 +670,10 @@ class PeerLeft(Event):
     """A peer said goodbye or expired."""
 
     KIND: ClassVar[int] = 43
-    seq: int
     peer_id: int
 
     def __post_init__(self) -> None:
-        _int(self.seq, "seq")
+        super().__post_init__()
         _int(self.peer_id, "peer id", 1, MAX_ID)
 
 
@@ -680,12 +681,11 @@ class Availability(Event):
     """The living peers together cover the file again, or no longer do."""
 
     KIND: ClassVar[int] = 44
-    seq: int
     name: str
     available: bool
 
     def __post_init__(self) -> None:
-        _int(self.seq, "seq")
+        super().__post_init__()
         _name(self.name)
         _bool(self.available, "available")
 
@@ -696,12 +696,11 @@ class Excused(Event):
     waits for it to."""
 
     KIND: ClassVar[int] = 45
-    seq: int
     peer_id: int
     name: str
 
     def __post_init__(self) -> None:
-        _int(self.seq, "seq")
+        super().__post_init__()
         _int(self.peer_id, "peer id", 1, MAX_ID)
         _name(self.name)
 
@@ -711,12 +710,11 @@ class ExcuseWithdrawn(Event):
     waited for as any peer."""
 
     KIND: ClassVar[int] = 46
-    seq: int
     peer_id: int
     name: str
 
     def __post_init__(self) -> None:
-        _int(self.seq, "seq")
+        super().__post_init__()
         _int(self.peer_id, "peer id", 1, MAX_ID)
         _name(self.name)
 
@@ -725,12 +723,11 @@ class FileDropped(Event):
     """``peer_id`` no longer holds ``name`` (it changed or was deleted there)."""
 
     KIND: ClassVar[int] = 47
-    seq: int
     peer_id: int
     name: str
 
     def __post_init__(self) -> None:
-        _int(self.seq, "seq")
+        super().__post_init__()
         _int(self.peer_id, "peer id", 1, MAX_ID)
         _name(self.name)
 
@@ -740,11 +737,10 @@ class FileRemoved(Event):
     peers do not cover it.  Partial copies are useless; the name is free."""
 
     KIND: ClassVar[int] = 48
-    seq: int
     name: str
 
     def __post_init__(self) -> None:
-        _int(self.seq, "seq")
+        super().__post_init__()
         _name(self.name)
 
 
