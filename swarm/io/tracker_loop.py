@@ -32,6 +32,8 @@ from swarm.protocol.messages import (
     FileRemoved,
     Message,
     ProtocolError,
+    bracketed,
+    is_ipv6,
 )
 from swarm.tracker.state import Outcome, TrackerState
 
@@ -58,9 +60,7 @@ def write_port_file(directory: Path, port: int) -> Path:
 
 def bind_spec(address: str) -> str:
     host = "*" if address in ("*", "0.0.0.0", "") else address
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"tcp://{host}"
+    return f"tcp://{bracketed(host)}"
 
 
 class TrackerLoop:
@@ -79,7 +79,7 @@ class TrackerLoop:
         configure(self.pub, 1 << 16)
         self.pub.setsockopt(zmq.SNDHWM, PUB_HWM_MESSAGES)
         for sock in (self.router, self.pub):
-            if ":" in settings.bind_address:
+            if is_ipv6(settings.bind_address):
                 sock.setsockopt(zmq.IPV6, 1)
             if keys is not None:
                 make_server(sock, keys)

@@ -93,11 +93,20 @@ def _ranges(value: object, what: str, limit: int = MAX_CHUNKS) -> tuple[int, ...
     return flat
 
 
+def is_ipv6(host: str) -> bool:
+    """An IPv6 address, bare or in brackets: the only hosts with a colon."""
+    return ":" in host
+
+
+def bracketed(host: str) -> str:
+    """A host as a ZeroMQ endpoint writes it: an IPv6 address in brackets
+    (once), any other host as it is."""
+    return f"[{host}]" if is_ipv6(host) and not host.startswith("[") else host
+
+
 def tcp_endpoint(host: str, port: int) -> str:
     """tcp://host:port, with an IPv6 address in brackets."""
-    if ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return f"tcp://{host}:{port}"
+    return f"tcp://{bracketed(host)}:{port}"
 
 
 TOKEN_BYTES = 16

@@ -16,6 +16,7 @@ from swarm.protocol.messages import (
     ListQuery,
     Message,
     ProtocolError,
+    is_ipv6,
     tcp_endpoint,
 )
 
@@ -35,7 +36,7 @@ class TrackerClient:
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.setsockopt(zmq.MAXMSGSIZE, MAX_HEADER_BYTES + 4096)
         self.sock.setsockopt(zmq.ROUTING_ID, b"tool-" + os.urandom(8))
-        if host.startswith("[") or ":" in host:
+        if is_ipv6(host):
             self.sock.setsockopt(zmq.IPV6, 1)
         self.sock.connect(tcp_endpoint(host, port))
         self.where = f"{host}:{port}"

@@ -1,4 +1,4 @@
-"""Message classes: what every event shares."""
+"""Message classes: what every event shares, and how endpoints are written."""
 
 from __future__ import annotations
 
@@ -23,3 +23,16 @@ def test_seq_is_every_events_first_field_and_is_checked(cls: type[m.Event]) -> N
         with pytest.raises(m.ProtocolError, match="seq"):
             cls.from_wire([bad, *[None] * (len(cls._fields) - 1)])
 
+
+@pytest.mark.parametrize(("host", "written"), [
+    ("127.0.0.1", "127.0.0.1"),
+    ("tracker.example", "tracker.example"),
+    ("::1", "[::1]"),
+    ("fe80::1%eth0", "[fe80::1%eth0]"),
+    ("[::1]", "[::1]"),  # already bracketed: not twice
+    ("*", "*"),
+])
+def test_an_ipv6_host_is_bracketed_once(host: str, written: str) -> None:
+    assert m.bracketed(host) == written
+    assert m.is_ipv6(host) == written.startswith("[")
+    assert m.tcp_endpoint(host, 7000) == f"tcp://{written}:7000"
