@@ -254,7 +254,7 @@ def _digest(paths: list[Path]) -> int:
 def _query(command: str, args: argparse.Namespace) -> int:
     from swarm.io.curve import keys_from as curve_keys
     from swarm.tools import report
-    from swarm.tools.client import TrackerClient, TrackerUnreachable
+    from swarm.tools.client import TrackerClient, TrackerQueryError
 
     try:
         with TrackerClient(args.host, args.port, args.timeout_s,
@@ -275,7 +275,7 @@ def _query(command: str, args: argparse.Namespace) -> int:
                       else report.who_table(listing, found), args.json)
                 return EXIT_OK
             return _status(client, args)
-    except TrackerUnreachable as exc:
+    except TrackerQueryError as exc:
         print(f"swarm: {exc}", file=sys.stderr)
         return EXIT_FAILURE
 

@@ -21,8 +21,18 @@ from swarm.protocol.messages import (
 )
 
 
-class TrackerUnreachable(Exception):
-    """No (valid) answer from the tracker in time."""
+class TrackerQueryError(Exception):
+    """A question to the tracker got no answer a tool can use."""
+
+
+class TrackerUnreachable(TrackerQueryError):
+    """No answer from the tracker in time."""
+
+
+class BadTrackerAnswer(TrackerQueryError):
+    """The tracker answered, but not with what was asked for: an answer that
+    does not decode, an ErrorReply (with the tracker's reason), or a reply of
+    another kind."""
 
 
 class TrackerClient:
@@ -52,15 +62,15 @@ class TrackerClient:
                 raise ProtocolError(f"{len(frames)} frames")
             reply = decode_header(frames[0])
         except ProtocolError as exc:
-            raise TrackerUnreachable(f"bad answer from {self.where}: {exc}") from None
+            raise BadTrackerAnswer(f"bad answer from {self.where}: {exc}") from None
         if isinstance(reply, ErrorReply):
-            raise TrackerUnreachable(f"the tracker at {self.where} says: {reply.reason}")
+            raise BadTrackerAnswer(f"the tracker at {self.where} says: {reply.reason}")
         return reply
 
     def listing(self) -> Listing:
         reply = self.ask(ListQuery())
         if not isinstance(reply, Listing):
-            raise TrackerUnreachable(f"unexpected {type(reply).__name__} from {self.where}")
+            raise BadTrackerAnswer(f"unexpected {type(reply).__name__} from {self.where}")
         return reply
 
     def close(self) -> None:

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from swarm.config import PROJECT_DIR
-from swarm.tools.client import TrackerClient, TrackerUnreachable
+from swarm.tools.client import TrackerClient, TrackerQueryError
 from swarm.tools.report import status_json, status_table
 
 TRACKER_SH = PROJECT_DIR / "tracker.sh"
@@ -95,7 +95,7 @@ class LiveStatus:
         self.next_s = now + (0.3 if self.tty else 1.0)
         try:
             status = status_json(self.client.listing())
-        except TrackerUnreachable:
+        except TrackerQueryError:
             return
         if self.tty:
             text = f"  t = {elapsed_s:4.1f} s\n" + status_table(status)
