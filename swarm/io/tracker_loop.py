@@ -24,6 +24,7 @@ from swarm.protocol.messages import (
     TOKEN_BYTES,
     Availability,
     ErrorReply,
+    Event,
     Excused,
     ExcuseWithdrawn,
     FileAdded,
@@ -41,9 +42,6 @@ log = logging.getLogger("swarm.tracker")
 
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
 PORT_FILE = "port.txt"
-# Fault injection for tests: event numbers the loop does not publish, as if
-# the PUB socket had dropped them (e.g. "2,5").  Empty in normal use.
-DROP_EVENTS_ENV = "SWARM_TEST_DROP_EVENTS"
 BAD_MESSAGES_LOGGED = 10  # per stranger; then its bad requests are only dropped
 STRANGERS_REMEMBERED = 10_000  # bounds the memory a flood of new senders can take
 
@@ -91,9 +89,6 @@ class TrackerLoop:
         self.writer = StdoutWriter()
         self.waker = Waker()
         self._bad_from: dict[bytes, int] = {}
-        self._drop_seqs = {
-            int(x) for x in os.environ.get(DROP_EVENTS_ENV, "").split(",") if x.strip()
-        }
         self._blocks: list[Block] = []  # stdout blocks of the current pass
 
     def run(self) -> int:
@@ -148,12 +143,12 @@ class TrackerLoop:
         if self.events is not None:
             self._log_events(outcome)
         for event in outcome.events:
-            if event.seq in self._drop_seqs:
-                log.warning("test hook: event %d not published", event.seq)
-                continue
-            self.pub.send(encode(event))
+            self._publish(event)
         for target, message in outcome.sends:
             self._send(target, message)
+
+    def _publish(self, event: Event) -> None:
+        self.pub.send(encode(event))
 
     def _send(self, target: bytes, message: Message) -> None:
         try:

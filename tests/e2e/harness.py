@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -252,11 +252,20 @@ class Swarm:
         self._procs: list[Proc] = []
 
     def start_tracker(self, timeout_s: float = 20.0, args: Iterable[str] = (),
-                      netns: str | None = None) -> int:
-        """``netns``: run it inside that network namespace (ip netns exec)."""
+                      netns: str | None = None, lose_events: Collection[int] = ()) -> int:
+        """``netns``: run it inside that network namespace (ip netns exec).
+        ``lose_events``: event numbers it never publishes, as if its PUB
+        socket had dropped them (tests/e2e/lossy_tracker.py runs in place of
+        tracker.sh)."""
         cwd = self.root / "tracker"
-        argv = _in_netns(netns, ["sh", str(TRACKER_SH), *args])
-        self.tracker = start("tracker", argv, cwd, self.env)
+        env = dict(self.env)
+        if lose_events:
+            seqs = ",".join(str(seq) for seq in sorted(lose_events))
+            command = [sys.executable, "-m", "tests.e2e.lossy_tracker", seqs, *args]
+            env["PYTHONPATH"] = str(REPO)
+        else:
+            command = ["sh", str(TRACKER_SH), *args]
+        self.tracker = start("tracker", _in_netns(netns, command), cwd, env)
         self._procs.append(self.tracker)
         port_file = cwd / "port.txt"
         wait_for(port_file.exists, timeout_s, "port.txt")

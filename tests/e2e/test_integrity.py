@@ -136,9 +136,8 @@ def test_restart_after_sigkill_fetches_only_the_rest(swarm: Swarm) -> None:
 
 
 def test_lost_events_are_repaired_by_resync(swarm: Swarm) -> None:
-    swarm.env["SWARM_TEST_DROP_EVENTS"] = "4,5,6,7,8,9,10"
     files = [{f"f{i}.bin": random_bytes(93 + i, 30_000)} for i in range(3)]
-    swarm.start_tracker()
+    swarm.start_tracker(lose_events=range(4, 11))
     first = swarm.start_peer(files[0], quiet_s=2)
     wait_for(lambda: swarm.tracker is not None and "CONNECT" in swarm.tracker.stdout(), 20,
              "the first peer to join")
