@@ -274,6 +274,23 @@ class Swarm:
         self.port = int(text)
         return self.port
 
+    def connects(self) -> dict[int, list[tuple[str, int]]]:
+        """The CONNECT blocks the tracker has printed so far (peer id -> its
+        offers); none while the tracker is caught writing a block."""
+        assert self.tracker is not None
+        try:
+            return parse_tracker(self.tracker.stdout()).connects
+        except ContractError:  # a block half-written: check_swarm judges the whole
+            return {}
+
+    def wait_connects(self, count: int,
+                      timeout_s: float = 20.0) -> dict[int, list[tuple[str, int]]]:
+        """Wait until the tracker has printed ``count`` CONNECT blocks (that
+        many peers have joined); returns them."""
+        wait_for(lambda: len(self.connects()) >= count, timeout_s,
+                 f"{count} CONNECT block(s) on the tracker's stdout")
+        return self.connects()
+
     def start_peer(self, files: Mapping[str, bytes], quiet_s: float = 1.0,
                    extra: Mapping[str, bytes] | None = None,
                    env: Mapping[str, str] | None = None, name: str | None = None,

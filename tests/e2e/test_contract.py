@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -74,7 +73,7 @@ def test_late_peer_file_reaches_everyone(swarm: Swarm) -> None:
     swarm.start_tracker()
     for f in early:
         swarm.start_peer(f, quiet_s=quiet_s, args=["--events", "events.jsonl"])
-    time.sleep(2.0)
+    swarm.wait_connects(2)  # the late peer joins once both early ones have
     swarm.start_peer(late, quiet_s=1.0)
     finish(swarm)
     check_swarm(swarm, {**early[0], **early[1], **late})
@@ -119,7 +118,8 @@ def test_same_name_different_content_is_refused(swarm: Swarm) -> None:
     extra = {"extra.bin": random_bytes(40, 5000)}
     swarm.start_tracker()
     p1 = swarm.start_peer(first, quiet_s=2.0)
-    time.sleep(1.0)  # p1's offer is the earlier one
+    # p1's offer is the earlier one: the tracker has taken it before p2 starts.
+    assert list(swarm.wait_connects(1).values()) == [[("same.txt", 1)]]
     p2 = swarm.start_peer({**second, **extra}, quiet_s=2.0)
     p3 = swarm.start_peer({}, quiet_s=2.0)
     finish(swarm)
@@ -149,13 +149,8 @@ def test_signal_makes_a_peer_leave_at_once(swarm: Swarm, signame: str) -> None:
     assert swarm.tracker is not None
     tracker = swarm.tracker
 
-    def fetched() -> bool:
-        return "DISCONNECT" not in tracker.stdout() and waiting.shared.joinpath("x.bin").exists()
-
-    deadline = time.monotonic() + 30
-    while not fetched() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert fetched()
+    wait_for(waiting.shared.joinpath("x.bin").exists, 30, "the file to reach the waiting peer")
+    assert "DISCONNECT" not in tracker.stdout(), "a peer left before it was signalled"
     for run in (seeder, waiting):
         run.proc.signal(getattr(sig, signame))
     # "At once": well within their S of 300 s, bounded by the wait itself.
@@ -182,11 +177,16 @@ def test_file_copied_into_shared_while_running_is_offered(swarm: Swarm) -> None:
     owner = swarm.start_peer(first, quiet_s=5.0)
     other = swarm.start_peer({}, quiet_s=5.0)
     wait_for(lambda: (other.shared / "start.bin").exists(), 30, "the first file to spread")
-    # Written in two steps, as a slow copy would: it is offered once it stops changing.
+    # Written in two steps, as a slow copy would: it is offered once it stops
+    # changing.  The second step waits until the owner has looked at Shared
+    # with the file half-written: a hidden file made after the first step is
+    # named on its stderr by that look (hidden files are never shared).
     target = owner.shared / "copied later.bin"
     data = later["copied later.bin"]
     target.write_bytes(data[:50_000])
-    time.sleep(0.3)
+    (owner.shared / ".half written").write_bytes(b"")
+    wait_for(lambda: "not sharing '.half written'" in owner.proc.stderr(), 20,
+             "the owner to look at Shared while the file is half-written")
     with open(target, "ab") as f:
         f.write(data[50_000:])
     finish(swarm)

@@ -342,8 +342,7 @@ def test_symlinks_are_not_followed_unless_asked_and_every_skipped_entry_is_named
     linker = swarm.start_peer({}, name="linker", env=env, quiet_s=3)
     other = swarm.start_peer({}, quiet_s=3)
     # One more entry, made while it runs, is named when it appears.
-    wait_for(lambda: "CONNECT" in (swarm.tracker.stdout() if swarm.tracker else ""), 20,
-             "the first peer to join")
+    swarm.wait_connects(1)  # the first peer
     (shared / "later").mkdir()
     assert swarm.wait_peers(60, [linker, other]) == [0, 0]
     assert swarm.stop_tracker() == 0

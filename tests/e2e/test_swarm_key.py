@@ -8,9 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
 from swarm.io.curve import keys_from, make_client, new_swarm_key
 from swarm.protocol.codec import decode, encode_frames
@@ -19,6 +19,9 @@ from tests.e2e.harness import REPO, Swarm, check_swarm, random_bytes, wait_for
 
 MIB = 1 << 20
 NO_ANSWER_WAIT_MS = 1500  # long enough for any answer on loopback
+HANDSHAKE_WAIT_MS = 10_000  # a handshake on loopback takes milliseconds
+HANDSHAKE_FAILED = (zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+                    | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
 
 
 def swarm_cmd(*args: str, key: str | None) -> subprocess.CompletedProcess[str]:
@@ -42,6 +45,19 @@ def socket_as(ctx: zmq.Context[zmq.Socket[bytes]], kind: int, key: str | None) -
 
 def answered(sock: zmq.Socket[bytes]) -> bool:
     return bool(sock.poll(NO_ANSWER_WAIT_MS))
+
+
+def handshake(sock: zmq.Socket[bytes], endpoint: str) -> int:
+    """Connect, and wait for the outcome of the first handshake with the
+    other side: a zmq.EVENT_HANDSHAKE_* event from the socket's monitor."""
+    monitor = sock.get_monitor_socket(HANDSHAKE_FAILED | zmq.EVENT_HANDSHAKE_SUCCEEDED)
+    try:
+        sock.connect(endpoint)
+        assert monitor.poll(HANDSHAKE_WAIT_MS), f"no handshake with {endpoint}"
+        return recv_monitor_message(monitor)["event"]
+    finally:
+        sock.disable_monitor()
+        monitor.close()
 
 
 def test_only_key_holders_get_in(swarm: Swarm) -> None:
@@ -83,15 +99,16 @@ def test_only_key_holders_get_in(swarm: Swarm) -> None:
             joiner.send_multipart(encode_frames(Hello(PROTOCOL_VERSION)))
             assert not answered(joiner), "an outsider was answered by the tracker"
 
+            # The outsider's subscription reaches the PUB socket and is turned
+            # away there, before the news it must not hear is made.
             listener = socket_as(ctx, zmq.SUB, outsider_key)
             listener.setsockopt(zmq.SUBSCRIBE, b"")
-            listener.connect(f"tcp://127.0.0.1:{pub_port}")
-            time.sleep(0.3)
+            outcome = handshake(listener, f"tcp://127.0.0.1:{pub_port}")
+            assert outcome & HANDSHAKE_FAILED, "an outsider's subscription was let in"
             name = f"news-{len(swarm.peers)}.txt"
             news_files[name] = f"fresh news {name}\n".encode()
-            news = swarm.start_peer({name: news_files[name]}, quiet_s=60)
-            wait_for(lambda n=news: (n.proc.cwd / "stderr.txt").read_text().count("joined") > 0,
-                     20, "a member to join and make news")
+            swarm.start_peer({name: news_files[name]}, quiet_s=60)
+            swarm.wait_connects(len(swarm.peers))  # it joined: its file is news
             assert not answered(listener), "an outsider received the swarm's events"
 
             for endpoint in endpoints:
