@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -206,10 +206,11 @@ def start(name: str, argv: list[str], cwd: Path, env: Mapping[str, str] | None =
     return Proc(name, cwd, popen, time.monotonic())
 
 
-def wait_for(predicate: object, timeout_s: float, what: str, poll_s: float = 0.02) -> None:
+def wait_for(predicate: Callable[[], object], timeout_s: float, what: str,
+             poll_s: float = 0.02) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return
         time.sleep(poll_s)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")

@@ -74,6 +74,7 @@ from swarm.protocol.messages import (
     ProtocolError,
     Rejoin,
     ReverseRequest,
+    Snapshot,
     SyncRequest,
     Welcome,
 )
@@ -234,7 +235,7 @@ def tracker_abuse(real: bytes, unknown: bytes) -> list[Message]:
         HoldersQuery(real, 10**9, 0), HoldersQuery(unknown, 0, 0), MetaQuery(unknown),
         SyncRequest(), ReverseRequest(MAX_ID), Complaint(1, real, "x" * 1000), Heartbeat(),
         ListQuery(), ChunkRequest(1, real, 0, 1), Farewell(), Rejoin(), PeerLeft(1, 1),
-        Welcome(1, (0, (), ()), ()),
+        Welcome(1, Snapshot(0, (), ()), ()),
     ]
 
 
@@ -423,11 +424,11 @@ class Attacker:
             for frames in malformed_bodies(noise, real):
                 self._send(sock, frames, target, "zmq malformed")
             if target.role == "tracker":
-                abuse = [encode_frames(m) for m in tracker_abuse(real, unknown)]
+                abuse = [[encode(m)] for m in tracker_abuse(real, unknown)]
             else:
                 abuse = peer_abuse(real, unknown)
             for frames in abuse:
-                self._send(sock, list(frames), target, "zmq abusive")
+                self._send(sock, frames, target, "zmq abusive")
             self._send(sock, [encode(Hello(PROTOCOL_VERSION))], target, "zmq abusive")
             until = HelloReply if target.role == "tracker" else ErrorReply
             self._read_replies(sock, until, IO_TIMEOUT_S)

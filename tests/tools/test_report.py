@@ -6,6 +6,7 @@ import pytest
 
 from swarm.protocol.messages import FileListing, FileSummary, Listing, PeerSummary
 from swarm.tools import report
+from swarm.units import human_size
 
 DIGEST_A = bytes.fromhex("ab" * 32)
 DIGEST_B = bytes.fromhex("abcd" + "00" * 30)
@@ -85,6 +86,6 @@ def test_status_gives_each_peer_its_holdings_and_the_trackers_rate() -> None:
 
 
 def test_human_sizes() -> None:
-    assert report.human_size(0) == "0 B"
-    assert report.human_size(1536) == "1.5 KiB"
-    assert report.human_size(3 << 20) == "3.0 MiB"
+    assert human_size(0) == "0 B"
+    assert human_size(1536) == "1.5 KiB"
+    assert human_size(3 << 20) == "3.0 MiB"
