@@ -160,9 +160,13 @@ class TrackerLoop:
 
     def _log_events(self, outcome: Outcome) -> None:
         """--events: the outcome of a request, as tools want to see it."""
+        self._log_blocks(outcome.blocks)
+        self._log_published(outcome.events)
+
+    def _log_blocks(self, blocks: list[Block]) -> None:
         assert self.events is not None
         emit = self.events.emit
-        for block in outcome.blocks:
+        for block in blocks:
             if isinstance(block, Connect):
                 peer = self.state.peers.get(block.peer_id)
                 emit("join", peer=block.peer_id, endpoint=peer.endpoint if peer else "",
@@ -174,7 +178,11 @@ class TrackerLoop:
             elif isinstance(block, Disconnect):
                 emit("leave", peer=block.peer_id, reason=block.reason,
                      received=list(block.received))
-        for event in outcome.events:
+
+    def _log_published(self, events: list[Event]) -> None:
+        assert self.events is not None
+        emit = self.events.emit
+        for event in events:
             if isinstance(event, FileAdded):
                 emit("file", name=event.file.name, size=event.file.size_bytes,
                      digest=event.file.digest.hex(), owner=event.owner)
