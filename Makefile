@@ -34,7 +34,7 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check swarm tests bench
-	$(PY) -m mypy swarm
+	$(PY) -m mypy swarm tests
 
 demo: $(STAMP) bytecode
 	$(PY) -m swarm.tools.demo

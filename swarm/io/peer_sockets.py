@@ -22,7 +22,7 @@ from swarm.io.curve import CurveKeys, make_client, make_server
 from swarm.io.zmq_util import configure
 from swarm.peer.reversal import ReverseRoute
 from swarm.protocol.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
-from swarm.protocol.messages import Message, tcp_endpoint
+from swarm.protocol.messages import Message, bracketed, is_ipv6, tcp_endpoint
 
 log = logging.getLogger("swarm.peer")
 
@@ -82,9 +82,9 @@ class PeerSockets:
         self.server.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.server.setsockopt(zmq.SNDHWM, LINK_HWM_MESSAGES)
         bind_host = local_address_towards(tracker_host, tracker_port)
-        if ":" in bind_host:
+        if is_ipv6(bind_host):
             self.server.setsockopt(zmq.IPV6, 1)
-            bind_host = f"[{bind_host}]"
+            bind_host = bracketed(bind_host)
         self.listen_port = self.server.bind_to_random_port(f"tcp://{bind_host}")
         for sock in (self.tracker, self.events, self.server):
             poller.register(sock, zmq.POLLIN)
