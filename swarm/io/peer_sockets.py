@@ -103,7 +103,7 @@ class PeerSockets:
             (make_server if server else make_client)(sock, self.keys)
         return sock
 
-    # --- PeerNet ----------------------------------------------------------------
+    # --- what the actions send ---------------------------------------------------
 
     def to_tracker(self, message: Message) -> None:
         try:

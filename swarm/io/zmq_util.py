@@ -1,6 +1,6 @@
 """Pieces both IO loops share: the wake-up pipe for signals and threads,
-socket options, and frame helpers.  Only this module and the two ``*_io``
-modules import zmq.
+socket options, and frame helpers.  zmq is imported only in the IO room
+(and by the tools' one-shot client): tests/test_layout.py holds that.
 """
 
 from __future__ import annotations
