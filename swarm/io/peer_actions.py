@@ -55,6 +55,11 @@ class ActionRunner:
         self.clock = clock
 
     def run(self, actions: list[Action]) -> None:
+        if len(actions) == 1:  # the usual case, on the hot path: no queue
+            follow_up = self._do(actions[0])
+            if not follow_up:
+                return
+            actions = follow_up
         queue = deque(actions)
         while queue:
             follow_up = self._do(queue.popleft())
