@@ -309,6 +309,19 @@ class Event(Message):
         _int(self.seq, "seq")
 
 
+class PeerFileEvent(Event):
+    """An event about one peer and one file name (the fields, and their
+    checks, of the four events that have them)."""
+
+    peer_id: int
+    name: str
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _name(self.name)
+
+
 # peer -> tracker
 
 
@@ -662,17 +675,10 @@ class FileAdded(Event):
 
 
 
-class FileCompleted(Event):
+class FileCompleted(PeerFileEvent):
     """A peer holds a file whole (it brought it or finished fetching it)."""
 
     KIND: ClassVar[int] = 42
-    peer_id: int
-    name: str
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _int(self.peer_id, "peer id", 1, MAX_ID)
-        _name(self.name)
 
 
 class PeerLeft(Event):
@@ -699,46 +705,25 @@ class Availability(Event):
         _bool(self.available, "available")
 
 
-class Excused(Event):
+class Excused(PeerFileEvent):
     """``peer_id`` cannot take the swarm's ``name`` (it holds other bytes or
     something else under that name, or its disk refuses the writes); nobody
     waits for it to."""
 
     KIND: ClassVar[int] = 45
-    peer_id: int
-    name: str
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _int(self.peer_id, "peer id", 1, MAX_ID)
-        _name(self.name)
 
 
-class ExcuseWithdrawn(Event):
+class ExcuseWithdrawn(PeerFileEvent):
     """``peer_id`` can hold ``name`` again (its disk takes writes again): it is
     waited for as any peer."""
 
     KIND: ClassVar[int] = 46
-    peer_id: int
-    name: str
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _int(self.peer_id, "peer id", 1, MAX_ID)
-        _name(self.name)
 
 
-class FileDropped(Event):
+class FileDropped(PeerFileEvent):
     """``peer_id`` no longer holds ``name`` (it changed or was deleted there)."""
 
     KIND: ClassVar[int] = 47
-    peer_id: int
-    name: str
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        _int(self.peer_id, "peer id", 1, MAX_ID)
-        _name(self.name)
 
 
 class FileRemoved(Event):
