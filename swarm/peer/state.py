@@ -41,11 +41,11 @@ from swarm.peer.actions import (
 from swarm.peer.disk import PlaceResult
 from swarm.peer.fetcher import Fetcher
 from swarm.peer.holdings import Holdings
-from swarm.peer.leave_rule import QuietClock, iter_unmet_a, iter_unmet_b
+from swarm.peer.leave_rule import QuietClock
 from swarm.peer.picker import TransferPlan
 from swarm.peer.progress import FileProgress
 from swarm.peer.reversal import Reversals, ReverseRoute
-from swarm.peer.swarm_view import EventResult, PeerView, SwarmView, ViewChanges
+from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.peer.sync import TrackerSync
 from swarm.peer.uploads import Uploads
 from swarm.protocol import display
@@ -66,6 +66,7 @@ from swarm.protocol.messages import (
     Holders,
     Introduce,
     Join,
+    LeaveStatus,
     Message,
     MetaReply,
     NotYet,
@@ -151,7 +152,9 @@ class PeerState:
         self._leave_deadline_s: float | None = None
         self._leave_reason = "every rule met"
         self._last_blocker = ""
-        self._watched_a: tuple[int, str] | None = None  # what blocked rule (a) last
+        # Whether rules (a) and (b) hold, as the tracker last said (it keeps
+        # the counts; a peer need not follow everyone's completions).
+        self._leave_status: LeaveStatus | None = None
         self.out.put(ToTracker(Hello(PROTOCOL_VERSION)))
 
     def start(self) -> list[Action]:
@@ -268,6 +271,7 @@ class PeerState:
         log.warning("the tracker no longer knows peer %s; joining again", self.peer_id)
         self._set_phase(Phase.JOINING)
         self.view.reset()
+        self._leave_status = None
         for peer_id in list(self.plan.sources):
             self.fetcher.drop_source(peer_id)
         self.out.put(ToTracker(self._join_message()))
@@ -528,33 +532,27 @@ class PeerState:
 
     # --- leaving ----------------------------------------------------------------------
 
-    def leave_blockers(self, now_s: float, first_only: bool = False) -> list[str]:
-        """Why this peer may not leave yet (empty when it may).  The cheap
-        rules come first, and ``first_only`` stops at the first reason: the
-        check runs after every event, and rule (a) costs peers x files."""
+    def leave_blockers(self, now_s: float) -> list[str]:
+        """Why this peer may not leave yet (empty when it may): rule (c) on
+        its own clock, rules (a) and (b) as the tracker last said."""
         if self.peer_id is None or not self.view.synced:
             return ["not in step with the tracker"]
         reasons = []
         if not self.clock.holds(now_s):
             reasons.append(f"quiet period runs until {self.clock.quiet_until():.1f}")
-            if first_only:
-                return reasons
-        for name in iter_unmet_b(self.mine, self.view.available_names()):
-            reasons.append(f"missing {name!r}")
-            if first_only:
-                return reasons
-        peers: dict[int, PeerView | Holdings] = dict(self.view.peers)
-        peers[self.peer_id] = self.mine
-        for pid, name in iter_unmet_a(self.peer_id, peers,
-                                      self._watched_a if first_only else None):
-            reasons.append(f"peer {pid} lacks {name!r}")
-            if first_only:
-                self._watched_a = (pid, name)
-                return reasons
+        status = self._leave_status
+        if status is None:
+            reasons.append("no word from the tracker yet on rules (a) and (b)")
+        elif not status.ready:
+            reasons.append(status.reason)
         return reasons
 
+    def _leave_status_arrived(self, status: LeaveStatus, now_s: float) -> None:
+        self._leave_status = status
+        self._news(now_s)
+
     def _maybe_leave(self, now_s: float) -> None:
-        blockers = self.leave_blockers(now_s, first_only=True)
+        blockers = self.leave_blockers(now_s)
         if blockers:
             # (a) and (b) change only with news, which sets the check due
             # again; (c) is a deadline of its own.
@@ -631,4 +629,5 @@ TRACKER_MESSAGES: dict[type[Message], TrackerMessage] = {
     Rejoin: lambda p, _m, _now: p._rejoin(),
     ConnectTo: lambda p, m, _now: p._connect_to(m),
     ReverseToken: lambda p, m, _now: p.reversals.expect(m.peer_id, m.token),
+    LeaveStatus: lambda p, m, now: p._leave_status_arrived(m, now),
 }

@@ -17,7 +17,7 @@ from swarm.protocol.meta import HASH_BYTES, FileMeta, MetaError
 from swarm.protocol.names import name_problem
 from swarm.protocol.record import Record
 
-PROTOCOL_VERSION = 3
+PROTOCOL_VERSION = 4
 MAX_ID = 2**31 - 1
 MAX_SIZE_BYTES = 2**50
 MAX_CHUNKS = MAX_SIZE_BYTES // 512
@@ -765,6 +765,20 @@ class ReverseToken(Message):
         _token(self.token)
 
 
+class LeaveStatus(Message):
+    """Whether rules (a) and (b) hold for you now, on the tracker's state,
+    and if not, why; sent whenever that changes, so a peer need not follow
+    everyone's completions to know when it may leave."""
+
+    KIND: ClassVar[int] = 35
+    ready: bool
+    reason: str
+
+    def __post_init__(self) -> None:
+        _bool(self.ready, "ready")
+        _text(self.reason, "reason")
+
+
 # peer -> peer
 
 
@@ -844,8 +858,8 @@ ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
       Complaint, ReverseRequest, CannotHold, CanHoldAgain, Withdraw, Goodbye)),
     ("tool → tracker", "DEALER → ROUTER", (ListQuery,)),
     ("tracker → peer", "ROUTER → DEALER",
-     (HelloReply, Welcome, Snapshot, Holders, MetaReply, Refused, Pong, Farewell, NotYet,
-      ErrorReply, Rejoin, ConnectTo, ReverseToken)),
+     (HelloReply, Welcome, Snapshot, Holders, MetaReply, Refused, Pong, LeaveStatus, Farewell,
+      NotYet, ErrorReply, Rejoin, ConnectTo, ReverseToken)),
     ("tracker → tool", "ROUTER → DEALER", (Listing,)),
     ("tracker → every peer", "PUB → SUB",
      (PeerJoined, FileAdded, FileCompleted, PeerLeft, Availability, Excused, ExcuseWithdrawn,

@@ -46,6 +46,7 @@ from swarm.protocol.messages import (
     Holders,
     HoldersQuery,
     Join,
+    LeaveStatus,
     Listing,
     ListQuery,
     Message,
@@ -71,6 +72,7 @@ from swarm.protocol.messages import (
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record, field
 from swarm.tracker.rate_meter import RateMeter
+from swarm.tracker.readiness import Readiness
 
 log = logging.getLogger("swarm.tracker")
 
@@ -91,6 +93,7 @@ class PeerRecord(Record, frozen=False):
     touched: set[str] = field(default_factory=set)  # files it holds chunks of
     complaints_against: int = 0
     strikes: int = 0  # refused or malformed requests
+    told_ready: bool | None = None  # the last LeaveStatus sent it
 
 
 class FileRecord(Record, frozen=False):
@@ -133,12 +136,20 @@ class TrackerState:
         # were on their way are dropped quietly, and partial copies of them
         # do not bring them back.
         self.removed_digests: set[bytes] = set()
+        # The one writer of peers' complete and excused sets: it keeps
+        # counts that tell at once for whom rules (a) and (b) hold.
+        self.readiness = Readiness(self.peers, self.files)
         self._next_id = 1
 
     # --- entry points --------------------------------------------------------
 
     def handle(self, sender: bytes, message: Message, address: str, now_s: float) -> Outcome:
         """One request from ``sender`` (a routing id) seen from ``address``."""
+        out = self._handle(sender, message, address, now_s)
+        self._tell_readiness(out)
+        return out
+
+    def _handle(self, sender: bytes, message: Message, address: str, now_s: float) -> Outcome:
         out = Outcome()
         if isinstance(message, Join):
             self._join(out, sender, message, address, now_s)
@@ -181,7 +192,19 @@ class TrackerState:
                 log.warning("peer %d expired: silent for %.1f s (limit %.1f s)",
                             peer.peer_id, silent_s, self.expiry_s)
                 self._remove(out, peer, "expired")
+        self._tell_readiness(out)
         return out
+
+    def _tell_readiness(self, out: Outcome) -> None:
+        """Tell each peer whose readiness changed whether rules (a) and (b)
+        now hold for it (and, if not, why)."""
+        for pid in sorted(self.readiness.take_changed()):
+            peer = self.peers[pid]
+            ready = self.readiness.ready(pid)
+            if ready != peer.told_ready:
+                peer.told_ready = ready
+                reason = self.readiness.blocker(pid)[:MAX_REASON]
+                out.sends.append((peer.sender, LeaveStatus(ready, reason)))
 
     def next_expiry_s(self) -> float | None:
         if not self.peers:
@@ -259,6 +282,7 @@ class TrackerState:
                           RateMeter(now_s))
         self.peers[peer_id] = peer
         self.by_sender[sender] = peer_id
+        self.readiness.peer_joined(peer)
         self._publish(out, PeerJoined, peer_id, peer.endpoint)
         refused = self._offer(out, peer, join.files)
         for partial in join.partials:
@@ -280,7 +304,7 @@ class TrackerState:
                 log.warning("peer %d: refused offer: %s", peer.peer_id, reason)
                 refused.append(Refusal(meta.name, reason))
                 if meta.name not in peer.excused:
-                    peer.excused.add(meta.name)
+                    self.readiness.set_excused(peer, meta.name, True)
                     self._publish(out, Excused, peer.peer_id, meta.name)
                 continue
             if record is None:
@@ -288,11 +312,12 @@ class TrackerState:
                 self.files[meta.name] = record
                 self.by_digest[meta.digest] = meta.name
                 self.removed_digests.discard(meta.digest)
+                self.readiness.file_added(meta.name)
                 self._publish(out, FileAdded, record.summary(), peer.peer_id)
             record.holders[peer.peer_id] = ChunkSet.full(meta.chunks)
             record.ever_held = ChunkSet.full(meta.chunks)
             peer.touched.add(meta.name)
-            peer.complete.add(meta.name)
+            self.readiness.set_complete(peer, meta.name, True)
             self._publish(out, FileCompleted, peer.peer_id, meta.name)
             self._refresh_availability(out, record)
         return refused
@@ -310,6 +335,7 @@ class TrackerState:
             record = FileRecord(meta, available=False)
             self.files[meta.name] = record
             self.by_digest[meta.digest] = meta.name
+            self.readiness.file_added(meta.name)
             self._publish(out, FileAdded, record.summary(), peer.peer_id)
         chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
         for start, end in ranges:
@@ -385,7 +411,7 @@ class TrackerState:
         if chunks is None:  # an empty file: whole without a single chunk
             record.holders[peer.peer_id] = ChunkSet()
         peer.touched.add(name)
-        peer.complete.add(name)
+        self.readiness.set_complete(peer, name, True)
         peer.received.add(name)
         self._publish(out, FileCompleted, peer.peer_id, name)
         self._refresh_availability(out, record)
@@ -420,14 +446,14 @@ class TrackerState:
         if name not in self.files or name in peer.complete or name in peer.excused:
             return  # removed meanwhile, or nothing changes
         log.info("peer %d cannot hold %r: %s", peer.peer_id, name, message.reason)
-        peer.excused.add(name)
+        self.readiness.set_excused(peer, name, True)
         self._publish(out, Excused, peer.peer_id, name)
 
     def _can_hold_again(self, out: Outcome, peer: PeerRecord, name: str) -> None:
         if name not in peer.excused:
             return
         log.info("peer %d can hold %r again", peer.peer_id, name)
-        peer.excused.discard(name)
+        self.readiness.set_excused(peer, name, False)
         self._publish(out, ExcuseWithdrawn, peer.peer_id, name)
 
     def _withdraw(self, out: Outcome, peer: PeerRecord, message: Withdraw) -> None:
@@ -439,7 +465,7 @@ class TrackerState:
         name = record.meta.name
         held = record.holders.pop(peer.peer_id, None)
         was_complete = name in peer.complete
-        peer.complete.discard(name)
+        self.readiness.set_complete(peer, name, False)
         peer.touched.discard(name)
         if held is None and not was_complete:
             return
@@ -452,28 +478,27 @@ class TrackerState:
 
     def _remove_file(self, out: Outcome, record: FileRecord) -> None:
         name = record.meta.name
+        self.readiness.file_removing(name)
         del self.files[name]
         del self.by_digest[record.meta.digest]
         self.removed_digests.add(record.meta.digest)
         for peer in self.peers.values():
-            peer.complete.discard(name)
             peer.touched.discard(name)
-            peer.excused.discard(name)
         log.warning("file %r removed from the swarm: its holders withdrew it and the living "
                     "peers do not cover it", name)
         self._publish(out, FileRemoved, name)
 
     def _goodbye(self, out: Outcome, peer: PeerRecord, goodbye: Goodbye) -> None:
-        if not goodbye.force:
-            waiting = self.leave_blockers(peer.peer_id)
-            if waiting:
-                out.sends.append((peer.sender, NotYet(self.seq)))
-                return
+        if not goodbye.force and not self.readiness.ready(peer.peer_id):
+            out.sends.append((peer.sender, NotYet(self.seq)))
+            return
         out.sends.append((peer.sender, Farewell()))
         self._remove(out, peer, "goodbye")
 
     def leave_blockers(self, peer_id: int) -> list[str]:
-        """Why rules (a) and (b) do not hold for ``peer_id`` now (empty if they do)."""
+        """Why rules (a) and (b) do not hold for ``peer_id`` now (empty if
+        they do), checked from scratch: what ``readiness`` keeps counts of,
+        at peers x files the call (for tests, not for the hot path)."""
         peer = self.peers[peer_id]
         reasons = [f"peer {other} lacks {name!r}" for other, name in unmet_a(peer_id, self.peers)]
         reasons += [f"it lacks {name!r}" for name in unmet_b(peer, self.available_names())]
@@ -482,6 +507,7 @@ class TrackerState:
     # --- leaving -------------------------------------------------------------
 
     def _remove(self, out: Outcome, peer: PeerRecord, reason: str) -> None:
+        self.readiness.peer_leaving(peer)
         del self.peers[peer.peer_id]
         del self.by_sender[peer.sender]
         out.blocks.append(display.Disconnect(peer.peer_id, sorted(peer.received), reason))
@@ -504,6 +530,7 @@ class TrackerState:
         available = self._covered(record)
         if available != record.available:
             record.available = available
+            self.readiness.availability_changed(record.meta.name)
             self._publish(out, Availability, record.meta.name, available)
             state = "available again" if available else "lost: the living peers no longer cover it"
             # Worth a warning while a living peer still wants it; when the

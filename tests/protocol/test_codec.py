@@ -80,6 +80,7 @@ def sample_messages() -> list[m.Message]:
         m.ExcuseWithdrawn(7, 2, "small.txt"),
         m.FileDropped(8, 1, "small.txt"),
         m.FileRemoved(9, "small.txt"),
+        m.LeaveStatus(False, "2 peers still lack 'small.txt'"),
     ]
 
 

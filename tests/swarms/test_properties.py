@@ -137,8 +137,8 @@ def check_tracker_invariants(state: TrackerState, history: TrackerHistory) -> No
         history.last_seq = event.seq
     assert state.seq == history.last_seq
     for target, message in outcome.sends:
-        if isinstance(message, m.ConnectTo):
-            assert target in state.by_sender, f"ConnectTo for a dead sender {target!r}"
+        if isinstance(message, (m.ConnectTo, m.LeaveStatus)):
+            assert target in state.by_sender, f"{message} for a dead sender {target!r}"
         else:
             assert target == history.step_sender, f"{message} to {target!r}, who asked nothing"
     history.ledger.take(outcome.blocks, {n: r.meta.chunks for n, r in state.files.items()})
@@ -160,6 +160,12 @@ def check_tracker_structure(state: TrackerState, ledger: DisplayLedger) -> None:
             assert holder_id in state.peers, f"dead peer {holder_id} holds {name!r}"
             assert all(0 <= s < e <= record.meta.chunks for s, e in holding.ranges())
         assert record.available == expected_available(state, name), f"{name!r} availability"
+    # The counts behind LeaveStatus agree with rules (a) and (b) checked from
+    # scratch, and every peer was told where it stands.
+    for pid, peer in state.peers.items():
+        ready = state.readiness.ready(pid)
+        assert ready == (not state.leave_blockers(pid)), (pid, state.leave_blockers(pid))
+        assert peer.told_ready == ready, f"peer {pid} was not told it is {ready}"
 
 
 SENDERS = (b"s1", b"s2", b"s3", b"s4")
@@ -172,7 +178,8 @@ META_SOURCES = st.sampled_from(("swarm", "swarm", "offered", "new"))
 ONE_IN_FOUR = st.integers(0, 3).map(lambda n: n == 0)
 TRACKER_REQUESTS: st.SearchStrategy[type[m.Message]] = st.sampled_from((
     m.Hello, m.Join, m.Heartbeat, m.Offer, m.Have, m.Complete, m.SyncRequest, m.HoldersQuery,
-    m.MetaQuery, m.Complaint, m.ReverseRequest, m.Goodbye, m.ListQuery,
+    m.MetaQuery, m.Complaint, m.ReverseRequest, m.Goodbye, m.ListQuery, m.CannotHold,
+    m.CanHoldAgain, m.Withdraw,
 ))
 # The requests that move holdings:
 REPORTS: st.SearchStrategy[type[m.Message]] = st.sampled_from((m.Have, m.Complete))
@@ -239,6 +246,11 @@ class TrackerMachine(RuleBasedStateMachine):
             return m.ReverseRequest(data.draw(peer_ids))
         if kind is m.Goodbye:
             return m.Goodbye(data.draw(st.booleans(), label="force"))
+        if kind in (m.CannotHold, m.CanHoldAgain):
+            name = self._draw_meta(data).name
+            return m.CannotHold(name, "a folder") if kind is m.CannotHold else m.CanHoldAgain(name)
+        if kind is m.Withdraw:
+            return m.Withdraw(self._draw_target(data)[0], "modified")
         if kind is m.Hello:
             return m.Hello(m.PROTOCOL_VERSION)
         return kind()  # Heartbeat, SyncRequest, ListQuery: no fields

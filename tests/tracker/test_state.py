@@ -40,9 +40,21 @@ def send(state: TrackerState, peer: int, message: m.Message, now_s: float = 0.0)
     return state.handle(sender(peer), message, ADDRESS, now_s)
 
 
+def replies(outcome: Outcome) -> list[tuple[bytes, m.Message]]:
+    """What the tracker sends, but the LeaveStatus notices (tested on their own)."""
+    return [(t, msg) for t, msg in outcome.sends if not isinstance(msg, m.LeaveStatus)]
+
+
+def statuses(outcome: Outcome) -> dict[int, m.LeaveStatus]:
+    """The LeaveStatus notices of an outcome, by peer (senders are routing-N)."""
+    return {int(t.decode().split("-")[1]): msg for t, msg in outcome.sends
+            if isinstance(msg, m.LeaveStatus)}
+
+
 def only_reply(outcome: Outcome, peer: int) -> m.Message:
-    assert len(outcome.sends) == 1
-    target, message = outcome.sends[0]
+    sent = replies(outcome)
+    assert len(sent) == 1, sent
+    target, message = sent[0]
     assert target == sender(peer)
     return message
 
@@ -192,7 +204,10 @@ def test_offer_after_join_adds_a_file_once_and_refuses_a_conflict() -> None:
     join(state, 2)
     out = send(state, 1, m.Offer((SMALL,)))
     assert [type(e) for e in out.events] == [m.FileAdded, m.FileCompleted]
-    assert out.sends == []
+    assert replies(out) == []
+    # Both were ready in an empty swarm; neither is now, and each hears why.
+    assert statuses(out) == {1: m.LeaveStatus(False, "1 peer still lacks 'small.txt'"),
+                             2: m.LeaveStatus(False, "missing 'small.txt'")}
     assert send(state, 1, m.Offer((SMALL,))).events == []
     refused = only_reply(send(state, 2, m.Offer((OTHER_SMALL,))), 2)
     assert isinstance(refused, m.Refused)
@@ -511,3 +526,44 @@ def test_a_withdrawal_of_a_file_not_held_changes_nothing() -> None:
     assert send(state, 2, m.Withdraw(BIG.digest, "modified")).events == []
     assert send(state, 2, m.Withdraw(SMALL.digest, "modified")).events == []
     assert state.peers[2].strikes == 0
+
+
+# --- telling peers when rules (a) and (b) hold --------------------------------------------
+
+
+def test_each_peer_hears_when_rules_a_and_b_start_and_stop_holding_for_it() -> None:
+    state = new_state()
+    assert statuses(join(state, 1, [SMALL])) == {1: m.LeaveStatus(True, "")}
+    out = join(state, 2)
+    assert statuses(out) == {1: m.LeaveStatus(False, "1 peer still lacks 'small.txt'"),
+                             2: m.LeaveStatus(False, "missing 'small.txt'")}
+    # Nothing changes for them: nothing is said.
+    assert statuses(send(state, 2, have(SMALL.digest, 0, 1))) == {}
+    out = fetch_whole(state, 2, SMALL)
+    assert statuses(out) == {1: m.LeaveStatus(True, ""), 2: m.LeaveStatus(True, "")}
+    # A third peer: both wait for it again, until it is excused.
+    out = join(state, 3)
+    assert [statuses(out)[p].ready for p in (1, 2, 3)] == [False, False, False]
+    out = send(state, 3, m.CannotHold("small.txt", "a folder has that name"))
+    assert statuses(out) == {1: m.LeaveStatus(True, ""), 2: m.LeaveStatus(True, ""),
+                             3: m.LeaveStatus(True, "")}
+    # The goodbye is checked on the same counts.
+    assert only_reply(send(state, 1, m.Goodbye(False)), 1) == m.Farewell()
+
+
+def test_readiness_follows_withdrawals_removals_and_departures() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    fetch_whole(state, 2, BIG)
+    join(state, 3)
+    send(state, 3, have(BIG.digest, 0, 10))
+    for pid in (1, 2, 3):
+        assert state.readiness.ready(pid) == (not state.leave_blockers(pid))
+    out = send(state, 3, m.Goodbye(True))  # peer 3 leaves: nobody lacks BIG any more
+    assert {p: s.ready for p, s in statuses(out).items()} == {1: True, 2: True}
+    send(state, 1, m.Withdraw(BIG.digest, "modified"))
+    send(state, 2, m.Withdraw(BIG.digest, "deleted"))  # removed: nobody holds it
+    assert "big.bin" not in state.files
+    for pid in (1, 2):
+        assert state.readiness.ready(pid) and state.leave_blockers(pid) == []
