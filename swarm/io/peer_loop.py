@@ -162,7 +162,7 @@ class PeerLoop:
 
     def _event(self, state: PeerState, run: Callable[[list[Action]], None],
                frames: list[zmq.Frame]) -> None:
-        decoded = try_decode(frames, "the tracker's events")
+        decoded = try_decode(frames[1:], "the tracker's events")  # past the topic frame
         if decoded is None:
             return
         if not isinstance(decoded[0], Event):

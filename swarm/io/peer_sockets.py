@@ -22,7 +22,7 @@ from swarm.io.curve import CurveKeys, make_client, make_server
 from swarm.io.zmq_util import configure
 from swarm.peer.reversal import ReverseRoute
 from swarm.protocol.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
-from swarm.protocol.messages import Message, bracketed, is_ipv6, tcp_endpoint
+from swarm.protocol.messages import FILE_TOPIC, Message, bracketed, is_ipv6, tcp_endpoint
 
 log = logging.getLogger("swarm.peer")
 
@@ -76,7 +76,8 @@ class PeerSockets:
         self.tracker.setsockopt(zmq.ROUTING_ID, os.urandom(16))
         self.tracker.connect(tcp_endpoint(tracker_host, tracker_port))
         self.events = self._socket(zmq.SUB, EVENT_MAX_BYTES)
-        self.events.setsockopt(zmq.SUBSCRIBE, b"")
+        # The file topic only: news that grows with the files, not the peers.
+        self.events.setsockopt(zmq.SUBSCRIBE, FILE_TOPIC)
         self.events.setsockopt(zmq.RCVHWM, 100_000)
         self.server = self._socket(zmq.ROUTER, SERVER_MAX_BYTES, server=True)
         self.server.setsockopt(zmq.ROUTER_MANDATORY, 1)

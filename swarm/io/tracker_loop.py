@@ -148,7 +148,7 @@ class TrackerLoop:
             self._send(target, message)
 
     def _publish(self, event: Event) -> None:
-        self.pub.send(encode(event))
+        self.pub.send_multipart([event.TOPIC, encode(event)])
 
     def _send(self, target: bytes, message: Message) -> None:
         try:

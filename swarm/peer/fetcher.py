@@ -91,6 +91,9 @@ class Fetcher:
         self._next_report_s = now_s
         self._next_holders_check_s = now_s
         self._pump_due = False
+        # Where each source serves, from the holder answers: the tracker
+        # names the holders a peer needs, so it need not follow who joins.
+        self.endpoints: dict[int, str] = {}
         self.disk = DiskTrouble()
         self._probe: Action | None = None  # what was tried again when the backoff ended
 
@@ -136,8 +139,7 @@ class Fetcher:
                 log.error("the swarm's %r differs from ours; keeping ours", name)
                 self.excuse(name, "it holds other content under that name", now_s)
             return
-        download = self.plan.downloads.get(summary.digest)
-        if download is None:
+        if summary.digest not in self.plan.downloads:
             if summary.digest in self.disk.unplaced or summary.digest in self.disk.unstarted:
                 return  # waiting for the disk
             what = self.holdings.taken.get(name)
@@ -149,11 +151,6 @@ class Fetcher:
                 self._start(self.partials[summary.digest], now_s)
             else:
                 self._ask_meta(summary.digest, now_s)
-            return
-        me = self.view.self_id
-        for peer_id, peer in self.view.peers.items():
-            if name in peer.complete and peer_id != me:
-                self.plan.add_complete_holder(summary.digest, peer_id, now_s)
 
     def _ask_meta(self, digest: bytes, now_s: float) -> None:
         asked = self._meta_asked.get(digest)
@@ -219,15 +216,25 @@ class Fetcher:
         chunks = download.meta.chunks
         complete, partial = [], {}
         for holder in holders.holders:
-            if holder.peer_id == self.view.self_id or holder.peer_id not in self.view.peers:
+            if holder.peer_id == self.view.self_id:
                 continue
+            self.endpoints[holder.peer_id] = holder.endpoint
             ranges = pairs(holder.ranges)
             if ranges == [(0, chunks)]:
                 complete.append(holder.peer_id)
             else:
                 partial[holder.peer_id] = ranges
         self.plan.set_holders(holders.digest, complete, partial, now_s)
+        self._forget_sources_of_nothing()
         self.schedule_pump()
+
+    def _forget_sources_of_nothing(self) -> None:
+        """A peer no holder answer names any more, with nothing asked of it,
+        is gone or of no use: its connection is closed."""
+        useful = set().union(*(d.sources() for d in self.plan.downloads.values()))
+        for peer_id, source in list(self.plan.sources.items()):
+            if peer_id not in useful and not source.in_flight_bytes:
+                self.drop_source(peer_id)
 
     def _refresh_holders(self, now_s: float) -> None:
         """Ask again who holds what, for downloads that are due (sooner for
@@ -265,9 +272,9 @@ class Fetcher:
         if route is not None:  # it connected to us: ask over that connection
             self.out.put(Reply(route, message))
             return
-        peer = self.view.peers.get(peer_id)
-        if peer is not None:  # one that left is gone; deadlines free its pieces
-            self.out.put(ToPeer(peer_id, peer.endpoint, message))
+        endpoint = self.endpoints.get(peer_id)
+        if endpoint is not None:
+            self.out.put(ToPeer(peer_id, endpoint, message))
 
     def _cancel(self, requests: list[PendingRequest]) -> None:
         for request in requests:
@@ -291,7 +298,7 @@ class Fetcher:
         from here.  Its requests go elsewhere, and the tracker is asked to
         have it connect to us instead."""
         self.plan.source_down(peer_id)
-        if self.reversals.should_ask(peer_id) and peer_id in self.view.peers:
+        if self.reversals.should_ask(peer_id) and peer_id in self.endpoints:
             log.info("cannot reach peer %d; asking the tracker to reverse the connection",
                      peer_id)
             self.out.put(ToTracker(ReverseRequest(peer_id)))
@@ -300,16 +307,8 @@ class Fetcher:
     def drop_source(self, peer_id: int) -> None:
         self.plan.drop_source(peer_id)
         self.reversals.forget(peer_id)
+        self.endpoints.pop(peer_id, None)
         self.out.put(DropPeer(peer_id))
-
-    def holder_dropped(self, peer_id: int, name: str) -> None:
-        """A peer no longer holds a file (it changed there): what we asked
-        of it for that file goes to other holders."""
-        summary = self.view.files.get(name)
-        if summary is None:
-            return
-        self._cancel(self.plan.drop_holder(summary.digest, peer_id))
-        self.schedule_pump()
 
     def file_removed(self, name: str, now_s: float) -> None:
         """The swarm no longer has ``name``: what we fetched of it is of no use,

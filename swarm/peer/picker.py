@@ -409,22 +409,6 @@ class TransferPlan:
             self._release(request, source)
         return released
 
-    def drop_holder(self, digest: bytes, peer_id: int) -> list[PendingRequest]:
-        """A peer no longer holds one file: it is no source of it, and the
-        requests out to it for that file are released (to cancel)."""
-        download = self.downloads.get(digest)
-        if download is None:
-            return []
-        download.drop_holder(peer_id)
-        source = self.sources.get(peer_id)
-        if source is None:
-            return []
-        released = [r for r in source.requests.values()
-                    if r.digest == digest and not r.released]
-        for request in released:
-            self._forget(request)
-        return released
-
     def _banned(self, peer_id: int) -> bool:
         source = self.sources.get(peer_id)
         return source is not None and source.banned

@@ -304,10 +304,6 @@ class PeerState:
                 summary = self.view.files[name]
                 self.out.put(Observe("file", {"name": name, "size": summary.size_bytes,
                                               "digest": summary.digest.hex()}))
-        for peer_id in changes.left_peers:
-            self.fetcher.drop_source(peer_id)
-        for peer_id, name in changes.dropped:
-            self.fetcher.holder_dropped(peer_id, name)
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
             self.fetcher.consider(name, now_s)
         self.fetcher.schedule_pump()

@@ -1,4 +1,4 @@
-"""A peer's copy of the tracker's public state, kept by snapshot and events.
+"""A peer's copy of the swarm's files, kept by snapshot and file events.
 
 The zguide's Clone pattern: the peer subscribes, joins, takes the snapshot that
 comes with the welcome, drops events numbered at or below the snapshot, and
@@ -15,40 +15,26 @@ from collections.abc import Callable
 from typing import Any
 
 from swarm.protocol.messages import (
+    FILE_TOPIC,
     Availability,
     Event,
-    Excused,
-    ExcuseWithdrawn,
     FileAdded,
-    FileCompleted,
-    FileDropped,
     FileRemoved,
     FileSummary,
-    PeerJoined,
-    PeerLeft,
     Snapshot,
 )
-from swarm.protocol.record import Record, field
-
-
-class PeerView(Record, frozen=False):
-    endpoint: str
-    complete: set[str] = field(default_factory=set)
-    excused: set[str] = field(default_factory=set)
+from swarm.protocol.record import Record
 
 
 class ViewChanges(Record):
     """What one snapshot or event changed, for the peer to act on."""
 
     new_files: tuple[str, ...] = ()  # names the view had not had before
-    left_peers: tuple[int, ...] = ()
-    touched_files: tuple[str, ...] = ()  # availability or holders changed
+    touched_files: tuple[str, ...] = ()  # its availability changed
     removed_files: tuple[str, ...] = ()  # names the swarm no longer has
-    dropped: tuple[tuple[int, str], ...] = ()  # (peer, name): it no longer holds the file
 
     def __bool__(self) -> bool:
-        return bool(self.new_files or self.left_peers or self.touched_files
-                    or self.removed_files or self.dropped)
+        return bool(self.new_files or self.touched_files or self.removed_files)
 
 
 MAX_HELD_EVENTS = 10_000  # held while a snapshot is awaited; more means a long stall
@@ -59,6 +45,7 @@ class EventResult(enum.Enum):
     STALE = "stale"  # at or below what the view has: dropped
     GAP = "gap"  # events were lost: a snapshot is needed
     WAITING = "waiting"  # a snapshot is on its way: dropped
+    OTHER_TOPIC = "other topic"  # not a file event: numbered apart, and of no use here
 
 
 class SwarmView:
@@ -70,7 +57,6 @@ class SwarmView:
         """Forget everything, as before the first snapshot (a peer joining
         again; it keeps its old id until the new welcome)."""
         self.seq = -1  # no snapshot yet
-        self.peers: dict[int, PeerView] = {}
         self.files: dict[str, FileSummary] = {}
         self.awaiting_snapshot = True
         # Events that arrive while a snapshot is awaited; those newer than the
@@ -86,17 +72,11 @@ class SwarmView:
 
     def apply_snapshot(self, snapshot: Snapshot) -> ViewChanges:
         before_files = set(self.files)
-        before_peers = set(self.peers)
         self.seq = snapshot.seq
-        self.peers = {
-            p.peer_id: PeerView(p.endpoint, set(p.complete), set(p.excused))
-            for p in snapshot.peers
-        }
         self.files = {f.name: f for f in snapshot.files}
         self.awaiting_snapshot = False
         changes = ViewChanges(
             new_files=tuple(sorted(set(self.files) - before_files)),
-            left_peers=tuple(sorted(before_peers - set(self.peers))),
             touched_files=tuple(sorted(self.files)),
             removed_files=tuple(sorted(before_files - set(self.files))),
         )
@@ -117,6 +97,8 @@ class SwarmView:
         return True
 
     def on_event(self, event: Event) -> tuple[EventResult, ViewChanges]:
+        if event.TOPIC != FILE_TOPIC:
+            return EventResult.OTHER_TOPIC, ViewChanges()
         if self.awaiting_snapshot:
             if len(self._early) < MAX_HELD_EVENTS:
                 self._early.append(event)
@@ -134,25 +116,11 @@ class SwarmView:
         apply = EVENTS.get(type(event))
         return apply(self, event) if apply is not None else ViewChanges()
 
-    def _peer_joined(self, event: PeerJoined) -> ViewChanges:
-        self.peers[event.peer_id] = PeerView(event.endpoint)
-        return ViewChanges()
-
     def _file_added(self, event: FileAdded) -> ViewChanges:
         is_new = event.file.name not in self.files
         self.files[event.file.name] = event.file
         return ViewChanges(new_files=(event.file.name,) if is_new else (),
                            touched_files=(event.file.name,))
-
-    def _file_completed(self, event: FileCompleted) -> ViewChanges:
-        peer = self.peers.get(event.peer_id)
-        if peer is not None:
-            peer.complete.add(event.name)
-        return ViewChanges(touched_files=(event.name,))
-
-    def _peer_left(self, event: PeerLeft) -> ViewChanges:
-        self.peers.pop(event.peer_id, None)
-        return ViewChanges(left_peers=(event.peer_id,))
 
     def _availability(self, event: Availability) -> ViewChanges:
         current = self.files.get(event.name)
@@ -162,41 +130,17 @@ class SwarmView:
             )
         return ViewChanges(touched_files=(event.name,))
 
-    def _excused(self, event: Excused | ExcuseWithdrawn) -> ViewChanges:
-        peer = self.peers.get(event.peer_id)
-        if peer is not None:
-            if isinstance(event, Excused):
-                peer.excused.add(event.name)
-            else:
-                peer.excused.discard(event.name)
-        return ViewChanges(touched_files=(event.name,))
-
-    def _file_dropped(self, event: FileDropped) -> ViewChanges:
-        peer = self.peers.get(event.peer_id)
-        if peer is not None:
-            peer.complete.discard(event.name)
-        return ViewChanges(dropped=((event.peer_id, event.name),),
-                           touched_files=(event.name,))
-
     def _file_removed(self, event: FileRemoved) -> ViewChanges:
         if self.files.pop(event.name, None) is None:
             return ViewChanges()
-        for peer in self.peers.values():
-            peer.complete.discard(event.name)
-            peer.excused.discard(event.name)
         return ViewChanges(removed_files=(event.name,))
 
 
-# Each event, and what it changes in the view.
+# Each file event, and what it changes in the view (a peer subscribes to no
+# other events: an event of another kind changes nothing).
 EVENTS: dict[type[Event], Callable[[SwarmView, Any], ViewChanges]] = {
-    PeerJoined: SwarmView._peer_joined,
     FileAdded: SwarmView._file_added,
-    FileCompleted: SwarmView._file_completed,
-    PeerLeft: SwarmView._peer_left,
     Availability: SwarmView._availability,
-    Excused: SwarmView._excused,
-    ExcuseWithdrawn: SwarmView._excused,
-    FileDropped: SwarmView._file_dropped,
     FileRemoved: SwarmView._file_removed,
 }
 
@@ -204,8 +148,6 @@ EVENTS: dict[type[Event], Callable[[SwarmView, Any], ViewChanges]] = {
 def _merge(a: ViewChanges, b: ViewChanges) -> ViewChanges:
     return ViewChanges(
         new_files=a.new_files + tuple(n for n in b.new_files if n not in a.new_files),
-        left_peers=a.left_peers + b.left_peers,
         touched_files=a.touched_files + b.touched_files,
         removed_files=a.removed_files + b.removed_files,
-        dropped=a.dropped + b.dropped,
     )

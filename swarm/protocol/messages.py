@@ -297,12 +297,24 @@ class Message(Record):
         return cls(*fields)
 
 
+# Events go out on two topics (the first frame of each PUB message), each
+# numbered on its own.  Peers subscribe to the file topic only: what files
+# the swarm has, and whether the living peers cover them -- news that grows
+# with the files, not with the peers.  Who holds what, and who comes and
+# goes, is on the peer topic, for tools; a peer hears what it needs of it
+# from the tracker directly (holders on request, LeaveStatus).
+FILE_TOPIC = b"f"
+PEER_TOPIC = b"p"
+
+
 class Event(Message):
-    """A tracker event published on PUB; ``seq`` numbers them without gaps.
+    """A tracker event published on PUB; ``seq`` numbers the events of its
+    topic without gaps.
 
     ``seq`` is declared here once; a record's inherited fields come before its
     own, so it is the first field of every event, on the wire too."""
 
+    TOPIC: ClassVar[bytes] = PEER_TOPIC
     seq: int
 
     def __post_init__(self) -> None:
@@ -507,16 +519,14 @@ class Withdraw(Message):
 
 
 class Snapshot(Message):
-    """The swarm as of event ``seq``."""
+    """The swarm's files as of file event ``seq``."""
 
     KIND: ClassVar[int] = 20
     seq: int
-    peers: tuple[PeerSummary, ...]
     files: tuple[FileSummary, ...]
 
     def __post_init__(self) -> None:
         _int(self.seq, "seq")
-        object.__setattr__(self, "peers", _records(self.peers, "peers", PeerSummary))
         object.__setattr__(self, "files", _records(self.files, "files", FileSummary))
 
 
@@ -665,6 +675,7 @@ class FileAdded(Event):
     """A file name the swarm has not had before ("new file")."""
 
     KIND: ClassVar[int] = 41
+    TOPIC: ClassVar[bytes] = FILE_TOPIC
     file: FileSummary
     owner: int
 
@@ -696,6 +707,7 @@ class Availability(Event):
     """The living peers together cover the file again, or no longer do."""
 
     KIND: ClassVar[int] = 44
+    TOPIC: ClassVar[bytes] = FILE_TOPIC
     name: str
     available: bool
 
@@ -731,6 +743,7 @@ class FileRemoved(Event):
     peers do not cover it.  Partial copies are useless; the name is free."""
 
     KIND: ClassVar[int] = 48
+    TOPIC: ClassVar[bytes] = FILE_TOPIC
     name: str
 
     def __post_init__(self) -> None:
@@ -861,9 +874,9 @@ ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
      (HelloReply, Welcome, Snapshot, Holders, MetaReply, Refused, Pong, LeaveStatus, Farewell,
       NotYet, ErrorReply, Rejoin, ConnectTo, ReverseToken)),
     ("tracker → tool", "ROUTER → DEALER", (Listing,)),
-    ("tracker → every peer", "PUB → SUB",
-     (PeerJoined, FileAdded, FileCompleted, PeerLeft, Availability, Excused, ExcuseWithdrawn,
-      FileDropped, FileRemoved)),
+    ("tracker → every peer", "PUB → SUB, topic f", (FileAdded, Availability, FileRemoved)),
+    ("tracker → tools", "PUB → SUB, topic p",
+     (PeerJoined, FileCompleted, PeerLeft, Excused, ExcuseWithdrawn, FileDropped)),
     ("peer → peer", "DEALER → ROUTER", (ChunkRequest, Cancel)),
     ("peer → peer", "ROUTER → DEALER", (ChunkData, ChunkRefused, ErrorReply)),
     # Reversed: the serving peer connects out (it cannot be reached), so the

@@ -16,9 +16,7 @@ from swarm.peer.leave_rule import unmet_a, unmet_b
 from swarm.protocol import display
 from swarm.protocol.chunks import ChunkSet, pairs, union_covers
 from swarm.protocol.messages import (
-    MAX_TEXT as MAX_REASON,
-)
-from swarm.protocol.messages import (
+    FILE_TOPIC,
     PROTOCOL_VERSION,
     Availability,
     CanHoldAgain,
@@ -68,6 +66,9 @@ from swarm.protocol.messages import (
     Welcome,
     Withdraw,
     tcp_endpoint,
+)
+from swarm.protocol.messages import (
+    MAX_TEXT as MAX_REASON,
 )
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record, field
@@ -127,7 +128,8 @@ class TrackerState:
         # Tokens for reversed connections, TOKEN_BYTES of randomness each:
         # injected, so the state draws none of its own and tests pin them.
         self.new_token = new_token
-        self.seq = 0
+        self.seq = 0  # the last file event's number: what peers keep in step with
+        self.peer_seq = 0  # the last peer event's number (the topic tools follow)
         self.peers: dict[int, PeerRecord] = {}
         self.by_sender: dict[bytes, int] = {}
         self.files: dict[str, FileRecord] = {}
@@ -214,7 +216,7 @@ class TrackerState:
     # --- views ---------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        return Snapshot(self.seq, self._peer_summaries(), self._file_summaries())
+        return Snapshot(self.seq, self._file_summaries())
 
     def listing(self, now_s: float) -> Listing:
         files = []
@@ -267,9 +269,13 @@ class TrackerState:
 
     # --- requests ------------------------------------------------------------
 
-    def _publish(self, out: Outcome, make: Callable[..., Event], *fields: object) -> None:
-        self.seq += 1
-        out.events.append(make(self.seq, *fields))
+    def _publish(self, out: Outcome, make: type[Event], *fields: object) -> None:
+        if make.TOPIC == FILE_TOPIC:
+            self.seq += 1
+            out.events.append(make(self.seq, *fields))
+        else:
+            self.peer_seq += 1
+            out.events.append(make(self.peer_seq, *fields))
 
     def _join(self, out: Outcome, sender: bytes, join: Join, address: str, now_s: float) -> None:
         if sender in self.by_sender:

@@ -1,6 +1,6 @@
-"""The real tracker, except that it never publishes the events whose numbers
-it is given, as if its PUB socket had dropped them: peers must notice the gap
-and repair it with a snapshot.
+"""The real tracker, except that it never publishes the file events (the
+topic peers follow) whose numbers it is given, as if its PUB socket had
+dropped them: peers must notice the gap and repair it with a snapshot.
 
     python -m tests.e2e.lossy_tracker 4,5,6 [swarm tracker options]
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from swarm import cli
 from swarm.config import Settings
 from swarm.io import tracker_loop
-from swarm.protocol.messages import Event
+from swarm.protocol.messages import FILE_TOPIC, Event
 
 log = logging.getLogger("swarm.tracker")
 
@@ -30,7 +30,7 @@ class LossyTrackerLoop(tracker_loop.TrackerLoop):
         self.lost_seqs = frozenset(lost_seqs)
 
     def _publish(self, event: Event) -> None:
-        if event.seq in self.lost_seqs:
+        if event.TOPIC == FILE_TOPIC and event.seq in self.lost_seqs:
             log.warning("event %d not published (lost on purpose)", event.seq)
             return
         super()._publish(event)

@@ -236,7 +236,7 @@ def tracker_abuse(real: bytes, unknown: bytes) -> list[Message]:
         HoldersQuery(real, 10**9, 0), HoldersQuery(unknown, 0, 0), MetaQuery(unknown),
         SyncRequest(), ReverseRequest(MAX_ID), Complaint(1, real, "x" * 1000), Heartbeat(),
         ListQuery(), ChunkRequest(1, real, 0, 1), Farewell(), Rejoin(), PeerLeft(1, 1),
-        Welcome(1, Snapshot(0, (), ()), ()),
+        Welcome(1, Snapshot(0, ()), ()),
     ]
 
 

@@ -226,7 +226,7 @@ def test_phases_change_only_along_the_table() -> None:
     state = lone_peer()
     state.start()
     # A welcome before the hello reply is no transition at all: ignored.
-    snapshot = m.Snapshot(0, (), ())
+    snapshot = m.Snapshot(0, ())
     assert state.on_tracker(m.Welcome(3, snapshot, ()), 0.0) == []
     assert state.phase is Phase.HELLO
     with pytest.raises(IllegalTransition, match="hello -> running"):

@@ -1,12 +1,11 @@
-"""SwarmView: the Clone pattern's snapshot + numbered events, with gaps and stale events."""
+"""SwarmView: the Clone pattern's snapshot + numbered file events, with gaps
+and stale events."""
 
 from __future__ import annotations
 
 from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.protocol import messages as m
 from swarm.protocol.meta import HASH_BYTES
-
-ENDPOINT = "tcp://127.0.0.1:7000"
 
 
 def summary(name: str, available: bool = True) -> m.FileSummary:
@@ -15,18 +14,13 @@ def summary(name: str, available: bool = True) -> m.FileSummary:
     return m.FileSummary(name, 100, digest, available)
 
 
-def snapshot(seq: int, peers: dict[int, tuple[str, ...]] | None = None,
-             files: tuple[m.FileSummary, ...] = ()) -> m.Snapshot:
-    """A snapshot with the given peers (id -> complete names) and files."""
-    summaries = tuple(
-        m.PeerSummary(pid, ENDPOINT, complete, ()) for pid, complete in (peers or {}).items()
-    )
-    return m.Snapshot(seq, summaries, files)
+def snapshot(seq: int, files: tuple[m.FileSummary, ...] = ()) -> m.Snapshot:
+    return m.Snapshot(seq, files)
 
 
 def synced_view(seq: int = 5) -> SwarmView:
     view = SwarmView()
-    view.apply_snapshot(snapshot(seq, {1: ("a",)}, (summary("a"),)))
+    view.apply_snapshot(snapshot(seq, (summary("a"),)))
     return view
 
 
@@ -39,67 +33,59 @@ def test_new_view_waits_for_a_snapshot() -> None:
 def test_snapshot_then_events_in_order() -> None:
     view = synced_view(5)
     assert view.synced and view.seq == 5
-    assert view.on_event(m.PeerJoined(6, 2, ENDPOINT)) == (EventResult.APPLIED, ViewChanges())
-    result, changes = view.on_event(m.FileAdded(7, summary("b"), 2))
+    result, changes = view.on_event(m.FileAdded(6, summary("b"), 2))
     assert result is EventResult.APPLIED
     assert changes.new_files == ("b",)
-    result, changes = view.on_event(m.FileCompleted(8, 2, "b"))
-    assert result is EventResult.APPLIED and changes.touched_files == ("b",)
-    assert view.on_event(m.Availability(9, "a", False))[0] is EventResult.APPLIED
-    assert view.on_event(m.Excused(10, 2, "a"))[0] is EventResult.APPLIED
-    assert view.seq == 10
-    assert view.peers[2].complete == {"b"}
-    assert view.peers[2].excused == {"a"}
+    assert view.on_event(m.Availability(7, "a", False))[0] is EventResult.APPLIED
+    assert view.seq == 7
     assert view.available_names() == ["b"]
 
 
 def test_events_at_or_below_the_snapshot_are_stale() -> None:
     view = synced_view(5)
     for seq in (1, 4, 5):
-        result, changes = view.on_event(m.PeerLeft(seq, 1))
+        result, changes = view.on_event(m.FileRemoved(seq, "a"))
         assert result is EventResult.STALE and not changes
-    assert 1 in view.peers
+    assert "a" in view.files
     assert view.seq == 5
-    view.on_event(m.PeerJoined(6, 2, ENDPOINT))
-    assert view.on_event(m.PeerJoined(6, 2, ENDPOINT))[0] is EventResult.STALE  # a repeat
+    view.on_event(m.FileAdded(6, summary("b"), 2))
+    assert view.on_event(m.FileAdded(6, summary("b"), 2))[0] is EventResult.STALE  # a repeat
 
 
 def test_gap_asks_for_a_snapshot_and_drops_events_until_it_comes() -> None:
     view = synced_view(5)
-    result, changes = view.on_event(m.PeerLeft(7, 1))  # 6 was lost
+    result, changes = view.on_event(m.FileRemoved(7, "a"))  # 6 was lost
     assert result is EventResult.GAP and not changes
     assert view.awaiting_snapshot and not view.synced
-    assert 1 in view.peers  # nothing applied
-    assert view.on_event(m.PeerJoined(8, 2, ENDPOINT))[0] is EventResult.WAITING
-    view.apply_snapshot(snapshot(8, {2: ()}))
+    assert "a" in view.files  # nothing applied
+    assert view.on_event(m.FileAdded(8, summary("b"), 2))[0] is EventResult.WAITING
+    view.apply_snapshot(snapshot(8, (summary("b"),)))
     assert (view.synced, view.seq) == (True, 8)
-    assert view.on_event(m.PeerLeft(9, 2))[0] is EventResult.APPLIED
+    assert view.on_event(m.FileRemoved(9, "b"))[0] is EventResult.APPLIED
 
 
 def test_events_before_the_first_snapshot_are_kept_and_applied_if_newer() -> None:
     view = SwarmView()
     early = [
-        m.PeerJoined(4, 3, ENDPOINT),  # already inside the snapshot: dropped
-        m.FileAdded(5, summary("old"), 3),  # likewise
+        m.FileAdded(5, summary("old"), 3),  # already inside the snapshot: dropped
         m.FileAdded(6, summary("new"), 3),
-        m.PeerLeft(7, 1),
+        m.Availability(7, "old", False),
     ]
     for event in early:
         assert view.on_event(event) == (EventResult.WAITING, ViewChanges())
-    changes = view.apply_snapshot(snapshot(5, {1: ("old",), 3: ()}, (summary("old"),)))
+    changes = view.apply_snapshot(snapshot(5, (summary("old"),)))
     assert view.seq == 7
     assert set(view.files) == {"old", "new"}
-    assert set(view.peers) == {3}
+    assert view.available_names() == ["new"]
     assert changes.new_files == ("old", "new")
-    assert changes.left_peers == (1,)
 
 
 def test_early_events_with_a_gap_after_the_snapshot_ask_again() -> None:
     view = SwarmView()
-    view.on_event(m.PeerJoined(9, 3, ENDPOINT))
+    view.on_event(m.FileAdded(9, summary("late"), 3))
     view.apply_snapshot(snapshot(5))
     assert view.awaiting_snapshot  # 6..8 are missing
-    assert 3 not in view.peers
+    assert "late" not in view.files
 
 
 def test_note_seq_newer_than_the_view_requests_a_resync() -> None:
@@ -119,33 +105,26 @@ def test_note_seq_before_any_snapshot_does_nothing() -> None:
     assert not view.note_seq(3)
 
 
-def test_snapshot_reports_new_files_and_left_peers() -> None:
+def test_snapshot_reports_new_and_removed_files() -> None:
     view = SwarmView()
-    first = view.apply_snapshot(snapshot(3, {1: ("a",), 2: ()}, (summary("a"),)))
-    assert first.new_files == ("a",)
-    assert first.left_peers == ()
-    assert first.touched_files == ("a",)
-    second = view.apply_snapshot(
-        snapshot(9, {2: ("a",), 4: ()}, (summary("a"), summary("c"), summary("b")))
-    )
+    first = view.apply_snapshot(snapshot(3, (summary("a"),)))
+    assert first.new_files == ("a",) and first.touched_files == ("a",)
+    assert first.removed_files == ()
+    second = view.apply_snapshot(snapshot(9, (summary("c"), summary("b"))))
     assert second.new_files == ("b", "c")
-    assert second.left_peers == (1,)
-    assert set(view.peers) == {2, 4}
-    assert view.peers[2].complete == {"a"}
+    assert second.removed_files == ("a",)
+    assert set(view.files) == {"b", "c"}
 
 
-def test_events_report_new_files_and_left_peers() -> None:
+def test_events_report_new_files() -> None:
     view = synced_view(5)
     _, added = view.on_event(m.FileAdded(6, summary("b"), 1))
     assert added.new_files == ("b",) and added.touched_files == ("b",)
     # A name the view already has is not new, even if announced again.
     _, again = view.on_event(m.FileAdded(7, summary("a"), 1))
     assert again.new_files == () and again.touched_files == ("a",)
-    _, left = view.on_event(m.PeerLeft(8, 1))
-    assert left.left_peers == (1,) and left.new_files == ()
-    assert 1 not in view.peers
     assert not ViewChanges()
-    assert ViewChanges(left_peers=(1,))
+    assert ViewChanges(removed_files=("a",))
 
 
 def test_availability_of_an_unknown_file_changes_nothing() -> None:
@@ -156,27 +135,22 @@ def test_availability_of_an_unknown_file_changes_nothing() -> None:
     assert changes.touched_files == ("ghost",)
 
 
-def test_excuses_withdrawals_and_removals() -> None:
+def test_removals() -> None:
     view = SwarmView()
-    view.apply_snapshot(snapshot(5, {1: ("a", "b"), 2: ("a",)}, (summary("a"), summary("b"))))
-    assert view.on_event(m.Excused(6, 2, "b"))[1] == ViewChanges(touched_files=("b",))
-    assert view.on_event(m.ExcuseWithdrawn(7, 2, "b"))[1] == ViewChanges(touched_files=("b",))
-    assert view.peers[2].excused == set()
-    result, changes = view.on_event(m.FileDropped(8, 1, "a"))
+    view.apply_snapshot(snapshot(5, (summary("a"), summary("b"))))
+    result, changes = view.on_event(m.FileRemoved(6, "b"))
     assert result is EventResult.APPLIED
-    assert changes == ViewChanges(dropped=((1, "a"),), touched_files=("a",))
-    assert view.peers[1].complete == {"b"}
-    view.on_event(m.Excused(9, 2, "b"))
-    result, changes = view.on_event(m.FileRemoved(10, "b"))
     assert changes == ViewChanges(removed_files=("b",))
     assert list(view.files) == ["a"]
-    assert view.peers[1].complete == set() and view.peers[2].excused == set()
     # Removed again (a late duplicate in a resync): nothing to do.
-    assert view.on_event(m.FileRemoved(11, "b"))[1] == ViewChanges()
+    assert view.on_event(m.FileRemoved(7, "b"))[1] == ViewChanges()
 
 
-def test_a_snapshot_without_a_file_removes_it() -> None:
+def test_events_of_the_peer_topic_change_nothing_in_a_peer_view() -> None:
+    """A peer subscribes to the file topic only; should another event reach
+    it, it is numbered on another topic and means nothing here."""
     view = synced_view(5)
-    changes = view.apply_snapshot(snapshot(9, {1: ()}, ()))
-    assert changes.removed_files == ("a",)
-    assert view.files == {}
+    assert m.FileCompleted.TOPIC == m.PEER_TOPIC and m.FileAdded.TOPIC == m.FILE_TOPIC
+    other = view.on_event(m.FileCompleted(6, 2, "a"))
+    assert other == (EventResult.OTHER_TOPIC, ViewChanges())
+    assert view.seq == 5 and view.synced

@@ -29,7 +29,7 @@ PEERS = (
     m.PeerSummary(1, ENDPOINT, ("empty file", "small.txt"), ()),
     m.PeerSummary(2, "tcp://[::1]:6000", (), ("small.txt",)),
 )
-SNAPSHOT = m.Snapshot(7, PEERS, (summary_of(META_EMPTY), summary_of(META_SMALL, False)))
+SNAPSHOT = m.Snapshot(7, (summary_of(META_EMPTY), summary_of(META_SMALL, False)))
 FILE_LISTING = m.FileListing(summary_of(META_WIDE), (1, 3), ((2, 64), (4, 10)))
 
 

@@ -9,9 +9,12 @@ from swarm.protocol import messages as m
 EVENTS = [cls for cls in m.ALL_MESSAGES if issubclass(cls, m.Event)]
 
 
-def test_every_event_published_on_pub_is_an_event() -> None:
-    (published,) = [classes for _, sockets, classes in m.ROUTES if sockets == "PUB → SUB"]
-    assert set(published) == set(EVENTS)
+def test_every_event_published_on_pub_is_an_event_of_the_topic_it_is_listed_under() -> None:
+    published = {sockets: [cls for cls in classes if issubclass(cls, m.Event)]
+                 for _, sockets, classes in m.ROUTES if sockets.startswith("PUB → SUB")}
+    assert {cls for classes in published.values() for cls in classes} == set(EVENTS)
+    assert {cls.TOPIC for cls in published["PUB → SUB, topic f"]} == {m.FILE_TOPIC}
+    assert {cls.TOPIC for cls in published["PUB → SUB, topic p"]} == {m.PEER_TOPIC}
 
 
 @pytest.mark.parametrize("cls", EVENTS, ids=lambda cls: cls.__name__)

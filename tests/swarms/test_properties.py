@@ -116,7 +116,7 @@ class TrackerHistory:
     """What the tracker published and printed so far, and the step just taken."""
 
     def __init__(self) -> None:
-        self.last_seq = 0
+        self.last_seq = {m.FILE_TOPIC: 0, m.PEER_TOPIC: 0}  # per topic
         self.ledger = DisplayLedger()
         self.step_sender: bytes | None = None  # None: an expiry, nobody asked anything
         self.step_outcome = Outcome()
@@ -132,10 +132,12 @@ def expected_available(state: TrackerState, name: str) -> bool:
 
 def check_tracker_invariants(state: TrackerState, history: TrackerHistory) -> None:
     outcome, history.step_outcome = history.step_outcome, Outcome()
-    for event in outcome.events:  # numbered without gaps or repeats over the whole run
-        assert event.seq == history.last_seq + 1, f"{event} after seq {history.last_seq}"
-        history.last_seq = event.seq
-    assert state.seq == history.last_seq
+    for event in outcome.events:  # numbered per topic without gaps or repeats
+        last = history.last_seq[event.TOPIC]
+        assert event.seq == last + 1, f"{event} after seq {last} of its topic"
+        history.last_seq[event.TOPIC] = event.seq
+    assert state.seq == history.last_seq[m.FILE_TOPIC]
+    assert state.peer_seq == history.last_seq[m.PEER_TOPIC]
     for target, message in outcome.sends:
         if isinstance(message, (m.ConnectTo, m.LeaveStatus)):
             assert target in state.by_sender, f"{message} for a dead sender {target!r}"
@@ -244,6 +246,10 @@ class TrackerMachine(RuleBasedStateMachine):
             return m.Complaint(data.draw(peer_ids), self._draw_target(data)[0], "bad piece")
         if kind is m.ReverseRequest:
             return m.ReverseRequest(data.draw(peer_ids))
+        return self._draw_small_request(data, kind)
+
+    def _draw_small_request(self, data: st.DataObject, kind: type[m.Message]) -> m.Message:
+        """The requests of a field or two, or none."""
         if kind is m.Goodbye:
             return m.Goodbye(data.draw(st.booleans(), label="force"))
         if kind in (m.CannotHold, m.CanHoldAgain):
@@ -320,16 +326,12 @@ TOKENS = st.sampled_from([bytes([i]) * m.TOKEN_BYTES for i in range(3)])
 SEQ_STEPS = st.integers(-2, 3)  # from the view's own number: stale, repeated, next, gaps
 SUMMARIES = st.builds(lambda meta, available: m.FileSummary(
     meta.name, meta.size_bytes, meta.digest, available), WORLD_METAS, st.booleans())
-PEER_SUMMARIES = st.builds(
-    lambda pid, complete, excused: m.PeerSummary(pid, endpoint_of(pid), complete, excused),
-    PEER_IDS, st.lists(WORLD_NAMES, unique=True).map(tuple),
-    st.lists(WORLD_NAMES, unique=True, max_size=1).map(tuple))
 TRACKER_REPLIES: st.SearchStrategy[type[m.Message]] = st.sampled_from((
     m.Welcome, m.Snapshot, m.Holders, m.MetaReply, m.Pong, m.NotYet, m.Farewell, m.Refused,
     m.ErrorReply, m.Rejoin, m.ConnectTo, m.ReverseToken,
 ))
 EVENTS = st.sampled_from((m.PeerJoined, m.FileAdded, m.FileCompleted, m.PeerLeft,
-                          m.Availability, m.Excused))
+                          m.Availability, m.Excused, m.FileRemoved))
 # How a source answers a request; "another file": a reply naming a file it was
 # not asked for.
 ANSWERS = ("good", "corrupt", "misplaced", "refused", "another file")
@@ -411,11 +413,9 @@ class PeerMachine(RuleBasedStateMachine):
         return max(0, self.state.view.seq + data.draw(SEQ_STEPS, label="seq step"))
 
     def _draw_snapshot(self, data: st.DataObject) -> m.Snapshot:
-        peers = data.draw(st.lists(PEER_SUMMARIES, min_size=1, max_size=4,
-                                   unique_by=lambda p: p.peer_id), label="peers")
         files = data.draw(st.lists(SUMMARIES, min_size=1, max_size=4,
                                    unique_by=lambda f: f.name), label="files")
-        return m.Snapshot(self._draw_seq(data), tuple(peers), tuple(files))
+        return m.Snapshot(self._draw_seq(data), tuple(files))
 
     def _draw_wanted_meta(self, data: st.DataObject) -> FileMeta:
         """Mostly a file the peer fetches or has heard of: any other it ignores."""
@@ -427,7 +427,7 @@ class PeerMachine(RuleBasedStateMachine):
         return data.draw(WORLD_METAS, label="file")
 
     def _draw_holders(self, data: st.DataObject, meta: FileMeta) -> m.Holders:
-        known = sorted(self.state.view.peers)  # holders it has not heard of, it ignores
+        known = sorted(self.state.fetcher.endpoints)  # sources it already knows, often
         peer_ids = st.one_of(st.sampled_from(known), PEER_IDS) if known else PEER_IDS
         holders = []
         for peer_id in data.draw(st.lists(peer_ids, unique=True, max_size=3), label="holders"):
@@ -472,6 +472,8 @@ class PeerMachine(RuleBasedStateMachine):
             return m.Availability(seq, name, data.draw(st.booleans()))
         if kind is m.FileCompleted:
             return m.FileCompleted(seq, peer_id, name)
+        if kind is m.FileRemoved:
+            return m.FileRemoved(seq, name)
         return m.Excused(seq, peer_id, name)
 
     def _outstanding(self) -> list[PendingRequest]:

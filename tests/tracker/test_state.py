@@ -91,7 +91,6 @@ def test_join_assigns_ids_in_order_and_welcomes_with_a_snapshot() -> None:
         assert isinstance(welcome, m.Welcome)
         assert welcome.peer_id == peer
         assert welcome.refused == ()
-        assert [p.peer_id for p in welcome.snapshot.peers] == list(range(1, peer + 1))
         assert welcome.snapshot.seq == state.seq
     assert state.peers[2].endpoint == "tcp://127.0.0.1:5002"
     # Joining again from the same socket is an error, not a fourth peer.
@@ -108,7 +107,7 @@ def test_join_prints_connect_with_offers_sorted_and_chunk_counts() -> None:
     names = [f.name for f in welcome.snapshot.files]
     assert names == ["big.bin", "empty", "small.txt"]
     assert all(f.available for f in welcome.snapshot.files)
-    assert welcome.snapshot.peers[0].complete == ("big.bin", "empty", "small.txt")
+    assert state.peers[1].complete == {"big.bin", "empty", "small.txt"}
 
 
 def test_join_without_files_offers_nothing() -> None:
@@ -136,9 +135,10 @@ def test_events_are_numbered_without_gaps_across_calls() -> None:
         send(state, 1, m.Goodbye(True)),
         state.expire(100.0),
     ]
-    seqs = [event.seq for out in outcomes for event in out.events]
-    assert seqs == list(range(1, len(seqs) + 1))
-    assert state.seq == len(seqs)
+    for topic, last in ((m.FILE_TOPIC, state.seq), (m.PEER_TOPIC, state.peer_seq)):
+        seqs = [e.seq for out in outcomes for e in out.events if topic == e.TOPIC]
+        assert seqs == list(range(1, len(seqs) + 1)), topic
+        assert last == len(seqs)
     assert len(seqs) > 10
 
 
@@ -174,7 +174,8 @@ def test_complete_records_a_received_file_listed_on_disconnect() -> None:
     join(state, 1, [SMALL, BIG, EMPTY])
     join(state, 2, [meta_of_bytes("zeta.txt", b"brought")])
     completed = fetch_whole(state, 2, SMALL)
-    assert events_of(completed, m.FileCompleted) == [m.FileCompleted(state.seq, 2, "small.txt")]
+    assert events_of(completed, m.FileCompleted) == [
+        m.FileCompleted(state.peer_seq, 2, "small.txt")]
     fetch_whole(state, 2, EMPTY)
     fetch_whole(state, 2, BIG)
     out = send(state, 2, m.Goodbye(True))
@@ -261,8 +262,10 @@ def test_meta_query_sync_request_and_heartbeat_replies() -> None:
     assert isinstance(only_reply(send(state, 1, m.MetaQuery(SMALL.digest)), 1), m.ErrorReply)
     snapshot = only_reply(send(state, 1, m.SyncRequest()), 1)
     assert snapshot == state.snapshot()
-    assert isinstance(snapshot, m.Snapshot) and snapshot.seq == state.seq == 3
-    assert only_reply(send(state, 1, m.Heartbeat()), 1) == m.Pong(3)
+    # One file event (big.bin added): what peers follow; the peer topic has two.
+    assert isinstance(snapshot, m.Snapshot) and snapshot.seq == state.seq == 1
+    assert state.peer_seq == 2
+    assert only_reply(send(state, 1, m.Heartbeat()), 1) == m.Pong(1)
 
 
 def test_unknown_sender_is_asked_to_rejoin() -> None:
@@ -368,7 +371,7 @@ def test_same_name_other_content_is_refused_and_excused() -> None:
     assert state.files["small.txt"].meta == SMALL
     assert list(state.files["small.txt"].holders) == [1]
     assert state.snapshot().files == before
-    assert state.snapshot().peers[1].excused == ("small.txt",)
+    assert state.peers[2].excused == {"small.txt"}
     assert OTHER_SMALL.digest not in state.by_digest
 
 
@@ -377,7 +380,7 @@ def test_same_name_same_content_is_a_second_source() -> None:
     join(state, 1, [SMALL])
     out = join(state, 2, [SMALL])
     assert [type(e) for e in out.events] == [m.PeerJoined, m.FileCompleted]
-    assert events_of(out, m.FileCompleted) == [m.FileCompleted(state.seq, 2, "small.txt")]
+    assert events_of(out, m.FileCompleted) == [m.FileCompleted(state.peer_seq, 2, "small.txt")]
     assert out.blocks == [display.Connect(2, [("small.txt", 3)])]
     assert sorted(state.files["small.txt"].holders) == [1, 2]
 
