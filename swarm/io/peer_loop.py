@@ -19,6 +19,7 @@ import zmq
 from swarm.config import Settings
 from swarm.io.curve import keys_from, start_authenticator
 from swarm.io.event_log import open_event_log
+from swarm.io.open_files import raise_open_file_limit
 from swarm.io.peer_actions import ActionRunner
 from swarm.io.peer_sockets import PeerSockets
 from swarm.io.progress_bars import REFRESH_S as PROGRESS_REFRESH_S
@@ -51,7 +52,7 @@ class PeerLoop:
         self.poller = zmq.Poller()
         self.poller.register(self.waker.read_fd, zmq.POLLIN)
         self.net = PeerSockets(self.ctx, tracker_host, tracker_port, self.poller, keys,
-                               monotonic)
+                               monotonic, raise_open_file_limit())
         self.writer = StdoutWriter()
         self.watcher = SharedWatcher(self.store, self.waker)
         self.quiet_s = quiet_s
@@ -140,19 +141,29 @@ class PeerLoop:
             receive_all(net.events, lambda frames: self._event(state, run, frames))
         if net.server in ready:
             receive_all(net.server, lambda frames: self._request(state, run, frames))
+        if net.fetch in ready:
+            receive_all(net.fetch, lambda frames: self._reply(state, run, frames))
         for sock, link in list(net.by_socket.items()):
             if sock in ready:
-                handler = self._served if link.serving else self._reply
-                receive_all(sock, functools.partial(handler, state, run, link.peer_id))
+                receive_all(sock, functools.partial(self._served, state, run, link.peer_id))
+        if net.fetch_monitor in ready:
+            self._link_events(state, run)
         for monitor, link in list(net.by_monitor.items()):
             if monitor in ready:
-                for event in net.link_events(link):
-                    if link.serving:
-                        continue  # the peer we serve notices its own losses
-                    if event == zmq.EVENT_DISCONNECTED:
-                        run(state.on_link_down(link.peer_id, monotonic()))
-                    elif event == zmq.EVENT_CONNECTED:
-                        run(state.on_link_up(link.peer_id, monotonic()))
+                net.link_events(link)  # the peer we serve notices its own losses
+        now = monotonic()
+        net.accepts.resume(now)
+        for monitor in net.accepts.monitors:
+            if monitor in ready:
+                net.accepts.check(monitor, now)
+
+    def _link_events(self, state: PeerState, run: Callable[[list[Action]], None]) -> None:
+        """Connections to sources that came up or broke."""
+        for peer_id, event in self.net.fetch_link_events():
+            if event == zmq.EVENT_DISCONNECTED:
+                run(state.on_link_down(peer_id, monotonic()))
+            elif event == zmq.EVENT_CONNECTED:
+                run(state.on_link_up(peer_id, monotonic()))
 
     def _from_tracker(self, state: PeerState, run: Callable[[list[Action]], None],
                       frames: list[zmq.Frame]) -> None:
@@ -184,9 +195,13 @@ class PeerLoop:
         if decoded is not None:
             run(state.on_request(ReverseRoute(peer_id), decoded[0], monotonic(), decoded[1]))
 
-    def _reply(self, state: PeerState, run: Callable[[list[Action]], None], peer_id: int,
+    def _reply(self, state: PeerState, run: Callable[[list[Action]], None],
                frames: list[zmq.Frame]) -> None:
-        decoded = try_decode(frames, f"peer {peer_id}")
+        """A reply from a source, on the fetch ROUTER."""
+        peer_id = self.net.fetch_source(frames[0].bytes)
+        if peer_id is None:
+            return  # from a connection closed since
+        decoded = try_decode(frames[1:], f"peer {peer_id}")
         if decoded is not None:
             run(state.on_peer_reply(peer_id, decoded[0], decoded[1], monotonic()))
 

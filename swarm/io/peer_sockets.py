@@ -1,11 +1,14 @@
 """A peer's sockets, on ZeroMQ: what the peer loop sends its actions through.
 
 A DEALER to the tracker, a SUB on its events, a ROUTER that serves chunks,
-and links to other peers: a DEALER per source we fetch from, and -- for
-connection reversal -- a DEALER per peer we connected out to in order to
-serve it, because it could not reach us.  Each link has a monitor: a broken
-connection is reported at once, and one that never comes up is reported as
-unreachable (which starts a reversal).
+and links to other peers.  Every source we fetch from is reached through
+one ROUTER, connected to each (its routing id per connection set before the
+connect, so messages queue as on a DEALER), with one monitor: the number of
+sockets, and the cost of each poll, stays the same however many sources a
+peer has.  A broken connection is reported at once, and one that never comes
+up is reported as unreachable (which starts a reversal).  For reversal, a
+DEALER per peer we connected out to in order to serve it, because it could
+not reach us (rare: only a peer behind NAT has them).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections.abc import Callable, Hashable
 import zmq
 
 from swarm.io.curve import CurveKeys, make_client, make_server
+from swarm.io.open_files import AcceptWatch
 from swarm.io.zmq_util import configure
 from swarm.peer.reversal import ReverseRoute
 from swarm.protocol.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
@@ -32,6 +36,7 @@ EVENT_MAX_BYTES = 1 << 16
 SERVER_MAX_BYTES = MAX_PAYLOAD_BYTES + 4096
 LINK_CONNECT_TIMEOUT_S = 3.0  # a link not connected by then counts as unreachable
 LINK_HWM_MESSAGES = 10_000
+FDS_PER_PEER = 2  # a connection we fetch over, and one a fetcher opened to us
 
 
 def local_address_towards(host: str, port: int) -> str:
@@ -47,24 +52,39 @@ def local_address_towards(host: str, port: int) -> str:
         return "*"
 
 
-class Link:
-    """A DEALER to another peer, and its monitor."""
+class FetchLink:
+    """A source we fetch from: one connection of the fetch ROUTER.  Never
+    disconnected (libzmq asserts when a ROUTER disconnects a pipe a message
+    is arriving on, zeromq/libzmq#3485): a link no longer wanted is only
+    set aside, and taken up again if the source is wanted again."""
 
-    def __init__(self, peer_id: int, sock: zmq.Socket[bytes], monitor: zmq.Socket[bytes],
-                 serving: bool, created_at_s: float) -> None:
+    def __init__(self, peer_id: int, endpoint: str, route: bytes, created_at_s: float) -> None:
         self.peer_id = peer_id
-        self.sock = sock
-        self.monitor = monitor
-        self.serving = serving  # True: we connected out to serve it (a reversal)
+        self.endpoint = endpoint
+        self.route = route  # its routing id on the fetch ROUTER
         self.created_at_s = created_at_s
         self.connected = False
         self.unreachable_reported = False
+        self.in_use = True
+
+
+class ServeLink:
+    """A DEALER to a peer we serve over a connection we opened (it cannot
+    reach us: a reversal), and its monitor."""
+
+    def __init__(self, peer_id: int, sock: zmq.Socket[bytes], monitor: zmq.Socket[bytes],
+                 created_at_s: float) -> None:
+        self.peer_id = peer_id
+        self.sock = sock
+        self.monitor = monitor
+        self.created_at_s = created_at_s
+        self.connected = False
 
 
 class PeerSockets:
     def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], tracker_host: str,
                  tracker_port: int, poller: zmq.Poller, keys: CurveKeys | None,
-                 clock: Callable[[], float]) -> None:
+                 clock: Callable[[], float], fd_limit: int) -> None:
         self.ctx = ctx
         self.tracker_host = tracker_host
         self.poller = poller
@@ -89,10 +109,27 @@ class PeerSockets:
         self.listen_port = self.server.bind_to_random_port(f"tcp://{bind_host}")
         for sock in (self.tracker, self.events, self.server):
             poller.register(sock, zmq.POLLIN)
-        self.fetch_links: dict[int, Link] = {}  # sources we connect to
-        self.serve_links: dict[int, Link] = {}  # peers we connected to, to serve them
-        self.by_socket: dict[zmq.Socket[bytes], Link] = {}
-        self.by_monitor: dict[zmq.Socket[bytes], Link] = {}
+        self.accepts = AcceptWatch({"chunk port": self.server}, fd_limit, FDS_PER_PEER, poller)
+        # Every source we fetch from, through one ROUTER and one monitor.
+        self.fetch = self._socket(zmq.ROUTER, MAX_PAYLOAD_BYTES + 4096)
+        self.fetch.setsockopt(zmq.IPV6, 1)
+        self.fetch.setsockopt(zmq.RCVHWM, LINK_HWM_MESSAGES)
+        # Links set aside to a peer that left keep trying to reconnect: rarely.
+        self.fetch.setsockopt(zmq.RECONNECT_IVL_MAX, 10_000)
+        self.fetch_monitor = self.fetch.get_monitor_socket(
+            zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        for sock in (self.fetch, self.fetch_monitor):
+            poller.register(sock, zmq.POLLIN)
+        self.fetch_links: dict[int, FetchLink] = {}  # sources we connect to, in use
+        self.by_route: dict[bytes, FetchLink] = {}  # every link, in use or set aside
+        self.by_endpoint: dict[str, FetchLink] = {}
+        # Links in use, not yet up and not yet reported unreachable: what
+        # the connect timer watches, so a wake-up never walks every link.
+        self.connecting: set[FetchLink] = set()
+        self._next_route = 1
+        self.serve_links: dict[int, ServeLink] = {}  # peers we connected to, to serve them
+        self.by_socket: dict[zmq.Socket[bytes], ServeLink] = {}
+        self.by_monitor: dict[zmq.Socket[bytes], ServeLink] = {}
 
     def _now(self) -> float:
         return self._clock()
@@ -113,10 +150,11 @@ class PeerSockets:
             log.warning("tracker queue full; dropped %s", type(message).__name__)
 
     def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
-        link = self.fetch_links.get(peer_id)
-        if link is None:
-            link = self._open_link(peer_id, endpoint, serving=False)
-        self._send(link, encode_frames(message))
+        link = self.fetch_links.get(peer_id) or self._fetch_link(peer_id, endpoint)
+        try:
+            self.fetch.send_multipart([link.route, *encode_frames(message)], zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            log.info("link to peer %d: a message is dropped (%s)", peer_id, exc.strerror)
 
     def reply(self, route: Hashable, message: Message, payload: bytes | None = None) -> None:
         frames = encode_frames(message, payload)
@@ -137,47 +175,71 @@ class PeerSockets:
         old = self.serve_links.pop(peer_id, None)
         if old is not None:
             self._close(old)
-        self._open_link(peer_id, endpoint, serving=True)
+        self._open_serve_link(peer_id, endpoint)
 
     def close_link(self, peer_id: int) -> None:
-        """Close our connection to a source (it connected to us instead)."""
+        """Stop using our connection to a source (it left, or connected to
+        us instead): what it still sends is not read."""
         link = self.fetch_links.pop(peer_id, None)
         if link is not None:
-            self._close(link)
+            link.in_use = False
+            self.connecting.discard(link)
 
     def drop_peer(self, peer_id: int) -> None:
-        for links in (self.fetch_links, self.serve_links):
-            link = links.pop(peer_id, None)
-            if link is not None:
-                self._close(link)
+        self.close_link(peer_id)
+        link = self.serve_links.pop(peer_id, None)
+        if link is not None:
+            self._close(link)
 
     def subscribe(self, pub_port: int) -> None:
         self.events.connect(tcp_endpoint(self.tracker_host, pub_port))
 
     # --- links ---------------------------------------------------------------------
 
-    def _open_link(self, peer_id: int, endpoint: str, serving: bool) -> Link:
-        sock = self._socket(zmq.DEALER, SERVER_MAX_BYTES if serving else MAX_PAYLOAD_BYTES + 4096)
+    def _fetch_link(self, peer_id: int, endpoint: str) -> FetchLink:
+        """The link to a source: one set aside is taken up again (the peer
+        at an endpoint may have changed: a restart on the same port)."""
+        link = self.by_endpoint.get(endpoint)
+        if link is not None:
+            link.peer_id, link.in_use = peer_id, True
+            self.fetch_links[peer_id] = link
+            if not link.connected and not link.unreachable_reported:
+                link.created_at_s = self._now()  # wanted again: its timer starts again
+                self.connecting.add(link)
+            return link
+        route = f"{peer_id}.{self._next_route}".encode()
+        self._next_route += 1
+        self.fetch.setsockopt(zmq.CONNECT_ROUTING_ID, route)
+        self.fetch.connect(endpoint)
+        link = FetchLink(peer_id, endpoint, route, self._now())
+        self.connecting.add(link)
+        self.fetch_links[peer_id] = link
+        self.by_route[route] = link
+        self.by_endpoint[endpoint] = link
+        return link
+
+    def _open_serve_link(self, peer_id: int, endpoint: str) -> ServeLink:
+        sock = self._socket(zmq.DEALER, SERVER_MAX_BYTES)
         sock.setsockopt(zmq.RCVHWM, LINK_HWM_MESSAGES)
         if endpoint.startswith("tcp://["):
             sock.setsockopt(zmq.IPV6, 1)
         monitor = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
         sock.connect(endpoint)
-        link = Link(peer_id, sock, monitor, serving, self._now())
-        (self.serve_links if serving else self.fetch_links)[peer_id] = link
+        link = ServeLink(peer_id, sock, monitor, self._now())
+        self.serve_links[peer_id] = link
         self.by_socket[sock] = link
         self.by_monitor[monitor] = link
         self.poller.register(sock, zmq.POLLIN)
         self.poller.register(monitor, zmq.POLLIN)
         return link
 
-    def _send(self, link: Link, frames: list[bytes | bytearray | memoryview]) -> None:
+    def _send(self, link: ServeLink, frames: list[bytes | bytearray | memoryview]) -> None:
         try:
             link.sock.send_multipart(frames, zmq.NOBLOCK)
         except zmq.Again:
             log.info("link to peer %d is full; a message is dropped", link.peer_id)
 
-    def _close(self, link: Link) -> None:
+    def _close(self, link: ServeLink) -> None:
         self.poller.unregister(link.sock)
         self.poller.unregister(link.monitor)
         del self.by_socket[link.sock]
@@ -186,51 +248,82 @@ class PeerSockets:
         link.monitor.close(linger=0)
         link.sock.close(linger=0)
 
-    def link_events(self, link: Link) -> list[int]:
-        """Connection events waiting on a link's monitor.  A monitor message
-        is two frames; the first starts with the event number (uint16, native
-        order).  Parsed here because pyzmq's helper pulls in asyncio, which
-        costs every peer 25 ms at start-up."""
-        events: list[int] = []
-        while True:
-            try:
-                frames = link.monitor.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            if frames and len(frames[0]) >= 2:
-                events.append(int.from_bytes(frames[0][:2], sys.byteorder))
+    def link_events(self, link: ServeLink) -> list[int]:
+        """Connection events waiting on a serving link's monitor."""
+        events = [event for event, _ in _monitor_events(link.monitor)]
         if zmq.EVENT_CONNECTED in events:
             link.connected = True
         return events
+
+    def fetch_link_events(self) -> list[tuple[int, int]]:
+        """(source, event) for the connection events of the fetch links."""
+        found = []
+        for event, endpoint in _monitor_events(self.fetch_monitor):
+            link = self.by_endpoint.get(endpoint)
+            if link is None:
+                continue
+            if event == zmq.EVENT_CONNECTED:
+                link.connected = True
+                self.connecting.discard(link)
+            if link.in_use:  # not one set aside
+                found.append((link.peer_id, event))
+        return found
+
+    def fetch_source(self, route: bytes) -> int | None:
+        """The source a message on the fetch ROUTER came from."""
+        link = self.by_route.get(route)
+        return link.peer_id if link is not None and link.in_use else None
 
     def unreachable(self, now_s: float) -> list[int]:
         """Sources whose link has not come up in LINK_CONNECT_TIMEOUT_S (each
         said once).  A link we opened to serve a peer that never comes up
         means neither side can reach the other: it is closed."""
         found = []
-        for link in list(self.fetch_links.values()) + list(self.serve_links.values()):
-            if link.connected or now_s - link.created_at_s < LINK_CONNECT_TIMEOUT_S:
-                continue
-            if link.serving:
+        for link in list(self.serve_links.values()):
+            if not link.connected and now_s - link.created_at_s >= LINK_CONNECT_TIMEOUT_S:
                 log.warning("cannot connect out to peer %d either: neither of us can reach "
                             "the other, so it gets this peer's files from others", link.peer_id)
                 del self.serve_links[link.peer_id]
                 self._close(link)
-            elif not link.unreachable_reported:
-                link.unreachable_reported = True
-                found.append(link.peer_id)
+        for fetch in list(self.connecting):
+            if now_s - fetch.created_at_s >= LINK_CONNECT_TIMEOUT_S:
+                fetch.unreachable_reported = True
+                self.connecting.discard(fetch)
+                found.append(fetch.peer_id)
         return found
 
     def next_check_s(self) -> float | None:
-        """When ``unreachable`` may next have news."""
-        pending = [link.created_at_s + LINK_CONNECT_TIMEOUT_S
-                   for link in (*self.fetch_links.values(), *self.serve_links.values())
-                   if not link.connected and not link.unreachable_reported]
+        """When ``unreachable`` or the accept watch may next have news."""
+        pending = [link.created_at_s + LINK_CONNECT_TIMEOUT_S for link in self.connecting]
+        pending += [link.created_at_s + LINK_CONNECT_TIMEOUT_S
+                    for link in self.serve_links.values() if not link.connected]
+        accepts = self.accepts.next_check_s()
+        if accepts is not None:
+            pending.append(accepts)
         return min(pending) if pending else None
 
     def close(self) -> None:
-        for peer_id in list(self.fetch_links) + list(self.serve_links):
+        for peer_id in list(self.serve_links):
             self.drop_peer(peer_id)
-        for sock in (self.server, self.events):
+        self.fetch.disable_monitor()
+        self.accepts.close()
+        for sock in (self.fetch_monitor, self.fetch, self.server, self.events):
             sock.close(linger=0)
         self.tracker.close(linger=500)  # let a goodbye go out
+
+
+def _monitor_events(monitor: zmq.Socket[bytes]) -> list[tuple[int, str]]:
+    """(event, endpoint) for the messages waiting on a monitor socket.  A
+    monitor message is two frames: the event number (uint16, native order)
+    and a value, then the endpoint.  Parsed here because pyzmq's helper pulls
+    in asyncio, which costs every peer 25 ms at start-up."""
+    events = []
+    while True:
+        try:
+            frames = monitor.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            break
+        if len(frames) >= 2 and len(frames[0]) >= 2:
+            events.append((int.from_bytes(frames[0][:2], sys.byteorder),
+                           frames[1].decode("utf-8", "replace")))
+    return events

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 from pathlib import Path
 
 import zmq
@@ -16,6 +17,7 @@ import zmq
 from swarm.config import Settings
 from swarm.io.curve import keys_from, make_server, start_authenticator
 from swarm.io.event_log import open_event_log
+from swarm.io.open_files import AcceptWatch, peers_within, raise_open_file_limit
 from swarm.io.stdout import StdoutWriter
 from swarm.io.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
 from swarm.protocol.codec import MAX_HEADER_BYTES, decode, encode, encode_frames
@@ -44,6 +46,7 @@ PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
 PORT_FILE = "port.txt"
 BAD_MESSAGES_LOGGED = 10  # per stranger; then its bad requests are only dropped
 STRANGERS_REMEMBERED = 10_000  # bounds the memory a flood of new senders can take
+FDS_PER_PEER = 2  # its request connection and its event connection
 
 
 def write_port_file(directory: Path, port: int) -> Path:
@@ -66,6 +69,7 @@ class TrackerLoop:
         self.settings = settings
         self.workdir = workdir
         self.events = open_event_log(events)
+        self.fd_limit = raise_open_file_limit()
         self.ctx = zmq.Context()
         keys = keys_from(settings.key)
         self.auth = start_authenticator(self.ctx, keys) if keys else None
@@ -85,24 +89,37 @@ class TrackerLoop:
         self.port = self.router.bind_to_random_port(spec)
         self.pub_port = self.pub.bind_to_random_port(spec)
         self.state = TrackerState(self.pub_port, settings.expiry_s,
-                                  lambda: os.urandom(TOKEN_BYTES))
+                                  lambda: os.urandom(TOKEN_BYTES), random.Random())
         self.writer = StdoutWriter()
         self.waker = Waker()
         self._bad_from: dict[bytes, int] = {}
         self._blocks: list[Block] = []  # stdout blocks of the current pass
+        self.accepts: AcceptWatch | None = None  # made with the poller, in run
 
     def run(self) -> int:
         self.waker.install_signal_handlers()
         write_port_file(self.workdir, self.port)
-        log.info("tracker on port %d (events on %d)", self.port, self.pub_port)
+        log.info("tracker on port %d (events on %d); open-file limit %d: room for about %d "
+                 "peers", self.port, self.pub_port, self.fd_limit,
+                 peers_within(self.fd_limit, FDS_PER_PEER))
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.waker.read_fd, zmq.POLLIN)
+        self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
+                                   self.fd_limit, FDS_PER_PEER, poller)
         try:
             while not self.waker.stop_requested:
                 now = monotonic()
-                poller.poll(timeout_ms(self.state.next_expiry_s(), now))
+                deadline = min((t for t in (self.state.next_expiry_s(),
+                                            self.accepts.next_check_s()) if t is not None),
+                               default=None)
+                ready = dict(poller.poll(timeout_ms(deadline, now)))
                 self.waker.drain()
+                now = monotonic()
+                self.accepts.resume(now)
+                for monitor in self.accepts.monitors:
+                    if monitor in ready:
+                        self.accepts.check(monitor, now)
                 self._blocks = []
                 receive_all(self.router, self._on_request)
                 self._carry_out(self.state.expire(monotonic()))
@@ -202,6 +219,8 @@ class TrackerLoop:
     def close(self) -> None:
         if self.events is not None:
             self.events.close()
+        if self.accepts is not None:
+            self.accepts.close()
         self.router.close(linger=0)
         self.pub.close(linger=0)
         if self.auth is not None:

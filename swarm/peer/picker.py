@@ -20,13 +20,15 @@ import heapq
 import random
 from collections.abc import Iterable
 
-from swarm.protocol.chunks import Layout
+from swarm.protocol.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS, Layout
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record, field
 
-# Credit: bytes in flight per source.
-INITIAL_WINDOW_BYTES = 512 << 10
-MIN_WINDOW_BYTES = 128 << 10
+# Credit: bytes in flight per source, counted in the smallest pieces so a
+# source is never left with less than one request's worth.
+MIN_PIECE_BYTES = MIN_PIECE_CHUNKS * CHUNK_SIZE_BYTES
+INITIAL_WINDOW_BYTES = 4 * MIN_PIECE_BYTES
+MIN_WINDOW_BYTES = MIN_PIECE_BYTES
 MAX_WINDOW_BYTES = 4 << 20  # enough to fill loopback; bounds reply buffering
 MAX_TOTAL_IN_FLIGHT_BYTES = 16 << 20  # bounds a peer's memory across sources
 QUEUE_TARGET_S = 0.5  # keep about this much transfer queued at a source
@@ -449,7 +451,11 @@ class TransferPlan:
 
     def _pick(self, source: Source, active: list[Download], now_s: float) -> PendingRequest | None:
         self._rotation = (self._rotation + 1) % len(active)
-        rotated = active[self._rotation:] + active[: self._rotation]
+        peer_id = source.peer_id
+        # Only the files this source holds something of: a peer fetching
+        # many files from many sources must not scan every file per source.
+        rotated = [d for d in active[self._rotation:] + active[: self._rotation]
+                   if peer_id in d.complete_holders or peer_id in d.partial_holders]
         for download in rotated:
             piece = download.next_piece_for(source.peer_id)
             if piece is not None:

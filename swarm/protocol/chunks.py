@@ -9,13 +9,14 @@ the display adds one.
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 
 from swarm.protocol.record import Record
 
 CHUNK_SIZE_BYTES = 512  # fixed by the contract
-MIN_PIECE_CHUNKS = 128  # 64 KiB: below this, per-message cost dominates
+MIN_PIECE_CHUNKS = 512  # 256 KiB: below this, per-message cost dominates
 MAX_PIECE_CHUNKS = 2048  # 1 MiB: bounds memory per in-flight piece
 PIECES_TARGET = 128  # few, large messages; a 1 GiB file still has 1024 pieces
 
@@ -42,7 +43,7 @@ class Layout(Record):
 
     @classmethod
     def for_size(cls, size_bytes: int) -> Layout:
-        return cls(size_bytes, piece_chunks_for(size_bytes))
+        return _layout_for_size(size_bytes)
 
     @property
     def chunks(self) -> int:
@@ -89,6 +90,12 @@ class Layout(Record):
             first = -(-start // self.piece_chunks)
             last = self.pieces if end >= self.chunks else end // self.piece_chunks
             yield from range(first, last)
+
+
+@functools.lru_cache(maxsize=4096)
+def _layout_for_size(size_bytes: int) -> Layout:
+    """Layouts are asked for on every piece handled: made once per size."""
+    return Layout(size_bytes, piece_chunks_for(size_bytes))
 
 
 class ChunkSet:

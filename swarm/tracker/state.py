@@ -9,6 +9,7 @@ The IO loop owns the sockets and the clock; nothing here blocks or reads time.
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -80,6 +81,11 @@ log = logging.getLogger("swarm.tracker")
 COMPLAINTS_LOGGED_PER_PEER = 20  # beyond this, complaints are counted, not logged
 STRIKES_LOGGED = 10  # bad requests logged per peer; beyond, only counted
 STRIKES_TO_EXPEL = 50  # a peer that keeps sending bad requests is expelled
+# Holders named in one answer: enough sources to fill a peer's credit many
+# times over (Kraken's agents keep at most 10 per blob), few enough that a
+# wide swarm costs each answer nothing more.
+MAX_HOLDERS_ANSWERED = 16
+MIN_COMPLETE_ANSWERED = 2
 
 
 class PeerRecord(Record, frozen=False):
@@ -122,12 +128,15 @@ class Outcome(Record, frozen=False):
 
 
 class TrackerState:
-    def __init__(self, pub_port: int, expiry_s: float, new_token: Callable[[], bytes]) -> None:
+    def __init__(self, pub_port: int, expiry_s: float, new_token: Callable[[], bytes],
+                 rng: random.Random) -> None:
         self.pub_port = pub_port
         self.expiry_s = expiry_s
-        # Tokens for reversed connections, TOKEN_BYTES of randomness each:
-        # injected, so the state draws none of its own and tests pin them.
+        # Tokens for reversed connections, TOKEN_BYTES of randomness each, and
+        # the draw of holders to name: injected, so the state draws no
+        # randomness of its own and tests pin it.
         self.new_token = new_token
+        self.rng = rng
         self.seq = 0  # the last file event's number: what peers keep in step with
         self.peer_seq = 0  # the last peer event's number (the topic tools follow)
         self.peers: dict[int, PeerRecord] = {}
@@ -142,6 +151,10 @@ class TrackerState:
         # counts that tell at once for whom rules (a) and (b) hold.
         self.readiness = Readiness(self.peers, self.files)
         self._next_id = 1
+        # No peer expires before this: a bound kept so that expiry costs a
+        # walk over the peers once per expiry period, not once per request
+        # (last_seen_s only grows, so a bound found by a walk stays true).
+        self._expiry_due_s = float("inf")
 
     # --- entry points --------------------------------------------------------
 
@@ -188,12 +201,16 @@ class TrackerState:
 
     def expire(self, now_s: float) -> Outcome:
         out = Outcome()
+        if now_s <= self._expiry_due_s:
+            return out
         for peer in list(self.peers.values()):
             silent_s = now_s - peer.last_seen_s
             if silent_s > self.expiry_s:
                 log.warning("peer %d expired: silent for %.1f s (limit %.1f s)",
                             peer.peer_id, silent_s, self.expiry_s)
                 self._remove(out, peer, "expired")
+        self._expiry_due_s = min((p.last_seen_s for p in self.peers.values()),
+                                 default=float("inf")) + self.expiry_s
         self._tell_readiness(out)
         return out
 
@@ -209,9 +226,11 @@ class TrackerState:
                 out.sends.append((peer.sender, LeaveStatus(ready, reason)))
 
     def next_expiry_s(self) -> float | None:
+        """When ``expire`` may next find a peer silent too long (it may find
+        none: a peer heard from since counts only at that walk)."""
         if not self.peers:
             return None
-        return min(p.last_seen_s for p in self.peers.values()) + self.expiry_s
+        return self._expiry_due_s
 
     # --- views ---------------------------------------------------------------
 
@@ -247,7 +266,11 @@ class TrackerState:
     def _file_summaries(self) -> tuple[FileSummary, ...]:
         return tuple(self.files[name].summary() for name in sorted(self.files))
 
-    def _holders(self, query: HoldersQuery) -> Message:
+    def _holders(self, asker: PeerRecord, query: HoldersQuery) -> Message:
+        """At most MAX_HOLDERS_ANSWERED holders of a file, drawn at random
+        anew for every answer (and at least a couple of complete ones when
+        there are), so what a peer hears stays the same size however wide
+        the swarm, and load spreads over all holders."""
         record = self._file_by_digest(query.digest)
         if record is None:
             if query.digest in self.removed_digests:  # asked before the news arrived
@@ -256,12 +279,24 @@ class TrackerState:
         total = record.meta.chunks
         first = min(query.first_chunk, total)
         end = total if query.chunk_count == 0 else min(total, first + query.chunk_count)
+        name = record.meta.name
+        complete = [pid for pid in record.holders
+                    if pid != asker.peer_id and name in self.peers[pid].complete]
+        others = [pid for pid in record.holders
+                  if pid != asker.peer_id and name not in self.peers[pid].complete]
+        chosen = self._sample(complete, MIN_COMPLETE_ANSWERED)
+        chosen += self._sample([p for p in complete + others if p not in chosen],
+                               MAX_HOLDERS_ANSWERED - len(chosen))
         holders = []
-        for pid, chunks in sorted(record.holders.items()):
+        for pid in sorted(chosen):
+            chunks = record.holders[pid]
             ranges = chunks.to_flat() if (first, end) == (0, total) else chunks.clip(first, end)
             if ranges:
                 holders.append(HolderRanges(pid, self.peers[pid].endpoint, tuple(ranges)))
         return Holders(query.digest, tuple(holders))
+
+    def _sample(self, pids: list[int], count: int) -> list[int]:
+        return pids if len(pids) <= count else self.rng.sample(pids, count)
 
     def _file_by_digest(self, digest: bytes) -> FileRecord | None:
         name = self.by_digest.get(digest)
@@ -288,6 +323,7 @@ class TrackerState:
                           RateMeter(now_s))
         self.peers[peer_id] = peer
         self.by_sender[sender] = peer_id
+        self._expiry_due_s = min(self._expiry_due_s, now_s + self.expiry_s)
         self.readiness.peer_joined(peer)
         self._publish(out, PeerJoined, peer_id, peer.endpoint)
         refused = self._offer(out, peer, join.files)
@@ -555,7 +591,8 @@ PEER_REQUESTS: dict[type[Message], PeerRequest] = {
     Have: lambda t, out, peer, m, now: t._have(out, peer, m, now),
     Complete: lambda t, out, peer, m, _now: t._complete(out, peer, m),
     Offer: lambda t, out, peer, m, _now: t._offer_request(out, peer, m),
-    HoldersQuery: lambda t, out, peer, m, _now: out.sends.append((peer.sender, t._holders(m))),
+    HoldersQuery: lambda t, out, peer, m, _now: out.sends.append(
+        (peer.sender, t._holders(peer, m))),
     MetaQuery: lambda t, out, peer, m, _now: out.sends.append(
         (peer.sender, t._meta_reply(m.digest))),
     SyncRequest: lambda t, out, peer, _m, _now: out.sends.append((peer.sender, t.snapshot())),

@@ -253,17 +253,21 @@ class Swarm:
         self._procs: list[Proc] = []
 
     def start_tracker(self, timeout_s: float = 20.0, args: Iterable[str] = (),
-                      netns: str | None = None, lose_events: Collection[int] = ()) -> int:
+                      netns: str | None = None, lose_events: Collection[int] = (),
+                      ulimit: str | None = None, env: Mapping[str, str] | None = None) -> int:
         """``netns``: run it inside that network namespace (ip netns exec).
         ``lose_events``: event numbers it never publishes, as if its PUB
         socket had dropped them (tests/e2e/lossy_tracker.py runs in place of
-        tracker.sh)."""
+        tracker.sh).  ``ulimit``: options for the shell's ulimit, set first."""
         cwd = self.root / "tracker"
-        env = dict(self.env)
+        env = {**self.env, **(env or {})}
         if lose_events:
             seqs = ",".join(str(seq) for seq in sorted(lose_events))
             command = [sys.executable, "-m", "tests.e2e.lossy_tracker", seqs, *args]
             env["PYTHONPATH"] = str(REPO)
+        elif ulimit is not None:
+            command = ["sh", "-c", f'ulimit {ulimit} && exec sh "$@"', "sh", str(TRACKER_SH),
+                       *args]
         else:
             command = ["sh", str(TRACKER_SH), *args]
         self.tracker = start("tracker", _in_netns(netns, command), cwd, env)

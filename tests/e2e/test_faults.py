@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 from tests.e2e.harness import (
+    ContractError,
     Swarm,
     check_swarm,
     parse_tracker,
@@ -22,6 +23,13 @@ def acquired_by_others(swarm: Swarm, brought: set[str]) -> int:
     text = swarm.tracker.stdout()
     return sum(1 for line in text.splitlines() if " ACQUIRED: " in line
                and line.rsplit(" ", 1)[-1] not in brought)
+
+
+def has_acquired(tracker_stdout: str, peer_id: int, name: str) -> bool:
+    try:
+        return (peer_id, name) in parse_tracker(tracker_stdout).acquired
+    except ContractError:  # a block half-written
+        return False
 
 
 def test_sigkill_a_seeder_that_is_not_the_only_holder(swarm: Swarm) -> None:
@@ -55,13 +63,20 @@ def test_sigkill_a_downloader_mid_transfer(swarm: Swarm) -> None:
     swarm.start_tracker()
     seeder = swarm.start_peer(data, env=SLOW)
     doomed = swarm.start_peer({})
+    joined = swarm.wait_connects(2)
+    (doomed_id,) = [peer_id for peer_id, offers in joined.items() if not offers]
     other = swarm.start_peer({})
-    wait_for(lambda: pieces_stored(doomed.proc.cwd) >= 4, 30, "the doomed peer to store pieces")
+    assert swarm.tracker is not None
+    tracker = swarm.tracker
+    # Pieces written, and some of them reported: the tracker has printed them.
+    wait_for(lambda: pieces_stored(doomed.proc.cwd) >= 4
+             and has_acquired(tracker.stdout(), doomed_id, "big.bin"),
+             30, "the doomed peer to store and report pieces")
     doomed.proc.signal(signal.SIGKILL)
     codes = swarm.wait_peers(90, [seeder, other])
     assert codes == [0, 0]
     assert swarm.stop_tracker() == 0
     out = check_swarm(swarm, data, peers=[seeder, other])
-    (doomed_id,) = set(out.tracker.connects) - set(out.peer_ids.values())
+    assert set(out.tracker.connects) - set(out.peer_ids.values()) == {doomed_id}
     assert out.tracker.disconnects[doomed_id] == []
     assert out.tracker.acquired.get((doomed_id, "big.bin")), "it had acquired some chunks"

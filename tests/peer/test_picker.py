@@ -258,6 +258,8 @@ def test_expired_requests_are_freed_and_asked_of_another_source() -> None:
     assert sorted(r.piece for r in expired) == list(range(10))
     assert plan.next_deadline_s() is None
     assert download.unrequested == 10 and plan.sources[1].in_flight_bytes == 0
+    for source in plan.sources.values():  # credit enough for all ten again
+        source.window_bytes = 16 * PIECE_BYTES
     again = plan.pump(deadline + 0.1)
     assert sorted(r.piece for r in again) == list(range(10))
     assert any(r.source == 2 for r in again)

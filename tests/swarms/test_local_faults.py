@@ -22,7 +22,7 @@ from swarm.protocol.chunks import chunk_count
 from swarm.protocol.meta import meta_of_bytes
 from tests.swarms.sim import MemoryStore, SimPeer, Simulation
 
-SLOW = Settings(upload_limit_bytes_s=100_000)  # 200 kB take two simulated seconds
+SLOW = Settings(upload_limit_bytes_s=400_000)  # 800 kB (four pieces) take two simulated seconds
 
 
 def data(seed: int, size: int) -> bytes:
@@ -59,7 +59,7 @@ def events_of(sim: Simulation, kind: type[m.Event]) -> list[m.Event]:
 
 
 def test_a_full_disk_excuses_its_peer_and_nobody_waits_for_it() -> None:
-    big, small = data(1, 200_000), data(2, 3_000)
+    big, small = data(1, 800_000), data(2, 3_000)
     sim = Simulation(SLOW)
     seeder = sim.add_peer({"big": big, "small": small})
     full_disk = MemoryStore({})
@@ -83,7 +83,7 @@ def test_a_full_disk_excuses_its_peer_and_nobody_waits_for_it() -> None:
 
 
 def test_when_space_returns_the_peer_goes_on_and_is_waited_for_again() -> None:
-    big = data(3, 200_000)
+    big = data(3, 800_000)
     sim = Simulation(SLOW)
     seeder = sim.add_peer({"big": big}, quiet_s=3.0)
     full_disk = MemoryStore({})
@@ -104,7 +104,7 @@ def test_when_space_returns_the_peer_goes_on_and_is_waited_for_again() -> None:
 
 
 def test_a_finished_file_that_cannot_be_placed_is_placed_when_it_can() -> None:
-    doc = data(17, 100_000)
+    doc = data(17, 400_000)
     sim = Simulation()
     seeder = sim.add_peer({"doc": doc}, quiet_s=4.0)
     stuck = sim.add_peer({}, quiet_s=4.0)
@@ -121,7 +121,7 @@ def test_a_finished_file_that_cannot_be_placed_is_placed_when_it_can() -> None:
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
-    big = data(4, 100_000)
+    big = data(4, 400_000)
     sim = Simulation(SLOW)
     seeder = sim.add_peer({"big": big}, quiet_s=120.0)
     full_disk = MemoryStore({})
@@ -139,7 +139,7 @@ def test_backoff_doubles_up_to_its_cap() -> None:
 
 
 def test_a_folder_under_a_swarm_name_is_found_before_a_chunk_is_fetched() -> None:
-    album, other_file = data(5, 100_000), data(6, 1_000)
+    album, other_file = data(5, 400_000), data(6, 1_000)
     sim = Simulation()
     owner = sim.add_peer({"album.zip": album, "notes": other_file})
     blocked_disk = MemoryStore({})
@@ -154,7 +154,7 @@ def test_a_folder_under_a_swarm_name_is_found_before_a_chunk_is_fetched() -> Non
 
 
 def test_a_name_taken_while_fetching_stops_the_fetch_and_excuses_the_peer() -> None:
-    album = data(7, 200_000)
+    album = data(7, 800_000)
     sim = Simulation(SLOW)
     owner = sim.add_peer({"album.zip": album})
     fetcher = sim.add_peer({})
@@ -172,7 +172,7 @@ def test_a_name_taken_while_fetching_stops_the_fetch_and_excuses_the_peer() -> N
 
 
 def test_an_edited_file_held_nowhere_else_is_removed_and_its_new_version_spreads() -> None:
-    old, new = data(8, 200_000), data(9, 150_000)
+    old, new = data(8, 800_000), data(9, 600_000)
     sim = Simulation(SLOW)
     # Quiet periods long enough for the new version, offered once it has
     # stopped changing, to be announced before anyone may leave.
@@ -191,7 +191,7 @@ def test_an_edited_file_held_nowhere_else_is_removed_and_its_new_version_spreads
 
 
 def test_an_edited_file_with_another_holder_is_finished_from_it() -> None:
-    old, new = data(10, 200_000), data(11, 200_000)
+    old, new = data(10, 800_000), data(11, 800_000)
     sim = Simulation(SLOW)
     owner = sim.add_peer({"doc": old})
     second = sim.add_peer({"doc": old})
@@ -209,7 +209,7 @@ def test_an_edited_file_with_another_holder_is_finished_from_it() -> None:
 
 
 def test_a_deleted_file_held_nowhere_else_is_waited_for_by_nobody() -> None:
-    doc, keep = data(12, 200_000), data(13, 500)
+    doc, keep = data(12, 800_000), data(13, 500)
     sim = Simulation(SLOW)
     owner = sim.add_peer({"doc": doc, "keep": keep})
     fetcher = sim.add_peer({})
@@ -223,7 +223,7 @@ def test_a_deleted_file_held_nowhere_else_is_waited_for_by_nobody() -> None:
 
 
 def test_a_file_edited_between_scans_is_caught_when_it_is_read_for_a_peer() -> None:
-    old, new = data(14, 200_000), data(15, 200_000)
+    old, new = data(14, 800_000), data(15, 800_000)
     sim = Simulation(Settings(upload_limit_bytes_s=100_000, scan_interval_s=1000.0))
     owner = sim.add_peer({"doc": old})
     fetcher = sim.add_peer({})
@@ -240,7 +240,7 @@ def test_a_file_edited_between_scans_is_caught_when_it_is_read_for_a_peer() -> N
 
 
 def test_a_restarted_peer_fetches_only_what_its_partial_file_lacks() -> None:
-    big = data(16, 400_000)
+    big = data(16, 1_600_000)
     sim = Simulation(SLOW)
     seeder = sim.add_peer({"big": big}, quiet_s=2.0)
     fetcher = sim.add_peer({})

@@ -195,7 +195,8 @@ class TrackerMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         tokens = counting_tokens()
-        self.state = TrackerState(pub_port=5556, expiry_s=3.0, new_token=lambda: next(tokens))
+        self.state = TrackerState(pub_port=5556, expiry_s=3.0, new_token=lambda: next(tokens),
+                                  rng=random.Random(0))
         self.history = TrackerHistory()
         self.now_s = 0.0
         self.offered: list[FileMeta] = []

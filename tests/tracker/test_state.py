@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -10,7 +11,7 @@ from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
 from swarm.protocol.meta import FileMeta, meta_of_bytes
-from swarm.tracker.state import Outcome, TrackerState
+from swarm.tracker.state import MAX_HOLDERS_ANSWERED, Outcome, TrackerState
 
 PUB_PORT = 9100
 EXPIRY_S = 3.0
@@ -78,7 +79,7 @@ def events_of(outcome: Outcome, kind: type[EventT]) -> list[EventT]:
 
 def new_state() -> TrackerState:
     tokens = (i.to_bytes(m.TOKEN_BYTES, "big") for i in itertools.count(1))
-    return TrackerState(PUB_PORT, EXPIRY_S, lambda: next(tokens))
+    return TrackerState(PUB_PORT, EXPIRY_S, lambda: next(tokens), random.Random(1))
 
 
 # --- joining -------------------------------------------------------------------------
@@ -237,10 +238,11 @@ def test_holders_query_clips_to_the_asked_window() -> None:
     state = new_state()
     join(state, 1, [BIG])
     join(state, 2)
+    join(state, 3)
     send(state, 2, have(BIG.digest, 0, 64, 100, 110))
 
     def holders_in(first_chunk: int, chunk_count: int) -> list[tuple[int, tuple[int, ...]]]:
-        reply = only_reply(send(state, 2, m.HoldersQuery(BIG.digest, first_chunk, chunk_count)), 2)
+        reply = only_reply(send(state, 3, m.HoldersQuery(BIG.digest, first_chunk, chunk_count)), 3)
         assert isinstance(reply, m.Holders)
         return [(h.peer_id, h.ranges) for h in reply.holders]
 
@@ -344,8 +346,8 @@ def test_any_message_counts_as_a_sign_of_life() -> None:
     state = new_state()
     join(state, 1, now_s=0.0)
     send(state, 1, m.SyncRequest(), now_s=10.0)
-    assert state.next_expiry_s() == 10.0 + EXPIRY_S
     assert state.expire(12.0).events == []
+    assert state.next_expiry_s() == 10.0 + EXPIRY_S  # found by that walk
     # An expired peer's socket is unknown from then on.
     state.expire(20.0)
     assert only_reply(send(state, 1, m.Heartbeat(), now_s=21.0), 1) == m.Rejoin()
@@ -570,3 +572,21 @@ def test_readiness_follows_withdrawals_removals_and_departures() -> None:
     assert "big.bin" not in state.files
     for pid in (1, 2):
         assert state.readiness.ready(pid) and state.leave_blockers(pid) == []
+
+
+def test_a_holders_answer_names_a_bounded_sample_with_complete_holders_in_it() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2, [BIG])
+    for peer in range(3, 41):  # 38 partial holders, and the asker
+        join(state, peer)
+        send(state, peer, have(BIG.digest, 0, 10))
+    seen: set[int] = set()
+    for _ in range(20):
+        reply = only_reply(send(state, 40, m.HoldersQuery(BIG.digest, 0, 0)), 40)
+        assert isinstance(reply, m.Holders)
+        named = [h.peer_id for h in reply.holders]
+        assert len(named) == MAX_HOLDERS_ANSWERED and 40 not in named
+        assert {1, 2} <= set(named), "the complete holders are always named"
+        seen.update(named)
+    assert len(seen) > 30, "the partial holders named change from answer to answer"

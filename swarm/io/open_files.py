@@ -1,0 +1,117 @@
+"""The open-file limit, which bounds how many peers a process can talk to.
+
+Every TCP connection is a file descriptor: the tracker holds two per peer (a
+request and an event connection), a peer up to two per other peer (one it
+fetches over, one a fetcher opened).  The soft limit is raised to the hard
+one at start (as servers do; the default soft limit of 1,024 is a relic of
+select()), and a connection refused for want of descriptors is said on
+stderr with what to do, instead of peers that silently never connect.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import resource
+import sys
+
+import zmq
+
+log = logging.getLogger("swarm.limits")
+
+RESERVED_FDS = 32  # the process's own: Python, ZeroMQ's context and sockets, the files it reads
+UNLIMITED_TARGET = 1 << 20  # the kernel's usual nr_open when the hard limit is "unlimited"
+REPORT_EVERY_S = 10.0  # while connections are refused, one line per this long
+
+
+def raise_open_file_limit() -> int:
+    """Raise the soft limit to the hard one; return the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = UNLIMITED_TARGET if hard == resource.RLIM_INFINITY else hard
+    if soft == resource.RLIM_INFINITY or soft >= target:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("cannot raise the open-file limit from %d to %d (%s)", soft, target, exc)
+        return soft
+    log.info("open-file limit raised from %d to %d", soft, target)
+    return target
+
+
+def peers_within(limit: int, fds_per_peer: int) -> int:
+    """How many peers a process with ``limit`` descriptors can keep connected."""
+    return max(0, (limit - RESERVED_FDS) // fds_per_peer)
+
+
+class AcceptWatch:
+    """Reports connections a listening socket cannot accept for want of file
+    descriptors.  libzmq retries such a connection at once and for as long
+    as it waits, so after a report the monitor is left unread for
+    REPORT_EVERY_S: one line per period, and no loop woken per retry."""
+
+    def __init__(self, sockets: dict[str, zmq.Socket[bytes]], limit: int, fds_per_peer: int,
+                 poller: zmq.Poller) -> None:
+        self.limit = limit
+        self.fds_per_peer = fds_per_peer
+        self.poller = poller
+        self.monitors = {sock.get_monitor_socket(zmq.EVENT_ACCEPT_FAILED): (what, sock)
+                         for what, sock in sockets.items()}
+        for monitor in self.monitors:
+            poller.register(monitor, zmq.POLLIN)
+        self.muted: dict[zmq.Socket[bytes], float] = {}  # monitor -> when it is read again
+        self.reported = 0
+
+    def check(self, monitor: zmq.Socket[bytes], now_s: float) -> None:
+        """Read the failures waiting on one of ``monitors``."""
+        errors = _failures(monitor)
+        if not errors:
+            return
+        what, _ = self.monitors[monitor]
+        error = errors[-1]
+        self.reported += 1
+        if error not in (errno.EMFILE, errno.ENFILE):
+            log.warning("cannot accept a connection on the %s: %s", what, os.strerror(error))
+        elif self.reported == 1:
+            log.error("cannot accept a connection on the %s: too many open files (limit %d: "
+                      "room for about %d peers). Raise the limit (`ulimit -n`, or "
+                      "LimitNOFILE= for a service) and restart",
+                      what, self.limit, peers_within(self.limit, self.fds_per_peer))
+        else:
+            log.error("still refusing connections on the %s: too many open files (limit %d)",
+                      what, self.limit)
+        self.poller.unregister(monitor)
+        self.muted[monitor] = now_s + REPORT_EVERY_S
+
+    def next_check_s(self) -> float | None:
+        return min(self.muted.values()) if self.muted else None
+
+    def resume(self, now_s: float) -> None:
+        """Listen again to monitors muted long enough; what they queued while
+        muted is old news."""
+        for monitor, at_s in list(self.muted.items()):
+            if now_s >= at_s:
+                del self.muted[monitor]
+                _failures(monitor)
+                self.poller.register(monitor, zmq.POLLIN)
+
+    def close(self) -> None:
+        for monitor, (_, sock) in self.monitors.items():
+            if not sock.closed:
+                sock.disable_monitor()
+            monitor.close(linger=0)
+
+
+def _failures(monitor: zmq.Socket[bytes]) -> list[int]:
+    """The errno of each failure waiting on a monitor.  Its messages are the
+    event number (uint16) and value (uint32, here the errno) in native
+    order, then the endpoint."""
+    errors: list[int] = []
+    while True:
+        try:
+            frames = monitor.recv_multipart(zmq.NOBLOCK)
+        except zmq.Again:
+            return errors
+        if frames and len(frames[0]) >= 6:
+            errors.append(int.from_bytes(frames[0][2:6], sys.byteorder))
