@@ -1,11 +1,12 @@
-# swarm -- `make` sets up .venv; `make test`; `make test-unit`; `make demo`; `make bench`; `make lint`.
+# swarm -- `make` sets up .venv; `make test`; `make test-unit`; `make demo`; `make bench`;
+# `make bench-scale`; `make lint`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
 
-.PHONY: all venv bytecode test test-unit demo bench lint clean
+.PHONY: all venv bytecode test test-unit demo bench bench-scale lint clean
 
 all: venv bytecode
 
@@ -45,6 +46,10 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 
 bench: $(BENCH_STAMP) bytecode
 	$(PY) -m bench
+
+# The scaling table alone: 8 to 128 peers x 1 MiB, seconds per GiB moved.
+bench-scale: $(BENCH_STAMP) bytecode
+	$(PY) -m bench --scale
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -86,6 +86,7 @@ STRIKES_TO_EXPEL = 50  # a peer that keeps sending bad requests is expelled
 # wide swarm costs each answer nothing more.
 MAX_HOLDERS_ANSWERED = 16
 MIN_COMPLETE_ANSWERED = 2
+NAMING_POOL_FACTOR = 4  # holders drawn per holder named, the least named of them win
 
 
 class PeerRecord(Record, frozen=False):
@@ -110,6 +111,9 @@ class FileRecord(Record, frozen=False):
     # Every chunk any peer has ever held: a peer claiming chunks outside it
     # claims what it cannot have fetched from anyone.
     ever_held: ChunkSet = field(default_factory=ChunkSet)
+    # How often each holder has been named in an answer: the least named
+    # are named first, so no early holder is handed to everyone.
+    named: dict[int, int] = field(default_factory=dict)
 
     def summary(self) -> FileSummary:
         m = self.meta
@@ -267,10 +271,11 @@ class TrackerState:
         return tuple(self.files[name].summary() for name in sorted(self.files))
 
     def _holders(self, asker: PeerRecord, query: HoldersQuery) -> Message:
-        """At most MAX_HOLDERS_ANSWERED holders of a file, drawn at random
-        anew for every answer (and at least a couple of complete ones when
-        there are), so what a peer hears stays the same size however wide
-        the swarm, and load spreads over all holders."""
+        """At most MAX_HOLDERS_ANSWERED holders of a file that hold something
+        of it (at least a couple of complete ones when there are), the least
+        named so far first: what a peer hears stays the same size however
+        wide the swarm, and requests spread over the holders instead of
+        piling onto the first ones."""
         record = self._file_by_digest(query.digest)
         if record is None:
             if query.digest in self.removed_digests:  # asked before the news arrived
@@ -280,23 +285,34 @@ class TrackerState:
         first = min(query.first_chunk, total)
         end = total if query.chunk_count == 0 else min(total, first + query.chunk_count)
         name = record.meta.name
-        complete = [pid for pid in record.holders
-                    if pid != asker.peer_id and name in self.peers[pid].complete]
-        others = [pid for pid in record.holders
-                  if pid != asker.peer_id and name not in self.peers[pid].complete]
-        chosen = self._sample(complete, MIN_COMPLETE_ANSWERED)
-        chosen += self._sample([p for p in complete + others if p not in chosen],
-                               MAX_HOLDERS_ANSWERED - len(chosen))
+        complete: list[int] = []
+        partial: list[int] = []
+        for pid, chunks in record.holders.items():
+            if pid == asker.peer_id or not chunks:
+                continue  # a downloader that holds nothing yet is no source
+            (complete if name in self.peers[pid].complete else partial).append(pid)
+        chosen = self._least_named(record, complete, MIN_COMPLETE_ANSWERED)
+        taken = set(chosen)
+        chosen += self._least_named(record, [p for p in complete if p not in taken] + partial,
+                                    MAX_HOLDERS_ANSWERED - len(chosen))
         holders = []
         for pid in sorted(chosen):
+            record.named[pid] = record.named.get(pid, 0) + 1
             chunks = record.holders[pid]
             ranges = chunks.to_flat() if (first, end) == (0, total) else chunks.clip(first, end)
             if ranges:
                 holders.append(HolderRanges(pid, self.peers[pid].endpoint, tuple(ranges)))
         return Holders(query.digest, tuple(holders))
 
-    def _sample(self, pids: list[int], count: int) -> list[int]:
-        return pids if len(pids) <= count else self.rng.sample(pids, count)
+    def _least_named(self, record: FileRecord, pids: list[int], count: int) -> list[int]:
+        """``count`` of ``pids``: the least named of a random draw of a few
+        times ``count`` (ties fall at random), so a draw costs the same
+        however many hold the file."""
+        if len(pids) <= count:
+            return pids
+        pool = self.rng.sample(pids, min(len(pids), NAMING_POOL_FACTOR * count))
+        pool.sort(key=lambda pid: record.named.get(pid, 0))
+        return pool[:count]
 
     def _file_by_digest(self, digest: bytes) -> FileRecord | None:
         name = self.by_digest.get(digest)
@@ -557,6 +573,7 @@ class TrackerState:
         for name in sorted(peer.touched):
             record = self.files[name]
             record.holders.pop(peer.peer_id, None)
+            record.named.pop(peer.peer_id, None)
             self._refresh_availability(out, record)
 
     def _covered(self, record: FileRecord) -> bool:

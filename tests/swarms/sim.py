@@ -12,9 +12,10 @@ scanned as the real watcher does, every ``scan_interval_s``.
 from __future__ import annotations
 
 import errno
+import heapq
 import itertools
 import random
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
@@ -44,7 +45,14 @@ from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
 from swarm.protocol import display
 from swarm.protocol.codec import Buffer, decode, encode_frames
-from swarm.protocol.messages import TOKEN_BYTES, ChunkRefused, Event, Farewell, Message
+from swarm.protocol.messages import (
+    FILE_TOPIC,
+    TOKEN_BYTES,
+    ChunkRefused,
+    Event,
+    Farewell,
+    Message,
+)
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 from swarm.tracker.state import TrackerState
 
@@ -200,6 +208,7 @@ class SimPeer:
     io: SimIO | None = None
     # What the watcher saw in the last scan, to offer files once they stop changing.
     seen: dict[str, bytes] = field(default_factory=dict)
+    timer_due_s: float = 0.0  # when its loop would next wake with nothing received
 
     def run(self, actions: list[Action]) -> None:
         """Carry out what this peer's state returned, as its IO loop would."""
@@ -333,7 +342,8 @@ class Simulation:
         self.rng = random.Random(seed)
         self.now_s = 0.0
         tokens = (i.to_bytes(TOKEN_BYTES, "big") for i in itertools.count(1))
-        self.tracker = TrackerState(5556, self.settings.expiry_s, lambda: next(tokens))
+        self.tracker = TrackerState(5556, self.settings.expiry_s, lambda: next(tokens),
+                                    random.Random(seed))
         self.tracker_blocks: list[display.Block] = []
         self.published: list[Event] = []  # every event the tracker published
         # The tracker's view when it let each peer go (key -> Departure).
@@ -341,10 +351,17 @@ class Simulation:
         self.peers: list[SimPeer] = []
         self.by_key: dict[bytes, SimPeer] = {}
         self.by_endpoint: dict[str, SimPeer] = {}
-        self.wire: deque[tuple[float, str, object, list[Buffer]]] = deque()
+        # What is on its way: (due, order sent, kind, target, frames).
+        self.wire: list[tuple[float, int, str, object, list[Buffer]]] = []
+        self._sent = itertools.count()
         self.drop_event: Callable[[Event], bool] = lambda _event: False
         self.events_dropped = 0
         self._next_scan_s = self.settings.scan_interval_s
+        # What crossed the wire: messages and bytes each peer received (by
+        # index), and requests the tracker handled.
+        self.received: Counter[int] = Counter()
+        self.received_bytes: Counter[int] = Counter()
+        self.tracker_handled = 0
 
     # --- set-up ------------------------------------------------------------------
 
@@ -398,18 +415,25 @@ class Simulation:
 
     def send(self, at_s: float, kind: str, target: object, message: Message,
              payload: bytes | None) -> None:
-        self.wire.append((at_s, kind, target, encode_frames(message, payload)))
+        heapq.heappush(self.wire, (at_s, next(self._sent), kind, target,
+                                   encode_frames(message, payload)))
 
-    def _deliver(self, kind: str, target: object, frames: list[Buffer]) -> None:
+    def _deliver(self, kind: str, target: object, frames: list[Buffer]) -> SimPeer | None:
+        """Hand a message over; the peer it woke, if any."""
         message, payload = decode(frames)
         if kind == "tracker":
             assert isinstance(target, bytes)
             if self.by_key[target].alive:
+                self.tracker_handled += 1
                 self._carry_out(self.tracker.handle(target, message, "127.0.0.1", self.now_s))
-            return
+            return None
         peer, actions = self._hand_over(kind, target, message, payload)
-        if peer is not None and peer.io is not None:
-            peer.io.run(actions)
+        if peer is None or peer.io is None:
+            return None
+        self.received[peer.index] += 1
+        self.received_bytes[peer.index] += sum(len(memoryview(f)) for f in frames)
+        peer.io.run(actions)
+        return peer
 
     def _hand_over(self, kind: str, target: object, message: Message,
                    payload: memoryview | None) -> tuple[SimPeer | None, list[Action]]:
@@ -445,6 +469,8 @@ class Simulation:
             self.send(self.now_s, "to-peer", self.by_key[key], message, None)
         self.published.extend(outcome.events)  # type: ignore[attr-defined]
         for event in outcome.events:  # type: ignore[attr-defined]
+            if event.TOPIC != FILE_TOPIC:
+                continue  # the one topic peers subscribe to
             for peer in self.peers:
                 if peer.subscribed and peer.alive:
                     if self.drop_event(event):
@@ -455,30 +481,39 @@ class Simulation:
     # --- running -------------------------------------------------------------------------
 
     def step(self) -> None:
-        """Deliver what is due, then advance the clock one tick."""
+        """Deliver what is due, then advance the clock one tick.  As in the
+        real loop, a peer runs its timers when something reached it or when
+        its next deadline has come, not on every tick."""
         rounds = 0
-        while self.wire and rounds < 100_000:
-            due = [item for item in self.wire if item[0] <= self.now_s]
-            if not due:
-                break
-            self.wire = deque(item for item in self.wire if item[0] > self.now_s)
-            for _at, kind, target, frames in due:
-                self._deliver(kind, target, frames)
+        woken: dict[int, SimPeer] = {}
+        while self.wire and self.wire[0][0] <= self.now_s and rounds < 100_000:
+            touched: dict[int, SimPeer] = {}
+            while self.wire and self.wire[0][0] <= self.now_s:
+                _at, _order, kind, target, frames = heapq.heappop(self.wire)
+                peer = self._deliver(kind, target, frames)
+                if peer is not None:
+                    touched[peer.index] = peer
                 rounds += 1
-            for peer in self.peers:
+            for index in sorted(touched):
+                peer = touched[index]
                 if peer.alive and peer.state is not None and peer.io is not None:
                     peer.io.run(peer.state.flush(self.now_s))
+            woken.update(touched)
         self.now_s += TICK_S
         for peer in self.peers:
-            if peer.alive and peer.state is not None and peer.io is not None \
-                    and not peer.state.done:
-                peer.io.run(peer.state.on_timer(self.now_s))
+            state = peer.state
+            if not peer.alive or state is None or peer.io is None or state.done:
+                continue
+            if peer.index in woken or self.now_s >= peer.timer_due_s:
+                peer.io.run(state.on_timer(self.now_s))
+                peer.timer_due_s = state.next_deadline_s(self.now_s)
         if self.now_s >= self._next_scan_s:
             self._next_scan_s = self.now_s + self.settings.scan_interval_s
             for peer in self.peers:
                 if peer.alive and peer.state is not None and peer.io is not None \
                         and not peer.state.done:
                     self._scan(peer, peer.state, peer.io)
+                    peer.timer_due_s = self.now_s  # as a scan wakes the real loop
         self._carry_out(self.tracker.expire(self.now_s))
 
     def _scan(self, peer: SimPeer, state: PeerState, io: SimIO) -> None:
