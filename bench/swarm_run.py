@@ -83,9 +83,10 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
         names = _write_files(root, peers, size, one_file)
         full_env = {**os.environ, **(env or {})}
         (root / "tracker").mkdir()
-        with open(root / "tracker" / "stdout.txt", "wb") as tracker_out:
+        with open(root / "tracker" / "stdout.txt", "wb") as tracker_out, \
+                open(root / "tracker" / "stderr.txt", "wb") as tracker_err:
             tracker = subprocess.Popen(["sh", str(REPO / "tracker.sh")], cwd=root / "tracker",
-                                       stdout=tracker_out, stderr=subprocess.DEVNULL,
+                                       stdout=tracker_out, stderr=tracker_err,
                                        env=full_env, start_new_session=True)
         procs.append(tracker)
         port_file = root / "tracker" / "port.txt"
@@ -99,10 +100,12 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
         shared_dirs = [root / f"peer{i}" / "Shared" for i in range(1, peers + 1)]
         started = time.monotonic()
         for i in range(1, peers + 1):
-            procs.append(subprocess.Popen(
-                ["sh", str(REPO / "peer.sh"), "127.0.0.1", port, str(quiet_s)],
-                cwd=root / f"peer{i}", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                env=full_env, start_new_session=True))
+            # stderr is kept (warnings only, by default): a failed run can be read.
+            with open(root / f"peer{i}" / "stderr.txt", "wb") as err:
+                procs.append(subprocess.Popen(
+                    ["sh", str(REPO / "peer.sh"), "127.0.0.1", port, str(quiet_s)],
+                    cwd=root / f"peer{i}", stdout=subprocess.DEVNULL, stderr=err,
+                    env=full_env, start_new_session=True))
         peer_procs = procs[1:]
         if on_started is not None:
             on_started(tracker.pid, [p.pid for p in peer_procs])
@@ -119,6 +122,8 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
             for k, proc in enumerate(peer_procs):
                 if not exited[k]:
                     exited[k], cpu[k], rss[k] = _reap(proc)
+                    if exited[k] and proc.returncode != 0:
+                        raise RuntimeError(f"peer {k + 1} exited with {proc.returncode}")
             if completion is None:
                 for k in list(pending):
                     if set(os.listdir(shared_dirs[k])) == wanted:
@@ -143,6 +148,9 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
         lines = _count_acquired(root / "tracker" / "stdout.txt")
         return SwarmResult(peers, size, completion, exit_s, lines, rss, cpu, tracker_cpu,
                            sorted(peer_done))
+    except RuntimeError as exc:
+        keep = True
+        raise RuntimeError(f"{exc} (its folders are kept in {root})") from None
     finally:
         for proc in procs:
             if proc.poll() is None:

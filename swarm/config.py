@@ -52,6 +52,11 @@ class Settings(Record):
     # Share the files that symbolic links in Shared point to.  Off: a link
     # in Shared could expose any file of the machine to the swarm.
     follow_symlinks: bool = False
+    # The niceness a peer runs at (at least; it is never lowered): moving
+    # bytes is background work, and the tracker, which every peer waits on,
+    # must not starve behind a machine full of peers.  0 keeps the niceness
+    # the peer was started with.
+    peer_niceness: int = 9
     # The swarm key (64 hex digits; `swarm keygen`): CurveZMQ on every
     # socket, and only holders of the key get in.  Empty: an open swarm.
     key: str = ""
@@ -73,6 +78,8 @@ class Settings(Record):
             raise ConfigError("upload_limit_bytes_s must be 0 (no limit) or positive")
         if self.request_window_bytes < 64 << 10:
             raise ConfigError("request_window_bytes must be at least 65536")
+        if not 0 <= self.peer_niceness <= 19:
+            raise ConfigError("peer_niceness must be from 0 (unchanged) to 19")
         if self.log_level not in LOG_LEVELS:
             raise ConfigError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
         if not self.bind_address:
@@ -97,6 +104,7 @@ SETTING_HELP = {
     "report_interval_s": "seconds between batched reports of acquired chunks",
     "upload_limit_bytes_s": "most bytes per second a peer sends to others; 0 for no limit",
     "follow_symlinks": "share the files that symbolic links in ./Shared point to (true|false)",
+    "peer_niceness": "the niceness a peer runs at, at least (0-19; 0 keeps its own)",
     "key": "the swarm key (swarm keygen): only its holders get in; empty for an open swarm",
     "log_level": "how much goes to stderr: debug, info, warning or error",
 }

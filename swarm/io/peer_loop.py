@@ -19,9 +19,9 @@ import zmq
 from swarm.config import Settings
 from swarm.io.curve import keys_from, start_authenticator
 from swarm.io.event_log import open_event_log
-from swarm.io.open_files import raise_open_file_limit
 from swarm.io.peer_actions import ActionRunner
 from swarm.io.peer_sockets import PeerSockets
+from swarm.io.process_limits import lower_priority, raise_open_file_limit
 from swarm.io.progress_bars import REFRESH_S as PROGRESS_REFRESH_S
 from swarm.io.progress_bars import ProgressBars
 from swarm.io.progress_bars import wanted as progress_wanted
@@ -42,6 +42,7 @@ class PeerLoop:
                  quiet_s: float, shared_dir: Path, state_dir: Path,
                  events: Path | None = None, progress: str = "auto") -> None:
         self.settings = settings
+        lower_priority(settings.peer_niceness)
         self.events = open_event_log(events)
         self.bars = ProgressBars() if progress_wanted(progress) else None
         self.store = Store(shared_dir, state_dir, settings.follow_symlinks)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable
 import zmq
 
 from swarm.io.curve import CurveKeys, make_client, make_server
-from swarm.io.open_files import AcceptWatch
+from swarm.io.process_limits import AcceptWatch
 from swarm.io.zmq_util import configure
 from swarm.peer.reversal import ReverseRoute
 from swarm.protocol.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames

@@ -17,7 +17,7 @@ import zmq
 from swarm.config import Settings
 from swarm.io.curve import keys_from, make_server, start_authenticator
 from swarm.io.event_log import open_event_log
-from swarm.io.open_files import AcceptWatch, peers_within, raise_open_file_limit
+from swarm.io.process_limits import AcceptWatch, peers_within, raise_open_file_limit
 from swarm.io.stdout import StdoutWriter
 from swarm.io.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
 from swarm.protocol.codec import MAX_HEADER_BYTES, decode, encode, encode_frames

@@ -67,6 +67,10 @@ log = logging.getLogger("swarm.peer")
 
 QUERY_RETRY_S = 5.0  # a holder or metadata query unanswered this long is sent again
 STARVING_REFRESH_S = 0.25  # holder refresh when no known source has anything
+# An answer that names no source we did not know doubles the wait before
+# the next question, up to this: a long download in a wide swarm asks a few
+# times a minute, not every second.
+MAX_HOLDERS_REFRESH_S = 8.0
 
 
 class Fetcher:
@@ -87,6 +91,8 @@ class Fetcher:
         self._meta_asked: dict[bytes, float] = {}
         self._holders_asked: dict[bytes, float] = {}
         self._holders_due: dict[bytes, float] = {}
+        self._holders_answered: dict[bytes, float] = {}
+        self._holders_interval: dict[bytes, float] = {}
         self._pending_have: dict[bytes, set[int]] = {}
         self._next_report_s = now_s
         self._next_holders_check_s = now_s
@@ -194,25 +200,42 @@ class Fetcher:
                 self._recovered(now_s)
             return
         meta = action.meta
-        self._cancel(self.plan.remove_download(meta.digest))
+        self._drop_download(meta.digest)
         self.partials.pop(meta.digest, None)
         self.disk.unstarted[meta.digest] = meta
         self._disk_refused(action, error, now_s)
         self._excuse_for_disk(meta.name, now_s)
+
+    def _drop_download(self, digest: bytes) -> None:
+        """Stop fetching a file: its requests are cancelled, its timers go."""
+        self._cancel(self.plan.remove_download(digest))
+        for table in (self._holders_due, self._holders_answered, self._holders_interval):
+            table.pop(digest, None)
 
     def _ask_holders(self, digest: bytes, now_s: float) -> None:
         asked = self._holders_asked.get(digest)
         if asked is not None and now_s - asked < QUERY_RETRY_S:
             return
         self._holders_asked[digest] = now_s
-        self._holders_due[digest] = now_s + self.settings.holders_refresh_s
+        self._holders_due[digest] = now_s + QUERY_RETRY_S  # set anew by the answer
         self.out.put(ToTracker(HoldersQuery(digest, 0, 0)))
 
     def holders_arrived(self, holders: Holders, now_s: float) -> None:
-        self._holders_asked.pop(holders.digest, None)
-        download = self.plan.downloads.get(holders.digest)
+        digest = holders.digest
+        self._holders_asked.pop(digest, None)
+        download = self.plan.downloads.get(digest)
         if download is None:
             return
+        known = download.sources()
+        base = self.settings.holders_refresh_s
+        interval = self._holders_interval.get(digest)
+        if interval is None or any(h.peer_id not in known for h in holders.holders):
+            interval = base
+        else:
+            interval = min(max(base, MAX_HOLDERS_REFRESH_S), 2 * interval)
+        self._holders_interval[digest] = interval
+        self._holders_answered[digest] = now_s
+        self._holders_due[digest] = now_s + interval
         chunks = download.meta.chunks
         complete, partial = [], {}
         for holder in holders.holders:
@@ -246,7 +269,7 @@ class Fetcher:
                 continue
             due = self._holders_due.get(digest, now_s)
             if digest in starving:
-                due = min(due, self._holders_asked.get(digest, now_s) + STARVING_REFRESH_S)
+                due = min(due, self._holders_answered.get(digest, now_s) + STARVING_REFRESH_S)
             if now_s >= due:
                 self._ask_holders(digest, now_s)
 
@@ -443,8 +466,7 @@ class Fetcher:
         """Every piece is verified and stored: into Shared with it (the
         disk's answer comes to ``on_placed``)."""
         self.flush_have(only=digest)
-        self._cancel(self.plan.remove_download(digest))
-        self._holders_due.pop(digest, None)
+        self._drop_download(digest)
         self.out.put(Place(digest, self.partials[digest].name))
 
     def on_placed(self, action: Place, result: PlaceResult | OSError, what: str | None,
@@ -487,7 +509,7 @@ class Fetcher:
         """Stop fetching a file and forget what was fetched of it (a copy of
         it, or something else under its name, appeared in Shared; or the
         swarm no longer has it)."""
-        self._cancel(self.plan.remove_download(digest))
+        self._drop_download(digest)
         self.out.put(DropPartial(digest))
         self.partials.pop(digest, None)
         self._resumed.pop(digest, None)

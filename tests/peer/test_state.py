@@ -77,6 +77,18 @@ def test_a_late_file_extends_everyones_stay() -> None:
                    [*early, late])
 
 
+def test_a_long_download_asks_for_holders_less_often_when_nothing_changes() -> None:
+    big = data(21, 2_000_000)
+    sim = Simulation(Settings(upload_limit_bytes_s=100_000))  # twenty seconds
+    seeder = sim.add_peer({"big.bin": big})
+    fetcher = sim.add_peer({})
+    sim.run(sim.all_done, limit_s=60)
+    assert fetcher.store.shared == {"big.bin": big} and seeder.store.shared == {"big.bin": big}
+    # Asked at 0, then after 1, 2, 4 and every 8 s: a handful of questions,
+    # where a refresh every second would have asked twenty times.
+    assert sim.tracker_requests["HoldersQuery"] <= 7, sim.tracker_requests
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_lost_events_are_repaired_by_resync(seed: int) -> None:
     sim = Simulation(seed=seed)

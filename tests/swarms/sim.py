@@ -362,6 +362,7 @@ class Simulation:
         self.received: Counter[int] = Counter()
         self.received_bytes: Counter[int] = Counter()
         self.tracker_handled = 0
+        self.tracker_requests: Counter[str] = Counter()  # by message type
 
     # --- set-up ------------------------------------------------------------------
 
@@ -425,6 +426,7 @@ class Simulation:
             assert isinstance(target, bytes)
             if self.by_key[target].alive:
                 self.tracker_handled += 1
+                self.tracker_requests[type(message).__name__] += 1
                 self._carry_out(self.tracker.handle(target, message, "127.0.0.1", self.now_s))
             return None
         peer, actions = self._hand_over(kind, target, message, payload)

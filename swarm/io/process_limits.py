@@ -1,11 +1,17 @@
-"""The open-file limit, which bounds how many peers a process can talk to.
+"""What the operating system grants a process: open files and CPU priority.
 
-Every TCP connection is a file descriptor: the tracker holds two per peer (a
+The open-file limit bounds how many peers a process can talk to.  Every TCP
+connection is a file descriptor: the tracker holds two per peer (a
 request and an event connection), a peer up to two per other peer (one it
 fetches over, one a fetcher opened).  The soft limit is raised to the hard
 one at start (as servers do; the default soft limit of 1,024 is a relic of
 select()), and a connection refused for want of descriptors is said on
 stderr with what to do, instead of peers that silently never connect.
+
+A peer runs nicer than the tracker (``peer_niceness``, as Syncthing lowers
+its own priority by default): every peer waits on the tracker's answers, and
+on a machine full of busy peers a tracker with an equal share of the CPU
+falls seconds behind.
 """
 
 from __future__ import annotations
@@ -38,6 +44,19 @@ def raise_open_file_limit() -> int:
         return soft
     log.info("open-file limit raised from %d to %d", soft, target)
     return target
+
+
+def lower_priority(niceness: int) -> None:
+    """Run at least ``niceness`` (never less nice than started; 0: as started)."""
+    if niceness <= 0:
+        return
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, 0)
+        if current < niceness:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+            log.info("niceness raised from %d to %d (peer_niceness)", current, niceness)
+    except OSError as exc:
+        log.warning("cannot change this peer's niceness: %s", exc.strerror)
 
 
 def peers_within(limit: int, fds_per_peer: int) -> int:
