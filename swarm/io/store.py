@@ -55,6 +55,12 @@ class LocalFile(Record):
     def of(cls, name: str, st: os.stat_result) -> LocalFile:
         return cls(name, st.st_size, st.st_mtime_ns, st.st_ino)
 
+    def same_as(self, st: os.stat_result) -> bool:
+        """Whether ``st`` shows this file as it was (no record is built:
+        this runs for every served file at every scan)."""
+        return (st.st_ino == self.inode and st.st_size == self.size_bytes
+                and st.st_mtime_ns == self.mtime_ns)
+
     def change_from(self, earlier: LocalFile) -> str | None:
         """How this differs from ``earlier`` (None: it does not)."""
         if self.inode != earlier.inode:
@@ -290,33 +296,42 @@ class Store:
 
     def scan_shared(self) -> SharedScan:
         """Every entry of Shared: files to offer, entries skipped (and why),
-        and the served files that changed or went."""
+        and the served files that changed or went.  One stat per entry: a
+        served file seen unchanged costs a comparison, not a second stat."""
         scan = SharedScan()
-        current: dict[str, LocalFile] = {}
+        served_by_name = {served.name: digest for digest, served in self._served.items()}
+        unchanged: set[bytes] = set()
         try:
             entries = list(os.scandir(self.shared_dir))
         except FileNotFoundError:
             entries = []
         for entry in entries:
-            if entry.name.startswith(INCOMING_PREFIX):
+            name = entry.name
+            if name.startswith(INCOMING_PREFIX):
                 continue  # our own copy, about to be renamed into place
             st, problem = _entry_problem(entry, self.follow_symlinks)
             if st is None:
-                scan.skipped[entry.name] = problem or "unreadable"
-                scan.taken[entry.name] = self.blocking_entry(entry.name) or "something"
+                scan.skipped[name] = problem or "unreadable"
+                scan.taken[name] = self.blocking_entry(name) or "something"
                 continue
-            current[entry.name] = LocalFile.of(entry.name, st)
-        served_names = {served.name for served in self._served.values()}
-        scan.files.update((n, f) for n, f in current.items() if n not in served_names)
-        scan.taken.update((n, NOT_SHARED_YET) for n in scan.files)
-        scan.changed.extend(self.check_served())
+            digest = served_by_name.get(name)
+            if digest is None:
+                scan.files[name] = LocalFile.of(name, st)
+                scan.taken[name] = NOT_SHARED_YET
+            elif self._served[digest].seen.same_as(st):
+                unchanged.add(digest)
+        scan.changed.extend(self.check_served(skip=unchanged))
         return scan
 
-    def check_served(self) -> list[tuple[bytes, str]]:
-        """The files this peer serves that changed or went since they were
-        hashed: (digest, what happened).  One stat each."""
+    def check_served(self, skip: set[bytes] | frozenset[bytes] = frozenset()
+                     ) -> list[tuple[bytes, str]]:
+        """The files this peer serves (but those in ``skip``, seen unchanged
+        a moment ago) that changed or went since they were hashed: (digest,
+        what happened).  One stat each."""
         changed = []
         for digest, served in self._served.items():
+            if digest in skip:
+                continue
             path = self.shared_dir / served.name
             try:
                 st = os.stat(path) if self.follow_symlinks else os.lstat(path)

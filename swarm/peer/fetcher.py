@@ -248,15 +248,20 @@ class Fetcher:
             else:
                 partial[holder.peer_id] = ranges
         self.plan.set_holders(holders.digest, complete, partial, now_s)
-        self._forget_sources_of_nothing()
+        self._forget_sources_of_nothing(known - download.sources())
         self.schedule_pump()
 
-    def _forget_sources_of_nothing(self) -> None:
-        """A peer no holder answer names any more, with nothing asked of it,
-        is gone or of no use: its connection is closed."""
-        useful = set().union(*(d.sources() for d in self.plan.downloads.values()))
-        for peer_id, source in list(self.plan.sources.items()):
-            if peer_id not in useful and not source.in_flight_bytes:
+    def _forget_sources_of_nothing(self, candidates: set[int]) -> None:
+        """Of the peers an answer no longer names for its file, those no
+        other download names either, with nothing asked of them, are gone or
+        of no use: their connections are closed."""
+        downloads = self.plan.downloads.values()
+        for peer_id in candidates:
+            source = self.plan.sources.get(peer_id)
+            if source is None or source.in_flight_bytes:
+                continue
+            if not any(peer_id in d.complete_holders or peer_id in d.partial_holders
+                       for d in downloads):
                 self.drop_source(peer_id)
 
     def _refresh_holders(self, now_s: float) -> None:
