@@ -152,11 +152,9 @@ class PeerLoop:
         for monitor, link in list(net.by_monitor.items()):
             if monitor in ready:
                 net.link_events(link)  # the peer we serve notices its own losses
-        now = monotonic()
-        net.accepts.resume(now)
         for monitor in net.accepts.monitors:
             if monitor in ready:
-                net.accepts.check(monitor, now)
+                net.accepts.check(monitor, monotonic())
 
     def _link_events(self, state: PeerState, run: Callable[[list[Action]], None]) -> None:
         """Connections to sources that came up or broke."""

@@ -293,13 +293,10 @@ class PeerSockets:
         return found
 
     def next_check_s(self) -> float | None:
-        """When ``unreachable`` or the accept watch may next have news."""
+        """When ``unreachable`` may next have news."""
         pending = [link.created_at_s + LINK_CONNECT_TIMEOUT_S for link in self.connecting]
         pending += [link.created_at_s + LINK_CONNECT_TIMEOUT_S
                     for link in self.serve_links.values() if not link.connected]
-        accepts = self.accepts.next_check_s()
-        if accepts is not None:
-            pending.append(accepts)
         return min(pending) if pending else None
 
     def close(self) -> None:

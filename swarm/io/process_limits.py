@@ -67,53 +67,46 @@ def peers_within(limit: int, fds_per_peer: int) -> int:
 class AcceptWatch:
     """Reports connections a listening socket cannot accept for want of file
     descriptors.  libzmq retries such a connection at once and for as long
-    as it waits, so after a report the monitor is left unread for
-    REPORT_EVERY_S: one line per period, and no loop woken per retry."""
+    as it waits, each time with a monitor event; the events are always read
+    (libzmq's I/O thread blocks on a full monitor pipe, which would stall
+    every connection), and said at most once per REPORT_EVERY_S."""
 
     def __init__(self, sockets: dict[str, zmq.Socket[bytes]], limit: int, fds_per_peer: int,
                  poller: zmq.Poller) -> None:
         self.limit = limit
         self.fds_per_peer = fds_per_peer
-        self.poller = poller
         self.monitors = {sock.get_monitor_socket(zmq.EVENT_ACCEPT_FAILED): (what, sock)
                          for what, sock in sockets.items()}
         for monitor in self.monitors:
             poller.register(monitor, zmq.POLLIN)
-        self.muted: dict[zmq.Socket[bytes], float] = {}  # monitor -> when it is read again
         self.reported = 0
+        self.refused_since_report = 0
+        self._next_report_s = 0.0
 
     def check(self, monitor: zmq.Socket[bytes], now_s: float) -> None:
         """Read the failures waiting on one of ``monitors``."""
         errors = _failures(monitor)
         if not errors:
             return
+        self.refused_since_report += len(errors)
+        if now_s < self._next_report_s:
+            return
         what, _ = self.monitors[monitor]
         error = errors[-1]
-        self.reported += 1
         if error not in (errno.EMFILE, errno.ENFILE):
             log.warning("cannot accept a connection on the %s: %s", what, os.strerror(error))
-        elif self.reported == 1:
+        elif self.reported == 0:
             log.error("cannot accept a connection on the %s: too many open files (limit %d: "
                       "room for about %d peers). Raise the limit (`ulimit -n`, or "
                       "LimitNOFILE= for a service) and restart",
                       what, self.limit, peers_within(self.limit, self.fds_per_peer))
         else:
-            log.error("still refusing connections on the %s: too many open files (limit %d)",
-                      what, self.limit)
-        self.poller.unregister(monitor)
-        self.muted[monitor] = now_s + REPORT_EVERY_S
-
-    def next_check_s(self) -> float | None:
-        return min(self.muted.values()) if self.muted else None
-
-    def resume(self, now_s: float) -> None:
-        """Listen again to monitors muted long enough; what they queued while
-        muted is old news."""
-        for monitor, at_s in list(self.muted.items()):
-            if now_s >= at_s:
-                del self.muted[monitor]
-                _failures(monitor)
-                self.poller.register(monitor, zmq.POLLIN)
+            log.error("still refusing connections on the %s: too many open files (limit %d; "
+                      "%d tries refused since the last report)", what, self.limit,
+                      self.refused_since_report)
+        self.reported += 1
+        self.refused_since_report = 0
+        self._next_report_s = now_s + REPORT_EVERY_S
 
     def close(self) -> None:
         for monitor, (_, sock) in self.monitors.items():

@@ -110,13 +110,9 @@ class TrackerLoop:
         try:
             while not self.waker.stop_requested:
                 now = monotonic()
-                deadline = min((t for t in (self.state.next_expiry_s(),
-                                            self.accepts.next_check_s()) if t is not None),
-                               default=None)
-                ready = dict(poller.poll(timeout_ms(deadline, now)))
+                ready = dict(poller.poll(timeout_ms(self.state.next_expiry_s(), now)))
                 self.waker.drain()
                 now = monotonic()
-                self.accepts.resume(now)
                 for monitor in self.accepts.monitors:
                     if monitor in ready:
                         self.accepts.check(monitor, now)
