@@ -65,12 +65,23 @@ from swarm.protocol.meta import FileMeta
 
 log = logging.getLogger("swarm.peer")
 
-QUERY_RETRY_S = 5.0  # a holder or metadata query unanswered this long is sent again
+# A holder or metadata query unanswered this long is sent again.  Queries
+# are not lost on a live connection, so a late answer means a busy tracker,
+# and asking again would only make it busier.
+QUERY_RETRY_S = 30.0
 STARVING_REFRESH_S = 0.25  # holder refresh when no known source has anything
-# An answer that names no source we did not know doubles the wait before
-# the next question, up to this: a long download in a wide swarm asks a few
-# times a minute, not every second.
+# Each answer doubles the wait before the next question, up to this (an
+# answer naming nobody starts again from holders_refresh_s): a long download
+# in a wide swarm asks a few times a minute, not every second.  (Asking
+# again whenever an answer names someone new would never slow down: the
+# tracker draws the holders it names afresh each time.)
 MAX_HOLDERS_REFRESH_S = 8.0
+# Files fetched at once (the others wait, and start in random order as these
+# finish): enough to keep every source busy, few enough that a peer joining
+# a swarm of hundreds of files does not put hundreds of questions to the
+# tracker at once, and that a file's first holder is not asked by every
+# peer at the same moment.
+MAX_ACTIVE_DOWNLOADS = 8
 
 
 class Fetcher:
@@ -89,6 +100,7 @@ class Fetcher:
         self.partials: dict[bytes, FileMeta] = {meta.digest: meta for meta, _ in resumed}
         self._resumed = {meta.digest: pieces for meta, pieces in resumed}
         self._meta_asked: dict[bytes, float] = {}
+        self._waiting: set[str] = set()  # names to fetch once a download slot frees
         self._holders_asked: dict[bytes, float] = {}
         self._holders_due: dict[bytes, float] = {}
         self._holders_answered: dict[bytes, float] = {}
@@ -155,8 +167,23 @@ class Fetcher:
                 self._excuse_for_disk(name, now_s)
             elif summary.digest in self._resumed:
                 self._start(self.partials[summary.digest], now_s)
-            else:
+            elif summary.digest in self._meta_asked:
                 self._ask_meta(summary.digest, now_s)
+            elif len(self.plan.downloads) + len(self._meta_asked) >= MAX_ACTIVE_DOWNLOADS:
+                self._waiting.add(name)
+            else:
+                self._waiting.discard(name)
+                self._ask_meta(summary.digest, now_s)
+
+    def _start_waiting(self, now_s: float) -> None:
+        """Files waiting for a slot, taken in random order (so the peers of
+        a swarm do not all start with the same files), each considered
+        afresh: it may have gone, or arrived some other way, meanwhile."""
+        while self._waiting and (len(self.plan.downloads) + len(self._meta_asked)
+                                 < MAX_ACTIVE_DOWNLOADS):
+            name = self.plan.rng.choice(sorted(self._waiting))
+            self._waiting.discard(name)
+            self.consider(name, now_s)
 
     def _ask_meta(self, digest: bytes, now_s: float) -> None:
         asked = self._meta_asked.get(digest)
@@ -206,6 +233,14 @@ class Fetcher:
         self._disk_refused(action, error, now_s)
         self._excuse_for_disk(meta.name, now_s)
 
+    def tracker_forgot_us(self) -> None:
+        """Questions put to a tracker that no longer knows us (it expired us
+        or restarted) will not be answered: they are asked again at once."""
+        self._meta_asked.clear()
+        self._holders_asked.clear()
+        for digest in self._holders_due:
+            self._holders_due[digest] = 0.0
+
     def _drop_download(self, digest: bytes) -> None:
         """Stop fetching a file: its requests are cancelled, its timers go."""
         self._cancel(self.plan.remove_download(digest))
@@ -229,7 +264,7 @@ class Fetcher:
         known = download.sources()
         base = self.settings.holders_refresh_s
         interval = self._holders_interval.get(digest)
-        if interval is None or any(h.peer_id not in known for h in holders.holders):
+        if interval is None or not holders.holders:
             interval = base
         else:
             interval = min(max(base, MAX_HOLDERS_REFRESH_S), 2 * interval)
@@ -287,7 +322,10 @@ class Fetcher:
 
     def flush(self, now_s: float) -> None:
         """Send the requests that the messages handled since the last call
-        made possible (the IO loop calls this after each batch)."""
+        made possible (the IO loop calls this after each batch), and start
+        waiting files where download slots are free."""
+        if self._waiting and self.active:
+            self._start_waiting(now_s)
         if not self._pump_due or not self.active or self.disk.paused:
             return
         self._pump_due = False

@@ -274,6 +274,7 @@ class PeerState:
         self._leave_status = None
         for peer_id in list(self.plan.sources):
             self.fetcher.drop_source(peer_id)
+        self.fetcher.tracker_forgot_us()
         self.out.put(ToTracker(self._join_message()))
 
     def _refused(self, refused: Refused, now_s: float) -> None:

@@ -559,7 +559,8 @@ class Welcome(Message):
 
 
 class Holders(Message):
-    """Which peers hold which chunks of a file (answer to HoldersQuery)."""
+    """Which peers hold which chunks of a file (answer to HoldersQuery): a
+    bounded number of them, drawn afresh for each answer, the least named first."""
 
     KIND: ClassVar[int] = 22
     digest: bytes
@@ -877,8 +878,8 @@ ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
     ("tracker → every peer", "PUB → SUB, topic f", (FileAdded, Availability, FileRemoved)),
     ("tracker → tools", "PUB → SUB, topic p",
      (PeerJoined, FileCompleted, PeerLeft, Excused, ExcuseWithdrawn, FileDropped)),
-    ("peer → peer", "DEALER → ROUTER", (ChunkRequest, Cancel)),
-    ("peer → peer", "ROUTER → DEALER", (ChunkData, ChunkRefused, ErrorReply)),
+    ("peer → peer", "ROUTER → ROUTER", (ChunkRequest, Cancel)),
+    ("peer → peer", "ROUTER → ROUTER", (ChunkData, ChunkRefused, ErrorReply)),
     # Reversed: the serving peer connects out (it cannot be reached), so the
     # roles of the sockets swap and the requester's ROUTER does the asking.
     ("serving peer → requester", "DEALER → ROUTER", (Introduce, ChunkData, ChunkRefused)),

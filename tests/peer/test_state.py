@@ -10,6 +10,7 @@ import pytest
 
 from swarm.config import Settings
 from swarm.peer.actions import Reply, SendChunks, ServeFile, Show, Subscribe, ToTracker
+from swarm.peer.fetcher import MAX_ACTIVE_DOWNLOADS
 from swarm.peer.state import TRANSITIONS, IllegalTransition, PeerState, Phase
 from swarm.protocol import display
 from swarm.protocol import messages as m
@@ -87,6 +88,21 @@ def test_a_long_download_asks_for_holders_less_often_when_nothing_changes() -> N
     # Asked at 0, then after 1, 2, 4 and every 8 s: a handful of questions,
     # where a refresh every second would have asked twenty times.
     assert sim.tracker_requests["HoldersQuery"] <= 7, sim.tracker_requests
+
+
+def test_a_peer_fetches_a_few_files_at_a_time_and_gets_them_all() -> None:
+    files = {f"f{i:02d}.bin": data(100 + i, 300_000) for i in range(20)}
+    sim = Simulation(Settings(upload_limit_bytes_s=2_000_000))
+    sim.add_peer(files)
+    fetcher = sim.add_peer({})
+    most = 0
+    while not sim.all_done():
+        assert sim.now_s < 60, "still running"
+        sim.step()
+        assert fetcher.state is not None
+        most = max(most, len(fetcher.state.fetcher.plan.downloads))
+    assert fetcher.store.shared == files
+    assert most == MAX_ACTIVE_DOWNLOADS
 
 
 @pytest.mark.parametrize("seed", range(5))
