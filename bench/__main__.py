@@ -181,6 +181,7 @@ def scaling_chart(rows: list[Row], reference: Row | None, path: Path) -> None:
     ax.set_yscale("log")
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
     ax.set_xticks([r.peers for r in rows])
     ax.set_xlabel("peers (each starts with one 1 MiB file, ends with all)")
     ax.set_ylabel("seconds per GiB moved, median")
@@ -261,7 +262,10 @@ def main(argv: list[str] | None = None) -> int:
     RESULTS.mkdir(exist_ok=True)
     print("warm-up (not counted): 8 peers x 4 MiB on each engine", flush=True)
     bench_workload(8, 4 * MIB, 1, with_lt)
-    results: dict[str, object] = {}
+    # A partial run (--quick, --scale) updates its own part of the results.
+    results_file = RESULTS / "results.json"
+    results: dict[str, object] = (json.loads(results_file.read_text())
+                                  if results_file.exists() else {})
     rows: list[Row] = []
     if not args.scale:
         for peers, size in QUICK_WORKLOADS if args.quick else WORKLOADS:
@@ -295,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
                                            "libtorrent_s_per_gib": r.libtorrent_s_per_gib}
                               for r in scaling]
         print(f"wrote {RESULTS / 'scaling.png'}")
-    (RESULTS / "results.json").write_text(json.dumps(results, indent=2))
-    print(f"wrote {RESULTS / 'results.json'}")
+    results_file.write_text(json.dumps(results, indent=2))
+    print(f"wrote {results_file}")
     return 0
 
 
