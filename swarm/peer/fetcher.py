@@ -169,7 +169,7 @@ class Fetcher:
                 self._start(self.partials[summary.digest], now_s)
             elif summary.digest in self._meta_asked:
                 self._ask_meta(summary.digest, now_s)
-            elif len(self.plan.downloads) + len(self._meta_asked) >= MAX_ACTIVE_DOWNLOADS:
+            elif self._busy_slots() >= MAX_ACTIVE_DOWNLOADS:
                 self._waiting.add(name)
             else:
                 self._waiting.discard(name)
@@ -179,11 +179,20 @@ class Fetcher:
         """Files waiting for a slot, taken in random order (so the peers of
         a swarm do not all start with the same files), each considered
         afresh: it may have gone, or arrived some other way, meanwhile."""
-        while self._waiting and (len(self.plan.downloads) + len(self._meta_asked)
-                                 < MAX_ACTIVE_DOWNLOADS):
+        while self._waiting and self._busy_slots() < MAX_ACTIVE_DOWNLOADS:
             name = self.plan.rng.choice(sorted(self._waiting))
             self._waiting.discard(name)
             self.consider(name, now_s)
+
+    def _busy_slots(self) -> int:
+        """Download slots taken: questions about files to start, and
+        downloads of files the swarm can still supply.  A download whose
+        holders are all gone keeps its partial data but not its slot, or a
+        few such files would keep every other file from ever starting."""
+        files = self.view.files
+        return len(self._meta_asked) + sum(
+            1 for d in self.plan.downloads.values()
+            if (summary := files.get(d.meta.name)) is not None and summary.available)
 
     def _ask_meta(self, digest: bytes, now_s: float) -> None:
         asked = self._meta_asked.get(digest)

@@ -105,6 +105,20 @@ def test_a_peer_fetches_a_few_files_at_a_time_and_gets_them_all() -> None:
     assert most == MAX_ACTIVE_DOWNLOADS
 
 
+def test_downloads_whose_holders_are_gone_do_not_keep_other_files_waiting() -> None:
+    stranded = {f"s{i}.bin": data(200 + i, 400_000) for i in range(MAX_ACTIVE_DOWNLOADS)}
+    sim = Simulation(Settings(upload_limit_bytes_s=100_000))
+    holder = sim.add_peer(stranded)
+    fetcher = sim.add_peer({})
+    sim.run(lambda: fetcher.state is not None
+            and len(fetcher.state.fetcher.plan.downloads) == MAX_ACTIVE_DOWNLOADS, limit_s=10)
+    sim.kill(holder)  # every slot now holds a file nobody can supply
+    late = data(300, 5_000)
+    sim.add_peer({"late.bin": late})
+    sim.run(sim.all_done, limit_s=60)
+    assert fetcher.store.shared == {"late.bin": late}
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_lost_events_are_repaired_by_resync(seed: int) -> None:
     sim = Simulation(seed=seed)
