@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.swarm_run import SwarmResult, run_swarm
 
@@ -162,13 +163,7 @@ def print_scaling_table(rows: list[Row]) -> None:
 def scaling_chart(rows: list[Row], reference: Row | None, path: Path) -> None:
     """Seconds per GiB moved against the number of peers, both engines;
     the 8 x 32 MiB figure as the line the goal is measured from."""
-    import matplotlib
-    import matplotlib.ticker
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _log_log_chart()
     ax.plot([r.peers for r in rows], [r.swarm_s_per_gib for r in rows], "o-", label="swarm")
     with_lt = [r for r in rows if r.libtorrent_s_per_gib is not None]
     if with_lt:
@@ -177,15 +172,33 @@ def scaling_chart(rows: list[Row], reference: Row | None, path: Path) -> None:
     if reference is not None:
         ax.axhline(reference.swarm_s_per_gib, color="grey", linestyle=":",
                    label=f"swarm at {reference.label}")
+    ax.set_xticks([r.peers for r in rows])
+    _save_chart(fig, ax, "peers (each starts with one 1 MiB file, ends with all)",
+                "seconds per GiB moved, median",
+                "Cost per byte as the swarm widens, 127.0.0.1, 2 cores", path)
+
+
+def _log_log_chart() -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(7, 4.5))
+
+
+def _save_chart(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str, path: Path) -> None:
+    """Log axes labelled in plain numbers, a grid, a legend; written as PNG."""
+    import matplotlib.ticker
+
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
         axis.set_minor_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.set_xticks([r.peers for r in rows])
-    ax.set_xlabel("peers (each starts with one 1 MiB file, ends with all)")
-    ax.set_ylabel("seconds per GiB moved, median")
-    ax.set_title("Cost per byte as the swarm widens, 127.0.0.1, 2 cores")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -216,15 +229,9 @@ def print_table(rows: list[Row]) -> None:
 
 
 def chart(rows: list[Row], path: Path) -> None:
-    import matplotlib
-    import matplotlib.ticker
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     # Markers only: the workloads differ in peer count too, so a line between
     # them would suggest a trend that is not there.
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = _log_log_chart()
     xs = [r.size_bytes / MIB for r in rows]
     ax.plot(xs, [statistics.median(r.swarm_s) for r in rows], "o", markersize=8, label="swarm")
     with_lt = [r for r in rows if r.libtorrent_s]
@@ -235,17 +242,8 @@ def chart(rows: list[Row], path: Path) -> None:
     for r in rows:
         ax.annotate(f"{r.peers} peers", (r.size_bytes / MIB, statistics.median(r.swarm_s)),
                     textcoords="offset points", xytext=(5, 5), fontsize=8)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    for axis in (ax.xaxis, ax.yaxis):
-        axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.set_xlabel("file size per peer (MiB)")
-    ax.set_ylabel("completion time (s), median")
-    ax.set_title("Every peer holds every file: swarm vs libtorrent, 127.0.0.1")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    _save_chart(fig, ax, "file size per peer (MiB)", "completion time (s), median",
+                "Every peer holds every file: swarm vs libtorrent, 127.0.0.1", path)
 
 
 def main(argv: list[str] | None = None) -> int:
