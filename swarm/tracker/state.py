@@ -578,12 +578,15 @@ class TrackerState:
 
     def _covered(self, record: FileRecord) -> bool:
         """Do the living peers together hold every chunk of the file?"""
-        chunks = record.meta.chunks
-        if chunks:
-            return union_covers(record.holders.values(), chunks)
-        # An empty file is available while somebody has it whole.
+        # One whole copy settles it, and there nearly always is one: the
+        # union of every holder's chunks is walked only when there is not
+        # (each leaving peer asks this of every file it touched).  An empty
+        # file is available while, and only while, somebody has it whole.
         name = record.meta.name
-        return any(name in self.peers[pid].complete for pid in record.holders)
+        if any(name in self.peers[pid].complete for pid in record.holders):
+            return True
+        chunks = record.meta.chunks
+        return chunks > 0 and union_covers(record.holders.values(), chunks)
 
     def _refresh_availability(self, out: Outcome, record: FileRecord) -> None:
         available = self._covered(record)

@@ -64,6 +64,19 @@ def test_acquired_prints_one_line_per_chunk_of_a_large_file() -> None:
     assert text.endswith("\n")
 
 
+@pytest.mark.parametrize("ranges", [
+    [(0, 1)], [(8, 9)], [(9, 10)], [(0, 10)], [(98, 1003)], [(5, 7), (9, 99_999)],
+    [(99_999, 100_001)], [(4095, 4097)], [(0, 4096), (4096, 9000)],
+])
+def test_acquired_numbers_across_digit_widths(ranges: list[tuple[int, int]]) -> None:
+    # Lines for ranges that cross a digit width (9 -> 10, 99_999 -> 100_000)
+    # or the end of the numbers formatted so far, against the lines built one
+    # by one: the sliced numbers must never be off by a character.
+    text = render(Acquired(3, "x", 200_000, ranges))
+    assert text.splitlines() == [f"PEER 3 ACQUIRED: CHUNK {n + 1}/200000 x"
+                                 for start, end in ranges for n in range(start, end)]
+
+
 def test_disconnect_lists_received_files() -> None:
     assert render(Disconnect(4, ["a", "b b"])) == (
         "PEER 4 DISCONNECT: RECEIVED 2\n"
