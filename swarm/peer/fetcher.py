@@ -338,7 +338,7 @@ class Fetcher:
         if not self._pump_due or not self.active or self.disk.paused:
             return
         self._pump_due = False
-        for request in self.plan.pump(now_s):
+        for request in self.plan.pump(now_s, more_files_to_come=bool(self._waiting)):
             self._send(request.source, ChunkRequest(
                 request.request_id, request.digest, request.first_chunk, request.chunk_count))
 

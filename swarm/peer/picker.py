@@ -5,8 +5,9 @@ can be verified the moment it arrives.  Each source has a credit of bytes in
 flight that follows its measured rate (the zguide's fileio3 credit flow);
 pieces go out rarest first with random tie-breaks; every request has a deadline
 that follows the source's rate, and a missed one frees the piece for another
-holder.  When every missing piece is in flight, a piece whose request is late
-may also be asked of a second holder (end-game), and the loser is cancelled.
+holder.  When every missing piece of every file is in flight, a piece whose
+request is late may also be asked of a second holder (end-game), and the loser
+is cancelled.
 
 Cost: picking walks a per-source cursor over an order rebuilt when holder
 information changes, so a round of picks over P pieces costs O(P) per source,
@@ -424,12 +425,22 @@ class TransferPlan:
 
     # --- requests -------------------------------------------------------------
 
-    def pump(self, now_s: float) -> list[PendingRequest]:
-        """New requests to send, as far as credit allows."""
+    def pump(self, now_s: float, more_files_to_come: bool = False) -> list[PendingRequest]:
+        """New requests to send, as far as credit allows.
+
+        End-game duplicates go out only at the end of the whole job: while
+        any file has a piece nobody was asked for, or files wait for a
+        download slot (``more_files_to_come``), a source with credit to
+        spare has real work coming, and a late request is left to its
+        deadline.  On a busy machine every reply is late by the usual
+        measure, and duplicating them spent a seventh of a 64-peer swarm's
+        transfers on pieces that came twice.
+        """
         new: list[PendingRequest] = []
         active = [d for d in self.downloads.values() if not d.done]
         if not active:
             return new
+        endgame = not more_files_to_come and not any(d.unrequested for d in active)
         total_in_flight = sum(s.in_flight_bytes for s in self.sources.values())
         sources = [s for s in self.sources.values() if not s.banned and not s.down]
         if not sources:
@@ -440,7 +451,7 @@ class TransferPlan:
         sources = sources[self._source_rotation:] + sources[: self._source_rotation]
         for source in sources:
             while source.free_bytes > 0 and total_in_flight < MAX_TOTAL_IN_FLIGHT_BYTES:
-                request = self._pick(source, active, now_s)
+                request = self._pick(source, active, now_s, endgame)
                 if request is None:
                     break
                 total_in_flight += request.size_bytes
@@ -449,7 +460,8 @@ class TransferPlan:
                 source.mark_idle(now_s)
         return new
 
-    def _pick(self, source: Source, active: list[Download], now_s: float) -> PendingRequest | None:
+    def _pick(self, source: Source, active: list[Download], now_s: float,
+              endgame: bool) -> PendingRequest | None:
         self._rotation = (self._rotation + 1) % len(active)
         peer_id = source.peer_id
         # Only the files this source holds something of: a peer fetching
@@ -460,9 +472,9 @@ class TransferPlan:
             piece = download.next_piece_for(source.peer_id)
             if piece is not None:
                 return self._issue(source, download, piece, now_s)
+        if not endgame:
+            return None
         for download in rotated:
-            if download.unrequested:
-                continue
             piece = download.endgame_piece_for(source.peer_id, now_s, self.sources)
             if piece is not None:
                 self.duplicate_requests += 1

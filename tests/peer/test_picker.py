@@ -188,6 +188,38 @@ def test_duplicate_only_when_everything_is_in_flight_and_late() -> None:
     assert all(s.in_flight_bytes == 0 for s in plan.sources.values())
 
 
+def everything_in_flight_and_late() -> tuple[TransferPlan, Download]:
+    """endgame_setup with every piece asked of source 1: source 2 could
+    duplicate the late first request, were the end of the job reached."""
+    plan, download, _, _ = endgame_setup()
+    plan.sources[1].window_bytes = 10 * PIECE_BYTES
+    plan.pump(0.1)
+    assert download.unrequested == 0
+    return plan, download
+
+
+def test_no_duplicates_while_another_file_has_pieces_nobody_was_asked_for() -> None:
+    plan, _ = everything_in_flight_and_late()
+    # A second file that only a third source holds, which has no credit:
+    # its pieces stay unrequested, so the job is not at its end.
+    other, _ = make_file(2, seed=1)
+    other_download = plan.add_download(other)
+    plan.set_holders(other.digest, [3], {}, 0.1)
+    plan.sources[3].window_bytes = 0
+    assert plan.pump(ENDGAME_LATE_S + 5.0) == []
+    assert other_download.unrequested == 2
+    assert plan.duplicate_requests == 0
+
+
+def test_no_duplicates_while_files_wait_for_a_download_slot() -> None:
+    plan, _ = everything_in_flight_and_late()
+    assert plan.pump(ENDGAME_LATE_S + 5.0, more_files_to_come=True) == []
+    assert plan.duplicate_requests == 0
+    # The last file started: the end-game may begin.
+    [duplicate] = plan.pump(ENDGAME_LATE_S + 5.1)
+    assert duplicate.source == 2 and plan.duplicate_requests == 1
+
+
 # --- bad data and trust ---------------------------------------------------------------------
 
 
