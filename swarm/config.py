@@ -1,19 +1,24 @@
 """Settings: defaults < config file < environment (SWARM_<NAME>) < flags.
 
-Every setting has its unit in its name.  ``load_settings`` also records where
-each value came from, for ``swarm config``.
+Every setting has its unit in its name, and the name says how its value is
+read: a name ending in ``_bytes`` takes a size and one ending in ``_bytes_s``
+a rate, with units or without (``4096``, ``512K``, ``2MiB``, ``10MB/s``; see
+swarm/units.py).  ``load_settings`` also records where each value came from,
+for ``swarm config``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from swarm.protocol.record import Record, field
+from swarm.units import UnitError, exact_size, parse_rate, parse_size
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_DIR / "config" / "swarm.toml"
@@ -49,6 +54,9 @@ class Settings(Record):
     report_interval_s: float = 0.1
     # Most bytes per second a peer sends to others; 0 for no limit.
     upload_limit_bytes_s: int = 0
+    # Most bytes per second of file data a peer asks others for; 0 for no
+    # limit.
+    download_limit_bytes_s: int = 0
     # Share the files that symbolic links in Shared point to.  Off: a link
     # in Shared could expose any file of the machine to the swarm.
     follow_symlinks: bool = False
@@ -74,8 +82,9 @@ class Settings(Record):
                 raise ConfigError(f"{name} must be a positive number of seconds")
         if self.expiry_misses < 1:
             raise ConfigError("expiry_misses must be at least 1")
-        if self.upload_limit_bytes_s < 0:
-            raise ConfigError("upload_limit_bytes_s must be 0 (no limit) or positive")
+        for name in ("upload_limit_bytes_s", "download_limit_bytes_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 (no limit) or positive")
         if self.request_window_bytes < 64 << 10:
             raise ConfigError("request_window_bytes must be at least 65536")
         if not 0 <= self.peer_niceness <= 19:
@@ -103,6 +112,7 @@ SETTING_HELP = {
     "holders_refresh_s": "seconds between a downloading peer's questions about who holds what",
     "report_interval_s": "seconds between batched reports of acquired chunks",
     "upload_limit_bytes_s": "most bytes per second a peer sends to others; 0 for no limit",
+    "download_limit_bytes_s": "most bytes per second a peer receives from others; 0 for no limit",
     "follow_symlinks": "share the files that symbolic links in ./Shared point to (true|false)",
     "peer_niceness": "the niceness a peer runs at, at least (0-19; 0 keeps its own)",
     "key": "the swarm key (swarm keygen): only its holders get in; empty for an open swarm",
@@ -110,6 +120,71 @@ SETTING_HELP = {
 }
 if set(SETTING_HELP) != set(SETTING_NAMES):  # pragma: no cover - a programming error
     raise RuntimeError("every setting needs one line of help")
+
+# Which kind of process reads each setting.  A command's flags and --help
+# carry exactly the settings of the roles it plays, so `swarm tracker --help`
+# shows no peer setting.  The roles:
+#   tracker  the tracker;
+#   peer     every command that joins a swarm and moves file data (peer, and
+#            any command that runs a peer for a narrower job, such as
+#            fetching a few files or only seeding): heartbeats, transfers,
+#            Shared, the partial-download state;
+#   client   the one-shot questions to a tracker (ls, who, status).
+# A new setting names its roles here; a new command names its roles where
+# cli.py builds it (a command that runs a peer plays "peer").  `swarm config`
+# plays every role.
+TRACKER = "tracker"
+PEER = "peer"
+CLIENT = "client"
+ROLES = (TRACKER, PEER, CLIENT)
+_EVERY_ROLE = frozenset(ROLES)
+SETTING_ROLES: dict[str, frozenset[str]] = {
+    "heartbeat_interval_s": frozenset({PEER, TRACKER}),  # the tracker expires on it
+    "expiry_misses": frozenset({TRACKER}),
+    "tracker_grace_s": frozenset({PEER}),
+    "bind_address": frozenset({TRACKER}),
+    "state_dir": frozenset({PEER}),
+    "request_window_bytes": frozenset({PEER}),
+    "scan_interval_s": frozenset({PEER}),
+    "holders_refresh_s": frozenset({PEER}),
+    "report_interval_s": frozenset({PEER}),
+    "upload_limit_bytes_s": frozenset({PEER}),
+    "download_limit_bytes_s": frozenset({PEER}),
+    "follow_symlinks": frozenset({PEER}),
+    "peer_niceness": frozenset({PEER}),
+    "key": _EVERY_ROLE,
+    "log_level": _EVERY_ROLE,
+}
+if set(SETTING_ROLES) != set(SETTING_NAMES):  # pragma: no cover - a programming error
+    raise RuntimeError("every setting needs the roles that read it")
+
+
+def settings_for(roles: Iterable[str]) -> tuple[str, ...]:
+    """The settings read by a command playing ``roles``, in declaration order."""
+    wanted = set(roles)
+    if not wanted <= _EVERY_ROLE:
+        raise ValueError(f"unknown roles {sorted(wanted - _EVERY_ROLE)}")
+    return tuple(name for name in SETTING_NAMES if SETTING_ROLES[name] & wanted)
+
+
+def is_size(name: str) -> bool:
+    return name.endswith("_bytes")
+
+
+def is_rate(name: str) -> bool:
+    return name.endswith("_bytes_s")
+
+
+def setting_literal(name: str, value: Any) -> str:
+    """A setting's value as it would be written in the config file, sizes and
+    rates in IEC units where they divide evenly (``"4MiB"``, ``"256KiB/s"``):
+    what `swarm config` prints, and reads back to the same value."""
+    if isinstance(value, int) and not isinstance(value, bool) and value:
+        if is_size(name):
+            return json.dumps(exact_size(value))
+        if is_rate(name):
+            return json.dumps(exact_size(value) + "/s")
+    return json.dumps(value)
 
 
 class LoadedSettings(Record):
@@ -130,6 +205,8 @@ def _coerce(name: str, value: Any) -> Any:
             return value
         raise ConfigError(f"{name}: {value!r} is not true or false")
     try:
+        if kind is int and isinstance(value, str) and (is_size(name) or is_rate(name)):
+            return _amount(name, value)
         if kind is int and isinstance(value, str):
             return int(value, 0)
         if kind is float and isinstance(value, str):
@@ -141,6 +218,17 @@ def _coerce(name: str, value: Any) -> Any:
     if not isinstance(value, kind) or isinstance(value, bool):
         raise ConfigError(f"{name}: {value!r} is not a {kind.__name__}")
     return value
+
+
+def _amount(name: str, text: str) -> int:
+    try:
+        return int(text, 0)  # a plain count, as before units (0x100000 too)
+    except ValueError:
+        pass
+    try:
+        return parse_rate(text) if is_rate(name) else parse_size(text)
+    except UnitError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
 
 
 def load_settings(
