@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import sys
 from pathlib import Path
 
 import zmq
@@ -17,6 +18,7 @@ import zmq
 from swarm.config import Settings
 from swarm.io.curve import keys_from, make_server, start_authenticator
 from swarm.io.event_log import open_event_log
+from swarm.io.port_file import FolderLock, FolderTaken, write_port_file
 from swarm.io.process_limits import AcceptWatch, peers_within, raise_open_file_limit
 from swarm.io.stdout import StdoutWriter
 from swarm.io.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
@@ -42,21 +44,11 @@ from swarm.tracker.state import Outcome, TrackerState
 
 log = logging.getLogger("swarm.tracker")
 
+EXIT_FOLDER_TAKEN = 2  # another tracker serves from this folder's port.txt
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
-PORT_FILE = "port.txt"
 BAD_MESSAGES_LOGGED = 10  # per stranger; then its bad requests are only dropped
 STRANGERS_REMEMBERED = 10_000  # bounds the memory a flood of new senders can take
 FDS_PER_PEER = 2  # its request connection and its event connection
-
-
-def write_port_file(directory: Path, port: int) -> Path:
-    """Write the port where a reader never sees a partial file: tmp, then rename."""
-    target = directory / PORT_FILE
-    tmp = directory / f".{PORT_FILE}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="ascii") as f:
-        f.write(f"{port}\n")
-    os.replace(tmp, target)
-    return target
 
 
 def bind_spec(address: str) -> str:
@@ -68,6 +60,10 @@ class TrackerLoop:
     def __init__(self, settings: Settings, workdir: Path, events: Path | None = None) -> None:
         self.settings = settings
         self.workdir = workdir
+        # Before anything is bound or written: a second tracker in this
+        # folder stops here (FolderTaken) and leaves port.txt alone.
+        self.folder_lock = FolderLock(workdir)
+        self.folder_lock.acquire()
         self.events = open_event_log(events)
         self.fd_limit = raise_open_file_limit()
         self.ctx = zmq.Context()
@@ -98,9 +94,9 @@ class TrackerLoop:
 
     def run(self) -> int:
         self.waker.install_signal_handlers()
-        write_port_file(self.workdir, self.port)
-        log.info("tracker on port %d (events on %d); open-file limit %d: room for about %d "
-                 "peers", self.port, self.pub_port, self.fd_limit,
+        port_path = write_port_file(self.workdir, self.port)
+        self._say_where(port_path)
+        log.info("open-file limit %d: room for about %d peers", self.fd_limit,
                  peers_within(self.fd_limit, FDS_PER_PEER))
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
@@ -124,6 +120,14 @@ class TrackerLoop:
             self.close()
         log.info("tracker stopped by signal %s", self.waker.stop_signal)
         return 0
+
+    def _say_where(self, port_path: Path) -> None:
+        """Where to reach this tracker, whatever the log level: a person
+        starting it wants to know, and stdout belongs to the blocks."""
+        spec = bind_spec(self.settings.bind_address)
+        sys.stderr.write(f"tracker listening on {spec}:{self.port} (requests), events on "
+                         f"{spec}:{self.pub_port}; port written to {port_path.absolute()}\n")
+        sys.stderr.flush()
 
     def _on_request(self, frames: list[zmq.Frame]) -> None:
         sender = frames[0].bytes
@@ -223,7 +227,13 @@ class TrackerLoop:
             self.auth.stop()
         self.ctx.term()
         self.waker.close()
+        self.folder_lock.release()
 
 
 def run_tracker(settings: Settings, workdir: Path, events: Path | None = None) -> int:
-    return TrackerLoop(settings, workdir, events).run()
+    try:
+        loop = TrackerLoop(settings, workdir, events)
+    except FolderTaken as exc:
+        log.error("not starting: %s", exc)
+        return EXIT_FOLDER_TAKEN
+    return loop.run()
