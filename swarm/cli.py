@@ -8,6 +8,7 @@
     swarm config                       the effective settings, and where from
     swarm digest FILE...               the swarm digest of local files
     swarm keygen                       a new swarm key (for closed swarms)
+    swarm completion bash|zsh          a shell completion script
 
 Exit codes: 0 success; 1 failure (a peer gave up on a silent tracker, a
 tracker did not answer, a file was not found); 2 bad usage or settings.
@@ -16,27 +17,41 @@ tracker did not answer, a file was not found); 2 bad usage or settings.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from swarm.config import (
+    CLIENT,
+    PEER,
+    PROJECT_DIR,
+    ROLES,
     SETTING_HELP,
     SETTING_NAMES,
+    TRACKER,
     ConfigError,
     LoadedSettings,
     Settings,
+    is_rate,
+    is_size,
     load_settings,
+    setting_literal,
+    settings_for,
 )
+from swarm.protocol.messages import is_ipv6
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+COMPLETION_SHELLS = ("bash", "zsh")
 
 EXIT_CODES = """exit codes:
   0  success
@@ -65,33 +80,87 @@ def _port(text: str) -> int:
     return value
 
 
-def _add_settings_flags(parser: argparse.ArgumentParser) -> None:
-    """One flag per setting (--heartbeat-interval-s ...), overriding the
-    config file and the environment."""
+def _host_for(usage: str) -> Callable[[str], str]:
+    """The type of a HOST argument: a name or address without a port, since
+    a glued-on port (localhost:40001) would otherwise be read as an IPv6
+    address and fail later with a misleading error.  ``usage`` is the
+    command line to suggest, with {host} and {port} in it."""
+    def host(text: str) -> str:
+        name, colon, port = text.rpartition(":")
+        bracketed_v6 = name.startswith("[") and name.endswith("]")
+        plain_name = name and not is_ipv6(name)
+        if colon and port.isdigit() and (bracketed_v6 or plain_name):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} has the port glued on: give the host and the port apart, as in "
+                + usage.format(host=name.strip("[]"), port=port))
+        if not text:
+            raise argparse.ArgumentTypeError("the host must not be empty")
+        return text
+    host.__name__ = "host"  # argparse names the type in its errors
+    return host
+
+
+def _add_settings_flags(parser: argparse.ArgumentParser,
+                        roles: Iterable[str] = (PEER,)) -> None:
+    """One flag per setting that a command playing ``roles`` reads (see
+    SETTING_ROLES in swarm/config.py), overriding the config file and the
+    environment.  A command that runs a peer keeps the default role."""
     group = parser.add_argument_group(
         "settings", "each overrides config/swarm.toml and SWARM_<NAME> (see `swarm config`)")
     defaults = Settings()
-    for name in SETTING_NAMES:
+    for name in settings_for(roles):
         flag = "--" + name.replace("_", "-")
-        kind = type(getattr(defaults, name))
-        if kind is bool:
-            group.add_argument(flag, dest=f"set_{name}", metavar="true|false",
-                               help=SETTING_HELP[name])
+        default = getattr(defaults, name)
+        help_text = SETTING_HELP[name]
+        if default != "":
+            help_text += f" (default: {setting_literal(name, default).strip(chr(34))})"
+        if isinstance(default, bool):
+            metavar = "true|false"
+        elif is_rate(name):
+            metavar = "RATE"
+            help_text += "; units: 512K, 2MiB, 10MB/s"
+        elif is_size(name):
+            metavar = "SIZE"
+            help_text += "; units: 512K, 2MiB, 10MB"
         else:
-            group.add_argument(flag, dest=f"set_{name}", metavar=kind.__name__.upper(),
-                               help=SETTING_HELP[name])
+            metavar = type(default).__name__.upper()
+        group.add_argument(flag, dest=f"set_{name}", metavar=metavar, help=help_text)
 
 
 def _add_tracker_address(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("host", help="the tracker's address")
+    command = parser.prog.split()[-1]
+    parser.add_argument("host", type=_host_for(f"swarm {command} {{host}} {{port}}"),
+                        help="the tracker's address")
     parser.add_argument("port", type=_port, help="the tracker's port (from its port.txt)")
     parser.add_argument("--timeout-s", type=_seconds, default=5.0,
                         help="how long to wait for the tracker (default: 5)")
 
 
+def swarm_version() -> str:
+    """The version in pyproject.toml, as installed; read from the checkout
+    when swarm runs from one without being installed."""
+    try:
+        return importlib.metadata.version("swarm")
+    except importlib.metadata.PackageNotFoundError:
+        with (PROJECT_DIR / "pyproject.toml").open("rb") as project:
+            return str(tomllib.load(project)["project"]["version"])
+
+
+def _global_options() -> argparse.ArgumentParser:
+    """Options every command takes, before the command or after it.  Their
+    default is SUPPRESS so that a command's parser, which runs after the main
+    one, does not overwrite a value given before the command."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+                         help="settings file (default: SWARM_CONFIG, else config/swarm.toml)")
+    options.add_argument("--version", action="version", version=f"swarm {swarm_version()}",
+                         help="print swarm's version and exit")
+    return options
+
+
 def _command(commands: Any, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
     return commands.add_parser(  # type: ignore[no-any-return]
-        name, help=summary, description=summary,
+        name, help=summary, description=summary, parents=[_global_options()],
         epilog=f"examples:\n{examples}\n\n{EXIT_CODES}",
         formatter_class=argparse.RawDescriptionHelpFormatter)
 
@@ -101,9 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="swarm", description="A peer-to-peer file-sharing swarm on ZeroMQ.",
         epilog="examples:\n  swarm tracker\n  swarm peer 127.0.0.1 40001 5\n"
                "  swarm ls 127.0.0.1 40001 --json\n\n" + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path,
-                        help="settings file (default: SWARM_CONFIG, else config/swarm.toml)")
+        formatter_class=argparse.RawDescriptionHelpFormatter, parents=[_global_options()])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     tracker = _command(commands, "tracker", "run the tracker; it writes its port to ./port.txt",
@@ -111,13 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "  swarm tracker --events tracker-events.jsonl")
     tracker.add_argument("--events", type=Path, metavar="FILE",
                          help="also write what happens as JSON lines to FILE")
-    _add_settings_flags(tracker)
+    _add_settings_flags(tracker, roles=(TRACKER,))
 
     peer = _command(commands, "peer", "run a peer sharing ./Shared",
                     "  swarm peer 127.0.0.1 40001 5\n"
                     "  swarm peer 10.0.0.7 40001 30 --shared ~/outbox --events peer.jsonl\n"
                     "  SWARM_TRACKER_GRACE_S=5 swarm peer 127.0.0.1 40001 5")
-    peer.add_argument("host", help="the tracker's address")
+    peer.add_argument("host", type=_host_for("swarm peer {host} {port} MIN_ALIVE_SECONDS"),
+                      help="the tracker's address")
     peer.add_argument("port", type=_port, help="the tracker's port (from its port.txt)")
     peer.add_argument("min_alive_s", metavar="MIN_ALIVE_SECONDS", type=_seconds,
                       help="stay at least this long, and this long after the last new file")
@@ -127,12 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
                       help="also write what happens as JSON lines to FILE")
     peer.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                       help="progress bars on stderr: auto shows them on a terminal only")
-    _add_settings_flags(peer)
+    _add_settings_flags(peer, roles=(PEER,))
 
     ls = _command(commands, "ls", "list every file of a swarm",
                   "  swarm ls 127.0.0.1 40001\n  swarm ls 127.0.0.1 40001 --json | jq .files")
     _add_tracker_address(ls)
     ls.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_settings_flags(ls, roles=(CLIENT,))
 
     who = _command(commands, "who", "show the peers holding a file, and how much of it",
                    "  swarm who 127.0.0.1 40001 report.pdf\n"
@@ -141,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     who.add_argument("file", metavar="NAME|DIGEST",
                      help="a file name, or its digest (at least 4 leading hex digits)")
     who.add_argument("--json", action="store_true", help="machine-readable output")
+    _add_settings_flags(who, roles=(CLIENT,))
 
     status = _command(commands, "status", "show peers and per-file progress, live",
                       "  swarm status 127.0.0.1 40001\n"
@@ -151,11 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--interval-s", type=_seconds, default=1.0,
                         help="seconds between refreshes (default: 1)")
     status.add_argument("--once", action="store_true", help="show one refresh and exit")
+    _add_settings_flags(status, roles=(CLIENT,))
 
     config = _command(commands, "config", "print the effective settings and where each came from",
                       "  swarm config\n  SWARM_HEARTBEAT_INTERVAL_S=0.5 swarm config --json")
     config.add_argument("--json", action="store_true", help="machine-readable output")
-    _add_settings_flags(config)
+    _add_settings_flags(config, roles=ROLES)
 
     digest = _command(commands, "digest", "print the swarm digest of local files",
                       "  swarm digest Shared/report.pdf")
@@ -164,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     _command(commands, "keygen", "print a new swarm key",
              "  swarm keygen > swarm.key && chmod 600 swarm.key\n"
              "  SWARM_KEY=$(cat swarm.key) swarm tracker")
+
+    completion = _command(commands, "completion", "print a shell completion script",
+                          '  eval "$(swarm completion bash)"      (in ~/.bashrc)\n'
+                          "  swarm completion zsh > ~/.zfunc/_swarm")
+    completion.add_argument("shell", choices=COMPLETION_SHELLS)
     return parser
 
 
@@ -179,7 +255,7 @@ def setup_logging(level: str, role: str) -> None:
 
 def _settings_from(args: argparse.Namespace) -> LoadedSettings:
     flags = {name: getattr(args, f"set_{name}", None) for name in SETTING_NAMES}
-    return load_settings(args.config, flags=flags)
+    return load_settings(getattr(args, "config", None), flags=flags)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(new_swarm_key())
         return EXIT_OK
+    if command == "completion":
+        print(completion_script(parser, args.shell), end="")
+        return EXIT_OK
     setup_logging(settings.log_level, command)
     if command == "tracker":
         from swarm.io.tracker_loop import run_tracker
@@ -209,10 +288,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "peer":
         from swarm.io.peer_loop import run_peer
 
-        return run_peer(settings, args.host, args.port, args.min_alive_s, args.shared,
-                        Path(settings.state_dir), events=args.events, progress=args.progress)
+        exit_code = run_peer(settings, args.host, args.port, args.min_alive_s, args.shared,
+                             Path(settings.state_dir), events=args.events,
+                             progress=args.progress)
+        if exit_code == EXIT_FAILURE:  # a peer fails only by giving up on its tracker
+            logging.getLogger("swarm.peer").error(
+                "gave up on the tracker at %s: is one running there, and is %d the port "
+                "in its port.txt?", _where(args.host, args.port), args.port)
+        return exit_code
     args.settings = settings
     return _query(command, args)
+
+
+def _where(host: str, port: int) -> str:
+    return f"[{host.strip('[]')}]:{port}" if is_ipv6(host) else f"{host}:{port}"
+
+
+def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    """The completion script for ``shell``, generated from the parser, so
+    that it always knows every command and flag."""
+    import shtab
+
+    return shtab.complete(parser, shell=shell)
 
 
 def _shown(settings: Settings, name: str) -> Any:
@@ -231,7 +328,7 @@ def _config(loaded: LoadedSettings, as_json: bool) -> int:
         return EXIT_OK
     width = max(len(n) for n in SETTING_NAMES)
     for name in SETTING_NAMES:
-        value = json.dumps(_shown(settings, name))
+        value = setting_literal(name, _shown(settings, name))
         print(f"{name:<{width}} = {value:<12} # {loaded.sources[name]}")
     return EXIT_OK
 

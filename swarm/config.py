@@ -204,9 +204,9 @@ def _coerce(name: str, value: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{name}: {value!r} is not true or false")
+    if kind is int and isinstance(value, str) and (is_size(name) or is_rate(name)):
+        return _amount(name, value)
     try:
-        if kind is int and isinstance(value, str) and (is_size(name) or is_rate(name)):
-            return _amount(name, value)
         if kind is int and isinstance(value, str):
             return int(value, 0)
         if kind is float and isinstance(value, str):

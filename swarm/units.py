@@ -60,22 +60,28 @@ def exact_size(size_bytes: int) -> str:
 def parse_size(text: str) -> int:
     """A byte count from ``"2MiB"``, ``"512K"``, ``"1.5GiB"``, ``"10MB"`` or
     ``"4096"``; fractions of a byte are rounded down."""
-    found = _AMOUNT.fullmatch(text)
-    if found is None:
-        raise UnitError(f"{text!r} is not a size ({UNITS_HINT})")
-    unit = found["unit"]
-    multiplier = _MULTIPLIERS.get(unit.lower())
-    if multiplier is None or unit.endswith("b"):
-        raise UnitError(f"{text!r}: unknown unit {unit!r} ({UNITS_HINT})")
-    value = float(found["number"]) * multiplier
-    if not math.isfinite(value):
-        raise UnitError(f"{text!r} is too large")
-    return int(value)
+    return _parse(text, text, "size")
 
 
 def parse_rate(text: str) -> int:
     """Bytes per second from a size with an optional ``/s``: ``"10MB/s"``."""
-    stripped = text.strip()
-    if stripped.lower().endswith("/s"):
-        stripped = stripped[:-2]
-    return parse_size(stripped)
+    amount = text.strip()
+    if amount.lower().endswith("/s"):
+        amount = amount[:-2]
+    return _parse(amount, text, "rate")
+
+
+def _parse(amount: str, text: str, what: str) -> int:
+    found = _AMOUNT.fullmatch(amount)
+    if found is None:
+        raise UnitError(f"{text!r} is not a {what} ({UNITS_HINT})")
+    unit = found["unit"]
+    multiplier = _MULTIPLIERS.get(unit.lower())
+    if multiplier is None:
+        raise UnitError(f"{text!r}: unknown unit {unit!r} ({UNITS_HINT})")
+    if unit.endswith("b"):
+        raise UnitError(f"{text!r}: {unit!r} reads as bits; a byte is a capital B ({UNITS_HINT})")
+    value = float(found["number"]) * multiplier
+    if not math.isfinite(value):
+        raise UnitError(f"{text!r} is too large")
+    return int(value)

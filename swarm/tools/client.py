@@ -16,6 +16,7 @@ from swarm.protocol.messages import (
     ListQuery,
     Message,
     ProtocolError,
+    bracketed,
     is_ipv6,
     tcp_endpoint,
 )
@@ -49,7 +50,7 @@ class TrackerClient:
         if is_ipv6(host):
             self.sock.setsockopt(zmq.IPV6, 1)
         self.sock.connect(tcp_endpoint(host, port))
-        self.where = f"{host}:{port}"
+        self.where = f"{bracketed(host)}:{port}"  # the address tried, as typed back
 
     def ask(self, message: Message) -> Message:
         self.sock.send_multipart(encode_frames(message))
