@@ -104,11 +104,23 @@ class PeerLoop:
             if self.auth is not None:
                 self.auth.stop()
             self.ctx.term()
+            self._say_what_is_left(state)
             self.store.close()
             self.waker.close()
-        if not state.fetching and not state.partials:
-            self.store.remove_state_if_empty()
+        self.store.remove_state_if_empty()  # only folders left empty go
         return state.exit_code if state.exit_code is not None else 1
+
+    def _say_what_is_left(self, state: PeerState) -> None:
+        """At exit: the swarm's files this peer leaves without, and why; and
+        no download that never stored a piece is left on disk (there is
+        nothing in it to resume; those with data stay for a later run)."""
+        for missing in state.unobtained():
+            # Nobody could serve it: worth a word at the default level.  A
+            # peer stopped early knows why it lacks the rest.
+            level = logging.WARNING if missing.stranded else logging.INFO
+            log.log(level, "leaving without %s", missing.describe())
+        for digest in state.empty_partials():
+            self.store.drop_partial(digest)
 
     def _start(self) -> PeerState:
         """What the peer starts with: the files of Shared, hashed; what else

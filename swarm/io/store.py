@@ -277,7 +277,14 @@ class Store:
         self.bytes_rechecked = 0  # read back to re-verify partial data (resume)
 
     def open(self) -> None:
-        self.shared_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            self.shared_dir.mkdir(parents=True)
+        except FileExistsError:
+            if not self.shared_dir.is_dir():
+                raise
+        else:
+            log.info("created the shared folder %s (it was missing); files copied into it are "
+                     "offered", self.shared_dir.absolute())
         self.partial_dir.mkdir(parents=True, exist_ok=True)
         for leftover in self.shared_dir.glob(INCOMING_PREFIX + "*"):
             with contextlib.suppress(OSError):  # a copy a crash cut short

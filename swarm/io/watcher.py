@@ -33,10 +33,13 @@ class SharedWatcher:
         self._thread: threading.Thread | None = None
 
     def note_skipped(self, skipped: dict[str, str]) -> None:
-        """Say once why each entry is not shared (again if it comes back)."""
+        """Say once why each entry is not shared, at info level: all of them
+        at start, then each that appears or changes (again if it comes
+        back).  Info, not warning: leaving a folder or a hidden file in
+        Shared is a choice, and the line would repeat at every start."""
         for name, reason in sorted(skipped.items()):
             if self._skipped.get(name) != reason:
-                log.warning("not sharing %r: %s", name, reason)
+                log.info("not sharing %r: %s", name, reason)
         self._skipped = dict(skipped)
 
     def scan(self) -> SharedScan:

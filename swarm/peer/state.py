@@ -47,6 +47,7 @@ from swarm.peer.progress import FileProgress
 from swarm.peer.reversal import Reversals, ReverseRoute
 from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.peer.sync import TrackerSync
+from swarm.peer.unobtained import Unobtained, unobtained
 from swarm.peer.uploads import Uploads
 from swarm.protocol import display
 from swarm.protocol.messages import (
@@ -178,6 +179,16 @@ class PeerState:
     @property
     def partials(self) -> dict[bytes, FileMeta]:
         return self.fetcher.partials
+
+    def unobtained(self) -> list[Unobtained]:
+        """The swarm's files this peer leaves without, and why (said at exit)."""
+        kept = {digest: (len(self.fetcher.held_pieces(digest)), meta.layout.pieces)
+                for digest, meta in self.partials.items()}
+        return unobtained(self.view.files.values(), self.mine, kept)
+
+    def empty_partials(self) -> list[bytes]:
+        """Downloads that never stored a piece: nothing in them to resume."""
+        return [digest for digest in self.partials if not self.fetcher.held_pieces(digest)]
 
     def _hold_local(self, meta: FileMeta) -> None:
         self.mine.hold(meta)
