@@ -17,7 +17,13 @@ from swarm.protocol.meta import HASH_BYTES, FileMeta, MetaError
 from swarm.protocol.names import name_problem
 from swarm.protocol.record import Record
 
-PROTOCOL_VERSION = 4
+PROTOCOL_VERSION = 5
+# What a participant is (Join.role).  The one-shot clients take an id and
+# appear in the tracker's blocks, but no peer's rule (a) waits for them.
+ROLE_PEER = 0  # swarm peer: fetches everything, leaves by rules (a), (b), (c)
+ROLE_GET = 1  # swarm get: fetches the files it names, leaves once it holds them
+ROLE_SEED = 2  # swarm seed: fetches nothing, leaves by rule (a) (or never)
+ROLE_NAMES = {ROLE_PEER: "peer", ROLE_GET: "get", ROLE_SEED: "seed"}
 MAX_ID = 2**31 - 1
 MAX_SIZE_BYTES = 2**50
 MAX_CHUNKS = MAX_SIZE_BYTES // 512
@@ -338,18 +344,20 @@ class PeerFileEvent(Event):
 
 
 class Join(Message):
-    """Join the swarm: the port this peer serves chunks on, its complete files, and the chunks
-    it kept from an earlier run."""
+    """Join the swarm: the port this peer serves chunks on, its complete files, the chunks
+    it kept from an earlier run, and what it is (``ROLE_*``)."""
 
     KIND: ClassVar[int] = 1
     version: int
     listen_port: int
     files: tuple[FileMeta, ...]
     partials: tuple[PartialOffer, ...]
+    role: int = ROLE_PEER
 
     def __post_init__(self) -> None:
         _int(self.version, "protocol version", 0, 1000)
         _int(self.listen_port, "listen port", 1, 65535)
+        _int(self.role, "role", ROLE_PEER, ROLE_SEED)
         object.__setattr__(self, "files", _metas(self.files, "files"))
         object.__setattr__(self, "partials", _records(self.partials, "partials", PartialOffer))
 

@@ -11,7 +11,13 @@ of the swarm.  Instead the tracker keeps three counts:
 - per peer, the files it holds that some living peer lacks (rule (a));
 - per peer, the available files it lacks (rule (b)).
 
-A peer is ready when both of its counts are zero.  Every change of who holds
+A peer is ready when both of its counts are zero.
+
+The one-shot clients (``swarm get``, ``swarm seed``) are not counted among
+the living peers that lack a file, so no peer waits for them.  A get is
+always ready (it leaves once it holds what it came for); a seed is ready by
+rule (a) alone, once at least one counted peer lives (a seed started before
+anyone joined would otherwise leave before handing anything on).  Every change of who holds
 what goes through this object, which moves the counts and notes the peers
 whose readiness may have changed; the tracker tells those peers (LeaveStatus).
 A count moves in O(1), except when a file's lack count goes between zero and
@@ -23,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
+from swarm.protocol.messages import ROLE_GET, ROLE_PEER, ROLE_SEED
+
 
 class PeerFiles(Protocol):
     @property
@@ -31,6 +39,8 @@ class PeerFiles(Protocol):
     def complete(self) -> set[str]: ...
     @property
     def excused(self) -> set[str]: ...
+    @property
+    def role(self) -> int: ...
 
 
 class FileHolders(Protocol):
@@ -47,18 +57,31 @@ class Readiness:
         self._lacking: dict[str, int] = {}  # file -> living peers that lack it
         self._blocked: dict[int, int] = {}  # peer -> files it holds that someone lacks
         self._missing: dict[int, int] = {}  # peer -> available files it lacks
+        self._counted = 0  # living peers that rule (a) counts (role peer)
+        self._seeds: set[int] = set()  # their readiness turns on _counted
         self.changed: set[int] = set()  # peers whose counts moved since take_changed
 
     # --- asking ------------------------------------------------------------------
 
     def ready(self, peer_id: int) -> bool:
-        return not self._blocked.get(peer_id, 0) and not self._missing.get(peer_id, 0)
+        role = self.peers[peer_id].role
+        if role == ROLE_GET:
+            return True
+        if self._blocked.get(peer_id, 0):
+            return False
+        if role == ROLE_SEED:
+            return self._counted > 0
+        return not self._missing.get(peer_id, 0)
 
     def blocker(self, peer_id: int) -> str:
         """Why rules (a) or (b) do not hold for a peer, in a few words (one
         reason, found in O(files)); empty when they hold."""
         peer = self.peers[peer_id]
-        if self._missing.get(peer_id, 0):
+        if peer.role == ROLE_GET:
+            return ""
+        if peer.role == ROLE_SEED and not self._blocked.get(peer_id, 0):
+            return "" if self._counted else "no peer has joined to take its files"
+        if self._missing.get(peer_id, 0) and peer.role == ROLE_PEER:
             name = next((n for n, f in self.files.items()
                          if f.available and not _has(peer, n)), "?")
             return f"missing {name!r}"
@@ -81,14 +104,26 @@ class Readiness:
         self._blocked[pid] = 0
         self._missing[pid] = sum(1 for f in self.files.values() if f.available)
         self.changed.add(pid)
+        if peer.role == ROLE_SEED:
+            self._seeds.add(pid)
+        if not _counts(peer):
+            return
+        self._counted += 1
+        if self._counted == 1:
+            self.changed.update(self._seeds)
         for name in self.files:
             self._lack_more(name)
 
     def peer_leaving(self, peer: PeerFiles) -> None:
         """A peer about to be removed from ``peers``."""
-        for name in self.files:
-            if not _has(peer, name):
-                self._lack_less(name)
+        if _counts(peer):
+            for name in self.files:
+                if not _has(peer, name):
+                    self._lack_less(name)
+            self._counted -= 1
+            if self._counted == 0:
+                self.changed.update(self._seeds)
+        self._seeds.discard(peer.peer_id)
         self._blocked.pop(peer.peer_id, None)
         self._missing.pop(peer.peer_id, None)
 
@@ -96,7 +131,7 @@ class Readiness:
 
     def file_added(self, name: str) -> None:
         """A file just added to ``files``, held by nobody yet."""
-        self._lacking[name] = len(self.peers)
+        self._lacking[name] = self._counted
         if self.files[name].available:
             for pid in self.peers:
                 self._missing[pid] += 1
@@ -162,14 +197,16 @@ class Readiness:
         if self.files[name].available:
             self._missing[peer.peer_id] -= 1
             self.changed.add(peer.peer_id)
-        self._lack_less(name)
+        if _counts(peer):
+            self._lack_less(name)
 
     def _lose(self, peer: PeerFiles, name: str) -> None:
         """``peer`` lacks ``name`` from now on."""
         if self.files[name].available:
             self._missing[peer.peer_id] += 1
             self.changed.add(peer.peer_id)
-        self._lack_more(name)
+        if _counts(peer):
+            self._lack_more(name)
 
     def _lack_more(self, name: str) -> None:
         self._lacking[name] = self._lacking.get(name, 0) + 1
@@ -188,6 +225,11 @@ class Readiness:
     def _complete_holders(self, name: str) -> Iterator[int]:
         return (pid for pid in self.files[name].holders
                 if pid in self.peers and name in self.peers[pid].complete)
+
+
+def _counts(peer: PeerFiles) -> bool:
+    """Does rule (a) of the others wait for this peer?"""
+    return peer.role == ROLE_PEER
 
 
 def _has(peer: PeerFiles, name: str) -> bool:

@@ -19,6 +19,10 @@ from swarm.protocol.chunks import ChunkSet, pairs, union_covers
 from swarm.protocol.messages import (
     FILE_TOPIC,
     PROTOCOL_VERSION,
+    ROLE_GET,
+    ROLE_NAMES,
+    ROLE_PEER,
+    ROLE_SEED,
     Availability,
     CanHoldAgain,
     CannotHold,
@@ -102,6 +106,7 @@ class PeerRecord(Record, frozen=False):
     complaints_against: int = 0
     strikes: int = 0  # refused or malformed requests
     told_ready: bool | None = None  # the last LeaveStatus sent it
+    role: int = ROLE_PEER  # a one-shot client (get, seed) is waited for by nobody
 
 
 class FileRecord(Record, frozen=False):
@@ -336,7 +341,7 @@ class TrackerState:
         peer_id = self._next_id
         self._next_id += 1
         peer = PeerRecord(peer_id, sender, tcp_endpoint(address, join.listen_port), now_s,
-                          RateMeter(now_s))
+                          RateMeter(now_s), role=join.role)
         self.peers[peer_id] = peer
         self.by_sender[sender] = peer_id
         self._expiry_due_s = min(self._expiry_due_s, now_s + self.expiry_s)
@@ -348,7 +353,8 @@ class TrackerState:
         offered = sorted((name, self.files[name].meta.chunks) for name in peer.complete)
         out.blocks.append(display.Connect(peer_id, offered))
         out.sends.append((sender, Welcome(peer_id, self.snapshot(), tuple(refused))))
-        log.info("peer %d joined from %s offering %d file(s)", peer_id, peer.endpoint, len(offered))
+        log.info("peer %d (%s) joined from %s offering %d file(s)", peer_id,
+                 ROLE_NAMES[join.role], peer.endpoint, len(offered))
 
     def _offer(self, out: Outcome, peer: PeerRecord, files: Iterable[FileMeta]) -> list[Refusal]:
         refused: list[Refusal] = []
@@ -558,7 +564,15 @@ class TrackerState:
         they do), checked from scratch: what ``readiness`` keeps counts of,
         at peers x files the call (for tests, not for the hot path)."""
         peer = self.peers[peer_id]
-        reasons = [f"peer {other} lacks {name!r}" for other, name in unmet_a(peer_id, self.peers)]
+        if peer.role == ROLE_GET:
+            return []
+        counted = {pid: p for pid, p in self.peers.items()
+                   if p.role == ROLE_PEER or pid == peer_id}
+        reasons = [f"peer {other} lacks {name!r}" for other, name in unmet_a(peer_id, counted)]
+        if peer.role == ROLE_SEED:
+            if len(counted) == 1 and peer_id in counted:
+                reasons.append("no peer has joined to take its files")
+            return reasons
         reasons += [f"it lacks {name!r}" for name in unmet_b(peer, self.available_names())]
         return reasons
 
