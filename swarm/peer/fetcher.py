@@ -40,6 +40,7 @@ from swarm.peer.disk_trouble import DiskTrouble
 from swarm.peer.holdings import Holdings
 from swarm.peer.picker import DataVerdict, PendingRequest, TransferPlan
 from swarm.peer.progress import FileProgress
+from swarm.peer.rate_limit import TokenBucket
 from swarm.peer.reversal import Reversals
 from swarm.peer.swarm_view import SwarmView
 from swarm.protocol.chunks import pairs
@@ -109,6 +110,9 @@ class Fetcher:
         self._next_report_s = now_s
         self._next_holders_check_s = now_s
         self._pump_due = False
+        limit = settings.download_limit_bytes_s
+        self.download_limit = TokenBucket(limit, now_s) if limit else None
+        self._budget_due_s = float("inf")  # when a limited pump may go on
         # Where each source serves, from the holder answers: the tracker
         # names the holders a peer needs, so it need not follow who joins.
         self.endpoints: dict[int, str] = {}
@@ -337,10 +341,27 @@ class Fetcher:
             self._start_waiting(now_s)
         if not self._pump_due or not self.active or self.disk.paused:
             return
+        budget = self._download_budget(now_s)
+        if budget < 0:
+            return
         self._pump_due = False
-        for request in self.plan.pump(now_s, more_files_to_come=bool(self._waiting)):
+        requests = self.plan.pump(now_s, more_files_to_come=bool(self._waiting),
+                                  budget_bytes=budget)
+        for request in requests:
             self._send(request.source, ChunkRequest(
                 request.request_id, request.digest, request.first_chunk, request.chunk_count))
+        if self.download_limit is not None and requests:
+            self.download_limit.spend(sum(r.size_bytes for r in requests), now_s)
+            self._pump_due = self._download_budget(now_s) < 0  # cut short, perhaps
+
+    def _download_budget(self, now_s: float) -> float:
+        """Bytes the download limit lets this pump ask for; negative while in
+        debt, with ``_budget_due_s`` set to when the debt is paid."""
+        if self.download_limit is None:
+            return float("inf")
+        budget = self.download_limit.balance_bytes(now_s)
+        self._budget_due_s = self.download_limit.ready_at_s(now_s) if budget < 0 else float("inf")
+        return budget
 
     def _send(self, peer_id: int, message: Message) -> None:
         route = self.reversals.routes.get(peer_id)
@@ -608,6 +629,8 @@ class Fetcher:
         deadline = self.plan.next_deadline_s()
         if deadline is not None:
             candidates.append(deadline)
+        if self._pump_due:
+            candidates.append(self._budget_due_s)
         return min(candidates)
 
     def held_pieces(self, digest: bytes) -> list[int]:

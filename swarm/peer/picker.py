@@ -425,8 +425,11 @@ class TransferPlan:
 
     # --- requests -------------------------------------------------------------
 
-    def pump(self, now_s: float, more_files_to_come: bool = False) -> list[PendingRequest]:
-        """New requests to send, as far as credit allows.
+    def pump(self, now_s: float, more_files_to_come: bool = False,
+             budget_bytes: float = float("inf")) -> list[PendingRequest]:
+        """New requests to send, as far as credit allows, and while the bytes
+        asked for in this call do not exceed ``budget_bytes`` (a download
+        limit's balance: the last request may overrun it, as debt).
 
         End-game duplicates go out only at the end of the whole job: while
         any file has a piece nobody was asked for, or files wait for a
@@ -449,12 +452,15 @@ class TransferPlan:
         # pick of the rarest pieces.
         self._source_rotation = (self._source_rotation + 1) % len(sources)
         sources = sources[self._source_rotation:] + sources[: self._source_rotation]
+        asked_bytes = 0
         for source in sources:
-            while source.free_bytes > 0 and total_in_flight < MAX_TOTAL_IN_FLIGHT_BYTES:
+            while (source.free_bytes > 0 and total_in_flight < MAX_TOTAL_IN_FLIGHT_BYTES
+                   and asked_bytes <= budget_bytes):
                 request = self._pick(source, active, now_s, endgame)
                 if request is None:
                     break
                 total_in_flight += request.size_bytes
+                asked_bytes += request.size_bytes
                 new.append(request)
             if not source.in_flight_bytes:
                 source.mark_idle(now_s)

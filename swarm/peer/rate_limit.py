@@ -1,9 +1,10 @@
-"""An upload rate limit: a token bucket that may run into debt.
+"""Upload and download rate limits: a token bucket that may run into debt.
 
-A reply of any size may go out whenever the balance is positive; its bytes
-are then owed and paid back at the configured rate.  Large replies therefore
-never wait for a bucket big enough to hold them, and the average still
-matches the limit.
+A reply (upload) or a request (download) of any size may go out whenever
+the balance is not negative; its bytes are then owed and paid back at the
+configured rate.  Large pieces therefore never wait for a bucket big enough
+to hold them, and the average still matches the limit: over any stretch of
+time t, at most rate * t + BURST_S * rate + one piece go out.
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ class TokenBucket:
             return False
         self._balance -= size_bytes
         return True
+
+    def balance_bytes(self, now_s: float) -> float:
+        """What may be spent now: while it is not negative, one more piece
+        of any size may go out (and leave the balance in debt)."""
+        self._refill(now_s)
+        return self._balance
+
+    def spend(self, size_bytes: int, now_s: float) -> None:
+        """Owe ``size_bytes`` that went out (a batch the balance allowed)."""
+        self._refill(now_s)
+        self._balance -= size_bytes
 
     def ready_at_s(self, now_s: float) -> float:
         """When ``try_take`` will next succeed."""
