@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from swarm.io.console import Console
 from swarm.io.event_log import EventLog
 from swarm.io.peer_sockets import PeerSockets
 from swarm.io.stdout import StdoutWriter
@@ -46,13 +47,15 @@ log = logging.getLogger("swarm.peer")
 
 class ActionRunner:
     def __init__(self, state: PeerState, net: PeerSockets, store: Store, writer: StdoutWriter,
-                 events: EventLog | None, clock: Callable[[], float]) -> None:
+                 events: EventLog | None, clock: Callable[[], float],
+                 console: Console | None = None) -> None:
         self.state = state
         self.net = net
         self.store = store
         self.writer = writer
         self.events = events
         self.clock = clock
+        self.console = console
 
     def run(self, actions: list[Action]) -> None:
         if len(actions) == 1:  # the usual case, on the hot path: no queue
@@ -90,6 +93,8 @@ class ActionRunner:
     def _observe(self, action: Observe) -> None:
         if self.events is not None:
             self.events.emit(action.kind, **action.fields)
+        if self.console is not None:
+            self.console.observe(action.kind, action.fields)
 
     def _send_chunks(self, action: SendChunks) -> list[Action]:
         reply = action.reply

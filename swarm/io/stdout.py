@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from typing import BinaryIO
 
 from swarm.protocol.display import Block, render
@@ -16,9 +18,12 @@ log = logging.getLogger("swarm.display")
 class StdoutWriter:
     """Writes whole blocks to a binary stream, one write per batch."""
 
-    def __init__(self, stream: BinaryIO | None = None) -> None:
+    def __init__(self, stream: BinaryIO | None = None,
+                 around: Callable[[], AbstractContextManager[None]] | None = None) -> None:
         self._stream = stream if stream is not None else sys.stdout.buffer
         self._broken = False
+        # Wraps each write: a live area on the same terminal steps aside.
+        self._around = around or contextlib.nullcontext
 
     def write(self, blocks: Iterable[Block]) -> None:
         text = "".join(render(block) for block in blocks)
@@ -26,8 +31,9 @@ class StdoutWriter:
             return
         data = text.encode("utf-8")
         try:
-            self._stream.write(data)
-            self._stream.flush()
+            with self._around():
+                self._stream.write(data)
+                self._stream.flush()
         except BrokenPipeError:
             # Nobody reads stdout any more; keep serving, but stop writing.
             self._broken = True

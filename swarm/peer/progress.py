@@ -1,5 +1,6 @@
-"""What a download's progress is, as the state reports it (bars and
-status lines draw it)."""
+"""What a peer is doing, as the state reports it for a person to read: a
+record per download (the bars) and one for the peer as a whole (the status
+line), and the words of that line.  Pure: the terminal is drawn elsewhere."""
 
 from __future__ import annotations
 
@@ -15,3 +16,59 @@ class FileProgress(Record):
     held_bytes: int
     sources: int
     done: bool
+    # Held before this run fetched anything (resumed from an earlier run):
+    # shown as resumed, never counted into a rate.
+    resumed_bytes: int = 0
+
+
+class PeerStatus(Record):
+    """Why the peer is still here, in parts the status line puts into words."""
+
+    joined: bool  # the tracker gave it an id
+    holds: int  # files it holds whole
+    fetching: int  # downloads under way
+    waiting_files: int  # files to fetch once a download slot frees
+    serving_peers: int  # peers it sent data to in the last few seconds
+    leaving: bool  # its goodbye is out
+    quiet_left_s: float | None  # until rule (c) holds, if it does not yet
+    tracker_reason: str | None  # why rules (a)/(b) do not hold, as the tracker said
+    waiting_for_tracker: bool  # no word on rules (a) and (b) yet
+
+
+def status_line(status: PeerStatus) -> str:
+    """The live line under the bars: what the peer does and why it stays,
+    with time left in seconds from now (never a clock value)."""
+    if not status.joined:
+        return "joining the swarm"
+    if status.leaving:
+        return "leaving: saying goodbye to the tracker"
+    parts = []
+    files = _plural(status.holds, "file")
+    if status.serving_peers:
+        parts.append(f"seeding {files} to {_plural(status.serving_peers, 'peer')}")
+    else:
+        parts.append(f"holding {files}")
+    if status.fetching:
+        waiting = f", {status.waiting_files} queued" if status.waiting_files else ""
+        parts.append(f"fetching {_plural(status.fetching, 'file')}{waiting}")
+    elif status.tracker_reason:
+        parts.append(f"waiting: {status.tracker_reason}")
+    elif status.waiting_for_tracker:
+        parts.append("waiting for the tracker's word on leaving")
+    if status.quiet_left_s is not None:
+        parts.append(f"quiet period ends in {_seconds(status.quiet_left_s)}")
+    elif not status.fetching and not status.tracker_reason and not status.waiting_for_tracker:
+        parts.append("leaving")
+    return " · ".join(parts)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _seconds(seconds: float) -> str:
+    whole = max(0, int(seconds + 0.999))  # "ends in 1 s" until it has ended
+    if whole < 120:
+        return f"{whole} s"
+    minutes, rest = divmod(whole, 60)
+    return f"{minutes} min {rest:02d} s"

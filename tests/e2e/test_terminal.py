@@ -1,0 +1,188 @@
+"""What a person sees: peers run on a real pseudo-terminal, their output fed
+through a terminal emulator, and the screen compared line by line -- while
+the peer runs (never two bars of one file, never a stdout line broken by a
+bar) and when it has exited (nothing left over the prompt)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import signal
+import struct
+import subprocess
+import termios
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyte
+
+from tests.e2e.harness import REPO, Swarm, random_bytes, wait_for
+
+MIB = 1 << 20
+COLUMNS, ROWS = 100, 30
+
+
+@dataclass
+class TerminalRun:
+    """A peer whose stdout and stderr are one pseudo-terminal (as in a shell),
+    everything it wrote there, and the screens it went through."""
+
+    proc: subprocess.Popen[bytes]
+    master: int
+    screen: pyte.Screen = field(default_factory=lambda: pyte.Screen(COLUMNS, ROWS))
+    raw: bytearray = field(default_factory=bytearray)
+    problems: list[str] = field(default_factory=list)
+    seen_lines: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.stream = pyte.ByteStream(self.screen)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return  # the terminal closed with the peer
+            if not data:
+                return
+            self.raw += data
+            self.stream.feed(data)
+            self._check_screen()
+
+    def _check_screen(self) -> None:
+        lines = self.lines()
+        self.seen_lines.update(lines)
+        bars: dict[str, int] = {}
+        for line in lines:
+            match = re.match(r"(\S+) +\d+% ", line)
+            if match:
+                bars[match[1]] = bars.get(match[1], 0) + 1
+            if "SHUTDOWN" in line and not re.fullmatch(r"PEER \d+ SHUTDOWN: HAS \d+", line):
+                self.problems.append(f"a stdout line broken by the area: {line!r}")
+        self.problems += [f"{n} bars of {name}" for name, n in bars.items() if n > 1]
+
+    def lines(self) -> list[str]:
+        return [line.rstrip() for line in self.screen.display]
+
+    def wait(self, timeout_s: float) -> int:
+        try:
+            code = self.proc.wait(timeout=timeout_s)
+        finally:
+            if self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self.reader.join(timeout=5)
+        os.close(self.master)
+        return code
+
+    def final_screen(self) -> list[str]:
+        """The lines written, up to the cursor (the rest of the screen is blank)."""
+        lines = self.lines()
+        assert all(not line for line in lines[self.screen.cursor.y:]), lines
+        return lines[:self.screen.cursor.y]
+
+
+def run_on_terminal(swarm: Swarm, name: str, quiet_s: float,
+                    files: dict[str, bytes] | None = None,
+                    env: dict[str, str] | None = None) -> TerminalRun:
+    cwd = swarm.root / name
+    (cwd / "Shared").mkdir(parents=True, exist_ok=True)
+    for file_name, data in (files or {}).items():
+        (cwd / "Shared" / file_name).write_bytes(data)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
+    proc = subprocess.Popen(
+        ["sh", str(REPO / "peer.sh"), "127.0.0.1", str(swarm.port), str(quiet_s)],
+        cwd=cwd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+        env={**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm",
+             "SWARM_LOG_LEVEL": "warning", **(env or {})},
+        start_new_session=True)
+    os.close(slave)
+    return TerminalRun(proc, master)
+
+
+def test_a_peer_fetching_on_a_terminal_leaves_a_clean_screen(swarm: Swarm) -> None:
+    data = random_bytes(303, 2 * MIB)
+    swarm.start_tracker()
+    # Slow enough that bars are drawn for a while, and the seeder stays.
+    swarm.start_peer({"watched.bin": data}, quiet_s=30,
+                     env={"SWARM_UPLOAD_LIMIT_BYTES_S": "1500000"})
+    run = run_on_terminal(swarm, "watcher", quiet_s=1)
+    assert run.wait(timeout_s=60) == 0
+    assert not run.problems, run.problems[:5]
+    # While it ran: a bar with its rate and ETA, and the live line under it.
+    assert any(re.match(r"watched\.bin +\d+% \[[#.]+\] .* MiB/s · ETA \d\d:\d\d · 1 peer$", line)
+               for line in run.seen_lines), sorted(run.seen_lines)
+    assert any(line.startswith("holding 0 files · fetching 1 file") for line in run.seen_lines)
+    # When it has gone: its lines, the contract's block, and nothing else.
+    screen = run.final_screen()
+    patterns = [
+        rf"peer (\d+) joined the swarm at 127\.0\.0\.1:{swarm.port} · sharing 0 files \(0 B\)"
+        r" · serving chunks on port \d+",
+        r"done watched\.bin: 2\.0 MiB in \d+\.\d s",
+        r"PEER (\d+) SHUTDOWN: HAS 1",
+        r"(\d+)    watched\.bin",
+    ]
+    assert len(screen) == len(patterns), screen
+    ids: set[str] = set()
+    for line, pattern in zip(screen, patterns, strict=True):
+        match = re.fullmatch(pattern, line)
+        assert match, (line, pattern)
+        ids.update(match.groups())
+    assert len(ids) == 1  # one peer id throughout
+    assert (swarm.root / "watcher" / "Shared" / "watched.bin").read_bytes() == data
+
+
+def test_a_seeding_peer_says_why_it_stays(swarm: Swarm) -> None:
+    data = random_bytes(304, 2 * MIB)
+    swarm.start_tracker()
+    seeder = run_on_terminal(swarm, "seeder", quiet_s=4, files={"seeded.bin": data},
+                             env={"SWARM_UPLOAD_LIMIT_BYTES_S": "1500000"})
+    fetcher = swarm.start_peer({}, quiet_s=1)
+    assert seeder.wait(timeout_s=60) == 0
+    assert not seeder.problems, seeder.problems[:5]
+    seen = seeder.seen_lines
+    assert any(re.fullmatch(r"seeding 1 file to 1 peer · quiet period ends in \d+ s", line)
+               for line in seen), sorted(seen)
+    screen = seeder.final_screen()
+    assert len(screen) == 3, screen
+    assert re.fullmatch(r"peer \d+ joined the swarm at .* · sharing 1 file \(2\.0 MiB\) · .*",
+                        screen[0])
+    assert re.fullmatch(r"PEER \d+ SHUTDOWN: HAS 1", screen[1])
+    assert re.fullmatch(r"\d+    seeded\.bin", screen[2])
+    assert swarm.wait_peers(30, [fetcher]) == [0]
+    assert (fetcher.shared / "seeded.bin").read_bytes() == data
+
+
+def test_a_resumed_download_is_shown_as_resumed(swarm: Swarm) -> None:
+    data = random_bytes(305, 4 * MIB)
+    swarm.start_tracker()
+    swarm.start_peer({"big.bin": data}, quiet_s=30,
+                     env={"SWARM_UPLOAD_LIMIT_BYTES_S": "1500000"})
+    first = swarm.start_peer({}, quiet_s=30, name="resumer")
+    partial = first.proc.cwd / ".swarm" / "partial"
+
+    def some_data_stored() -> bool:
+        return any(p.stat().st_blocks > 0 for p in partial.glob("*.part"))
+
+    wait_for(some_data_stored, 30, "the first run to store some pieces")
+    first.proc.kill_group()
+    run = run_on_terminal(swarm, "resumer", quiet_s=1)
+    assert run.wait(timeout_s=60) == 0
+    assert not run.problems, run.problems[:5]
+    # Before new data comes the bar says what was resumed, never a rate.
+    assert any(re.match(r"big\.bin +\d+% \[[#.]+\] .* · resumed \d+\.\d [KMG]iB · ETA --:--", line)
+               for line in run.seen_lines), sorted(run.seen_lines)
+    screen = run.final_screen()
+    done = r"done big\.bin: 4\.0 MiB in \d+\.\d s \(\d+\.\d [KMG]iB resumed\)"
+    assert any(re.fullmatch(done, line) for line in screen), screen
+    assert (run_dir(swarm, "resumer") / "Shared" / "big.bin").read_bytes() == data
+
+
+def run_dir(swarm: Swarm, name: str) -> Path:
+    return swarm.root / name
