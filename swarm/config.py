@@ -179,11 +179,11 @@ def setting_literal(name: str, value: Any) -> str:
     """A setting's value as it would be written in the config file, sizes and
     rates in IEC units where they divide evenly (``"4MiB"``, ``"256KiB/s"``):
     what `swarm config` prints, and reads back to the same value."""
-    if isinstance(value, int) and not isinstance(value, bool) and value:
-        if is_size(name):
-            return json.dumps(exact_size(value))
-        if is_rate(name):
-            return json.dumps(exact_size(value) + "/s")
+    if isinstance(value, int) and not isinstance(value, bool) and (is_size(name)
+                                                                    or is_rate(name)):
+        text = exact_size(value)
+        if not text.isdigit():
+            return json.dumps(text + "/s" if is_rate(name) else text)
     return json.dumps(value)
 
 

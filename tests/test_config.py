@@ -7,12 +7,18 @@ from pathlib import Path
 import pytest
 
 from swarm.config import (
+    CLIENT,
     DEFAULT_CONFIG_FILE,
+    PEER,
+    ROLES,
     SETTING_NAMES,
+    TRACKER,
     ConfigError,
     LoadedSettings,
     Settings,
     load_settings,
+    setting_literal,
+    settings_for,
 )
 
 
@@ -187,3 +193,60 @@ def test_yes_or_no_settings_take_words_from_everywhere(tmp_path: Path) -> None:
             load(tmp_path, environ={"SWARM_FOLLOW_SYMLINKS": bad})
     with pytest.raises(ConfigError):
         load(tmp_path, "[swarm]\nfollow_symlinks = 1\n")
+
+
+def test_sizes_and_rates_take_units_from_everywhere(tmp_path: Path) -> None:
+    loaded = load(tmp_path, '[swarm]\nrequest_window_bytes = "2MiB"\n',
+                  environ={"SWARM_UPLOAD_LIMIT_BYTES_S": "512K"},
+                  flags={"download_limit_bytes_s": "10MB/s"})
+    assert loaded.settings.request_window_bytes == 2 << 20
+    assert loaded.settings.upload_limit_bytes_s == 512 << 10
+    assert loaded.settings.download_limit_bytes_s == 10_000_000
+    plain = load(tmp_path, "[swarm]\nrequest_window_bytes = 1048576\n",
+                 environ={"SWARM_DOWNLOAD_LIMIT_BYTES_S": "4096"})
+    assert plain.settings.request_window_bytes == 1 << 20
+    assert plain.settings.download_limit_bytes_s == 4096
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("SWARM_DOWNLOAD_LIMIT_BYTES_S", "fast"), ("SWARM_UPLOAD_LIMIT_BYTES_S", "10Mb/s"),
+     ("SWARM_REQUEST_WINDOW_BYTES", "4 lots"), ("SWARM_DOWNLOAD_LIMIT_BYTES_S", "-1")],
+)
+def test_a_bad_size_or_rate_names_its_setting(tmp_path: Path, variable: str,
+                                              value: str) -> None:
+    name = variable.removeprefix("SWARM_").lower()
+    with pytest.raises(ConfigError, match=f"^{name}"):
+        load(tmp_path, environ={variable: value})
+
+
+def test_units_apply_only_to_sizes_and_rates(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        load(tmp_path, environ={"SWARM_EXPIRY_MISSES": "3K"})
+
+
+def test_every_setting_is_read_by_some_role() -> None:
+    assert set(settings_for(ROLES)) == set(SETTING_NAMES)
+    for role in ROLES:
+        assert "log_level" in settings_for([role]) and "key" in settings_for([role])
+    tracker = settings_for([TRACKER])
+    assert "bind_address" in tracker and "expiry_misses" in tracker
+    assert "state_dir" not in tracker and "download_limit_bytes_s" not in tracker
+    peer = settings_for([PEER])
+    assert "download_limit_bytes_s" in peer and "bind_address" not in peer
+    assert settings_for([CLIENT]) == ("key", "log_level")
+    assert list(settings_for(ROLES)) == list(SETTING_NAMES)  # declaration order kept
+    with pytest.raises(ValueError):
+        settings_for(["seeder"])
+
+
+def test_setting_literals_read_back_and_use_iec(tmp_path: Path) -> None:
+    assert setting_literal("request_window_bytes", 4 << 20) == '"4MiB"'
+    assert setting_literal("upload_limit_bytes_s", 256 << 10) == '"256KiB/s"'
+    assert setting_literal("upload_limit_bytes_s", 0) == "0"
+    assert setting_literal("upload_limit_bytes_s", 400_000) == "400000"
+    assert setting_literal("follow_symlinks", False) == "false"
+    assert setting_literal("bind_address", "*") == '"*"'
+    shown = {name: setting_literal(name, getattr(Settings(), name)) for name in SETTING_NAMES}
+    toml = "[swarm]\n" + "".join(f"{name} = {text}\n" for name, text in shown.items())
+    assert load(tmp_path, toml).settings == Settings()
