@@ -172,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
                "  swarm ls 127.0.0.1 40001 --json\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter, parents=[_global_options()])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Each command takes the flags of the settings its roles read (the roles
+    # are in swarm/config.py, beside the settings): the tracker's, a peer's,
+    # a client's.  A new command that runs a peer calls
+    # _add_settings_flags(command, roles=(PEER,)).
 
     tracker = _command(commands, "tracker", "run the tracker; it writes its port to ./port.txt",
                        "  swarm tracker\n  swarm tracker --bind-address 127.0.0.1\n"

@@ -54,6 +54,7 @@ from swarm.protocol.messages import (
     ChunkRequest,
     Complaint,
     Complete,
+    FileSummary,
     Have,
     HaveReport,
     Holders,
@@ -89,8 +90,12 @@ class Fetcher:
     def __init__(self, settings: Settings, out: Outbox, view: SwarmView, holdings: Holdings,
                  plan: TransferPlan, reversals: Reversals,
                  resumed: list[tuple[FileMeta, list[int]]], now_s: float,
-                 on_news: Callable[[float], None]) -> None:
+                 on_news: Callable[[float], None],
+                 wants: Callable[[FileSummary], bool] | None = None) -> None:
         self.settings = settings
+        # Which of the swarm's files to fetch: all of them, unless this is a
+        # get (the files it names) or a seed (none).
+        self.wants = wants or (lambda _summary: True)
         self.out = out
         self.view = view
         self.holdings = holdings
@@ -153,7 +158,7 @@ class Fetcher:
     def consider(self, name: str, now_s: float) -> None:
         """Start fetching ``name`` if we should, and feed in complete holders."""
         summary = self.view.files.get(name)
-        if summary is None or name in self.holdings.excused:
+        if summary is None or name in self.holdings.excused or not self.wants(summary):
             return
         local = self.holdings.local.get(name)
         if local is not None:

@@ -42,6 +42,7 @@ from swarm.peer.disk import PlaceResult
 from swarm.peer.fetcher import Fetcher
 from swarm.peer.holdings import Holdings
 from swarm.peer.leave_rule import QuietClock
+from swarm.peer.mode import Mode
 from swarm.peer.picker import TransferPlan
 from swarm.peer.progress import FileProgress
 from swarm.peer.reversal import Reversals, ReverseRoute
@@ -125,10 +126,13 @@ class PeerState:
         listen_port: int,
         now_s: float,
         rng: random.Random,
+        mode: Mode | None = None,
     ) -> None:
         """``local_files``: what Shared holds, hashed; ``partials``: downloads
         an earlier run left, with the pieces verified in them; ``taken``:
-        other entries of Shared (name -> what it is)."""
+        other entries of Shared (name -> what it is); ``mode``: a peer, a
+        get or a seed (``swarm.peer.mode``)."""
+        self.mode = mode or Mode()
         self.settings = settings
         self.listen_port = listen_port
         self.out = Outbox()
@@ -136,7 +140,8 @@ class PeerState:
         self.exit_code: int | None = None
         self.view = SwarmView()
         self.sync = TrackerSync(self.view, self.out)
-        self.clock = QuietClock(now_s, quiet_s)
+        # A get or a seed has no quiet period: it leaves once it is done.
+        self.clock = QuietClock(now_s, 0.0 if self.mode.one_shot else quiet_s)
         self.mine = Holdings()
         self.mine.taken = dict(taken)
         for meta in local_files:
@@ -144,7 +149,7 @@ class PeerState:
         self.reversals = Reversals()
         self.plan = TransferPlan(rng, settings.request_window_bytes)
         self.fetcher = Fetcher(settings, self.out, self.view, self.mine, self.plan,
-                               self.reversals, partials, now_s, self._news)
+                               self.reversals, partials, now_s, self._news, self.mode.fetches)
         self.uploads = Uploads(settings.upload_limit_bytes_s, self.out, self._servable, now_s)
         self._unwanted_count = 0
         self._heard_from_tracker_s = now_s
@@ -152,6 +157,7 @@ class PeerState:
         self._next_leave_check_s = now_s
         self._leave_deadline_s: float | None = None
         self._leave_reason = "every rule met"
+        self._leave_exit_code = 0  # 1 once a get knows it can never finish
         self._last_blocker = ""
         # Whether rules (a) and (b) hold, as the tracker last said (it keeps
         # the counts; a peer need not follow everyone's completions).
@@ -206,7 +212,8 @@ class PeerState:
                 flat = tuple(x for pair in ranges for x in pair)
                 partial_offers.append(PartialOffer(meta, flat))
         files = tuple(sorted(self.local.values(), key=lambda m: m.name))
-        return Join(PROTOCOL_VERSION, self.listen_port, files, tuple(partial_offers))
+        return Join(PROTOCOL_VERSION, self.listen_port, files, tuple(partial_offers),
+                    self.mode.role)
 
     def _set_phase(self, phase: Phase) -> None:
         if phase is self.phase:
@@ -319,6 +326,13 @@ class PeerState:
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
             self.fetcher.consider(name, now_s)
         self.fetcher.schedule_pump()
+        if self.view.synced and self.phase is Phase.RUNNING:
+            problem = self.mode.cannot_have(self.view.files, self.local)
+            if problem is not None:
+                log.error("cannot finish: %s", problem)
+                self._leave_exit_code = 1
+                self._leave_reason = problem
+                self._leave_now(now_s)
 
     def _file_removed(self, name: str, now_s: float) -> None:
         """The swarm no longer has ``name``.  A file of ours under it that the
@@ -545,6 +559,8 @@ class PeerState:
         its own clock, rules (a) and (b) as the tracker last said."""
         if self.peer_id is None or not self.view.synced:
             return ["not in step with the tracker"]
+        if self.mode.one_shot:
+            return self.mode.blockers(self.local, self._leave_status)
         reasons = []
         if not self.clock.holds(now_s):
             reasons.append(f"quiet period runs until {self.clock.quiet_until():.1f}")
@@ -585,20 +601,26 @@ class PeerState:
             if self.peer_id is None:
                 self._finish(0, self._leave_reason)
             else:
-                self.fetcher.flush_have()
-                self._set_phase(Phase.LEAVING)
-                self._leave_deadline_s = now_s + FAREWELL_WAIT_S
-                self.out.put(ToTracker(Goodbye(force=True)))
+                self._leave_now(now_s)
         return self.out.take()
+
+    def _leave_now(self, now_s: float) -> None:
+        """A goodbye the tracker does not check: the peer leaves whatever the rules say."""
+        self.fetcher.flush_have()
+        self._set_phase(Phase.LEAVING)
+        self._leave_deadline_s = now_s + FAREWELL_WAIT_S
+        self.out.put(ToTracker(Goodbye(force=True)))
 
     def _finish(self, exit_code: int, reason: str) -> None:
         self._set_phase(Phase.DONE)
+        exit_code = max(exit_code, self._leave_exit_code)
         self.exit_code = exit_code
         log.info("%s", self.summary())
         holds = sorted(self.local)
         self.out.put(Observe("leave", {"peer": self.display_id, "exit_code": exit_code,
                                        "reason": reason, "holds": holds}))
-        self.out.put(Show(display.Shutdown(self.display_id, holds)))
+        if not self.mode.one_shot:  # a get or a seed keeps stdout for its own lines
+            self.out.put(Show(display.Shutdown(self.display_id, holds)))
 
     def summary(self) -> str:
         """The transfer figures of this run, for stderr (tests and benchmarks read them)."""

@@ -41,6 +41,7 @@ from swarm.peer.actions import (
     WritePiece,
 )
 from swarm.peer.disk import ContentChanged, PlaceResult
+from swarm.peer.mode import Mode
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
 from swarm.protocol import display
@@ -367,9 +368,10 @@ class Simulation:
     # --- set-up ------------------------------------------------------------------
 
     def add_peer(self, files: dict[str, bytes], quiet_s: float = 1.0,
-                 reachable: bool = True, store: MemoryStore | None = None) -> SimPeer:
+                 reachable: bool = True, store: MemoryStore | None = None,
+                 mode: Mode | None = None) -> SimPeer:
         """A peer process; ``store`` is the disk of an earlier one (a restart),
-        with its Shared and its partial downloads."""
+        with its Shared and its partial downloads; ``mode``: a get or a seed."""
         index = len(self.peers) + 1
         store = store or MemoryStore(files)
         peer = SimPeer(index, f"peer-{index}".encode(), 20000 + index, store,
@@ -390,7 +392,8 @@ class Simulation:
             else:
                 partials.append((meta, pieces))
         peer.state = PeerState(self.settings, quiet_s, metas, partials, store.taken(),
-                               peer.listen_port, self.now_s, random.Random(self.rng.random()))
+                               peer.listen_port, self.now_s, random.Random(self.rng.random()),
+                               mode)
         peer.io = SimIO(self, peer)
         peer.io.run(peer.state.start())
         return peer

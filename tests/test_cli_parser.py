@@ -1,0 +1,148 @@
+"""The `swarm` parser: versions, options before or after the command, the
+settings each command's help lists, hosts with a port glued on, completion
+scripts.  No command is run against a network here."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from swarm import cli
+from swarm.config import CLIENT, PEER, PROJECT_DIR, ROLES, TRACKER, settings_for
+
+COMMANDS = ("tracker", "peer", "ls", "who", "status", "config", "digest", "keygen",
+            "completion")
+
+
+def flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def help_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser().parse_args([command, "--help"])
+    assert exit_info.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_the_version_comes_from_pyproject(capsys: pytest.CaptureFixture[str]) -> None:
+    with (PROJECT_DIR / "pyproject.toml").open("rb") as project:
+        version = tomllib.load(project)["project"]["version"]
+    assert cli.swarm_version() == version
+    for argv in (["--version"], ["config", "--version"]):
+        with pytest.raises(SystemExit) as exit_info:
+            cli.build_parser().parse_args(argv)
+        assert exit_info.value.code == 0
+        assert capsys.readouterr().out == f"swarm {version}\n"
+
+
+def test_config_is_taken_before_or_after_the_command() -> None:
+    parser = cli.build_parser()
+    before = parser.parse_args(["--config", "f.toml", "config"])
+    after = parser.parse_args(["config", "--config", "f.toml"])
+    assert before.config == after.config == Path("f.toml")
+    tail = parser.parse_args(["peer", "127.0.0.1", "40001", "5", "--config", "g.toml"])
+    assert tail.config == Path("g.toml")
+    assert not hasattr(parser.parse_args(["config"]), "config")  # the default file then
+
+
+@pytest.mark.parametrize(("command", "roles"),
+                         [("tracker", [TRACKER]), ("peer", [PEER]), ("ls", [CLIENT]),
+                          ("who", [CLIENT]), ("status", [CLIENT]), ("config", ROLES)])
+def test_each_command_lists_the_settings_of_its_roles(
+        command: str, roles: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    text = help_of(command, capsys)
+    used = settings_for(roles)
+    for name in settings_for(ROLES):
+        assert (flag(name) in text) == (name in used), (command, name)
+
+
+def test_tracker_and_peer_help_keep_to_their_own(capsys: pytest.CaptureFixture[str]) -> None:
+    tracker = help_of("tracker", capsys)
+    assert "--bind-address" in tracker and "--state-dir" not in tracker
+    assert "--download-limit-bytes-s" not in tracker
+    peer = help_of("peer", capsys)
+    assert "--bind-address" not in peer and "--expiry-misses" not in peer
+    assert "--download-limit-bytes-s RATE" in peer and "--request-window-bytes SIZE" in peer
+    assert "default: 4MiB" in peer
+
+
+def test_a_command_refuses_a_flag_its_roles_do_not_read(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser().parse_args(["tracker", "--state-dir", "x"])
+    assert exit_info.value.code == 2
+    assert "--state-dir" in capsys.readouterr().err
+
+
+def test_size_flags_reach_the_settings_with_units() -> None:
+    args = cli.build_parser().parse_args(
+        ["peer", "127.0.0.1", "40001", "5", "--download-limit-bytes-s", "256KiB/s",
+         "--request-window-bytes", "2M", "--config", str(PROJECT_DIR / "config/swarm.toml")])
+    settings = cli._settings_from(args).settings
+    assert settings.download_limit_bytes_s == 256 << 10
+    assert settings.request_window_bytes == 2 << 20
+
+
+@pytest.mark.parametrize(
+    ("argv", "suggestion"),
+    [(["peer", "localhost:40001", "5"], "swarm peer localhost 40001"),
+     (["ls", "127.0.0.1:40001"], "swarm ls 127.0.0.1 40001"),
+     (["who", "[::1]:40001", "a.bin"], "swarm who ::1 40001"),
+     (["status", "example.org:7"], "swarm status example.org 7")],
+)
+def test_a_host_with_its_port_glued_on_is_refused_with_what_to_type(
+        argv: list[str], suggestion: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli.build_parser().parse_args(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"{argv[1]!r} has the port glued on" in err and suggestion in err
+
+
+@pytest.mark.parametrize("host", ["::1", "fe80::1", "127.0.0.1", "localhost", "[::1]"])
+def test_hosts_without_a_port_pass(host: str) -> None:
+    args = cli.build_parser().parse_args(["ls", host, "40001"])
+    assert args.host == host
+
+
+def test_main_refuses_a_bad_unit_naming_the_setting(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    code = cli.main(["config", "--upload-limit-bytes-s", "10Mb/s"])
+    assert code == cli.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.startswith("swarm: upload_limit_bytes_s: '10Mb/s'") and "capital B" in err
+
+
+def test_config_prints_sizes_and_rates_in_iec(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["config", "--download-limit-bytes-s", "1536K"]) == cli.EXIT_OK
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert '"1536KiB/s"' in lines["download_limit_bytes_s"]
+    assert "flag --download-limit-bytes-s" in lines["download_limit_bytes_s"]
+
+
+@pytest.mark.parametrize("shell", cli.COMPLETION_SHELLS)
+def test_completion_scripts_know_every_command_and_their_flags(shell: str) -> None:
+    script = cli.completion_script(cli.build_parser(), shell)
+    for command in COMMANDS:
+        assert command in script
+    for option in ("--config", "--json", "--download-limit-bytes-s", "--bind-address",
+                   "--timeout-s", "--progress"):
+        assert option in script
+
+
+def test_completion_prints_the_script(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["completion", "bash"]) == cli.EXIT_OK
+    script = capsys.readouterr().out
+    assert script.startswith("#") and "complete" in script and "swarm" in script
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["completion", "fish"])
+
+
+def test_the_parser_builds_one_subparser_per_command() -> None:
+    subparsers = next(a for a in cli.build_parser()._actions
+                      if isinstance(a, argparse._SubParsersAction))
+    assert set(COMMANDS) <= set(subparsers.choices)
