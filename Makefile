@@ -5,10 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
+# Shell completion, generated from the parser (see README, "Shell completion").
+BASH_COMPLETION := $(VENV)/share/bash-completion/completions/swarm
+ZSH_COMPLETION := $(VENV)/share/zsh/site-functions/_swarm
 
-.PHONY: all venv bytecode test test-unit demo bench bench-scale lint clean
+.PHONY: all venv bytecode completions test test-unit demo bench bench-scale lint clean
 
-all: venv bytecode
+all: venv bytecode completions
 
 venv: $(STAMP)
 
@@ -24,6 +27,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps \
 		--no-build-isolation -e .
 	touch $(STAMP)
+
+completions: $(BASH_COMPLETION) $(ZSH_COMPLETION)
+
+$(BASH_COMPLETION) $(ZSH_COMPLETION): $(STAMP) swarm/cli.py swarm/config.py
+	mkdir -p $(dir $@)
+	$(PY) -m swarm completion $(if $(findstring zsh,$@),zsh,bash) > $@.tmp
+	mv $@.tmp $@
 
 test: $(STAMP) bytecode
 	$(PY) -m pytest

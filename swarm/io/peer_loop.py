@@ -17,14 +17,14 @@ from pathlib import Path
 import zmq
 
 from swarm.config import Settings
+from swarm.io.console import REFRESH_S as CONSOLE_REFRESH_S
+from swarm.io.console import Console
+from swarm.io.console import wanted as console_wanted
 from swarm.io.curve import keys_from, start_authenticator
 from swarm.io.event_log import open_event_log
 from swarm.io.peer_actions import ActionRunner
 from swarm.io.peer_sockets import PeerSockets
 from swarm.io.process_limits import lower_priority, raise_open_file_limit
-from swarm.io.progress_bars import REFRESH_S as PROGRESS_REFRESH_S
-from swarm.io.progress_bars import ProgressBars
-from swarm.io.progress_bars import wanted as progress_wanted
 from swarm.io.stdout import StdoutWriter
 from swarm.io.store import Store
 from swarm.io.watcher import SharedWatcher
@@ -44,7 +44,7 @@ class PeerLoop:
         self.settings = settings
         lower_priority(settings.peer_niceness)
         self.events = open_event_log(events)
-        self.bars = ProgressBars() if progress_wanted(progress) else None
+        self.console = Console(console_wanted(progress), f"{tracker_host}:{tracker_port}")
         self.store = Store(shared_dir, state_dir, settings.follow_symlinks)
         self.waker = Waker()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
@@ -54,7 +54,7 @@ class PeerLoop:
         self.poller.register(self.waker.read_fd, zmq.POLLIN)
         self.net = PeerSockets(self.ctx, tracker_host, tracker_port, self.poller, keys,
                                monotonic, raise_open_file_limit())
-        self.writer = StdoutWriter()
+        self.writer = StdoutWriter(around=self.console.around_stdout)
         self.watcher = SharedWatcher(self.store, self.waker)
         self.quiet_s = quiet_s
 
@@ -62,18 +62,19 @@ class PeerLoop:
         self.waker.install_signal_handlers()
         self.store.open()
         state = self._start()
-        runner = ActionRunner(state, self.net, self.store, self.writer, self.events, monotonic)
+        runner = ActionRunner(state, self.net, self.store, self.writer, self.events, monotonic,
+                              self.console)
         run = runner.run
         run(state.start())
         next_scan = monotonic() + self.settings.scan_interval_s
-        next_bars = monotonic() if self.bars else float("inf")
+        next_draw = monotonic() if self.console.live else float("inf")
         try:
             while not state.done:
                 now = monotonic()
                 if self.waker.stop_requested:
                     self.waker.stop_requested = False
                     run(state.request_shutdown(now))
-                deadline = min(state.next_deadline_s(now), next_scan, next_bars,
+                deadline = min(state.next_deadline_s(now), next_scan, next_draw,
                                self.net.next_check_s() or float("inf"))
                 ready = dict(self.poller.poll(timeout_ms(deadline, now)))
                 self.waker.drain()
@@ -90,13 +91,11 @@ class PeerLoop:
                 for peer_id in self.net.unreachable(now):
                     run(state.on_link_unreachable(peer_id, now))
                 run(state.on_timer(now))
-                if self.bars is not None and now >= next_bars:
-                    self.bars.update(state.progress())
-                    next_bars = now + PROGRESS_REFRESH_S
+                if now >= next_draw and not state.done:
+                    self.console.update(state.progress(), state.status(now), now)
+                    next_draw = now + CONSOLE_REFRESH_S
         finally:
-            if self.bars is not None:
-                self.bars.update(state.progress())
-                self.bars.close()
+            self.console.close()
             if self.events is not None:
                 self.events.close()
             self.watcher.stop()

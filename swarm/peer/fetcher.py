@@ -653,9 +653,15 @@ class Fetcher:
         for digest, download in self.plan.downloads.items():
             layout = download.layout
             held = min(layout.size_bytes, (layout.pieces - download.missing) * layout.piece_bytes)
+            resumed = min(layout.size_bytes, download.resumed_pieces * layout.piece_bytes)
             out.append(FileProgress(digest, download.meta.name, layout.size_bytes, held,
-                                    len(download.sources()), download.done))
+                                    len(download.sources()), download.done, resumed))
         return out
+
+    @property
+    def queued(self) -> int:
+        """Files to fetch once a download slot frees."""
+        return len(self._waiting)
 
     def summary_fields(self) -> dict[str, Any]:
         plan = self.plan

@@ -150,6 +150,7 @@ class Download:
         for piece in held_pieces:
             self.have[piece] = 1
         self.missing = pieces - sum(self.have)
+        self.resumed_pieces = pieces - self.missing  # held before this run fetched any
         self.unrequested = self.missing
         self.in_flight = bytearray(pieces)
         self.requests_by_piece: dict[int, list[PendingRequest]] = {}

@@ -44,7 +44,7 @@ from swarm.peer.holdings import Holdings
 from swarm.peer.leave_rule import QuietClock
 from swarm.peer.mode import Mode
 from swarm.peer.picker import TransferPlan
-from swarm.peer.progress import FileProgress
+from swarm.peer.progress import FileProgress, PeerStatus
 from swarm.peer.reversal import Reversals, ReverseRoute
 from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.peer.sync import TrackerSync
@@ -270,7 +270,9 @@ class PeerState:
         self.view.self_id = welcome.peer_id
         self._set_phase(Phase.RUNNING)
         log.info("joined as peer %d", welcome.peer_id)
-        self.out.put(Observe("joined", {"peer": welcome.peer_id}))
+        self.out.put(Observe("joined", {
+            "peer": welcome.peer_id, "files": len(self.local), "port": self.listen_port,
+            "bytes": sum(m.size_bytes for m in self.local.values())}))
         self._refused(Refused(welcome.refused), now_s)
         self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
         if self.view.awaiting_snapshot:
@@ -563,7 +565,8 @@ class PeerState:
             return self.mode.blockers(self.local, self._leave_status)
         reasons = []
         if not self.clock.holds(now_s):
-            reasons.append(f"quiet period runs until {self.clock.quiet_until():.1f}")
+            left_s = self.clock.quiet_until() - now_s
+            reasons.append(f"quiet period ends in {left_s:.1f} s")
         status = self._leave_status
         if status is None:
             reasons.append("no word from the tracker yet on rules (a) and (b)")
@@ -584,9 +587,11 @@ class PeerState:
                 self.clock.quiet_until() if not self.clock.holds(now_s) else float("inf")
             )
             # Said once per change, so "why does it not leave?" has an answer
-            # at info level without a line per event.
-            if blockers[0] != self._last_blocker:
-                self._last_blocker = blockers[0]
+            # at info level without a line per event (the quiet period's
+            # seconds left change on every look; its end changes with news).
+            key = blockers[0] if self.clock.holds(now_s) else f"quiet {self.clock.quiet_until()}"
+            if key != self._last_blocker:
+                self._last_blocker = key
                 log.info("not leaving yet: %s", blockers[0])
             return
         # Every rule holds.  One last look at the files it holds (the answer
@@ -642,6 +647,22 @@ class PeerState:
 
     def progress(self) -> list[FileProgress]:
         return self.fetcher.progress()
+
+    def status(self, now_s: float) -> PeerStatus:
+        """What the peer is doing and why it stays, for the status line."""
+        joined = self.peer_id is not None and self.phase is not Phase.JOINING
+        leave = self._leave_status
+        return PeerStatus(
+            joined=joined,
+            holds=len(self.local),
+            fetching=sum(1 for f in self.fetcher.progress() if not f.done),
+            waiting_files=self.fetcher.queued,
+            serving_peers=self.uploads.serving_peers(now_s),
+            leaving=self.phase in (Phase.LEAVING, Phase.DONE),
+            quiet_left_s=None if self.clock.holds(now_s) else self.clock.quiet_until() - now_s,
+            tracker_reason=leave.reason if leave is not None and not leave.ready else None,
+            waiting_for_tracker=joined and leave is None,
+        )
 
 
 # What the tracker may say to a peer, and who in the peer hears it.

@@ -21,6 +21,7 @@ from swarm.protocol.meta import FileMeta
 
 MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for
 MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "busy"
+SERVING_WINDOW_S = 5.0  # a peer that asked this recently is one "being served"
 
 # What this peer holds of a file: its metadata, and for a download under way
 # which pieces are stored (have[p] == 1); None when it holds nothing of it.
@@ -34,8 +35,19 @@ class Uploads:
         self.servable = servable
         self.limit = TokenBucket(limit_bytes_s, now_s) if limit_bytes_s else None
         self.queue: deque[tuple[Hashable, ChunkRequest]] = deque()
+        self.served_bytes = 0  # chunk data answered, all told (the heartbeat reports it)
+        # When each peer last asked for data: who is being served, for the
+        # status line a person reads (counted only when it is drawn).
+        self._asked_at: dict[Hashable, float] = {}
+
+    def serving_peers(self, now_s: float) -> int:
+        """Peers that asked for data in the last SERVING_WINDOW_S."""
+        since = now_s - SERVING_WINDOW_S
+        self._asked_at = {r: t for r, t in self._asked_at.items() if t >= since}
+        return len(self._asked_at)
 
     def request(self, route: Hashable, request: ChunkRequest, now_s: float) -> None:
+        self._asked_at[route] = now_s
         reason = self.cannot_serve(request)
         if reason is not None:
             self._refuse(route, request, reason)
