@@ -241,3 +241,43 @@ def test_progress_bars_on_a_terminal_and_not_on_a_pipe(swarm: Swarm) -> None:
     assert b"\r" in on_terminal  # redrawn in place
     assert b"watched.bin" not in on_pipe and b"B/s" not in on_pipe
     time.sleep(0)  # the seeder is stopped by the fixture
+
+
+def test_version_and_options_after_the_command(tmp_path: Path) -> None:
+    version = swarm_cmd("--version")
+    assert version.returncode == 0 and version.stdout.startswith("swarm ")
+    config = tmp_path / "f.toml"
+    config.write_text('[swarm]\nlog_level = "info"\nrequest_window_bytes = "2MiB"\n')
+    before = as_json(swarm_cmd("--config", str(config), "config", "--json"))
+    after = as_json(swarm_cmd("config", "--json", "--config", str(config)))
+    assert before == after
+    assert after["log_level"] == {"value": "info", "source": str(config)}
+    assert after["request_window_bytes"]["value"] == 2 << 20
+    assert "--bind-address" not in swarm_cmd("peer", "--help").stdout
+    assert "--state-dir" not in swarm_cmd("tracker", "--help").stdout
+
+
+def test_errors_name_the_address_tried(swarm: Swarm) -> None:
+    import socket
+
+    glued = swarm_cmd("peer", "localhost:40001", "5")
+    assert glued.returncode == 2
+    assert "swarm peer localhost 40001" in glued.stderr
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        swarm.port = s.getsockname()[1]  # closed again: no tracker there
+    lonely = swarm.start_peer({}, env={"SWARM_TRACKER_GRACE_S": "1"})
+    assert lonely.proc.wait(30) == 1
+    assert f"127.0.0.1:{swarm.port}" in lonely.proc.stderr()
+
+
+def test_a_download_limit_with_units_still_delivers_every_byte(swarm: Swarm) -> None:
+    content = {"one.bin": random_bytes(203, MIB)}
+    limit = {"SWARM_DOWNLOAD_LIMIT_BYTES_S": "256KiB/s"}
+    shown = as_json(swarm_cmd("config", "--json", env=limit))["download_limit_bytes_s"]
+    assert shown == {"value": 256 << 10, "source": "environment SWARM_DOWNLOAD_LIMIT_BYTES_S"}
+    swarm.start_tracker()
+    swarm.start_peer(content)
+    receiver = swarm.start_peer({}, env=limit)
+    assert swarm.wait_peers(60) == [0, 0]
+    assert (receiver.shared / "one.bin").read_bytes() == content["one.bin"]
