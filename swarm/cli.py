@@ -265,6 +265,9 @@ def _settings_from(args: argparse.Namespace) -> LoadedSettings:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "completion":  # needs no settings: works beside a broken config
+        print(completion_script(parser, args.shell), end="")
+        return EXIT_OK
     try:
         loaded = _settings_from(args)
     except ConfigError as exc:
@@ -280,9 +283,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         from swarm.io.curve import new_swarm_key
 
         print(new_swarm_key())
-        return EXIT_OK
-    if command == "completion":
-        print(completion_script(parser, args.shell), end="")
         return EXIT_OK
     setup_logging(settings.log_level, command)
     if command == "tracker":
