@@ -2,6 +2,8 @@
 
     swarm tracker                      run the tracker (what tracker.sh runs)
     swarm peer HOST PORT S             run a peer (what peer.sh runs)
+    swarm get HOST PORT NAME|DIGEST... fetch some files of a swarm into a folder
+    swarm seed HOST PORT FILE...       share local files without fetching any
     swarm ls HOST PORT                 every file of a swarm
     swarm who HOST PORT NAME|DIGEST    who holds a file, and how much of it
     swarm status HOST PORT             a live table of peers and progress
@@ -201,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="progress bars on stderr: auto shows them on a terminal only")
     _add_settings_flags(peer, roles=(PEER,))
 
+    _add_one_shot_commands(commands)
+
     ls = _command(commands, "ls", "list every file of a swarm",
                   "  swarm ls 127.0.0.1 40001\n  swarm ls 127.0.0.1 40001 --json | jq .files")
     _add_tracker_address(ls)
@@ -245,6 +249,40 @@ def build_parser() -> argparse.ArgumentParser:
                           "  swarm completion zsh > ~/.zfunc/_swarm")
     completion.add_argument("shell", choices=COMPLETION_SHELLS)
     return parser
+
+
+def _add_one_shot_commands(commands: Any) -> None:
+    """swarm get and swarm seed: they run a peer's loop, so they take a
+    peer's settings; nobody waits for them (rule (a) does not count them)."""
+    get = _command(commands, "get", "fetch files of a swarm into a folder, then leave",
+                   "  swarm get 127.0.0.1 40001 report.pdf\n"
+                   "  swarm get 127.0.0.1 40001 3fa9c2 photo.jpg --to ~/Downloads\n"
+                   "stdout: the path of each file once it is in the folder, one a line")
+    _add_tracker_address(get)
+    get.add_argument("files", nargs="+", metavar="NAME|DIGEST",
+                     help="a file name, or its digest (at least 4 leading hex digits)")
+    get.add_argument("--to", type=Path, default=Path("."), metavar="DIR",
+                     help="where to put the files (default: .); partial downloads wait "
+                          "in DIR/.swarm and resume on the next get into DIR")
+    seed = _command(commands, "seed", "share local files without fetching any",
+                    "  swarm seed 127.0.0.1 40001 ~/report.pdf\n"
+                    "  swarm seed 127.0.0.1 40001 build/*.tar.gz --forever")
+    seed.add_argument("host", type=_host_for("swarm seed {host} {port} FILE..."),
+                      help="the tracker's address")
+    seed.add_argument("port", type=_port, help="the tracker's port (from its port.txt)")
+    seed.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                      help="files to share, from anywhere (known by their names)")
+    until = seed.add_mutually_exclusive_group()
+    until.add_argument("--until-complete", dest="forever", action="store_false", default=False,
+                       help="leave once every living peer holds them (the default)")
+    until.add_argument("--forever", dest="forever", action="store_true",
+                       help="stay until SIGINT or SIGTERM")
+    for command in (get, seed):
+        command.add_argument("--events", type=Path, metavar="FILE",
+                             help="also write what happens as JSON lines to FILE")
+        command.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                             help="progress on stderr: auto shows it on a terminal only")
+        _add_settings_flags(command, roles=(PEER,))
 
 
 def setup_logging(level: str, role: str) -> None:
@@ -300,8 +338,51 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "gave up on the tracker at %s: is one running there, and is %d the port "
                 "in its port.txt?", _where(args.host, args.port), args.port)
         return exit_code
+    if command == "get":
+        return _get(settings, args)
+    if command == "seed":
+        from swarm.io.one_shot import run_seed
+
+        return run_seed(settings, args.host, args.port, args.files, forever=args.forever,
+                        events=args.events, progress=args.progress)
     args.settings = settings
     return _query(command, args)
+
+
+def wanted_files(listing: Any, keys: list[str]) -> dict[str, bytes]:
+    """The files a get names (NAME or digest prefix, as `swarm who` reads
+    them), name -> digest; report.FileNotFound for one unknown, ambiguous,
+    or not available (no living peer holds all of it)."""
+    from swarm.tools import report
+
+    wanted = {}
+    for key in keys:
+        found = report.find_file(listing, key).summary
+        if not found.available:
+            raise report.FileNotFound(f"{found.name!r} is not available: no living peer "
+                                      "holds all of it")
+        wanted[found.name] = found.digest
+    return wanted
+
+
+def _get(settings: Settings, args: argparse.Namespace) -> int:
+    from swarm.io.curve import keys_from as curve_keys
+    from swarm.io.one_shot import run_get
+    from swarm.tools.client import TrackerClient, TrackerQueryError
+    from swarm.tools.report import FileNotFound
+
+    try:
+        with TrackerClient(args.host, args.port, args.timeout_s,
+                           curve_keys(settings.key)) as client:
+            wanted = wanted_files(client.listing(), args.files)
+    except (TrackerQueryError, FileNotFound) as exc:
+        print(f"swarm: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    exit_code, placed = run_get(settings, args.host, args.port, wanted, args.to,
+                                events=args.events, progress=args.progress)
+    for path in placed:
+        print(path, flush=True)
+    return exit_code
 
 
 def _where(host: str, port: int) -> str:

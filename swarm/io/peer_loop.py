@@ -30,6 +30,7 @@ from swarm.io.store import Store
 from swarm.io.watcher import SharedWatcher
 from swarm.io.zmq_util import Waker, monotonic, receive_all, timeout_ms, try_decode
 from swarm.peer.actions import Action
+from swarm.peer.mode import Mode
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
 from swarm.protocol.messages import Event
@@ -40,8 +41,10 @@ log = logging.getLogger("swarm.peer")
 class PeerLoop:
     def __init__(self, settings: Settings, tracker_host: str, tracker_port: int,
                  quiet_s: float, shared_dir: Path, state_dir: Path,
-                 events: Path | None = None, progress: str = "auto") -> None:
+                 events: Path | None = None, progress: str = "auto",
+                 mode: Mode | None = None) -> None:
         self.settings = settings
+        self.mode = mode  # a get or a seed (swarm.peer.mode); None: a peer
         lower_priority(settings.peer_niceness)
         self.events = open_event_log(events)
         self.console = Console(console_wanted(progress), f"{tracker_host}:{tracker_port}")
@@ -142,7 +145,7 @@ class PeerLoop:
             else:
                 partials.append((meta, pieces))
         return PeerState(self.settings, self.quiet_s, local_files, partials, taken,
-                         self.net.listen_port, now, random.Random())
+                         self.net.listen_port, now, random.Random(), self.mode)
 
     def _dispatch(self, state: PeerState, run: Callable[[list[Action]], None],
                   ready: dict[object, int]) -> None:
@@ -218,6 +221,6 @@ class PeerLoop:
 
 def run_peer(settings: Settings, tracker_host: str, tracker_port: int, quiet_s: float,
              shared_dir: Path, state_dir: Path, events: Path | None = None,
-             progress: str = "auto") -> int:
+             progress: str = "auto", mode: Mode | None = None) -> int:
     return PeerLoop(settings, tracker_host, tracker_port, quiet_s, shared_dir, state_dir,
-                    events, progress).run()
+                    events, progress, mode).run()

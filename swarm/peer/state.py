@@ -190,7 +190,8 @@ class PeerState:
         """The swarm's files this peer leaves without, and why (said at exit)."""
         kept = {digest: (len(self.fetcher.held_pieces(digest)), meta.layout.pieces)
                 for digest, meta in self.partials.items()}
-        return unobtained(self.view.files.values(), self.mine, kept)
+        wanted = (f for f in self.view.files.values() if self.mode.fetches(f))
+        return unobtained(wanted, self.mine, kept)
 
     def empty_partials(self) -> list[bytes]:
         """Downloads that never stored a piece: nothing in them to resume."""
