@@ -37,6 +37,10 @@ from swarm.protocol.messages import Event
 
 log = logging.getLogger("swarm.peer")
 
+# How often a peer that shows its status asks the tracker why it may not
+# leave yet (only while it waits to leave): fresh words, at a request a peer.
+REASON_REFRESH_S = 2.0
+
 
 class PeerLoop:
     def __init__(self, settings: Settings, tracker_host: str, tracker_port: int,
@@ -71,6 +75,7 @@ class PeerLoop:
         run(state.start())
         next_scan = monotonic() + self.settings.scan_interval_s
         next_draw = monotonic() if self.console.live else float("inf")
+        next_reason = monotonic()
         try:
             while not state.done:
                 now = monotonic()
@@ -95,6 +100,9 @@ class PeerLoop:
                     run(state.on_link_unreachable(peer_id, now))
                 run(state.on_timer(now))
                 if now >= next_draw and not state.done:
+                    if now >= next_reason:
+                        run(state.ask_why_not_leaving(now))
+                        next_reason = now + REASON_REFRESH_S
                     self.console.update(state.progress(), state.status(now), now)
                     next_draw = now + CONSOLE_REFRESH_S
         finally:

@@ -52,7 +52,8 @@ def status_line(status: PeerStatus) -> str:
         waiting = f", {status.waiting_files} queued" if status.waiting_files else ""
         parts.append(f"fetching {_plural(status.fetching, 'file')}{waiting}")
     elif status.tracker_reason:
-        parts.append(f"waiting: {status.tracker_reason}")
+        reason = status.tracker_reason
+        parts.append(reason if reason.startswith("waiting") else f"waiting: {reason}")
     elif status.waiting_for_tracker:
         parts.append("waiting for the tracker's word on leaving")
     if status.quiet_left_s is not None:

@@ -68,6 +68,7 @@ from swarm.protocol.messages import (
     Holders,
     Introduce,
     Join,
+    LeaveQuery,
     LeaveStatus,
     Message,
     MetaReply,
@@ -648,6 +649,15 @@ class PeerState:
 
     def progress(self) -> list[FileProgress]:
         return self.fetcher.progress()
+
+    def ask_why_not_leaving(self, now_s: float) -> list[Action]:
+        """While it only waits to leave, ask the tracker why, in detail (for
+        the status line a person reads; pushed LeaveStatus words go stale)."""
+        leave = self._leave_status
+        if (self.phase is Phase.RUNNING and self.view.synced and not self.fetching
+                and (leave is None or not leave.ready)):
+            self.out.put(ToTracker(LeaveQuery()))
+        return self.out.take()
 
     def status(self, now_s: float) -> PeerStatus:
         """What the peer is doing and why it stays, for the status line."""

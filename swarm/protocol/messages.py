@@ -458,6 +458,15 @@ class Goodbye(Message):
         _bool(self.force, "force")
 
 
+class LeaveQuery(Message):
+    """Why may I not leave yet, in detail?  Asked every few seconds only by a
+    peer that shows a person its status: the answer (a LeaveStatus) names a
+    peer that lacks one of its files and how far along that peer is, which
+    the pushed LeaveStatus does not keep up to date."""
+
+    KIND: ClassVar[int] = 17
+
+
 class Hello(Message):
     """A peer's first words, before it joins: where are the events published?
     (It subscribes first, then joins: the zguide's Clone pattern.)"""
@@ -877,7 +886,7 @@ class ChunkRefused(Message):
 ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
     ("peer → tracker", "DEALER → ROUTER",
      (Hello, Join, Heartbeat, Offer, Have, Complete, SyncRequest, HoldersQuery, MetaQuery,
-      Complaint, ReverseRequest, CannotHold, CanHoldAgain, Withdraw, Goodbye)),
+      Complaint, ReverseRequest, CannotHold, CanHoldAgain, Withdraw, Goodbye, LeaveQuery)),
     ("tool → tracker", "DEALER → ROUTER", (ListQuery,)),
     ("tracker → peer", "ROUTER → DEALER",
      (HelloReply, Welcome, Snapshot, Holders, MetaReply, Refused, Pong, LeaveStatus, Farewell,

@@ -92,6 +92,23 @@ class Readiness:
             return f"{who} {name!r}"
         return ""
 
+    def waiting_for(self, peer_id: int) -> tuple[str, int, int] | None:
+        """Rule (a) in detail, for a peer that asks why it may not leave: a
+        file it holds, a counted living peer that lacks it, and how many lack
+        it (O(files + peers)); None when nobody lacks what it holds."""
+        peer = self.peers[peer_id]
+        if not self._blocked.get(peer_id, 0):
+            return None
+        for name in sorted(peer.complete):
+            count = self._lacking.get(name, 0)
+            if not count:
+                continue
+            other = next((pid for pid, p in self.peers.items()
+                          if pid != peer_id and _counts(p) and not _has(p, name)), None)
+            if other is not None:
+                return name, other, count
+        return None
+
     def take_changed(self) -> set[int]:
         changed, self.changed = self.changed, set()
         return {pid for pid in changed if pid in self.peers}

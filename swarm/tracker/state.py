@@ -49,6 +49,7 @@ from swarm.protocol.messages import (
     Holders,
     HoldersQuery,
     Join,
+    LeaveQuery,
     LeaveStatus,
     Listing,
     ListQuery,
@@ -559,6 +560,27 @@ class TrackerState:
         out.sends.append((peer.sender, Farewell()))
         self._remove(out, peer, "goodbye")
 
+    def _leave_query(self, out: Outcome, peer: PeerRecord) -> None:
+        ready = self.readiness.ready(peer.peer_id)
+        peer.told_ready = ready
+        reason = "" if ready else self.why_not_leaving(peer.peer_id)[:MAX_REASON]
+        out.sends.append((peer.sender, LeaveStatus(ready, reason)))
+
+    def why_not_leaving(self, peer_id: int) -> str:
+        """Why rules (a) and (b) do not hold for a peer, naming a peer that
+        lacks one of its files and how much of it that peer holds
+        (O(files + peers): asked for, never pushed)."""
+        detail = self.readiness.waiting_for(peer_id)
+        if detail is None:
+            return self.readiness.blocker(peer_id)
+        name, other, lacking = detail
+        record = self.files[name]
+        chunks = record.holders.get(other)
+        held = len(chunks) if chunks is not None else 0
+        percent = held * 100 // record.meta.chunks if record.meta.chunks else 0
+        more = f" and {lacking - 1} more" if lacking > 1 else ""
+        return f"waiting for peer {other} ({name} {percent} %){more}"
+
     def leave_blockers(self, peer_id: int) -> list[str]:
         """Why rules (a) and (b) do not hold for ``peer_id`` now (empty if
         they do), checked from scratch: what ``readiness`` keeps counts of,
@@ -636,4 +658,5 @@ PEER_REQUESTS: dict[type[Message], PeerRequest] = {
     CanHoldAgain: lambda t, out, peer, m, _now: t._can_hold_again(out, peer, m.name),
     Withdraw: lambda t, out, peer, m, _now: t._withdraw(out, peer, m),
     Goodbye: lambda t, out, peer, m, _now: t._goodbye(out, peer, m),
+    LeaveQuery: lambda t, out, peer, _m, _now: t._leave_query(out, peer),
 }

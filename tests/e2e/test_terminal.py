@@ -141,15 +141,22 @@ def test_a_peer_fetching_on_a_terminal_leaves_a_clean_screen(swarm: Swarm) -> No
 def test_a_seeding_peer_says_why_it_stays(swarm: Swarm) -> None:
     data = random_bytes(304, 2 * MIB)
     swarm.start_tracker()
-    seeder = run_on_terminal(swarm, "seeder", quiet_s=4, files={"seeded.bin": data},
-                             env={"SWARM_UPLOAD_LIMIT_BYTES_S": "1500000"})
+    # Served slowly (about 3.5 s), so the seeder asks the tracker why it
+    # stays (every 2 s) while the other peer still fetches.
+    seeder = run_on_terminal(swarm, "seeder", quiet_s=6, files={"seeded.bin": data},
+                             env={"SWARM_UPLOAD_LIMIT_BYTES_S": "600KB"})
     fetcher = swarm.start_peer({}, quiet_s=1)
     assert seeder.wait(timeout_s=60) == 0
     assert not seeder.problems, seeder.problems[:5]
     seen = seeder.seen_lines
-    assert any(re.fullmatch(r"seeding 1 file to 1 peer · quiet period ends in \d+ s", line)
-               for line in seen), sorted(seen)
     screen = seeder.final_screen()
+    shutdown = re.fullmatch(r"PEER (\d+) SHUTDOWN: HAS 1", screen[1]) if len(screen) == 3 else None
+    assert shutdown, screen
+    (fetcher_id,) = set(swarm.connects()) - {int(shutdown[1])}
+    # Why it stays, as the tracker tells it when asked: who lacks its file, how far along.
+    waiting = (rf"seeding 1 file to 1 peer · waiting for peer {fetcher_id} "
+               r"\(seeded\.bin \d+ %\) · quiet period ends in \d+ s")
+    assert any(re.fullmatch(waiting, line) for line in seen), sorted(seen)
     assert len(screen) == 3, screen
     assert re.fullmatch(r"peer \d+ joined the swarm at .* · sharing 1 file \(2\.0 MiB\) · .*",
                         screen[0])

@@ -18,6 +18,11 @@ def test_seeding_and_waiting_says_why_and_for_how_long() -> None:
                     " · quiet period ends in 12 s")
 
 
+def test_the_trackers_detailed_words_are_not_prefixed_twice() -> None:
+    line = status_line(status(tracker_reason="waiting for peer 3 (a.bin 61 %) and 1 more"))
+    assert line == "seeding 3 files to 2 peers · waiting for peer 3 (a.bin 61 %) and 1 more"
+
+
 def test_fetching_counts_the_queued_files() -> None:
     line = status_line(status(serving_peers=0, holds=1, fetching=8, waiting_files=4))
     assert line == "holding 1 file · fetching 8 files, 4 queued"
