@@ -124,8 +124,10 @@ def _add_settings_flags(parser: argparse.ArgumentParser,
         elif is_size(name):
             metavar = "SIZE"
             help_text += "; units: 512K, 2MiB, 10MB"
-        else:
-            metavar = type(default).__name__.upper()
+        elif name.endswith("_s"):
+            metavar = "SECONDS"
+        else:  # the name's last word says what it counts: LEVEL, ADDRESS, MISSES
+            metavar = name.rsplit("_", 1)[-1].upper()
         group.add_argument(flag, dest=f"set_{name}", metavar=metavar, help=help_text)
 
 
