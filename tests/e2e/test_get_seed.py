@@ -14,8 +14,10 @@ from tests.e2e.harness import (
     chunks_of,
     parse_shutdown,
     parse_tracker,
+    pieces_stored,
     random_bytes,
     start,
+    wait_for,
 )
 
 A = random_bytes(31, 150_000)  # 293 chunks
@@ -102,3 +104,25 @@ def test_seed_hands_its_file_to_a_peer_and_leaves(swarm: Swarm) -> None:
     assert sorted(log.acquired[(peer_id, "report.pdf")]) == list(range(1, chunks_of(len(A)) + 1))
     assert log.disconnects[peer_id] == ["report.pdf"]
     assert not [p for p in Path(seed.cwd).iterdir() if p.name.startswith(".")]
+
+
+def test_a_get_killed_half_way_resumes_into_the_same_folder(swarm: Swarm) -> None:
+    big = random_bytes(33, 1 << 20)  # 4 pieces of 256 KiB
+    port = swarm.start_tracker()
+    swarm.start_peer({"big.bin": big}, quiet_s=60.0, env={"SWARM_UPLOAD_LIMIT_BYTES_S": "300000"})
+    swarm.wait_connects(1)
+    into = swarm.root / "downloads"
+    args = ("get", "127.0.0.1", str(port), "big.bin", "--to", str(into))
+    first = swarm_command(swarm, "get1", *args)
+    wait_for(lambda: pieces_stored(into) >= 1, 20, "a piece stored by the first get")
+    first.kill_group()
+    assert not (into / "big.bin").exists()  # placed only when complete
+    second = swarm_command(swarm, "get2", *args)
+    assert second.wait(20) == 0, second.stderr()
+    assert second.stdout() == f"{into / 'big.bin'}\n"
+    assert (into / "big.bin").read_bytes() == big
+    assert sorted(p.name for p in into.iterdir()) == ["big.bin"]
+    log = parse_tracker(swarm.tracker.stdout())  # type: ignore[union-attr]
+    second_id = max(log.connects)
+    again = log.acquired[(second_id, "big.bin")]
+    assert len(again) == len(set(again)) < chunks_of(len(big))  # only what was missing
