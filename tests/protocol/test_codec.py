@@ -46,6 +46,7 @@ def sample_messages() -> list[m.Message]:
         m.MetaQuery(DIGEST),
         m.Complaint(3, DIGEST, "piece 0 failed its hash"),
         m.Goodbye(True),
+        m.LeaveQuery(),
         m.ListQuery(),
         m.Hello(1),
         SNAPSHOT,
