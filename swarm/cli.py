@@ -19,7 +19,6 @@ tracker did not answer, a file was not found); 2 bad usage or settings.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 import logging
 import os
@@ -143,11 +142,26 @@ def _add_tracker_address(parser: argparse.ArgumentParser) -> None:
 def swarm_version() -> str:
     """The version in pyproject.toml, as installed; read from the checkout
     when swarm runs from one without being installed."""
+    import importlib.metadata  # tens of milliseconds: only when asked
+
     try:
         return importlib.metadata.version("swarm")
     except importlib.metadata.PackageNotFoundError:
         with (PROJECT_DIR / "pyproject.toml").open("rb") as project:
             return str(tomllib.load(project)["project"]["version"])
+
+
+class _PrintVersion(argparse.Action):
+    """--version, looking the version up only when it is asked for (every
+    peer builds this parser at start-up)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"swarm {swarm_version()}")
+        parser.exit()
 
 
 def _global_options() -> argparse.ArgumentParser:
@@ -157,7 +171,7 @@ def _global_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
                          help="settings file (default: SWARM_CONFIG, else config/swarm.toml)")
-    options.add_argument("--version", action="version", version=f"swarm {swarm_version()}",
+    options.add_argument("--version", action=_PrintVersion,
                          help="print swarm's version and exit")
     return options
 
