@@ -50,13 +50,15 @@ class TrackerClient:
         if is_ipv6(host):
             self.sock.setsockopt(zmq.IPV6, 1)
         self.sock.connect(tcp_endpoint(host, port))
+        self.port = port
         self.where = f"{bracketed(host)}:{port}"  # the address tried, as typed back
 
     def ask(self, message: Message) -> Message:
         self.sock.send_multipart(encode_frames(message))
         if not self.sock.poll(int(self.timeout_s * 1000)):
             raise TrackerUnreachable(f"no answer from the tracker at {self.where} "
-                                     f"within {self.timeout_s:g} s")
+                                     f"within {self.timeout_s:g} s: is one running there, "
+                                     f"and is {self.port} the port in its port.txt?")
         frames = self.sock.recv_multipart()
         try:
             if len(frames) != 1:

@@ -269,6 +269,10 @@ def test_errors_name_the_address_tried(swarm: Swarm) -> None:
     lonely = swarm.start_peer({}, env={"SWARM_TRACKER_GRACE_S": "1"})
     assert lonely.proc.wait(30) == 1
     assert f"127.0.0.1:{swarm.port}" in lonely.proc.stderr()
+    for host, shown in (("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")):
+        asked = swarm_cmd("ls", host, str(swarm.port), "--timeout-s", "0.3")
+        assert asked.returncode == 1
+        assert f"tracker at {shown}:{swarm.port} " in asked.stderr
 
 
 def test_a_download_limit_with_units_still_delivers_every_byte(swarm: Swarm) -> None:
