@@ -89,7 +89,7 @@ def _host_for(usage: str) -> Callable[[str], str]:
     def host(text: str) -> str:
         name, colon, port = text.rpartition(":")
         bracketed_v6 = name.startswith("[") and name.endswith("]")
-        plain_name = name and not is_ipv6(name)
+        plain_name = bool(name) and not is_ipv6(name)
         if colon and port.isdigit() and (bracketed_v6 or plain_name):
             raise argparse.ArgumentTypeError(
                 f"{text!r} has the port glued on: give the host and the port apart, as in "
@@ -114,7 +114,8 @@ def _add_settings_flags(parser: argparse.ArgumentParser,
         default = getattr(defaults, name)
         help_text = SETTING_HELP[name]
         if default != "":
-            help_text += f" (default: {setting_literal(name, default).strip(chr(34))})"
+            shown = setting_literal(name, default).strip('"')
+            help_text += f" (default: {shown})"
         if isinstance(default, bool):
             metavar = "true|false"
         elif is_rate(name):
