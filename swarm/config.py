@@ -192,6 +192,8 @@ class LoadedSettings(Record):
     sources: dict[str, str] = field(default_factory=dict)  # name -> where from
 
 
+KIND_WORDS = {int: "a whole number", float: "a number", str: "text"}
+
 BOOL_WORDS = {"true": True, "yes": True, "on": True, "1": True,
               "false": False, "no": False, "off": False, "0": False}
 
@@ -214,9 +216,9 @@ def _coerce(name: str, value: Any) -> Any:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             return float(value)
     except ValueError:
-        raise ConfigError(f"{name}: {value!r} is not a {kind.__name__}") from None
+        raise ConfigError(f"{name}: {value!r} is not {KIND_WORDS[kind]}") from None
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise ConfigError(f"{name}: {value!r} is not a {kind.__name__}")
+        raise ConfigError(f"{name}: {value!r} is not {KIND_WORDS[kind]}")
     return value
 
 
