@@ -152,6 +152,7 @@ class PeerState:
         self.fetcher = Fetcher(settings, self.out, self.view, self.mine, self.plan,
                                self.reversals, partials, now_s, self._news, self.mode.fetches)
         self.uploads = Uploads(settings.upload_limit_bytes_s, self.out, self._servable, now_s)
+        self._served_at_join = 0  # heartbeats count what was served since the last Join
         self._unwanted_count = 0
         self._heard_from_tracker_s = now_s
         self._next_heartbeat_s = now_s + settings.heartbeat_interval_s
@@ -264,6 +265,12 @@ class PeerState:
                         PROTOCOL_VERSION)
         self.out.put(Subscribe(reply.pub_port))
         self._set_phase(Phase.JOINING)
+        self._send_join()
+
+    def _send_join(self) -> None:
+        # The tracker counts a peer's traffic from its Join (a rejoin starts
+        # a new count); the heartbeats after it follow it on the same socket.
+        self._served_at_join = self.uploads.served_bytes
         self.out.put(ToTracker(self._join_message()))
 
     def _welcome(self, welcome: Welcome, now_s: float) -> None:
@@ -297,7 +304,7 @@ class PeerState:
         for peer_id in list(self.plan.sources):
             self.fetcher.drop_source(peer_id)
         self.fetcher.tracker_forgot_us()
-        self.out.put(ToTracker(self._join_message()))
+        self._send_join()
 
     def _refused(self, refused: Refused, now_s: float) -> None:
         for refusal in refused.refused:
@@ -529,7 +536,8 @@ class PeerState:
             return
         if now_s >= self._next_heartbeat_s:
             self._next_heartbeat_s = now_s + self.settings.heartbeat_interval_s
-            self.out.put(ToTracker(Heartbeat()))
+            served = self.uploads.served_bytes - self._served_at_join
+            self.out.put(ToTracker(Heartbeat(served)))
         if self.phase in (Phase.HELLO, Phase.JOINING):
             return
         self.sync.on_timer(now_s)

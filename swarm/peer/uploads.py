@@ -111,4 +111,5 @@ class Uploads:
             request.first_chunk, request.first_chunk + request.chunk_count)
         reply = ChunkData(request.request_id, request.digest, request.first_chunk,
                           request.chunk_count)
+        self.served_bytes += length
         self.out.put(SendChunks(route, reply, offset, length))

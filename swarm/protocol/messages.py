@@ -199,15 +199,18 @@ class FileSummary(Record):
 
 class PeerSummary(Record):
     """A living peer: its id, where it serves, the files it holds whole,
-    and the files it is excused from (it cannot take the swarm's file of that name)."""
+    the files it is excused from (it cannot take the swarm's file of that
+    name), and what it is (``ROLE_*``: what it means to fetch)."""
 
     peer_id: int
     endpoint: str
     complete: tuple[str, ...]
     excused: tuple[str, ...]
+    role: int = ROLE_PEER
 
     def __post_init__(self) -> None:
         _int(self.peer_id, "peer id", 1, MAX_ID)
+        _int(self.role, "role", ROLE_PEER, ROLE_SEED)
         _endpoint(self.endpoint)
         complete = tuple(_name(n) for n in _seq(self.complete, "complete"))
         object.__setattr__(self, "complete", complete)
@@ -273,17 +276,39 @@ def _peer_amounts(value: object, what: str, amount: str) -> tuple[tuple[int, int
 
 class FileListing(Record):
     """One file of a Listing: summary, complete holders, partial holders
-    with their chunk counts."""
+    with their chunk counts, and the rate (bytes/s) at which peers have
+    reported verified chunks of it over the last few seconds."""
 
     summary: FileSummary
     complete: tuple[int, ...]
     partial: tuple[tuple[int, int], ...]
+    recv_bytes_s: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "summary", _record(self.summary, "summary", FileSummary))
         ids = tuple(_int(i, "peer id", 1, MAX_ID) for i in _seq(self.complete, "complete"))
         object.__setattr__(self, "complete", ids)
         object.__setattr__(self, "partial", _peer_amounts(self.partial, "partial", "chunks"))
+        _int(self.recv_bytes_s, "receive rate")
+
+
+class PeerTraffic(Record):
+    """One peer's traffic as the tracker measured it since the peer joined:
+    verified bytes it reported receiving and bytes it reported serving, in
+    all and per second over the last few seconds."""
+
+    peer_id: int
+    recv_bytes_s: int
+    send_bytes_s: int
+    received_bytes: int
+    sent_bytes: int
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        for value, what in ((self.recv_bytes_s, "receive rate"), (self.send_bytes_s, "send rate"),
+                            (self.received_bytes, "bytes received"),
+                            (self.sent_bytes, "bytes sent")):
+            _int(value, what)
 
 
 
@@ -364,9 +389,15 @@ class Join(Message):
 
 
 class Heartbeat(Message):
-    """I am alive (any message counts; this one is sent every heartbeat interval)."""
+    """I am alive (any message counts; this one is sent every heartbeat
+    interval), and I have sent ``served_bytes`` of chunk data to other peers
+    since my Join (the tracker's send rate for `swarm status`)."""
 
     KIND: ClassVar[int] = 2
+    served_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        _int(self.served_bytes, "served bytes")
 
 
 class Offer(Message):
@@ -655,21 +686,23 @@ class Rejoin(Message):
 
 
 class Listing(Message):
-    """Every peer and every file with its holders (answer to ListQuery), and
-    the rate at which each peer has reported verified chunks over the last
-    few seconds ([peer id, bytes/s])."""
+    """Every peer and every file with its holders (answer to ListQuery), each
+    peer's traffic, and the verified bytes peers have reported receiving
+    since the tracker started (``moved_bytes``)."""
 
     KIND: ClassVar[int] = 30
     seq: int
     peers: tuple[PeerSummary, ...]
     files: tuple[FileListing, ...]
-    rates: tuple[tuple[int, int], ...]
+    traffic: tuple[PeerTraffic, ...]
+    moved_bytes: int = 0
 
     def __post_init__(self) -> None:
         _int(self.seq, "seq")
         object.__setattr__(self, "peers", _records(self.peers, "peers", PeerSummary))
         object.__setattr__(self, "files", _records(self.files, "files", FileListing))
-        object.__setattr__(self, "rates", _peer_amounts(self.rates, "rates", "bytes/s"))
+        object.__setattr__(self, "traffic", _records(self.traffic, "traffic", PeerTraffic))
+        _int(self.moved_bytes, "bytes moved")
 
 
 
@@ -906,7 +939,7 @@ ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
 # The records nested inside messages, for the reference.
 RECORDS: tuple[type[Record], ...] = (
     FileMeta, FileSummary, PeerSummary, PartialOffer, HaveReport, HolderRanges, Refusal,
-    FileListing,
+    FileListing, PeerTraffic,
 )
 
 ALL_MESSAGES: tuple[type[Message], ...] = tuple(

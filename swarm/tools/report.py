@@ -4,14 +4,26 @@ asking and the printing."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
-from swarm.protocol.messages import FileListing, Listing, PeerSummary
-from swarm.units import human_size
+from swarm.protocol.messages import (
+    ROLE_GET,
+    ROLE_NAMES,
+    ROLE_PEER,
+    FileListing,
+    Listing,
+    PeerSummary,
+    PeerTraffic,
+)
+from swarm.units import human_rate, human_size
 
 DIGEST_SHOWN = 12  # hex digits in tables; JSON has the whole digest
 MIN_DIGEST_PREFIX = 4  # shorter prefixes are too likely to be ambiguous
+STATUS_WIDTH = 100  # columns the status table keeps within (a wide list is cut short)
+MAX_STATUS_ROWS = 24  # peers, and files, shown in the status table; --json has them all
+MAX_NAME_SHOWN = 24  # characters of a file name in the status table
 
 
 def _table(headers: list[str], rows: list[list[str]]) -> str:
@@ -119,57 +131,172 @@ def who_table(listing: Listing, file: FileListing) -> str:
 
 
 # --- status ---------------------------------------------------------------------
+#
+# One schema, for `swarm status --json` and anything that shows it: sizes in
+# bytes, rates in bytes/s, times left in seconds (null when unknown: nothing
+# is arriving, or the file is lost).  README "swarm status" documents it.
 
 
 def bytes_held(listing: Listing) -> dict[int, int]:
     """Bytes of the swarm's files each peer holds, complete or in part."""
     held = {p.peer_id: 0 for p in listing.peers}
     for f in listing.files:
-        for peer_id, chunks in held_chunks(f).items():
-            held[peer_id] = held.get(peer_id, 0) + min(chunks * CHUNK_SIZE_BYTES,
-                                                       f.summary.size_bytes)
+        for peer_id, held_bytes in _held_bytes(f).items():
+            held[peer_id] = held.get(peer_id, 0) + held_bytes
     return held
 
 
+def _held_bytes(file: FileListing) -> dict[int, int]:
+    """Bytes of the file each holder has, to the chunk (a short last chunk
+    held in part of a copy counts whole: off by less than a chunk)."""
+    size = file.summary.size_bytes
+    return {peer_id: min(chunks * CHUNK_SIZE_BYTES, size)
+            for peer_id, chunks in held_chunks(file).items()}
+
+
+def lacking(listing: Listing, file: FileListing) -> list[int]:
+    """The living peers still to take the file whole: a peer that neither
+    holds it whole nor is excused from it; a `swarm get` that has begun it
+    (which files it names the tracker learns from its first chunks); never
+    a `swarm seed`, which takes nothing."""
+    name = file.summary.name
+    started = {peer_id for peer_id, _ in file.partial}
+    return [p.peer_id for p in listing.peers
+            if name not in p.complete and name not in p.excused
+            and (p.role == ROLE_PEER or (p.role == ROLE_GET and p.peer_id in started))]
+
+
+def eta_s(remaining_bytes: int, rate_bytes_s: float, reachable: bool = True) -> float | None:
+    """Seconds until ``remaining_bytes`` have arrived at ``rate_bytes_s``:
+    0 when nothing remains, None when it cannot be told (nothing arriving,
+    or what remains cannot arrive)."""
+    if remaining_bytes <= 0:
+        return 0.0
+    if not reachable or rate_bytes_s <= 0:
+        return None
+    return remaining_bytes / rate_bytes_s
+
+
+def _file_row(listing: Listing, file: FileListing, ls_row: dict[str, Any]) -> dict[str, Any]:
+    held = _held_bytes(file)
+    lackers = lacking(listing, file)
+    remaining = sum(file.summary.size_bytes - held.get(pid, 0) for pid in lackers)
+    return ls_row | {
+        "lacking": lackers,
+        "remaining_bytes": remaining,
+        "recv_bytes_s": file.recv_bytes_s,
+        "eta_s": eta_s(remaining, file.recv_bytes_s, file.summary.available),
+    }
+
+
 def _peer_row(peer: PeerSummary, listing: Listing, held: dict[int, int],
-              rates: dict[int, int]) -> dict[str, Any]:
+              traffic: PeerTraffic) -> dict[str, Any]:
     files = {}
     for f in listing.files:
         chunks = held_chunks(f).get(peer.peer_id)
         if chunks is not None:
             files[f.summary.name] = chunks
-    return {"peer": peer.peer_id, "endpoint": peer.endpoint,
+    return {"peer": peer.peer_id, "endpoint": peer.endpoint, "role": ROLE_NAMES[peer.role],
             "complete": list(peer.complete), "excused": list(peer.excused),
             "chunks": files, "bytes_held": held.get(peer.peer_id, 0),
-            "rate_bytes_s": rates.get(peer.peer_id, 0)}
+            "recv_bytes_s": traffic.recv_bytes_s, "send_bytes_s": traffic.send_bytes_s,
+            "received_bytes": traffic.received_bytes, "sent_bytes": traffic.sent_bytes}
 
 
 def status_json(listing: Listing) -> dict[str, Any]:
     held = bytes_held(listing)
-    rates = dict(listing.rates)
-    return {
-        "event": listing.seq,
-        "peers": [_peer_row(p, listing, held, rates) for p in listing.peers],
-        "files": ls_json(listing)["files"],
+    traffic = {t.peer_id: t for t in listing.traffic}
+    peers = [_peer_row(p, listing, held, traffic.get(p.peer_id, PeerTraffic(p.peer_id, 0, 0, 0, 0)))
+             for p in listing.peers]
+    files = [_file_row(listing, f, row)
+             for f, row in zip(listing.files, ls_json(listing)["files"], strict=True)]
+    recv = sum(p["recv_bytes_s"] for p in peers)
+    remaining = sum(f["remaining_bytes"] for f in files)
+    reachable = all(f["available"] for f in files if f["remaining_bytes"])
+    totals = {
+        "peers": len(peers), "files": len(files),
+        "moved_bytes": listing.moved_bytes,
+        "recv_bytes_s": recv,
+        "send_bytes_s": sum(p["send_bytes_s"] for p in peers),
+        "remaining_bytes": remaining,
+        "eta_s": eta_s(remaining, recv, reachable),
     }
+    return {"event": listing.seq, "totals": totals, "peers": peers, "files": files}
+
+
+def human_eta(seconds: float | None) -> str:
+    """A time left as people read it: ``45s``, ``3m05s``, ``2h10m``, ``3d``;
+    ``—`` when it cannot be told."""
+    if seconds is None:
+        return "\u2014"
+    whole = math.ceil(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    if whole < 100 * 3600:
+        return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+    return f"{whole // 86400}d"
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
+def _lacking_cell(file: dict[str, Any], width: int) -> str:
+    """Who still lacks the file, with how much each holds: as many as fit
+    in ``width``, then how many more."""
+    total = file["chunks"]
+    held = {p["peer"]: p["chunks"] for p in file["partial_holders"]}
+    parts = [f"{pid}:{_percent(held.get(pid, 0), total)}" for pid in file["lacking"]]
+    shown: list[str] = []
+    for i, part in enumerate(parts):
+        rest = len(parts) - i - 1
+        if shown and len(" ".join([*shown, part]) + (f" +{rest}" if rest else "")) > width:
+            return " ".join(shown) + f" +{len(parts) - len(shown)}"
+        shown.append(part)
+    return " ".join(shown) or "-"
+
+
+def _rows_cut(rows: list[list[str]], what: str) -> list[list[str]]:
+    if len(rows) <= MAX_STATUS_ROWS:
+        return rows
+    hidden = len(rows) - MAX_STATUS_ROWS + 1
+    return [*rows[:MAX_STATUS_ROWS - 1], [f"\u2026 {hidden} more {what} (--json lists all)"]]
+
+
+def _table_cut(headers: list[str], rows: list[list[str]]) -> str:
+    """A table whose rows may end in one wide note that no column is sized for."""
+    notes = [r[0] for r in rows if len(r) == 1]
+    table = _table(headers, [r for r in rows if len(r) > 1])
+    return table + "".join(f"{note}\n" for note in notes)
 
 
 def status_table(status: dict[str, Any]) -> str:
     files = status["files"]
-    out = [f"{len(status['peers'])} peer(s), {len(files)} file(s), event {status['event']}\n"]
-    rows = []
-    for p in status["peers"]:
-        rows.append([str(p["peer"]), p["endpoint"], f"{len(p['complete'])}/{len(files)}",
-                     human_size(p["bytes_held"]), f"{human_size(p['rate_bytes_s'])}/s"])
-    out.append(_table(["PEER", "ENDPOINT", "FILES", "HELD", "RATE"], rows))
+    totals = status["totals"]
+    out = [f"{totals['peers']} peer(s), {totals['files']} file(s), event {status['event']}\n"]
+    rows = [[str(p["peer"]), p["endpoint"], f"{len(p['complete'])}/{len(files)}",
+             human_size(p["bytes_held"]), human_rate(p["recv_bytes_s"]),
+             human_rate(p["send_bytes_s"])] for p in status["peers"]]
+    out.append(_table_cut(["PEER", "ENDPOINT", "FILES", "HELD", "RECV", "SEND"],
+                          _rows_cut(rows, "peers")))
     out.append("\n")
     rows = []
     for f in files:
-        total = f["chunks"]
-        progress = [f"{p}:100%" for p in f["complete_holders"]]
-        progress += [f"{h['peer']}:{_percent(h['chunks'], total)}" for h in f["partial_holders"]]
-        copies = f"{len(f['complete_holders'])}/{len(status['peers'])}"
-        rows.append([f["name"], human_size(f["size"]), f["digest"][:DIGEST_SHOWN], copies,
-                     " ".join(progress) or "-"])
-    out.append(_table(["FILE", "SIZE", "DIGEST", "COPIES", "PROGRESS"], rows))
+        name = _cut(f["name"], MAX_NAME_SHOWN) + ("" if f["available"] else " (lost)")
+        copies = f"{len(f['complete_holders'])}/{totals['peers']}"
+        eta = "done" if f["eta_s"] == 0 else human_eta(f["eta_s"])
+        rows.append([name, human_size(f["size"]), copies, human_rate(f["recv_bytes_s"]), eta])
+    headers = ["FILE", "SIZE", "COPIES", "RECV", "ETA"]
+    used = sum(max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+               for i, h in enumerate(headers)) + 2 * len(headers)
+    for row, f in zip(rows, files, strict=True):
+        row.append(_lacking_cell(f, max(12, STATUS_WIDTH - used)))
+    out.append(_table_cut([*headers, "LACKING"], _rows_cut(rows, "files")))
+    eta = "done" if totals["eta_s"] == 0 else human_eta(totals["eta_s"])
+    out.append(f"\ntotal: moved {human_size(totals['moved_bytes'])}, "
+               f"receiving {human_rate(totals['recv_bytes_s'])}, "
+               f"sending {human_rate(totals['send_bytes_s'])}, "
+               f"{human_size(totals['remaining_bytes'])} left, ETA {eta}\n")
     return "".join(out)

@@ -61,6 +61,7 @@ from swarm.protocol.messages import (
     PeerJoined,
     PeerLeft,
     PeerSummary,
+    PeerTraffic,
     Pong,
     Refusal,
     Refused,
@@ -78,7 +79,7 @@ from swarm.protocol.messages import (
 )
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record, field
-from swarm.tracker.rate_meter import RateMeter
+from swarm.tracker.rate_meter import CounterMeter, RateMeter
 from swarm.tracker.readiness import Readiness
 
 log = logging.getLogger("swarm.tracker")
@@ -100,6 +101,7 @@ class PeerRecord(Record, frozen=False):
     endpoint: str
     last_seen_s: float
     intake: RateMeter  # bytes of verified chunks it reports, for `swarm status`
+    outflow: CounterMeter  # bytes it says it served, from its heartbeats
     complete: set[str] = field(default_factory=set)
     received: set[str] = field(default_factory=set)
     excused: set[str] = field(default_factory=set)
@@ -120,6 +122,9 @@ class FileRecord(Record, frozen=False):
     # How often each holder has been named in an answer: the least named
     # are named first, so no early holder is handed to everyone.
     named: dict[int, int] = field(default_factory=dict)
+    # Bytes of it peers report receiving, for `swarm status`; made at the
+    # first report, so a file nobody fetches costs nothing.
+    intake: RateMeter | None = None
 
     def summary(self) -> FileSummary:
         m = self.meta
@@ -161,6 +166,9 @@ class TrackerState:
         # counts that tell at once for whom rules (a) and (b) hold.
         self.readiness = Readiness(self.peers, self.files)
         self._next_id = 1
+        # Verified bytes peers have reported receiving since the tracker
+        # started (`swarm status`'s bytes moved); a peer's leaving keeps them.
+        self.moved_bytes = 0
         # No peer expires before this: a bound kept so that expiry costs a
         # walk over the peers once per expiry period, not once per request
         # (last_seen_s only grows, so a bound found by a walk stays true).
@@ -259,17 +267,21 @@ class TrackerState:
                 for pid, chunks in record.holders.items()
                 if name not in self.peers[pid].complete and len(chunks)
             )
-            files.append(FileListing(record.summary(), tuple(complete), tuple(partial)))
-        rates = tuple((p.peer_id, round(p.intake.rate(now_s)))
-                      for p in sorted(self.peers.values(), key=lambda p: p.peer_id))
-        return Listing(self.seq, self._peer_summaries(), tuple(files), rates)
+            rate = round(record.intake.rate(now_s)) if record.intake is not None else 0
+            files.append(FileListing(record.summary(), tuple(complete), tuple(partial), rate))
+        traffic = tuple(
+            PeerTraffic(p.peer_id, round(p.intake.rate(now_s)), round(p.outflow.rate(now_s)),
+                        round(p.intake.added_total), p.outflow.believed_total)
+            for p in sorted(self.peers.values(), key=lambda p: p.peer_id))
+        return Listing(self.seq, self._peer_summaries(), tuple(files), traffic, self.moved_bytes)
 
     def available_names(self) -> list[str]:
         return [name for name, record in self.files.items() if record.available]
 
     def _peer_summaries(self) -> tuple[PeerSummary, ...]:
         return tuple(
-            PeerSummary(p.peer_id, p.endpoint, tuple(sorted(p.complete)), tuple(sorted(p.excused)))
+            PeerSummary(p.peer_id, p.endpoint, tuple(sorted(p.complete)), tuple(sorted(p.excused)),
+                        p.role)
             for p in sorted(self.peers.values(), key=lambda p: p.peer_id)
         )
 
@@ -342,7 +354,7 @@ class TrackerState:
         peer_id = self._next_id
         self._next_id += 1
         peer = PeerRecord(peer_id, sender, tcp_endpoint(address, join.listen_port), now_s,
-                          RateMeter(now_s), role=join.role)
+                          RateMeter(now_s), CounterMeter(now_s), role=join.role)
         self.peers[peer_id] = peer
         self.by_sender[sender] = peer_id
         self._expiry_due_s = min(self._expiry_due_s, now_s + self.expiry_s)
@@ -452,10 +464,29 @@ class TrackerState:
                 new.extend(chunks.add(start, end))
             if new:
                 out.blocks.append(display.Acquired(peer.peer_id, record.meta.name, total, new))
-                layout = record.meta.layout
-                peer.intake.add(sum(layout.chunk_byte_range(s, e)[1] for s, e in new), now_s)
+                self._count_received(peer, record, new, now_s)
             if not record.available:
                 self._refresh_availability(out, record)
+
+    def _count_received(self, peer: PeerRecord, record: FileRecord,
+                        new: list[tuple[int, int]], now_s: float) -> None:
+        """Verified bytes newly reported, for `swarm status`: per report,
+        not per chunk (a run of chunks is one subtraction)."""
+        layout = record.meta.layout
+        received = sum(layout.chunk_byte_range(s, e)[1] for s, e in new)
+        peer.intake.add(received, now_s)
+        if record.intake is None:
+            record.intake = RateMeter(now_s)
+        record.intake.add(received, now_s)
+        self.moved_bytes += received
+
+    def _heartbeat(self, out: Outcome, peer: PeerRecord, beat: Heartbeat, now_s: float) -> None:
+        problem = peer.outflow.report(beat.served_bytes, now_s)
+        if problem is not None:
+            # Not a strike: only this peer's send rate suffers, and a peer
+            # confused about what it served breaks nothing else.
+            log.info("peer %d: bytes-served count not believed: %s", peer.peer_id, problem)
+        out.sends.append((peer.sender, Pong(self.seq)))
 
     def _complete(self, out: Outcome, peer: PeerRecord, complete: Complete) -> None:
         record = self._file_by_digest(complete.digest)
@@ -643,7 +674,7 @@ class TrackerState:
 # What a joined peer may ask, and who answers it: one entry per request kind.
 PeerRequest = Callable[[TrackerState, Outcome, PeerRecord, Any, float], None]
 PEER_REQUESTS: dict[type[Message], PeerRequest] = {
-    Heartbeat: lambda t, out, peer, _m, _now: out.sends.append((peer.sender, Pong(t.seq))),
+    Heartbeat: lambda t, out, peer, m, now: t._heartbeat(out, peer, m, now),
     Have: lambda t, out, peer, m, now: t._have(out, peer, m, now),
     Complete: lambda t, out, peer, m, _now: t._complete(out, peer, m),
     Offer: lambda t, out, peer, m, _now: t._offer_request(out, peer, m),

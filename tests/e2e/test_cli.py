@@ -90,8 +90,8 @@ def test_ls_who_and_status_describe_a_live_swarm(swarm: Swarm) -> None:
     assert row["chunks"]["big.bin"] == chunk_count(2 * MIB)
     assert "big.bin" in row["complete"]
     # Rates come from the tracker in the same answer, so even --once has them.
-    assert all(type(p["rate_bytes_s"]) is int and p["rate_bytes_s"] >= 0
-               for p in status["peers"])
+    assert all(type(p[rate]) is int and p[rate] >= 0
+               for p in status["peers"] for rate in ("recv_bytes_s", "send_bytes_s"))
 
     for run in swarm.peers:
         run.proc.signal(signal.SIGTERM)

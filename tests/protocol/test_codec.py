@@ -28,9 +28,11 @@ def summary_of(meta: FileMeta, available: bool = True) -> m.FileSummary:
 PEERS = (
     m.PeerSummary(1, ENDPOINT, ("empty file", "small.txt"), ()),
     m.PeerSummary(2, "tcp://[::1]:6000", (), ("small.txt",)),
+    m.PeerSummary(3, ENDPOINT, (), (), m.ROLE_SEED),
 )
 SNAPSHOT = m.Snapshot(7, (summary_of(META_EMPTY), summary_of(META_SMALL, False)))
-FILE_LISTING = m.FileListing(summary_of(META_WIDE), (1, 3), ((2, 64), (4, 10)))
+FILE_LISTING = m.FileListing(summary_of(META_WIDE), (1, 3), ((2, 64), (4, 10)), 65536)
+TRAFFIC = (m.PeerTraffic(1, 0, 524288, 0, 9 << 20), m.PeerTraffic(2, 524288, 0, 3 << 20, 0))
 
 
 def sample_messages() -> list[m.Message]:
@@ -38,6 +40,7 @@ def sample_messages() -> list[m.Message]:
     return [
         m.Join(1, 4000, (META_SMALL, META_EMPTY), (m.PartialOffer(META_WIDE, (0, 64, 100, 150)),)),
         m.Heartbeat(),
+        m.Heartbeat(5 << 30),
         m.Offer((META_WIDE,)),
         m.Have((m.HaveReport(DIGEST, (0, 2)), m.HaveReport(META_WIDE.digest, (5, 9, 10, 11)))),
         m.Complete(DIGEST),
@@ -60,7 +63,7 @@ def sample_messages() -> list[m.Message]:
         m.NotYet(13),
         m.ErrorReply("unknown file"),
         m.Rejoin(),
-        m.Listing(9, PEERS, (FILE_LISTING,), ((1, 0), (2, 524288))),
+        m.Listing(9, PEERS, (FILE_LISTING,), TRAFFIC, 12 << 20),
         m.PeerJoined(1, 5, ENDPOINT),
         m.FileAdded(2, summary_of(META_SMALL), 5),
         m.FileCompleted(3, 5, "small.txt"),
@@ -139,7 +142,10 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "float kind": [pack(2.0)],
     "too few fields": [pack(m.Pong.KIND)],
     "too many fields": [pack(m.Pong.KIND, 1, 2)],
-    "fields on a fieldless message": [pack(m.Heartbeat.KIND, 0)],
+    "fields on a fieldless message": [pack(m.Farewell.KIND, 0)],
+    "heartbeat without its count": [pack(m.Heartbeat.KIND)],
+    "negative bytes served": [pack(m.Heartbeat.KIND, -1)],
+    "float bytes served": [pack(m.Heartbeat.KIND, 1.5)],
     "str for int": [pack(m.Pong.KIND, "5")],
     "bool for int": [pack(m.Pong.KIND, True)],
     "float for int": [pack(m.Pong.KIND, 5.0)],
@@ -186,8 +192,16 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "endpoint not tcp": [pack(m.PeerJoined.KIND, 1, 1, "ipc:///tmp/x")],
     "reason too long": [pack(m.ErrorReply.KIND, "x" * 1001)],
     "partial holder not a pair": [
-        pack(m.Listing.KIND, 1, [], [[[META_SMALL.name, 1200, DIGEST, True], [], [[1, 2, 3]]]])
+        pack(m.Listing.KIND, 1, [], [[[META_SMALL.name, 1200, DIGEST, True], [], [[1, 2, 3]], 0]],
+             [], 0)
     ],
+    "negative file rate": [
+        pack(m.Listing.KIND, 1, [], [[[META_SMALL.name, 1200, DIGEST, True], [], [], -1]], [], 0)
+    ],
+    "unknown role in a listing": [pack(m.Listing.KIND, 1, [[1, ENDPOINT, [], [], 7]], [], [], 0)],
+    "traffic entry short": [pack(m.Listing.KIND, 1, [], [], [[1, 0, 0, 0]], 0)],
+    "traffic of peer zero": [pack(m.Listing.KIND, 1, [], [], [[0, 0, 0, 0, 0]], 0)],
+    "negative bytes moved": [pack(m.Listing.KIND, 1, [], [], [], -5)],
     "chunk data without payload": [pack(m.ChunkData.KIND, 1, DIGEST, 0, 1)],
     "pong with two frames": [pack(m.Pong.KIND, 1), b"extra"],
     "oversized header": [b"\x91" + b"\x00" * MAX_HEADER_BYTES],

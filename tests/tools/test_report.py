@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from swarm.protocol.messages import FileListing, FileSummary, Listing, PeerSummary
+from swarm.protocol.messages import (
+    ROLE_GET,
+    ROLE_SEED,
+    FileListing,
+    FileSummary,
+    Listing,
+    PeerSummary,
+    PeerTraffic,
+)
 from swarm.tools import report
 from swarm.units import human_size
 
@@ -19,8 +27,9 @@ def listing() -> Listing:
         7,
         (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin",), ()),
          PeerSummary(2, "tcp://127.0.0.1:1002", (), ())),
-        (FileListing(a, (1,), ((2, 1),)), FileListing(b, (), ((1, 5),))),
-        ((1, 512), (2, 0)),
+        (FileListing(a, (1,), ((2, 1),), 256), FileListing(b, (), ((1, 5),))),
+        (PeerTraffic(1, 512, 256, 4096, 8192), PeerTraffic(2, 0, 0, 512, 0)),
+        9000,
     )
 
 
@@ -75,17 +84,148 @@ def test_who_json_gives_each_holder_and_its_share() -> None:
     assert "complete" in report.who_table(data, report.find_file(data, "a.bin"))
 
 
-def test_status_gives_each_peer_its_holdings_and_the_trackers_rate() -> None:
+def test_status_gives_each_peer_its_holdings_and_both_directions() -> None:
     status = report.status_json(listing())
     one, two = status["peers"]
     assert one["chunks"] == {"a.bin": 2, "b file.txt": 5}
     assert one["bytes_held"] == 1024 + 5 * 512 and two["bytes_held"] == 512
-    assert [p["rate_bytes_s"] for p in status["peers"]] == [512, 0]
+    assert (one["recv_bytes_s"], one["send_bytes_s"]) == (512, 256)
+    assert (one["received_bytes"], one["sent_bytes"]) == (4096, 8192)
+    assert (two["recv_bytes_s"], two["send_bytes_s"]) == (0, 0)
     table = report.status_table(status)
-    assert "512 B/s" in table and "0 B/s" in table and "a.bin" in table
+    assert "RECV" in table and "SEND" in table
+    assert "512 B/s" in table and "256 B/s" in table and "a.bin" in table
+
+
+def test_status_gives_each_file_what_remains_and_when_it_should_be_done() -> None:
+    a, b = report.status_json(listing())["files"]
+    # a.bin (1,024 bytes): peer 2 holds one chunk of two; 256 B/s arrive.
+    assert a["lacking"] == [2] and a["remaining_bytes"] == 512
+    assert a["recv_bytes_s"] == 256 and a["eta_s"] == 2.0
+    # b file.txt: nobody has it whole, nobody covers it: no time can be told.
+    assert b["lacking"] == [1, 2]
+    assert b["remaining_bytes"] == (5000 - 5 * 512) + 5000
+    assert b["eta_s"] is None
+
+
+def test_status_totals_for_the_whole_swarm() -> None:
+    totals = report.status_json(listing())["totals"]
+    assert totals == {"peers": 2, "files": 2, "moved_bytes": 9000, "recv_bytes_s": 512,
+                      "send_bytes_s": 256, "remaining_bytes": 512 + 2440 + 5000,
+                      "eta_s": None}  # a lost file is never done
+    table = report.status_table(report.status_json(listing()))
+    total_line = table.splitlines()[-1]
+    assert total_line.startswith("total: moved 8.8 KiB, receiving 512 B/s, sending 256 B/s")
+    assert total_line.endswith("ETA \u2014")
+
+
+def traffic_free(files: tuple[FileListing, ...], peers: tuple[PeerSummary, ...],
+                 rates: dict[int, int]) -> Listing:
+    return Listing(3, peers, files,
+                   tuple(PeerTraffic(p.peer_id, rates.get(p.peer_id, 0), 0, 0, 0) for p in peers))
+
+
+def test_eta_is_a_dash_when_nothing_arrives_and_done_when_nothing_remains() -> None:
+    a = FileSummary("a.bin", 1 << 20, DIGEST_A, True)
+    peers = (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin",), ()),
+             PeerSummary(2, "tcp://127.0.0.1:1002", (), ()))
+    stalled = report.status_json(traffic_free((FileListing(a, (1,), ((2, 100),)),), peers, {}))
+    assert stalled["files"][0]["eta_s"] is None and stalled["totals"]["eta_s"] is None
+    rows = report.status_table(stalled).splitlines()
+    file_row = next(r for r in rows if r.startswith("a.bin"))
+    assert file_row.split()[6] == "\u2014"  # FILE, SIZE (2 words), COPIES, RECV (2), ETA
+    assert rows[-1].endswith("ETA \u2014")
+
+    moving = report.status_json(traffic_free((FileListing(a, (1,), ((2, 100),), 1 << 19),),
+                                             peers, {2: 1 << 19}))
+    remaining = (1 << 20) - 100 * 512
+    assert moving["files"][0]["eta_s"] == remaining / (1 << 19)
+    assert moving["totals"]["eta_s"] == remaining / (1 << 19)
+    assert "0.5 MiB/s" not in report.status_table(moving)  # sizes keep one unit style
+    assert "512.0 KiB/s" in report.status_table(moving)
+
+    whole = (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin",), ()),
+             PeerSummary(2, "tcp://127.0.0.1:1002", ("a.bin",), ()))
+    done = report.status_json(traffic_free((FileListing(a, (1, 2), ()),), whole, {}))
+    assert done["files"][0]["eta_s"] == 0 and done["totals"]["eta_s"] == 0
+    assert done["files"][0]["lacking"] == []
+    rows = report.status_table(done).splitlines()
+    assert next(r for r in rows if r.startswith("a.bin")).split()[6] == "done"
+    assert rows[-1].endswith("ETA done")
+
+
+def test_an_excused_peer_is_not_waited_for() -> None:
+    a = FileSummary("a.bin", 1024, DIGEST_A, True)
+    peers = (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin",), ()),
+             PeerSummary(2, "tcp://127.0.0.1:1002", (), ("a.bin",)))
+    status = report.status_json(traffic_free((FileListing(a, (1,), ()),), peers, {}))
+    assert status["files"][0]["remaining_bytes"] == 0
+    assert status["totals"]["eta_s"] == 0
+
+
+def test_human_eta() -> None:
+    assert report.human_eta(None) == "\u2014"
+    assert report.human_eta(0) == "0s"
+    assert report.human_eta(0.2) == "1s"  # rounded up: never "0s" while bytes remain
+    assert report.human_eta(59) == "59s"
+    assert report.human_eta(185) == "3m05s"
+    assert report.human_eta(2 * 3600 + 600) == "2h10m"
+    assert report.human_eta(5 * 86400) == "5d"
+
+
+def wide_swarm(peers: int, files: int) -> Listing:
+    names = [f"file number {i} with a name longer than the column.bin" for i in range(files)]
+    summaries = [FileSummary(n, (i + 1) << 24, bytes([i]) * 32, True)
+                 for i, n in enumerate(names)]
+    listings = tuple(FileListing(s, (1,), tuple((p, 9999) for p in range(2, peers + 1)), 1 << 20)
+                     for s in summaries)
+    members = tuple(PeerSummary(p, f"tcp://127.0.0.1:{40000 + p}",
+                                tuple(names) if p == 1 else (), ()) for p in range(1, peers + 1))
+    traffic = tuple(PeerTraffic(p, 1 << 20, 1 << 20, 1 << 30, 1 << 30)
+                    for p in range(1, peers + 1))
+    return Listing(99, members, listings, traffic, 1 << 40)
+
+
+def test_status_table_fits_100_columns_for_8_peers_and_8_files() -> None:
+    table = report.status_table(report.status_json(wide_swarm(8, 8)))
+    lines = table.splitlines()
+    assert max(map(len, lines)) <= report.STATUS_WIDTH
+    assert sum(1 for line in lines if line.startswith("file number")) == 8
+    assert len([line for line in lines if line[:1].isdigit()]) == 8 + 1  # peers, and the header
+    assert "7 peer" not in table and "more" not in table
+    for unit in (" kB", " MB", " M ", "MB/s", "kB/s"):
+        assert unit not in table
+
+
+def test_status_table_cuts_64_peers_short_and_says_so() -> None:
+    status = report.status_json(wide_swarm(64, 3))
+    assert len(status["peers"]) == 64  # JSON keeps every one
+    lines = report.status_table(status).splitlines()
+    assert max(map(len, lines)) <= report.STATUS_WIDTH
+    peer_rows = [line for line in lines if line[:1].isdigit()][1:]  # past the heading line
+    assert len(peer_rows) == report.MAX_STATUS_ROWS - 1
+    hidden = 64 - (report.MAX_STATUS_ROWS - 1)
+    assert f"\u2026 {hidden} more peers (--json lists all)" in lines
+    file_rows = [line for line in lines if line.startswith("file number")]
+    assert all(row.split()[-1].startswith("+") for row in file_rows)  # lackers not shown
+    assert lines[-1].startswith("total: moved 1024.0 GiB, receiving 64.0 MiB/s")
 
 
 def test_human_sizes() -> None:
     assert human_size(0) == "0 B"
     assert human_size(1536) == "1.5 KiB"
     assert human_size(3 << 20) == "3.0 MiB"
+
+
+def test_a_seed_lacks_nothing_and_a_get_only_what_it_began() -> None:
+    a = FileSummary("a.bin", 1024, DIGEST_A, True)
+    b = FileSummary("b file.txt", 5000, DIGEST_B, True)
+    peers = (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin", "b file.txt"), ()),
+             PeerSummary(2, "tcp://127.0.0.1:1002", (), (), ROLE_SEED),
+             PeerSummary(3, "tcp://127.0.0.1:1003", (), (), ROLE_GET))
+    files = (FileListing(a, (1,), ((3, 1),)), FileListing(b, (1,), ()))
+    status = report.status_json(traffic_free(files, peers, {}))
+    assert [p["role"] for p in status["peers"]] == ["peer", "seed", "get"]
+    got_a, got_b = status["files"]
+    assert got_a["lacking"] == [3] and got_a["remaining_bytes"] == 512
+    assert got_b["lacking"] == [] and got_b["eta_s"] == 0

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from swarm.tracker.rate_meter import BUCKET_S, MIN_SPAN_S, WINDOW_S, RateMeter
+from swarm.tracker.rate_meter import (
+    BUCKET_S,
+    MAX_PLAUSIBLE_BYTES_S,
+    MIN_SPAN_S,
+    WINDOW_S,
+    CounterMeter,
+    RateMeter,
+)
 
 
 def test_rate_is_the_amount_in_the_window_over_the_window() -> None:
@@ -34,3 +41,41 @@ def test_memory_is_bounded_by_the_window_not_the_feed() -> None:
         meter.add(1, i * 0.001)  # a thousand amounts a second for 100 s
     assert len(meter._buckets) <= WINDOW_S / BUCKET_S + 1
     assert abs(meter.rate(99.999) - 1000) < 1000 * BUCKET_S / WINDOW_S + 1
+
+
+def test_counter_meter_spreads_growth_over_the_reports_span() -> None:
+    meter = CounterMeter(started_s=0.0)
+    for t in range(1, 11):
+        assert meter.report(t * 2000, float(t)) is None
+    assert meter.rate(10.0) == 2000.0
+    assert meter.believed_total == 20_000
+    # Reports far apart: the rate holds steady instead of leaping at each.
+    sparse = CounterMeter(started_s=0.0)
+    sparse.report(5000, 5.0)
+    assert sparse.rate(5.0) == 1000.0
+    assert sparse.rate(7.0) == 1000.0
+    sparse.report(10_000, 10.0)
+    assert sparse.rate(10.0) == 1000.0
+
+
+def test_counter_meter_falls_to_zero_when_the_count_stops_growing() -> None:
+    meter = CounterMeter(started_s=0.0)
+    meter.report(3000, 1.0)
+    for t in range(2, 8):
+        meter.report(3000, float(t))
+    assert meter.rate(7.0) == 0.0
+    silent = CounterMeter(started_s=0.0)
+    silent.report(3000, 1.0)
+    assert silent.rate(1.0 + WINDOW_S + 0.1) == 0.0  # reports stopped long ago
+
+
+def test_counter_meter_refuses_counts_that_go_back_or_leap() -> None:
+    meter = CounterMeter(started_s=0.0)
+    assert meter.report(1000, 1.0) is None
+    assert meter.report(10, 2.0) is not None  # back: not believed, the new base
+    assert meter.report(1010, 3.0) is None
+    assert meter.believed_total == 2000
+    leap = MAX_PLAUSIBLE_BYTES_S * 10
+    assert meter.report(1010 + leap, 4.0) is not None
+    assert meter.report(2010 + leap, 5.0) is None
+    assert meter.believed_total == 3000

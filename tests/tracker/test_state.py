@@ -311,7 +311,7 @@ def test_listing_gives_each_peer_the_rate_of_its_chunk_reports() -> None:
     def rates(now_s: float) -> dict[int, int]:
         [(_, listing)] = state.handle(b"tool", m.ListQuery(), ADDRESS, now_s).sends
         assert isinstance(listing, m.Listing)
-        return dict(listing.rates)
+        return {t.peer_id: t.recv_bytes_s for t in listing.traffic}
 
     send(state, 2, have(BIG.digest, 0, 10), now_s=1.0)  # 5,120 bytes
     send(state, 2, have(BIG.digest, 0, 10), now_s=1.5)  # nothing new: not counted again
