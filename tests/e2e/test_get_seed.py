@@ -3,6 +3,7 @@ appear in the tracker's blocks like any peer, and no peer waits for them."""
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -126,3 +127,22 @@ def test_a_get_killed_half_way_resumes_into_the_same_folder(swarm: Swarm) -> Non
     second_id = max(log.connects)
     again = log.acquired[(second_id, "big.bin")]
     assert len(again) == len(set(again)) < chunks_of(len(big))  # only what was missing
+
+
+def test_a_forever_seed_stays_until_a_signal_then_says_goodbye(swarm: Swarm) -> None:
+    port = swarm.start_tracker()
+    source = swarm.root / "notes.txt"
+    source.write_bytes(B)
+    seed = swarm_command(swarm, "seed", "seed", "127.0.0.1", str(port), str(source), "--forever")
+    swarm.wait_connects(1)
+    peer = swarm.start_peer({}, quiet_s=0.5)
+    assert swarm.wait_peers(20) == [0]
+    assert (peer.shared / "notes.txt").read_bytes() == B
+    assert seed.popen.poll() is None  # every peer holds it, and it stays
+    seed.signal(signal.SIGTERM)
+    assert seed.wait(10) == 0
+    assert seed.stdout() == ""
+    swarm.stop_tracker()
+    log = parse_tracker(swarm.tracker.stdout())  # type: ignore[union-attr]
+    seed_id = min(log.connects)
+    assert log.disconnects[seed_id] == []  # a goodbye, RECEIVED 0
