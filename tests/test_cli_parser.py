@@ -126,8 +126,9 @@ def test_config_prints_sizes_and_rates_in_iec(capsys: pytest.CaptureFixture[str]
 
 @pytest.mark.parametrize("shell", cli.COMPLETION_SHELLS)
 def test_completion_scripts_know_every_command_and_their_flags(shell: str) -> None:
-    script = cli.completion_script(cli.build_parser(), shell)
-    for command in COMMANDS:
+    parser = cli.build_parser()
+    script = cli.completion_script(parser, shell)
+    for command in commands_of(parser):
         assert command in script
     for option in ("--config", "--json", "--download-limit-bytes-s", "--bind-address",
                    "--timeout-s", "--progress"):
@@ -142,7 +143,10 @@ def test_completion_prints_the_script(capsys: pytest.CaptureFixture[str]) -> Non
         cli.build_parser().parse_args(["completion", "fish"])
 
 
+def commands_of(parser: argparse.ArgumentParser) -> list[str]:
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(subparsers.choices)
+
+
 def test_the_parser_builds_one_subparser_per_command() -> None:
-    subparsers = next(a for a in cli.build_parser()._actions
-                      if isinstance(a, argparse._SubParsersAction))
-    assert set(COMMANDS) <= set(subparsers.choices)
+    assert set(COMMANDS) <= set(commands_of(cli.build_parser()))
