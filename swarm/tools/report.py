@@ -189,13 +189,9 @@ def _file_row(listing: Listing, file: FileListing, ls_row: dict[str, Any]) -> di
     }
 
 
-def _peer_row(peer: PeerSummary, listing: Listing, held: dict[int, int],
-              traffic: PeerTraffic) -> dict[str, Any]:
-    files = {}
-    for f in listing.files:
-        chunks = held_chunks(f).get(peer.peer_id)
-        if chunks is not None:
-            files[f.summary.name] = chunks
+def _peer_row(peer: PeerSummary, holdings: list[tuple[str, dict[int, int]]],
+              held: dict[int, int], traffic: PeerTraffic) -> dict[str, Any]:
+    files = {name: by_peer[peer.peer_id] for name, by_peer in holdings if peer.peer_id in by_peer}
     return {"peer": peer.peer_id, "endpoint": peer.endpoint, "role": ROLE_NAMES[peer.role],
             "complete": list(peer.complete), "excused": list(peer.excused),
             "chunks": files, "bytes_held": held.get(peer.peer_id, 0),
@@ -206,7 +202,9 @@ def _peer_row(peer: PeerSummary, listing: Listing, held: dict[int, int],
 def status_json(listing: Listing) -> dict[str, Any]:
     held = bytes_held(listing)
     traffic = {t.peer_id: t for t in listing.traffic}
-    peers = [_peer_row(p, listing, held, traffic.get(p.peer_id, PeerTraffic(p.peer_id, 0, 0, 0, 0)))
+    holdings = [(f.summary.name, held_chunks(f)) for f in listing.files]  # once, not per peer
+    peers = [_peer_row(p, holdings, held,
+                       traffic.get(p.peer_id, PeerTraffic(p.peer_id, 0, 0, 0, 0)))
              for p in listing.peers]
     files = [_file_row(listing, f, row)
              for f, row in zip(listing.files, ls_json(listing)["files"], strict=True)]
