@@ -19,9 +19,9 @@ MIN_SPAN_S = 0.5  # a meter younger than this divides by this, not by its age
 # times what one machine copies through loopback, so no honest count is
 # refused, and a count beyond it (a bad or confused peer) is not believed.
 MAX_PLAUSIBLE_BYTES_S = 64 << 30
-# Counts are judged over at least this long: heartbeats held up behind a
-# busy tracker arrive close together, each still covering its own interval.
-MIN_COUNT_SPAN_S = 2.0
+# Slack on the time a count is judged against: heartbeats held up behind a
+# busy tracker arrive late and close together.
+COUNT_SLACK_S = 2.0
 
 
 class RateMeter:
@@ -62,14 +62,16 @@ class CounterMeter:
     counted in, so the rate does not jump at each report however far apart
     the reports are.
 
-    A report is not believed when the count went backwards or grew faster
-    than MAX_PLAUSIBLE_BYTES_S allows; it becomes the new base, so one bad
+    A report is not believed when the count went backwards or would make
+    the growth believed since the meter started more than
+    MAX_PLAUSIBLE_BYTES_S allows (however fast the reports come, so no
+    sender can run the total up); it becomes the new base, so one bad
     report costs one interval's growth and later honest ones count again."""
 
     def __init__(self, started_s: float) -> None:
         self.count = 0  # the last count reported
         self.believed_total = 0  # the sum of the growth believed
-        self._reported_s = started_s
+        self._started_s = started_s
         # (when, believed total then), oldest first; the first is at or
         # before the window's start, so the growth since it covers the window.
         self._samples: deque[tuple[float, int]] = deque([(started_s, 0)])
@@ -77,14 +79,13 @@ class CounterMeter:
     def report(self, count: int, now_s: float) -> str | None:
         """Take a report; why it was not believed, or None if it was."""
         growth = count - self.count
-        span_s = max(MIN_COUNT_SPAN_S, now_s - self._reported_s)
         self.count = count
-        self._reported_s = now_s
+        span_s = now_s - self._started_s + COUNT_SLACK_S
         problem = None
         if growth < 0:
             problem = f"count went back from {count - growth} to {count}"
-        elif growth > MAX_PLAUSIBLE_BYTES_S * span_s:
-            problem = f"count grew by {growth} in {span_s:.1f} s"
+        elif self.believed_total + growth > MAX_PLAUSIBLE_BYTES_S * span_s:
+            problem = f"count grew by {growth}, more than anyone serves in {span_s:.1f} s"
         else:
             self.believed_total += growth
         self._samples.append((now_s, self.believed_total))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from swarm.tracker.rate_meter import (
     BUCKET_S,
+    COUNT_SLACK_S,
     MAX_PLAUSIBLE_BYTES_S,
     MIN_SPAN_S,
     WINDOW_S,
@@ -79,3 +80,13 @@ def test_counter_meter_refuses_counts_that_go_back_or_leap() -> None:
     assert meter.report(1010 + leap, 4.0) is not None
     assert meter.report(2010 + leap, 5.0) is None
     assert meter.believed_total == 3000
+
+
+def test_counter_meter_bounds_the_total_by_time_however_fast_the_reports() -> None:
+    meter = CounterMeter(started_s=0.0)
+    step = MAX_PLAUSIBLE_BYTES_S  # each report claims a second's worth at most speed
+    count = 0
+    for i in range(1, 1001):  # a thousand reports within a second
+        count += step
+        meter.report(count, i / 1000)
+    assert meter.believed_total <= MAX_PLAUSIBLE_BYTES_S * (1.0 + COUNT_SLACK_S)
