@@ -9,6 +9,7 @@ import contextlib
 import logging
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from types import FrameType
@@ -37,11 +38,19 @@ class Waker:
         os.set_blocking(self.write_fd, False)
         self.stop_requested = False
         self.stop_signal: int | None = None
+        # A worker thread may still be finishing (a big file's hash) when the
+        # loop closes the pipe: its wake must not write to a closed, perhaps
+        # already reused, descriptor.
+        self._lock = threading.Lock()
+        self._closed = False
 
     def wake(self) -> None:
-        # A full pipe means the loop wakes anyway.
-        with contextlib.suppress(BlockingIOError):
-            os.write(self.write_fd, b"\0")
+        with self._lock:
+            if self._closed:
+                return
+            # A full pipe means the loop wakes anyway.
+            with contextlib.suppress(BlockingIOError):
+                os.write(self.write_fd, b"\0")
 
     def drain(self) -> None:
         try:
@@ -61,8 +70,10 @@ class Waker:
 
     def close(self) -> None:
         signal.set_wakeup_fd(-1)
-        os.close(self.read_fd)
-        os.close(self.write_fd)
+        with self._lock:
+            self._closed = True
+            os.close(self.read_fd)
+            os.close(self.write_fd)
 
 
 def configure(sock: zmq.Socket[bytes], max_message_bytes: int) -> None:
