@@ -488,6 +488,8 @@ def _emit(content: Any, as_json: bool) -> None:
 
 
 def _status(client: Any, args: argparse.Namespace) -> int:
+    import shutil
+
     from swarm.tools import report
 
     live = sys.stdout.isatty() and not args.json and not args.once
@@ -498,8 +500,15 @@ def _status(client: Any, args: argparse.Namespace) -> int:
                 _emit(status | {"time": time.time()}, True)
             else:
                 if live:
-                    sys.stdout.write("\x1b[H\x1b[2J")  # to the top, clear: redraw in place
-                _emit(report.status_table(status), False)
+                    size = shutil.get_terminal_size()
+                    table = report.status_table(status, report.rows_for_terminal(size.lines),
+                                                min(size.columns, report.STATUS_WIDTH))
+                    # To the top, clear, redraw: in one write, so a Ctrl-C while
+                    # the table is made never leaves the screen blank.
+                    table = "\x1b[H\x1b[2J" + table
+                else:
+                    table = report.status_table(status)
+                _emit(table, False)
                 if not live and not args.once:
                     print(flush=True)
             if args.once:

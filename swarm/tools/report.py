@@ -23,6 +23,8 @@ DIGEST_SHOWN = 12  # hex digits in tables; JSON has the whole digest
 MIN_DIGEST_PREFIX = 4  # shorter prefixes are too likely to be ambiguous
 STATUS_WIDTH = 100  # columns the status table keeps within (a wide list is cut short)
 MAX_STATUS_ROWS = 24  # peers, and files, shown in the status table; --json has them all
+MIN_STATUS_ROWS = 3  # a terminal too short for more still shows this many of each
+STATUS_FIXED_LINES = 8  # lines not peer or file rows, with the one the cursor ends on
 MAX_NAME_SHOWN = 24  # characters of a file name in the status table
 
 
@@ -256,11 +258,18 @@ def _lacking_cell(file: dict[str, Any], width: int) -> str:
     return " ".join(shown) or "-"
 
 
-def _rows_cut(rows: list[list[str]], what: str) -> list[list[str]]:
-    if len(rows) <= MAX_STATUS_ROWS:
+def _rows_cut(rows: list[list[str]], what: str, max_rows: int) -> list[list[str]]:
+    if len(rows) <= max_rows:
         return rows
-    hidden = len(rows) - MAX_STATUS_ROWS + 1
-    return [*rows[:MAX_STATUS_ROWS - 1], [f"\u2026 {hidden} more {what} (--json lists all)"]]
+    hidden = len(rows) - max_rows + 1
+    return [*rows[:max_rows - 1], [f"\u2026 {hidden} more {what} (--json lists all)"]]
+
+
+def rows_for_terminal(lines: int) -> int:
+    """Peer rows, and file rows, that let the whole status table fit on a
+    terminal of ``lines`` lines (a live table taller than the terminal
+    scrolls at every redraw)."""
+    return max(MIN_STATUS_ROWS, min(MAX_STATUS_ROWS, (lines - STATUS_FIXED_LINES) // 2))
 
 
 def _table_cut(headers: list[str], rows: list[list[str]]) -> str:
@@ -270,7 +279,10 @@ def _table_cut(headers: list[str], rows: list[list[str]]) -> str:
     return table + "".join(f"{note}\n" for note in notes)
 
 
-def status_table(status: dict[str, Any]) -> str:
+def status_table(status: dict[str, Any], max_rows: int = MAX_STATUS_ROWS,
+                 width: int = STATUS_WIDTH) -> str:
+    """The table: at most ``max_rows`` peer rows and file rows each, the
+    list of peers lacking a file cut to fit in ``width`` columns."""
     files = status["files"]
     totals = status["totals"]
     out = [f"{totals['peers']} peer(s), {totals['files']} file(s), event {status['event']}\n"]
@@ -278,7 +290,7 @@ def status_table(status: dict[str, Any]) -> str:
              human_size(p["bytes_held"]), human_rate(p["recv_bytes_s"]),
              human_rate(p["send_bytes_s"])] for p in status["peers"]]
     out.append(_table_cut(["PEER", "ENDPOINT", "FILES", "HELD", "RECV", "SEND"],
-                          _rows_cut(rows, "peers")))
+                          _rows_cut(rows, "peers", max_rows)))
     out.append("\n")
     rows = []
     for f in files:
@@ -290,11 +302,19 @@ def status_table(status: dict[str, Any]) -> str:
     used = sum(max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
                for i, h in enumerate(headers)) + 2 * len(headers)
     for row, f in zip(rows, files, strict=True):
-        row.append(_lacking_cell(f, max(12, STATUS_WIDTH - used)))
-    out.append(_table_cut([*headers, "LACKING"], _rows_cut(rows, "files")))
-    eta = "done" if totals["eta_s"] == 0 else human_eta(totals["eta_s"])
-    out.append(f"\ntotal: moved {human_size(totals['moved_bytes'])}, "
-               f"receiving {human_rate(totals['recv_bytes_s'])}, "
-               f"sending {human_rate(totals['send_bytes_s'])}, "
-               f"{human_size(totals['remaining_bytes'])} left, ETA {eta}\n")
+        row.append(_lacking_cell(f, max(12, width - used)))
+    out.append(_table_cut([*headers, "LACKING"], _rows_cut(rows, "files", max_rows)))
+    out.append("\n" + _totals_lines(totals, width))
     return "".join(out)
+
+
+def _totals_lines(totals: dict[str, Any], width: int) -> str:
+    """The swarm's totals on one line, or two where one does not fit."""
+    eta = "done" if totals["eta_s"] == 0 else human_eta(totals["eta_s"])
+    moving = (f"total: moved {human_size(totals['moved_bytes'])}, "
+              f"receiving {human_rate(totals['recv_bytes_s'])}, "
+              f"sending {human_rate(totals['send_bytes_s'])},")
+    left = f"{human_size(totals['remaining_bytes'])} left, ETA {eta}"
+    if len(moving) + 1 + len(left) <= width:
+        return f"{moving} {left}\n"
+    return f"{moving}\n       {left}\n"

@@ -229,3 +229,15 @@ def test_a_seed_lacks_nothing_and_a_get_only_what_it_began() -> None:
     got_a, got_b = status["files"]
     assert got_a["lacking"] == [3] and got_a["remaining_bytes"] == 512
     assert got_b["lacking"] == [] and got_b["eta_s"] == 0
+
+
+def test_a_live_table_fits_the_terminal_it_is_drawn_on() -> None:
+    status = report.status_json(wide_swarm(64, 30))
+    for lines, columns in ((24, 80), (40, 100), (10, 80)):
+        rows = report.rows_for_terminal(lines)
+        table = report.status_table(status, rows, columns).splitlines()
+        assert len(table) <= max(lines, 2 * report.MIN_STATUS_ROWS + report.STATUS_FIXED_LINES)
+        file_rows = [line for line in table if line.startswith("file number")]
+        assert len(file_rows) == rows - 1  # and a line that says how many more
+        assert max(map(len, table)) <= columns
+    assert report.rows_for_terminal(200) == report.MAX_STATUS_ROWS
