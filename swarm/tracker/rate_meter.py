@@ -88,7 +88,12 @@ class CounterMeter:
             problem = f"count grew by {growth}, more than anyone serves in {span_s:.1f} s"
         else:
             self.believed_total += growth
-        self._samples.append((now_s, self.believed_total))
+        if len(self._samples) > 1 and now_s - self._samples[-1][0] < BUCKET_S:
+            # Reports close together share a sample: memory is bounded by
+            # the window, not by how often a peer reports.
+            self._samples[-1] = (now_s, self.believed_total)
+        else:
+            self._samples.append((now_s, self.believed_total))
         self._trim(now_s)
         return problem
 

@@ -90,3 +90,12 @@ def test_counter_meter_bounds_the_total_by_time_however_fast_the_reports() -> No
         count += step
         meter.report(count, i / 1000)
     assert meter.believed_total <= MAX_PLAUSIBLE_BYTES_S * (1.0 + COUNT_SLACK_S)
+
+
+def test_counter_meter_memory_is_bounded_by_the_window_not_the_reports() -> None:
+    meter = CounterMeter(started_s=0.0)
+    for i in range(1, 100_001):
+        meter.report(i * 10, i * 0.0001)  # ten thousand reports a second for 10 s
+    assert len(meter._samples) <= WINDOW_S / BUCKET_S + 2
+    assert meter.believed_total == 1_000_000
+    assert abs(meter.rate(10.0) - 100_000) < 100_000 * BUCKET_S / WINDOW_S + 1
