@@ -41,6 +41,7 @@ from typing import Any
 import msgpack
 import zmq
 
+from swarm.io.port_file import LOCK_FILE
 from swarm.protocol.chunks import Layout
 from swarm.protocol.codec import decode, encode, encode_frames
 from swarm.protocol.messages import (
@@ -565,12 +566,14 @@ class Attacker:
 
 def stray_paths(swarm: Swarm, expected: Mapping[str, bytes]) -> list[str]:
     """Everything under the swarm's folder that no process had any business
-    creating: only port.txt, the captured output, the expected files in each
-    Shared/ and folders in each .swarm/ may be there."""
+    creating: only port.txt and the tracker's lock beside it, the captured
+    output, the expected files in each Shared/ and folders in each .swarm/
+    may be there."""
     assert swarm.tracker is not None
     tracker_dir = swarm.tracker.cwd
     allowed_dirs = {swarm.root, tracker_dir}
-    allowed_files = {tracker_dir / n for n in ("port.txt", "stdout.txt", "stderr.txt")}
+    allowed_files = {tracker_dir / n
+                     for n in ("port.txt", LOCK_FILE, "stdout.txt", "stderr.txt")}
     state_dirs = []
     for run in swarm.peers:
         cwd = run.proc.cwd
