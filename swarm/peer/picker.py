@@ -324,7 +324,6 @@ class TransferPlan:
         self.downloads: dict[bytes, Download] = {}
         self.sources: dict[int, Source] = {}
         self._next_request_id = 1
-        self._rotation = 0
         self._source_rotation = 0
         self._deadlines: list[tuple[float, int, PendingRequest]] = []
         # Timed-out requests whose late replies are still welcome until then.
@@ -445,6 +444,10 @@ class TransferPlan:
         if not active:
             return new
         endgame = not more_files_to_come and not any(d.unrequested for d in active)
+        # The files with the fewest pieces left to ask for go first: a small
+        # file is whole (verified, placed, served on) before a big one takes
+        # the credit, instead of every file crawling along together.
+        active.sort(key=lambda d: d.unrequested)
         total_in_flight = sum(s.in_flight_bytes for s in self.sources.values())
         sources = [s for s in self.sources.values() if not s.banned and not s.down]
         if not sources:
@@ -469,19 +472,18 @@ class TransferPlan:
 
     def _pick(self, source: Source, active: list[Download], now_s: float,
               endgame: bool) -> PendingRequest | None:
-        self._rotation = (self._rotation + 1) % len(active)
         peer_id = source.peer_id
         # Only the files this source holds something of: a peer fetching
         # many files from many sources must not scan every file per source.
-        rotated = [d for d in active[self._rotation:] + active[: self._rotation]
-                   if peer_id in d.complete_holders or peer_id in d.partial_holders]
-        for download in rotated:
+        held = [d for d in active
+                if peer_id in d.complete_holders or peer_id in d.partial_holders]
+        for download in held:
             piece = download.next_piece_for(source.peer_id)
             if piece is not None:
                 return self._issue(source, download, piece, now_s)
         if not endgame:
             return None
-        for download in rotated:
+        for download in held:
             piece = download.endgame_piece_for(source.peer_id, now_s, self.sources)
             if piece is not None:
                 self.duplicate_requests += 1

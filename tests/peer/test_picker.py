@@ -141,6 +141,20 @@ def test_rarity_order_sorts_by_holder_count() -> None:
     assert download.order == [0, 1, 2]
 
 
+def test_the_file_with_the_fewest_pieces_left_is_asked_for_first() -> None:
+    big, _ = make_file(10, seed=1)
+    small, _ = make_file(1, seed=2)
+    plan = TransferPlan(random.Random(3))
+    plan.add_download(small)
+    plan.add_download(big)
+    for meta in (small, big):
+        plan.set_holders(meta.digest, [1], {}, 0.0)
+    plan.sources[1].window_bytes = 2 * PIECE_BYTES
+    first, *rest = plan.pump(0.0)
+    assert first.digest == small.digest
+    assert rest and all(r.digest == big.digest for r in rest)
+
+
 # --- end-game -----------------------------------------------------------------------------
 
 
