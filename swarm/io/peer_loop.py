@@ -69,6 +69,7 @@ class PeerLoop:
         self.waker.install_signal_handlers()
         self.store.open()
         state = self._start()
+        state.explains_itself = self.console.live
         runner = ActionRunner(state, self.net, self.store, self.writer, self.events, monotonic,
                               self.console)
         run = runner.run

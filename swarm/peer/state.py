@@ -585,7 +585,12 @@ class PeerState:
         return reasons
 
     def _leave_status_arrived(self, status: LeaveStatus, now_s: float) -> None:
+        was_ready = self._leave_status is None or self._leave_status.ready
         self._leave_status = status
+        if self.explains_itself and was_ready and not status.ready:
+            # Just told it may not leave, in a few words: ask at once who it
+            # waits for, rather than at the next periodic question.
+            self._ask_why()
         self._news(now_s)
 
     def _maybe_leave(self, now_s: float) -> None:
@@ -658,14 +663,21 @@ class PeerState:
     def progress(self) -> list[FileProgress]:
         return self.fetcher.progress()
 
+    # Set by the IO side when a person watches this peer's status: then it
+    # asks the tracker who it waits for (LeaveQuery); otherwise it never does.
+    explains_itself = False
+
     def ask_why_not_leaving(self, now_s: float) -> list[Action]:
         """While it only waits to leave, ask the tracker why, in detail (for
         the status line a person reads; pushed LeaveStatus words go stale)."""
+        self._ask_why()
+        return self.out.take()
+
+    def _ask_why(self) -> None:
         leave = self._leave_status
         if (self.phase is Phase.RUNNING and self.view.synced and not self.fetching
                 and (leave is None or not leave.ready)):
             self.out.put(ToTracker(LeaveQuery()))
-        return self.out.take()
 
     def status(self, now_s: float) -> PeerStatus:
         """What the peer is doing and why it stays, for the status line."""

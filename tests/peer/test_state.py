@@ -295,3 +295,17 @@ def test_a_chunk_request_is_answered_by_an_action_that_reads() -> None:
     assert actions == [SendChunks(b"route", m.ChunkData(7, doc.digest, 1, 1), 512, 512)]
     refused = state.on_request(b"route", m.ChunkRequest(8, doc.digest, 2, 1), 0.0)
     assert refused == [Reply(b"route", m.ChunkRefused(8, "chunks out of range"))]
+
+
+@pytest.mark.parametrize("watched", [True, False])
+def test_only_a_watched_peer_asks_who_it_waits_for(watched: bool) -> None:
+    sim = Simulation()
+    seeder = sim.add_peer({"a": data(31, 300_000)}, quiet_s=2.0)
+    assert seeder.state is not None
+    seeder.state.explains_itself = watched
+    sim.add_peer({}, quiet_s=2.0)
+    sim.run(sim.all_done, limit_s=30)
+    # Told it may not leave while the other fetches, a watched peer asks at
+    # once who it waits for; nobody else ever asks.
+    asked = sim.tracker_requests["LeaveQuery"]
+    assert (asked > 0) if watched else (asked == 0)
