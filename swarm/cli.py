@@ -13,7 +13,8 @@
     swarm completion bash|zsh          a shell completion script
 
 Exit codes: 0 success; 1 failure (a peer gave up on a silent tracker, a
-tracker did not answer, a file was not found); 2 bad usage or settings.
+tracker did not answer, a file was not found); 2 bad usage or settings, or a tracker already
+serving from this folder.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ EXIT_CODES = """exit codes:
   0  success
   1  failure: a peer gave up on a silent tracker, a tracker did not answer,
      a file was not found
-  2  bad usage or settings"""
+  2  bad usage or settings, or a tracker already serving from this folder"""
 
 
 def _seconds(text: str) -> float:
