@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("swarm.tracker")
 
 EXIT_FOLDER_TAKEN = 2  # another tracker serves from this folder's port.txt
+EXIT_NO_DASHBOARD = 1  # --http asked for an address it cannot have (taken, not ours)
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
 BAD_MESSAGES_LOGGED = 10  # per stranger; then its bad requests are only dropped
 STRANGERS_REMEMBERED = 10_000  # bounds the memory a flood of new senders can take
@@ -109,7 +110,13 @@ class TrackerLoop:
         port_path = write_port_file(self.workdir, self.port)
         self._say_where(port_path)
         if self.settings.http_address:
-            self._start_dashboard()
+            try:
+                self._start_dashboard()
+            except OSError as exc:
+                log.error("not starting: the dashboard cannot listen at %s: %s",
+                          self.settings.http_address, exc.strerror or exc)
+                self.close()
+                return EXIT_NO_DASHBOARD
         log.info("open-file limit %d: room for about %d peers", self.fd_limit,
                  peers_within(self.fd_limit, FDS_PER_PEER))
         poller = zmq.Poller()
