@@ -124,6 +124,8 @@ class TrackerLoop:
         poller.register(self.waker.read_fd, zmq.POLLIN)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
                                    self.fd_limit, FDS_PER_PEER, poller)
+        # Requests are timed only for the metrics: without them, not a clock read more.
+        on_request = self._on_request if self.metrics is None else self._on_request_timed
         try:
             while not self.waker.stop_requested:
                 now = monotonic()
@@ -134,7 +136,7 @@ class TrackerLoop:
                     if monitor in ready:
                         self.accepts.check(monitor, now)
                 self._blocks = []
-                receive_all(self.router, self._on_request)
+                receive_all(self.router, on_request)
                 self._carry_out(self.state.expire(monotonic()))
                 self.writer.write(self._blocks)
                 if self.feed is not None and self.feed.status_due():
@@ -197,7 +199,15 @@ class TrackerLoop:
         address = str(frames[1].get("Peer-Address") or "127.0.0.1")
         self._carry_out(self.state.handle(sender, message, address, monotonic()))
 
+    def _on_request_timed(self, frames: list[zmq.Frame]) -> None:
+        started = monotonic()
+        self._on_request(frames)
+        assert self.metrics is not None
+        self.metrics.request_handled(monotonic() - started)
+
     def _bad_message(self, sender: bytes, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.bad_message()
         if sender in self.state.by_sender:  # a peer: counted, and expelled if it keeps on
             out = Outcome()
             self.state.strike(out, sender, f"bad request: {reason}")
@@ -215,6 +225,8 @@ class TrackerLoop:
 
     def _carry_out(self, outcome: Outcome) -> None:
         self._blocks.extend(outcome.blocks)
+        if self.metrics is not None:
+            self.metrics.count_outcome(outcome, self.state.moved_bytes, self.state.counts.strikes)
         if self.events is not None or self.feed is not None:
             for record in self._event_records(outcome):
                 if self.events is not None:
