@@ -1,0 +1,187 @@
+"""The tracker's dashboard page in a real browser: headless Chromium loads `/`
+from a tracker started with `--http`, while peers are still fetching, and
+the DOM its script built must show every peer and every file with a
+progress cell per peer.  A screenshot is kept under the test's folder.
+
+Chromium runs with a virtual clock (`--virtual-time-budget`), which lets
+the page's polls run and then ends the run, so the DOM is dumped once the
+script has drawn the status.  An open event stream would keep that clock
+from ever running out, so the page is loaded with `#events=off` (the
+fragment never reaches the server), which skips `/api/events`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import urllib.request
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.harness import Swarm, random_bytes, wait_for
+
+MIB = 1 << 20
+# Slow enough that the fetchers are still at it while the browser looks
+# (2 fetchers x 3 MiB at 3 x 200 KB/s: at least 10 s), fast enough to start.
+SLOW = {"SWARM_UPLOAD_LIMIT_BYTES_S": "200000"}
+BROWSER_TIMEOUT_S = 60
+VIRTUAL_TIME_BUDGET_MS = 5000  # a few polls of the page (one a second)
+WINDOW = "1280,900"
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        reason = ("chromium is not installed (Debian: apt-get install chromium; .ci/run "
+                  "installs it when it can): the dashboard's browser test cannot run")
+        print(reason)
+        pytest.skip(reason)
+    return path
+
+
+def chromium(binary: str, *args: str) -> subprocess.CompletedProcess[str]:
+    # Root needs --no-sandbox; no GPU on a test machine.  Its own profile
+    # folder comes from --user-data-dir, given by the caller.
+    return subprocess.run(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--no-first-run", "--disable-extensions", "--mute-audio", *args],
+        capture_output=True, text=True, timeout=BROWSER_TIMEOUT_S, check=False,
+        start_new_session=True)
+
+
+def dashboard_url(swarm: Swarm) -> str:
+    """The URL the tracker wrote on stderr: `dashboard at http://HOST:PORT/ ...`."""
+    tracker = swarm.tracker
+    assert tracker is not None
+    pattern = re.compile(r"dashboard at (http://\S+/)")
+    wait_for(lambda: pattern.search(tracker.stderr()), 20,
+             "the dashboard's URL on the tracker's stderr")
+    match = pattern.search(tracker.stderr())
+    assert match is not None
+    return match[1]
+
+
+def api_status(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url + "api/status", timeout=10) as response:
+        status: dict[str, Any] = json.load(response)
+    return status
+
+
+@dataclass
+class PageRows:
+    """What the dashboard's DOM shows: peer rows by id (their cells' text),
+    file rows by name (their cells' text, and the progress cells: peer id ->
+    (state, percent))."""
+
+    peers: dict[int, list[str]] = field(default_factory=dict)
+    files: dict[str, list[str]] = field(default_factory=dict)
+    progress: dict[str, dict[int, tuple[str, int]]] = field(default_factory=dict)
+    body: dict[str, str] = field(default_factory=dict)
+
+
+class DashboardParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows = PageRows()
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+        self._file = ""  # the file row being read
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attr = {name: value or "" for name, value in attrs}
+        if tag == "body":
+            self.rows.body = attr
+        elif tag == "tr" and "data-peer" in attr:
+            self._row = self.rows.peers.setdefault(int(attr["data-peer"]), [])
+        elif tag == "tr" and "data-file" in attr:
+            self._row = self.rows.files.setdefault(attr["data-file"], [])
+            self._file = attr["data-file"]
+            self.rows.progress[self._file] = {}
+        elif tag == "td" and self._row is not None:
+            self._cell = []
+            if "cell" in attr.get("class", "").split():
+                state = attr["class"].split()[-1]
+                self.rows.progress[self._file][int(attr["data-peer"])] = (
+                    state, int(attr["data-percent"]))
+
+    def handle_data(self, data: str) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td" and self._cell is not None and self._row is not None:
+            self._row.append("".join(self._cell))
+            self._cell = None
+        elif tag == "tr":
+            self._row = None
+
+
+def parse_page(html: str) -> PageRows:
+    parser = DashboardParser()
+    parser.feed(html)
+    return parser.rows
+
+
+def test_the_dashboard_shows_every_peer_and_file_with_progress(
+        swarm: Swarm, tmp_path: Path) -> None:
+    binary = chromium_path()
+    files = {"video.bin": random_bytes(400, 3 * MIB), "note.txt": b"a short note\n"}
+    swarm.start_tracker(args=["--http", "127.0.0.1:0"])
+    url = dashboard_url(swarm)
+    swarm.start_peer({"video.bin": files["video.bin"]}, quiet_s=60, env=SLOW)
+    swarm.start_peer({"note.txt": files["note.txt"]}, quiet_s=60, env=SLOW)
+    swarm.start_peer({}, quiet_s=60, env=SLOW)
+    connects = swarm.wait_connects(3)
+
+    # Mid-transfer: some peer holds part of video.bin.
+    def fetching() -> bool:
+        status = api_status(url)
+        video = [f for f in status["files"] if f["name"] == "video.bin"]
+        return bool(video and video[0]["partial_holders"])
+
+    wait_for(fetching, 20, "a peer part-way through video.bin", poll_s=0.2)
+
+    dump = chromium(binary, f"--user-data-dir={tmp_path / 'profile'}",
+                    f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
+                    "--dump-dom", url + "#events=off")
+    assert dump.returncode == 0, dump.stderr[-3000:]
+    page = parse_page(dump.stdout)
+
+    assert page.body.get("data-connection") == "live", page.body
+    assert set(page.peers) == set(connects), (sorted(page.peers), sorted(connects))
+    for peer_id, cells in page.peers.items():
+        assert cells[0] == str(peer_id)
+        assert re.fullmatch(r"tcp://127\.0\.0\.1:\d+", cells[1]), cells
+        assert re.fullmatch(r"\d+(\.\d)? (B|KiB|MiB|GiB)/s", cells[5]), cells  # recv
+        assert re.fullmatch(r"\d+(\.\d)? (B|KiB|MiB|GiB)/s", cells[6]), cells  # send
+    assert set(page.files) == set(files)
+    assert page.files["video.bin"][1] == "3.0 MiB"
+    assert page.files["note.txt"][1] == "13 B"
+    for name, cells in page.files.items():
+        assert re.fullmatch(r"[0-9a-f]{12}", cells[2]), cells  # the digest, short
+        assert set(page.progress[name]) == set(connects), (name, page.progress[name])
+        for state, percent in page.progress[name].values():
+            assert state in ("none", "partial", "complete", "excused")
+            assert 0 <= percent <= 100
+    # Each file's owner holds it whole; a fetcher's part of video.bin shows.
+    owners = {name: peer_id for peer_id, offers in connects.items() for name, _ in offers}
+    for name, owner in owners.items():
+        assert page.progress[name][owner] == ("complete", 100), page.progress[name]
+    fetched = [percent for peer_id, (_, percent) in page.progress["video.bin"].items()
+               if peer_id != owners["video.bin"]]
+    assert any(percent > 0 for percent in fetched), page.progress["video.bin"]
+
+    screenshot = tmp_path / "dashboard.png"
+    shot = chromium(binary, f"--user-data-dir={tmp_path / 'profile'}",
+                    f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
+                    f"--window-size={WINDOW}", f"--screenshot={screenshot}",
+                    url + "#events=off")
+    assert shot.returncode == 0, shot.stderr[-3000:]
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    print(f"dashboard screenshot: {screenshot}")
