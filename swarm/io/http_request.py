@@ -100,6 +100,8 @@ class HeadParser:
         assert self.request_line is not None
         method, target = self.request_line
         path, query = parse_target(target)
+        if method not in ALLOWED_METHODS:
+            return Request(method, path, query, self.headers)  # 405, its body left unread
         if "transfer-encoding" in self.headers or self.headers.get("content-length", "0") != "0":
             # Read-only: no request has a body, and one we would have to skip
             # is a way to smuggle a second request past us.

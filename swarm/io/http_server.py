@@ -42,6 +42,8 @@ MAX_UNSENT_BYTES = 1 << 20  # an SSE client this far behind is dropped, not buff
 FRESH_STATUS_S = 1.0  # an older status makes /api/status wait for the next one ...
 STATUS_WAIT_S = 2.0  # ... this long at most
 STOP_TIMEOUT_S = 3.0
+LINGER_S = 2.0  # after an error answer, the client's leftovers are read this long ...
+LINGER_BYTES = 1 << 20  # ... or this much, then the connection is closed
 
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -57,9 +59,9 @@ CONTENT_TYPES = {
 PLACEHOLDER = (b"The swarm dashboard page is not installed (swarm/io/dashboard/ is empty).\n"
                b"/api/status, /api/events and /metrics work.\n")
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-           405: "Method Not Allowed", 414: "URI Too Long", 421: "Misdirected Request",
-           431: "Request Header Fields Too Large", 503: "Service Unavailable",
-           505: "HTTP Version Not Supported"}
+           405: "Method Not Allowed", 408: "Request Timeout", 414: "URI Too Long",
+           421: "Misdirected Request", 431: "Request Header Fields Too Large",
+           503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 # Scripts and styles come from the tracker only; the token in a page's URL
 # is never sent on as a Referer.
 COMMON_HEADERS = {
@@ -213,11 +215,12 @@ class HttpServer:
         try:
             async with asyncio.timeout(HEAD_TIMEOUT_S):
                 request = await self._read_head(reader)
-        except HttpError as exc:
-            await self._send(writer, exc.status, (exc.reason + "\n").encode(),
-                             "text/plain; charset=utf-8", head_only=False)
+        except TimeoutError:
+            await self._refuse(reader, writer, 408, "the request head took too long\n")
             return
-        head_only = request.method == "HEAD"
+        except HttpError as exc:
+            await self._refuse(reader, writer, exc.status, exc.reason + "\n")
+            return
         status, handler = self._route(request)
         if handler is not None:
             await handler(request, writer)
@@ -225,8 +228,28 @@ class HttpServer:
         extra = {"Allow": ", ".join(ALLOWED_METHODS)} if status == 405 else {}
         if status == 401:
             extra["WWW-Authenticate"] = 'Bearer realm="swarm"'
-        await self._send(writer, status, (REASONS[status] + "\n").encode(),
-                         "text/plain; charset=utf-8", head_only, extra)
+        await self._refuse(reader, writer, status, REASONS[status] + "\n", extra,
+                           head_only=request.method == "HEAD")
+
+    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                      status: int, reason: str, extra: dict[str, str] | None = None,
+                      head_only: bool = False) -> None:
+        """An error answer, then a lingering close: what the client still
+        sends (the rest of a huge header, a body) is read and dropped for a
+        moment, since closing with it unread resets the connection and can
+        lose the answer before the client reads it."""
+        await self._send(writer, status, reason.encode(), "text/plain; charset=utf-8",
+                         head_only, extra)
+        if writer.can_write_eof():
+            writer.write_eof()
+        dropped = 0
+        with contextlib.suppress(TimeoutError, ConnectionError):
+            async with asyncio.timeout(LINGER_S):
+                while dropped < LINGER_BYTES:
+                    chunk = await reader.read(64 << 10)
+                    if not chunk:
+                        break
+                    dropped += len(chunk)
 
     async def _read_head(self, reader: asyncio.StreamReader) -> Request:
         parser = HeadParser()

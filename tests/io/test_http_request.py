@@ -175,3 +175,8 @@ def test_a_response_head_carries_the_safety_headers() -> None:
     assert text.startswith("HTTP/1.1 405 Method Not Allowed\r\n") and text.endswith("\r\n\r\n")
     assert "Allow: GET, HEAD\r\n" in text and "X-Content-Type-Options: nosniff\r\n" in text
     assert "Referrer-Policy: no-referrer\r\n" in text
+
+
+def test_a_method_we_do_not_serve_is_read_for_a_405_even_with_a_body() -> None:
+    request = head(b"POST / HTTP/1.1\r\n", b"Content-Length: 3\r\n", b"\r\n")
+    assert request.method == "POST"
