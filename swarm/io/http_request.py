@@ -129,12 +129,23 @@ def parse_target(target: str) -> tuple[str, dict[str, str]]:
     return path, query
 
 
+TOKEN_COOKIE = "swarm_token"
+
+
 def bearer_token(request: Request) -> str | None:
-    """The token a request carries: the Authorization header's, else the query's."""
+    """The token a request carries: the Authorization header's, else the
+    query's, else the cookie a page opened with ``?token=`` was given (so
+    its scripts, styles and event stream carry it too)."""
     scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
-    return request.query.get("token")
+    if "token" in request.query:
+        return request.query["token"]
+    for pair in request.headers.get("cookie", "").split(";"):
+        name, _, value = pair.strip().partition("=")
+        if name == TOKEN_COOKIE:
+            return value
+    return None
 
 
 def authorized(request: Request, token: str | None) -> bool:

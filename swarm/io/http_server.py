@@ -23,6 +23,7 @@ from swarm.io.http_request import (
     ALLOWED_METHODS,
     MAX_HEAD_BYTES,
     MAX_REQUEST_LINE_BYTES,
+    TOKEN_COOKIE,
     HeadParser,
     HttpError,
     Request,
@@ -286,7 +287,13 @@ class HttpServer:
     async def _page(self, request: Request, writer: asyncio.StreamWriter) -> None:
         body, content_type = self.assets.get("index.html",
                                              (PLACEHOLDER, "text/plain; charset=utf-8"))
-        await self._send(writer, 200, body, content_type, request.method == "HEAD")
+        extra = {}
+        if self.token is not None and "token" in request.query:
+            # The page's own requests (its script, its styles) cannot carry
+            # a header: the browser keeps the token for this server instead.
+            extra["Set-Cookie"] = (f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; "
+                                   "SameSite=Strict")
+        await self._send(writer, 200, body, content_type, request.method == "HEAD", extra)
 
     async def _static(self, request: Request, writer: asyncio.StreamWriter) -> None:
         body, content_type = self.assets[request.path[len("/static/"):]]

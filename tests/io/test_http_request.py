@@ -119,6 +119,8 @@ def test_a_keyed_swarm_takes_the_token_from_the_header_or_the_query() -> None:
     assert not authorized(request_with({"authorization": "Bearer " + "0" * 64}), token)
     assert not authorized(request_with({"authorization": f"Basic {token}"}), token)
     assert not authorized(request_with(query={"token": "é"}), token)
+    assert authorized(request_with({"cookie": f"a=b; swarm_token={token}"}), token)
+    assert not authorized(request_with({"cookie": "swarm_token=nope"}), token)
 
 
 def test_the_token_is_an_hmac_of_a_fixed_label_under_the_key() -> None:
