@@ -210,3 +210,15 @@ def test_a_keyed_swarms_dashboard_wants_the_token(swarm: Swarm) -> None:
     no_key = swarm_cmd("keygen", "--http-token", env={"SWARM_KEY": ""})
     assert no_key.returncode == 2 and no_key.stdout == ""
     assert swarm.stop_tracker() == 0
+
+
+def test_an_open_swarms_dashboard_on_every_interface_is_warned_about(swarm: Swarm) -> None:
+    swarm.env = dict(TEST_ENV)
+    swarm.start_tracker(args=["--http", "0.0.0.0:0"])
+    assert swarm.tracker is not None
+    tracker = swarm.tracker
+    wait_for(lambda: "dashboard at http://0.0.0.0:" in tracker.stderr(), 20,
+             "the dashboard's URL on stderr")
+    assert "open to anyone who can reach it" in tracker.stderr()
+    assert swarm.stop_tracker() == 0
+    assert tracker.stdout() == ""
