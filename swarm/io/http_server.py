@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from swarm.config import http_host_port
-from swarm.io.dashboard_feed import DashboardFeed, FeedEvent
+from swarm.io.dashboard_feed import DashboardFeed, FeedEvent, StatusSnapshot
 from swarm.io.http_request import (
     ALLOWED_METHODS,
     MAX_HEAD_BYTES,
@@ -125,6 +125,7 @@ class HttpServer:
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
         self._tick: asyncio.Future[None] | None = None
+        self._encoded: tuple[StatusSnapshot, bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -315,8 +316,15 @@ class HttpServer:
             await self._send(writer, 503, b"no status yet\n", "text/plain; charset=utf-8",
                              request.method == "HEAD")
             return
-        body = json.dumps(snapshot.status, ensure_ascii=False).encode()
-        await self._send(writer, 200, body, "application/json", request.method == "HEAD")
+        await self._send(writer, 200, self._status_body(snapshot), "application/json",
+                         request.method == "HEAD")
+
+    def _status_body(self, snapshot: StatusSnapshot) -> bytes:
+        """Encoded once per status, however many read it: encoding holds the
+        interpreter, and with it the tracker's loop, for as long as it takes."""
+        if self._encoded is None or self._encoded[0] is not snapshot:
+            self._encoded = (snapshot, json.dumps(snapshot.status, ensure_ascii=False).encode())
+        return self._encoded[1]
 
     async def _metrics(self, request: Request, writer: asyncio.StreamWriter) -> None:
         if self.metrics is None:
