@@ -189,11 +189,17 @@ class HttpServer:
         tick, self._tick = self._tick, self._loop.create_future()
         tick.set_result(None)
 
-    async def _changed(self, timeout_s: float) -> None:
-        """Until the feed next changes, or ``timeout_s``."""
+    def _next_change(self) -> asyncio.Future[None]:
+        """Done at the feed's next change.  Taken before looking at the feed,
+        so a change while the looker is busy is not missed."""
         assert self._tick is not None
+        return self._tick
+
+    @staticmethod
+    async def _changed(change: asyncio.Future[None], timeout_s: float) -> None:
+        """Until ``change`` (from ``_next_change``), or ``timeout_s``."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.shield(self._tick), timeout_s)
+            await asyncio.wait_for(asyncio.shield(change), timeout_s)
 
     # -- one connection ------------------------------------------------------
 
@@ -301,13 +307,16 @@ class HttpServer:
         await self._send(writer, 200, body, content_type, request.method == "HEAD")
 
     async def _status(self, request: Request, writer: asyncio.StreamWriter) -> None:
+        change = self._next_change()
         self.feed.want_status()
         snapshot = self.feed.status()
         if snapshot is None or self.feed.status_age_s(snapshot) > FRESH_STATUS_S:
             # Nobody watched until now: the tracker builds one within a pass.
-            deadline = asyncio.get_running_loop().time() + STATUS_WAIT_S
-            while asyncio.get_running_loop().time() < deadline:
-                await self._changed(deadline - asyncio.get_running_loop().time())
+            clock = asyncio.get_running_loop().time
+            deadline = clock() + STATUS_WAIT_S
+            while clock() < deadline:
+                await self._changed(change, deadline - clock())
+                change = self._next_change()
                 newer = self.feed.status()
                 if newer is not None and newer is not snapshot:
                     snapshot = newer
@@ -346,6 +355,7 @@ class HttpServer:
         clock = asyncio.get_running_loop().time
         written_s = clock()
         while True:
+            change = self._next_change()
             batch = self.feed.events_after(last)
             if batch:
                 writer.write(b"".join(sse_message(item) for item in batch))
@@ -357,7 +367,7 @@ class HttpServer:
             if writer.transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
                 return  # not reading: dropped, it reconnects with Last-Event-ID
             await self._drain(writer)
-            await self._changed(max(0.0, written_s + KEEPALIVE_S - clock()))
+            await self._changed(change, max(0.0, written_s + KEEPALIVE_S - clock()))
             if self._stopped is not None and self._stopped.is_set():
                 return
 
