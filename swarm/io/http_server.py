@@ -229,7 +229,7 @@ class HttpServer:
         except HttpError as exc:
             await self._refuse(reader, writer, exc.status, exc.reason + "\n")
             return
-        status, handler = self._route(request)
+        status, handler = self.route(request)
         if handler is not None:
             await handler(request, writer)
             return
@@ -270,7 +270,7 @@ class HttpServer:
             if parser.feed(line):
                 return parser.request()
 
-    def _route(self, request: Request) -> tuple[int, Handler | None]:
+    def route(self, request: Request) -> tuple[int, Handler | None]:
         if request.method not in ALLOWED_METHODS:
             return 405, None
         if not host_allowed(request, self.bound_loopback):
