@@ -181,7 +181,9 @@ class HttpServer:
         ready.set()
         async with self._server:
             await self._stopped.wait()
-        # Stream handlers still running (SSE clients) end with the loop.
+            self._feed_changed()  # event streams see the stop and end
+        # Handlers still running (a client still sending its head) are
+        # cancelled as the loop ends.
 
     def _feed_changed(self) -> None:
         self.feed.acknowledge()
@@ -212,6 +214,10 @@ class HttpServer:
         try:
             await self._answer(reader, writer)
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
+            pass
+        except asyncio.CancelledError:
+            # The server is stopping.  Ended here, not raised: the stream
+            # machinery would report a cancelled handler as an error.
             pass
         except Exception:
             log.exception("dashboard request failed")
