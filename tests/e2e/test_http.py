@@ -4,6 +4,7 @@ hostile clients disturb neither the swarm nor the tracker."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import select
@@ -93,7 +94,8 @@ class EventStream:
         return found
 
     def stop(self) -> None:
-        self.sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):  # the server may have closed it already
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(SOCKET_TIMEOUT_S)
 
@@ -220,7 +222,13 @@ def test_a_keyed_swarms_dashboard_wants_the_token(swarm: Swarm) -> None:
 
     no_key = swarm_cmd("keygen", "--http-token", env={"SWARM_KEY": ""})
     assert no_key.returncode == 2 and no_key.stdout == ""
+    # Stopping with an event stream open ends it, quietly.
+    stream = EventStream(port, f"Authorization: Bearer {token}\r\n")
+    wait_for(lambda: b"retry:" in stream.raw, 10, "the event stream to open")
     assert swarm.stop_tracker() == 0
+    stream.thread.join(SOCKET_TIMEOUT_S)
+    stream.stop()
+    assert swarm.tracker is not None and "Traceback" not in swarm.tracker.stderr()
 
 
 def test_an_open_swarms_dashboard_on_every_interface_is_warned_about(swarm: Swarm) -> None:
