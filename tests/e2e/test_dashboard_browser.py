@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import Swarm, random_bytes, wait_for
+from tests.e2e.test_cli import swarm_cmd
 
 MIB = 1 << 20
 # Slow enough that the fetchers are still at it while the browser looks
@@ -128,6 +129,15 @@ def parse_page(html: str) -> PageRows:
     return parser.rows
 
 
+def rendered_page(binary: str, url: str, profile: Path) -> PageRows:
+    """The DOM once the page's script has had a few polls, without its event stream."""
+    dump = chromium(binary, f"--user-data-dir={profile}",
+                    f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
+                    "--dump-dom", url + "#events=off")
+    assert dump.returncode == 0, dump.stderr[-3000:]
+    return parse_page(dump.stdout)
+
+
 def test_the_dashboard_shows_every_peer_and_file_with_progress(
         swarm: Swarm, tmp_path: Path) -> None:
     binary = chromium_path()
@@ -147,11 +157,7 @@ def test_the_dashboard_shows_every_peer_and_file_with_progress(
 
     wait_for(fetching, 20, "a peer part-way through video.bin", poll_s=0.2)
 
-    dump = chromium(binary, f"--user-data-dir={tmp_path / 'profile'}",
-                    f"--virtual-time-budget={VIRTUAL_TIME_BUDGET_MS}",
-                    "--dump-dom", url + "#events=off")
-    assert dump.returncode == 0, dump.stderr[-3000:]
-    page = parse_page(dump.stdout)
+    page = rendered_page(binary, url, tmp_path / "profile")
 
     assert page.body.get("data-connection") == "live", page.body
     assert set(page.peers) == set(connects), (sorted(page.peers), sorted(connects))
@@ -185,3 +191,24 @@ def test_the_dashboard_shows_every_peer_and_file_with_progress(
     assert shot.returncode == 0, shot.stderr[-3000:]
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     print(f"dashboard screenshot: {screenshot}")
+
+
+def test_in_a_keyed_swarm_the_page_opened_with_its_token_works(
+        swarm: Swarm, tmp_path: Path) -> None:
+    """The token in the page's address reaches its script, its styles and
+    its API calls: without it the page would stay empty."""
+    binary = chromium_path()
+    key = swarm_cmd("keygen").stdout.strip()
+    token = swarm_cmd("keygen", "--http-token", env={"SWARM_KEY": key}).stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{64}", token), token
+    swarm.env["SWARM_KEY"] = key
+    swarm.start_tracker(args=["--http", "127.0.0.1:0"])
+    url = dashboard_url(swarm)
+    swarm.start_peer({"a.bin": random_bytes(401, 64 * 1024)}, quiet_s=60)
+    swarm.start_peer({}, quiet_s=60)
+    connects = swarm.wait_connects(2)
+
+    page = rendered_page(binary, f"{url}?token={token}", tmp_path / "profile")
+    assert page.body.get("data-connection") == "live", page.body
+    assert set(page.peers) == set(connects)
+    assert set(page.files) == {"a.bin"}
