@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from swarm.config import http_host_port
-from swarm.io.dashboard_feed import DashboardFeed, FeedEvent, StatusSnapshot
+from swarm.io.dashboard_feed import RECENT_EVENTS, DashboardFeed, FeedEvent, StatusSnapshot
 from swarm.io.http_request import (
     ALLOWED_METHODS,
     MAX_HEAD_BYTES,
@@ -126,6 +126,7 @@ class HttpServer:
         self._stopped: asyncio.Event | None = None
         self._tick: asyncio.Future[None] | None = None
         self._encoded: tuple[StatusSnapshot, bytes] | None = None
+        self._sse_encoded: dict[int, bytes] = {}  # event id -> its SSE message
 
     @property
     def url(self) -> str:
@@ -334,6 +335,16 @@ class HttpServer:
         await self._send(writer, 200, self._status_body(snapshot), "application/json",
                          request.method == "HEAD")
 
+    def _sse_bytes(self, item: FeedEvent) -> bytes:
+        """Each event encoded once for every stream that sends it."""
+        encoded = self._sse_encoded.get(item.event_id)
+        if encoded is None:
+            encoded = self._sse_encoded[item.event_id] = sse_message(item)
+            if len(self._sse_encoded) > 2 * RECENT_EVENTS:  # the oldest half goes
+                for event_id in list(self._sse_encoded)[:RECENT_EVENTS]:
+                    del self._sse_encoded[event_id]
+        return encoded
+
     def _status_body(self, snapshot: StatusSnapshot) -> bytes:
         """Encoded once per status, however many read it: encoding holds the
         interpreter, and with it the tracker's loop, for as long as it takes."""
@@ -364,7 +375,7 @@ class HttpServer:
             change = self._next_change()
             batch = self.feed.events_after(last)
             if batch:
-                writer.write(b"".join(sse_message(item) for item in batch))
+                writer.write(b"".join(self._sse_bytes(item) for item in batch))
                 last = batch[-1].event_id
                 written_s = clock()
             elif clock() - written_s >= KEEPALIVE_S:
