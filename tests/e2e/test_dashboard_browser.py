@@ -13,8 +13,10 @@ fragment never reaches the server), which skips `/api/events`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import urllib.request
 from dataclasses import dataclass, field
@@ -47,13 +49,21 @@ def chromium_path() -> str:
 
 
 def chromium(binary: str, *args: str) -> subprocess.CompletedProcess[str]:
-    # Root needs --no-sandbox; no GPU on a test machine.  Its own profile
-    # folder comes from --user-data-dir, given by the caller.
-    return subprocess.run(
-        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         "--no-first-run", "--disable-extensions", "--mute-audio", *args],
-        capture_output=True, text=True, timeout=BROWSER_TIMEOUT_S, check=False,
-        start_new_session=True)
+    """One headless run.  Root needs --no-sandbox; no GPU on a test machine;
+    its own profile folder comes from --user-data-dir, given by the caller.
+    A run that outlasts its time is killed with its whole process group (the
+    renderer and helper processes too)."""
+    argv = [binary, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+            "--no-first-run", "--disable-extensions", "--mute-audio", *args]
+    browser = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+    try:
+        out, err = browser.communicate(timeout=BROWSER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(browser.pid, signal.SIGKILL)
+        browser.communicate()
+        raise AssertionError(f"chromium still running after {BROWSER_TIMEOUT_S} s") from None
+    return subprocess.CompletedProcess(argv, browser.returncode, out, err)
 
 
 def dashboard_url(swarm: Swarm) -> str:
