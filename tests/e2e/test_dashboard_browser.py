@@ -7,7 +7,9 @@ Chromium runs with a virtual clock (`--virtual-time-budget`), which lets
 the page's polls run and then ends the run, so the DOM is dumped once the
 script has drawn the status.  An open event stream would keep that clock
 from ever running out, so the page is loaded with `#events=off` (the
-fragment never reaches the server), which skips `/api/events`.
+fragment never reaches the server), which skips `/api/events`.  The event
+list is seen through the DevTools protocol instead, in real time, which
+also tells how long the page takes to show its first data.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -36,6 +40,7 @@ SLOW = {"SWARM_UPLOAD_LIMIT_BYTES_S": "200000"}
 BROWSER_TIMEOUT_S = 60
 VIRTUAL_TIME_BUDGET_MS = 5000  # a few polls of the page (one a second)
 WINDOW = "1280,900"
+DEVTOOLS_TIMEOUT_S = 20  # for one answer, or for the page to show something
 
 
 def chromium_path() -> str:
@@ -222,3 +227,107 @@ def test_in_a_keyed_swarm_the_page_opened_with_its_token_works(
     assert page.body.get("data-connection") == "live", page.body
     assert set(page.peers) == set(connects)
     assert set(page.files) == {"a.bin"}
+
+
+class DevTools:
+    """Chromium driven over its DevTools pipe (--remote-debugging-pipe):
+    commands go in on its fd 3 and answers come out of its fd 4, each one
+    JSON text ended by a NUL byte."""
+
+    def __init__(self, binary: str, profile: Path) -> None:
+        command_read, self._commands = os.pipe()
+        self._answers, answer_write = os.pipe()
+        # bash puts the pipes on fds 3 and 4 (dash takes one-digit fds only).
+        self.browser = subprocess.Popen(
+            ["bash", "-c", f'exec "$@" 3<&{command_read} 4>&{answer_write}', "bash",
+             binary, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+             "--remote-debugging-pipe", f"--user-data-dir={profile}",
+             f"--window-size={WINDOW}", "about:blank"],
+            pass_fds=(command_read, answer_write), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        os.close(command_read)
+        os.close(answer_write)
+        self._unread = b""
+        self._last_id = 0
+        self._session: str | None = None
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._last_id += 1
+        command: dict[str, Any] = {"id": self._last_id, "method": method, "params": params}
+        if self._session is not None:
+            command["sessionId"] = self._session
+        os.write(self._commands, json.dumps(command).encode() + b"\0")
+        deadline = time.monotonic() + DEVTOOLS_TIMEOUT_S
+        while True:
+            while b"\0" not in self._unread:
+                left = deadline - time.monotonic()
+                if left <= 0 or not select.select([self._answers], [], [], left)[0]:
+                    raise AssertionError(f"no answer from chromium to {method}")
+                data = os.read(self._answers, 1 << 16)
+                if not data:
+                    raise AssertionError(f"chromium closed its pipe at {method}")
+                self._unread += data
+            text, self._unread = self._unread.split(b"\0", 1)
+            answer: dict[str, Any] = json.loads(text)
+            if answer.get("id") == self._last_id:  # not one of the events it sends
+                assert "error" not in answer, answer["error"]
+                result: dict[str, Any] = answer["result"]
+                return result
+
+    def open_page(self, url: str) -> None:
+        targets = self.call("Target.getTargets")["targetInfos"]
+        page = next(t for t in targets if t["type"] == "page")
+        self._session = self.call("Target.attachToTarget", targetId=page["targetId"],
+                                  flatten=True)["sessionId"]
+        self.call("Page.navigate", url=url)
+
+    def value(self, expression: str) -> Any:
+        return self.call("Runtime.evaluate", expression=expression,
+                         returnByValue=True)["result"].get("value")
+
+    def wait_for(self, expression: str, what: str) -> Any:
+        """The expression's value once it is truthy."""
+        found: list[Any] = []
+
+        def truthy() -> bool:
+            found.append(self.value(expression))
+            return bool(found[-1])
+
+        wait_for(truthy, DEVTOOLS_TIMEOUT_S, what, poll_s=0.01)
+        return found[-1]
+
+    def close(self) -> None:
+        os.killpg(self.browser.pid, signal.SIGKILL)
+        self.browser.wait()
+        os.close(self._commands)
+        os.close(self._answers)
+
+
+def test_the_page_follows_the_event_stream_newest_first(swarm: Swarm, tmp_path: Path) -> None:
+    binary = chromium_path()
+    swarm.start_tracker(args=["--http", "127.0.0.1:0"])
+    url = dashboard_url(swarm)
+    swarm.start_peer({"a.bin": random_bytes(402, 64 * 1024)}, quiet_s=60)
+    swarm.wait_connects(1)
+
+    browser = DevTools(binary, tmp_path / "profile")
+    try:
+        browser.open_page(url)
+        first_data_ms = browser.wait_for("document.body && document.body.dataset.firstDataMs",
+                                         "the page's first render with data")
+        print(f"the dashboard's first render with data: {first_data_ms} ms after it was opened")
+        # Events before the page was opened come as the stream's replay ...
+        kinds = browser.wait_for(
+            "[...document.querySelectorAll('#events li')].map(li => li.dataset.event)"
+            ".join(' ')", "the first peer's events on the page")
+        assert kinds.split() == ["complete", "file", "join"], kinds  # newest first
+        # ... and one that happens while it is open shows at the top.
+        swarm.start_peer({}, quiet_s=60)
+        latest = browser.wait_for(
+            "document.querySelectorAll('#events li').length > 3 && "
+            "document.querySelector('#events li').textContent", "the second peer's join")
+        assert re.fullmatch(r"\d\d:\d\d:\d\djoinpeer 2 joined from tcp://127\.0\.0\.1:\d+, "
+                            r"offering 0 files", latest), latest
+        assert browser.value("document.body.dataset.connection") == "live"
+    finally:
+        browser.close()
