@@ -316,18 +316,23 @@ def test_the_page_follows_the_event_stream_newest_first(swarm: Swarm, tmp_path: 
         first_data_ms = browser.wait_for("document.body && document.body.dataset.firstDataMs",
                                          "the page's first render with data")
         print(f"the dashboard's first render with data: {first_data_ms} ms after it was opened")
-        # Events before the page was opened come as the stream's replay ...
+        # Events before the page was opened come as the stream's replay (one
+        # message at a time: wait for all three) ...
+        texts = "[...document.querySelectorAll('#events li')].map(li => li.textContent)"
         kinds = browser.wait_for(
-            "[...document.querySelectorAll('#events li')].map(li => li.dataset.event)"
-            ".join(' ')", "the first peer's events on the page")
-        assert kinds.split() == ["complete", "file", "join"], kinds  # newest first
-        # ... and one that happens while it is open shows at the top.
+            "document.querySelectorAll('#events li').length >= 3 && "
+            "[...document.querySelectorAll('#events li')].map(li => li.dataset.event)",
+            "the first peer's events on the page")
+        assert kinds == ["complete", "file", "join"], kinds  # newest first
+        # ... and those that happen while it is open come above them.
         swarm.start_peer({}, quiet_s=60)
-        latest = browser.wait_for(
-            "document.querySelectorAll('#events li').length > 3 && "
-            "document.querySelector('#events li').textContent", "the second peer's join")
+        shown = browser.wait_for(f"{texts}.some(t => t.includes('peer 2 joined')) && {texts}",
+                                 "the second peer's join on the page")
+        joins = [i for i, text in enumerate(shown) if "joined" in text]
+        assert len(joins) == 2, shown
         assert re.fullmatch(r"\d\d:\d\d:\d\djoinpeer 2 joined from tcp://127\.0\.0\.1:\d+, "
-                            r"offering 0 files", latest), latest
+                            r"offering 0 files", shown[joins[0]]), shown
+        assert "peer 1 joined" in shown[joins[1]], shown
         assert browser.value("document.body.dataset.connection") == "live"
     finally:
         browser.close()
