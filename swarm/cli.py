@@ -199,9 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     tracker = _command(commands, "tracker", "run the tracker; it writes its port to ./port.txt",
                        "  swarm tracker\n  swarm tracker --bind-address 127.0.0.1\n"
-                       "  swarm tracker --events tracker-events.jsonl")
+                       "  swarm tracker --events tracker-events.jsonl\n"
+                       "  swarm tracker --http 8080        (the dashboard at "
+                       "http://127.0.0.1:8080/)")
     tracker.add_argument("--events", type=Path, metavar="FILE",
                          help="also write what happens as JSON lines to FILE")
+    tracker.add_argument("--http", dest="set_http_address", metavar="[ADDR:]PORT",
+                         help="serve the dashboard and metrics over HTTP (a port alone: "
+                              "127.0.0.1; 0: a free port); the same as --http-address")
     _add_settings_flags(tracker, roles=(TRACKER,))
 
     peer = _command(commands, "peer", "run a peer sharing ./Shared",
@@ -258,9 +263,13 @@ def build_parser() -> argparse.ArgumentParser:
                       "  swarm digest Shared/report.pdf")
     digest.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
-    _command(commands, "keygen", "print a new swarm key",
-             "  swarm keygen > swarm.key && chmod 600 swarm.key\n"
-             "  SWARM_KEY=$(cat swarm.key) swarm tracker")
+    keygen = _command(commands, "keygen", "print a new swarm key",
+                      "  swarm keygen > swarm.key && chmod 600 swarm.key\n"
+                      "  SWARM_KEY=$(cat swarm.key) swarm tracker\n"
+                      "  SWARM_KEY=$(cat swarm.key) swarm keygen --http-token")
+    keygen.add_argument("--http-token", action="store_true",
+                        help="print instead the token the tracker's dashboard asks for, "
+                             "derived from the configured key")
 
     completion = _command(commands, "completion", "print a shell completion script",
                           '  eval "$(swarm completion bash)"      (in ~/.bashrc)\n'
@@ -336,10 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "digest":
         return _digest(args.files)
     if command == "keygen":
-        from swarm.io.curve import new_swarm_key
-
-        print(new_swarm_key())
-        return EXIT_OK
+        return _keygen(settings, args.http_token)
     setup_logging(settings.log_level, command)
     if command == "tracker":
         from swarm.io.tracker_loop import run_tracker
@@ -478,6 +484,21 @@ def _query(command: str, args: argparse.Namespace) -> int:
     except TrackerQueryError as exc:
         print(f"swarm: {exc}", file=sys.stderr)
         return EXIT_FAILURE
+
+
+def _keygen(settings: Settings, want_http_token: bool) -> int:
+    from swarm.io.curve import http_token, new_swarm_key
+
+    if not want_http_token:
+        print(new_swarm_key())
+        return EXIT_OK
+    token = http_token(settings.key)
+    if token is None:
+        print("swarm: no swarm key is set (the key setting, SWARM_KEY): an open swarm's "
+              "dashboard asks for no token", file=sys.stderr)
+        return EXIT_USAGE
+    print(token)
+    return EXIT_OK
 
 
 def _emit(content: Any, as_json: bool) -> None:

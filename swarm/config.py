@@ -68,6 +68,9 @@ class Settings(Record):
     # The swarm key (64 hex digits; `swarm keygen`): CurveZMQ on every
     # socket, and only holders of the key get in.  Empty: an open swarm.
     key: str = ""
+    # The tracker's dashboard and metrics over HTTP, [ADDRESS:]PORT (a port
+    # alone: 127.0.0.1; port 0: any free one).  Empty: no HTTP server.
+    http_address: str = ""
     log_level: str = "warning"
 
     @property
@@ -96,6 +99,23 @@ class Settings(Record):
         if self.key and (len(self.key) != 64
                          or any(c not in "0123456789abcdefABCDEF" for c in self.key)):
             raise ConfigError("key must be 64 hexadecimal digits (make one: swarm keygen)")
+        if self.http_address:
+            http_host_port(self.http_address)
+
+
+def http_host_port(text: str) -> tuple[str, int]:
+    """``[ADDRESS:]PORT`` of the http_address setting (``[::1]:8080`` for
+    IPv6): a port alone is loopback's, as the safe default; port 0 is any
+    free port."""
+    host, colon, port_text = text.rpartition(":")
+    if not colon:
+        host, port_text = "127.0.0.1", text
+    if host.startswith("[") != host.endswith("]"):
+        raise ConfigError(f"http_address: {text!r} is not [ADDRESS:]PORT")
+    host = host.strip("[]") or "127.0.0.1"
+    if not port_text.isdigit() or int(port_text) > 65535 or any(c in host for c in " /"):
+        raise ConfigError(f"http_address: {text!r} is not [ADDRESS:]PORT (a port is 0-65535)")
+    return host, int(port_text)
 
 
 SETTING_NAMES = Settings._fields
@@ -116,6 +136,8 @@ SETTING_HELP = {
     "follow_symlinks": "share the files that symbolic links in ./Shared point to (true|false)",
     "peer_niceness": "the niceness a peer runs at, at least (0-19; 0 keeps its own)",
     "key": "the swarm key (swarm keygen): only its holders get in; empty for an open swarm",
+    "http_address": "serve the dashboard and metrics over HTTP at [ADDRESS:]PORT "
+                    "(a port alone: 127.0.0.1); empty for none",
     "log_level": "how much goes to stderr: debug, info, warning or error",
 }
 if set(SETTING_HELP) != set(SETTING_NAMES):  # pragma: no cover - a programming error
@@ -153,6 +175,7 @@ SETTING_ROLES: dict[str, frozenset[str]] = {
     "follow_symlinks": frozenset({PEER}),
     "peer_niceness": frozenset({PEER}),
     "key": _EVERY_ROLE,
+    "http_address": frozenset({TRACKER}),
     "log_level": _EVERY_ROLE,
 }
 if set(SETTING_ROLES) != set(SETTING_NAMES):  # pragma: no cover - a programming error

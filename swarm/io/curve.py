@@ -13,6 +13,7 @@ subscribe, or fetch a byte -- and the traffic is encrypted.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import os
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from zmq.auth.thread import ThreadAuthenticator
 
 KEY_BYTES = 32
+HTTP_TOKEN_LABEL = b"swarm http token v1"  # a new version of the token changes this
 
 
 class SwarmKeyError(ValueError):
@@ -59,6 +61,22 @@ def keys_from(swarm_key: str) -> CurveKeys | None:
         secret = z85.encode(hashlib.sha256(b"swarm-curve-" + role + b"\0" + seed).digest())
         pairs += [zmq.curve_public(secret), secret]
     return CurveKeys(*pairs)
+
+
+def http_token(swarm_key: str) -> str | None:
+    """The token the tracker's HTTP server asks of every request in a keyed
+    swarm (``swarm keygen --http-token``); None for an open swarm.  A MAC of
+    a fixed label under the key: it proves the key's holder made it, and
+    gives away nothing of the key (nor of the Curve keys made from it)."""
+    if not swarm_key:
+        return None
+    try:
+        seed = bytes.fromhex(swarm_key)
+    except ValueError:
+        seed = b""
+    if len(seed) != KEY_BYTES:
+        raise SwarmKeyError("a swarm key is 64 hexadecimal digits (make one: swarm keygen)")
+    return hmac.new(seed, HTTP_TOKEN_LABEL, hashlib.sha256).hexdigest()
 
 
 def make_server(sock: zmq.Socket[bytes], keys: CurveKeys) -> None:

@@ -13,8 +13,16 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
+
+EventSink = Callable[[dict[str, Any]], None]
+
+
+def event_record(kind: str, **fields: Any) -> dict[str, Any]:
+    """One event, as every sink gets it: the file here, the tracker's dashboard."""
+    return {"ts": round(time.time(), 6), "event": kind, **fields}
 
 
 class EventLog:
@@ -23,9 +31,11 @@ class EventLog:
         self._file: TextIO = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
     def emit(self, kind: str, **fields: Any) -> None:
+        self.write(event_record(kind, **fields))
+
+    def write(self, record: dict[str, Any]) -> None:
         if self._file.closed:
             return
-        record = {"ts": round(time.time(), 6), "event": kind, **fields}
         self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
@@ -35,14 +45,14 @@ class EventLog:
 class EventLogHandler(logging.Handler):
     """Warnings and errors of the log, as events too."""
 
-    def __init__(self, events: EventLog) -> None:
+    def __init__(self, sink: EventSink) -> None:
         super().__init__(logging.WARNING)
-        self.events = events
+        self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
         kind = "error" if record.levelno >= logging.ERROR else "warning"
         try:
-            self.events.emit(kind, message=record.getMessage(), logger=record.name)
+            self.sink(event_record(kind, message=record.getMessage(), logger=record.name))
         except Exception:  # a handler must never raise into the code that logs
             self.handleError(record)
 
@@ -51,5 +61,5 @@ def open_event_log(path: Path | None) -> EventLog | None:
     if path is None:
         return None
     events = EventLog(path)
-    logging.getLogger().addHandler(EventLogHandler(events))
+    logging.getLogger().addHandler(EventLogHandler(events.write))
     return events

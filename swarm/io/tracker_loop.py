@@ -11,13 +11,15 @@ import logging
 import os
 import random
 import sys
+import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import zmq
 
 from swarm.config import Settings
-from swarm.io.curve import keys_from, make_server, start_authenticator
-from swarm.io.event_log import open_event_log
+from swarm.io.curve import http_token, keys_from, make_server, start_authenticator
+from swarm.io.event_log import EventLogHandler, event_record, open_event_log
 from swarm.io.port_file import FolderLock, FolderTaken, write_port_file
 from swarm.io.process_limits import AcceptWatch, peers_within, raise_open_file_limit
 from swarm.io.stdout import StdoutWriter
@@ -42,9 +44,15 @@ from swarm.protocol.messages import (
 )
 from swarm.tracker.state import Outcome, TrackerState
 
+if TYPE_CHECKING:
+    from swarm.io.dashboard_feed import DashboardFeed
+    from swarm.io.http_server import HttpServer
+    from swarm.io.tracker_metrics import TrackerMetrics
+
 log = logging.getLogger("swarm.tracker")
 
 EXIT_FOLDER_TAKEN = 2  # another tracker serves from this folder's port.txt
+EXIT_NO_DASHBOARD = 1  # --http asked for an address it cannot have (taken, not ours)
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
 BAD_MESSAGES_LOGGED = 10  # per stranger; then its bad requests are only dropped
 STRANGERS_REMEMBERED = 10_000  # bounds the memory a flood of new senders can take
@@ -91,11 +99,24 @@ class TrackerLoop:
         self._bad_from: dict[bytes, int] = {}
         self._blocks: list[Block] = []  # stdout blocks of the current pass
         self.accepts: AcceptWatch | None = None  # made with the poller, in run
+        # The dashboard (--http): its feed, the metrics it serves, its server.
+        self.feed: DashboardFeed | None = None
+        self.metrics: TrackerMetrics | None = None
+        self.http: HttpServer | None = None
+        self._feed_log: logging.Handler | None = None
 
     def run(self) -> int:
         self.waker.install_signal_handlers()
         port_path = write_port_file(self.workdir, self.port)
         self._say_where(port_path)
+        if self.settings.http_address:
+            try:
+                self._start_dashboard()
+            except OSError as exc:
+                log.error("not starting: the dashboard cannot listen at %s: %s",
+                          self.settings.http_address, exc.strerror or exc)
+                self.close()
+                return EXIT_NO_DASHBOARD
         log.info("open-file limit %d: room for about %d peers", self.fd_limit,
                  peers_within(self.fd_limit, FDS_PER_PEER))
         poller = zmq.Poller()
@@ -103,19 +124,23 @@ class TrackerLoop:
         poller.register(self.waker.read_fd, zmq.POLLIN)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
                                    self.fd_limit, FDS_PER_PEER, poller)
+        # Requests are timed only for the metrics: without them, not a clock read more.
+        on_request = self._on_request if self.metrics is None else self._on_request_timed
         try:
             while not self.waker.stop_requested:
                 now = monotonic()
-                ready = dict(poller.poll(timeout_ms(self.state.next_expiry_s(), now)))
+                ready = dict(poller.poll(timeout_ms(self._next_deadline_s(), now)))
                 self.waker.drain()
                 now = monotonic()
                 for monitor in self.accepts.monitors:
                     if monitor in ready:
                         self.accepts.check(monitor, now)
                 self._blocks = []
-                receive_all(self.router, self._on_request)
+                receive_all(self.router, on_request)
                 self._carry_out(self.state.expire(monotonic()))
                 self.writer.write(self._blocks)
+                if self.feed is not None and self.feed.status_due():
+                    self._publish_status()
         finally:
             self.close()
         log.info("tracker stopped by signal %s", self.waker.stop_signal)
@@ -129,6 +154,41 @@ class TrackerLoop:
                          f"{spec}:{self.pub_port}; port written to {port_path.absolute()}\n")
         sys.stderr.flush()
 
+    def _start_dashboard(self) -> None:
+        """The HTTP server of --http, on its own thread; this loop only
+        publishes to its feed."""
+        from swarm.io.dashboard_feed import DashboardFeed
+        from swarm.io.http_server import start_http_server
+
+        self.feed = DashboardFeed()
+        self.feed.on_wanted(self.waker.wake)
+        self.metrics = _tracker_metrics(self.feed)
+        self.http = start_http_server(self.feed, self.settings.http_address,
+                                      http_token(self.settings.key),
+                                      self.metrics.render if self.metrics else None)
+        # Warnings and errors (refused offers, expiries) show among the page's events.
+        self._feed_log = EventLogHandler(self.feed.publish_event)
+        logging.getLogger().addHandler(self._feed_log)
+        sys.stderr.write(f"dashboard at {self.http.url} (status at /api/status, events at "
+                         f"/api/events, metrics at /metrics)\n")
+        sys.stderr.flush()
+
+    def _next_deadline_s(self) -> float | None:
+        expiry = self.state.next_expiry_s()
+        status = self.feed.next_status_s() if self.feed is not None else None
+        if status is None or expiry is None:
+            return expiry if status is None else status
+        return min(expiry, status)
+
+    def _publish_status(self) -> None:
+        """What /api/status serves: `swarm status --json`'s object, built
+        only while somebody reads it."""
+        from swarm.tools.report import status_json
+
+        assert self.feed is not None
+        status = status_json(self.state.listing(monotonic()))
+        self.feed.publish_status(status | {"time": time.time()})
+
     def _on_request(self, frames: list[zmq.Frame]) -> None:
         sender = frames[0].bytes
         try:
@@ -139,7 +199,15 @@ class TrackerLoop:
         address = str(frames[1].get("Peer-Address") or "127.0.0.1")
         self._carry_out(self.state.handle(sender, message, address, monotonic()))
 
+    def _on_request_timed(self, frames: list[zmq.Frame]) -> None:
+        started = monotonic()
+        self._on_request(frames)
+        assert self.metrics is not None
+        self.metrics.request_handled(monotonic() - started)
+
     def _bad_message(self, sender: bytes, reason: str) -> None:
+        if self.metrics is not None:
+            self.metrics.bad_message()
         if sender in self.state.by_sender:  # a peer: counted, and expelled if it keeps on
             out = Outcome()
             self.state.strike(out, sender, f"bad request: {reason}")
@@ -157,8 +225,14 @@ class TrackerLoop:
 
     def _carry_out(self, outcome: Outcome) -> None:
         self._blocks.extend(outcome.blocks)
-        if self.events is not None:
-            self._log_events(outcome)
+        if self.metrics is not None:
+            self.metrics.count_outcome(outcome, self.state.moved_bytes, self.state.counts.strikes)
+        if self.events is not None or self.feed is not None:
+            for record in self._event_records(outcome):
+                if self.events is not None:
+                    self.events.write(record)
+                if self.feed is not None:
+                    self.feed.publish_event(record)
         for event in outcome.events:
             self._publish(event)
         for target, message in outcome.sends:
@@ -175,48 +249,56 @@ class TrackerLoop:
             # the heartbeat expiry deals with a peer that stays away.
             log.info("could not answer %s: %s", target.hex()[:12], exc.strerror)
 
-    def _log_events(self, outcome: Outcome) -> None:
-        """--events: the outcome of a request, as tools want to see it."""
-        self._log_blocks(outcome.blocks)
-        self._log_published(outcome.events)
+    def _event_records(self, outcome: Outcome) -> list[dict[str, Any]]:
+        """The outcome of a request as tools see it: the --events file and
+        the dashboard's /api/events get these same objects."""
+        return [*self._block_records(outcome.blocks), *self._published_records(outcome.events)]
 
-    def _log_blocks(self, blocks: list[Block]) -> None:
-        assert self.events is not None
-        emit = self.events.emit
+    def _block_records(self, blocks: list[Block]) -> list[dict[str, Any]]:
+        records = []
         for block in blocks:
             if isinstance(block, Connect):
                 peer = self.state.peers.get(block.peer_id)
-                emit("join", peer=block.peer_id, endpoint=peer.endpoint if peer else "",
-                     offers=[name for name, _ in block.offers])
+                records.append(event_record(
+                    "join", peer=block.peer_id, endpoint=peer.endpoint if peer else "",
+                    offers=[name for name, _ in block.offers]))
             elif isinstance(block, Acquired):
-                emit("chunks", peer=block.peer_id, file=block.name,
-                     chunks=sum(e - s for s, e in block.ranges),
-                     ranges=[list(r) for r in block.ranges])
+                records.append(event_record(
+                    "chunks", peer=block.peer_id, file=block.name,
+                    chunks=sum(e - s for s, e in block.ranges),
+                    ranges=[list(r) for r in block.ranges]))
             elif isinstance(block, Disconnect):
-                emit("leave", peer=block.peer_id, reason=block.reason,
-                     received=list(block.received))
+                records.append(event_record("leave", peer=block.peer_id, reason=block.reason,
+                                            received=list(block.received)))
+        return records
 
-    def _log_published(self, events: list[Event]) -> None:
-        assert self.events is not None
-        emit = self.events.emit
+    def _published_records(self, events: list[Event]) -> list[dict[str, Any]]:
+        records = []
         for event in events:
             if isinstance(event, FileAdded):
-                emit("file", name=event.file.name, size=event.file.size_bytes,
-                     digest=event.file.digest.hex(), owner=event.owner)
+                records.append(event_record(
+                    "file", name=event.file.name, size=event.file.size_bytes,
+                    digest=event.file.digest.hex(), owner=event.owner))
             elif isinstance(event, FileCompleted):
-                emit("complete", peer=event.peer_id, file=event.name)
+                records.append(event_record("complete", peer=event.peer_id, file=event.name))
             elif isinstance(event, Availability):
-                emit("available" if event.available else "lost", file=event.name)
+                records.append(event_record("available" if event.available else "lost",
+                                            file=event.name))
             elif isinstance(event, Excused):
-                emit("excused", peer=event.peer_id, file=event.name)
+                records.append(event_record("excused", peer=event.peer_id, file=event.name))
             elif isinstance(event, ExcuseWithdrawn):
-                emit("unexcused", peer=event.peer_id, file=event.name)
+                records.append(event_record("unexcused", peer=event.peer_id, file=event.name))
             elif isinstance(event, FileDropped):
-                emit("dropped", peer=event.peer_id, file=event.name)
+                records.append(event_record("dropped", peer=event.peer_id, file=event.name))
             elif isinstance(event, FileRemoved):
-                emit("removed", file=event.name)
+                records.append(event_record("removed", file=event.name))
+        return records
 
     def close(self) -> None:
+        if self.http is not None:
+            self.http.close()
+        if self._feed_log is not None:
+            logging.getLogger().removeHandler(self._feed_log)
         if self.events is not None:
             self.events.close()
         if self.accepts is not None:
@@ -228,6 +310,17 @@ class TrackerLoop:
         self.ctx.term()
         self.waker.close()
         self.folder_lock.release()
+
+
+def _tracker_metrics(feed: DashboardFeed) -> TrackerMetrics | None:
+    """The metrics /metrics serves; without prometheus_client installed the
+    dashboard works and /metrics says it is not available."""
+    try:
+        from swarm.io.tracker_metrics import TrackerMetrics
+    except ImportError as exc:
+        log.warning("no metrics at /metrics: %s", exc)
+        return None
+    return TrackerMetrics(feed)
 
 
 def run_tracker(settings: Settings, workdir: Path, events: Path | None = None) -> int:

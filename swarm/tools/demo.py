@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="each peer's upload limit, so the swarm is slow enough to "
                              "watch (0: none)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    parser.add_argument("--http", default="127.0.0.1:0", metavar="[ADDR:]PORT",
+                        help="the tracker's dashboard (default: a free port on 127.0.0.1; "
+                             "empty: none)")
     args = parser.parse_args(argv)
 
     root = Path(tempfile.mkdtemp(prefix="swarm-demo-"))
@@ -137,19 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     live: LiveStatus | None = None
     try:
         (root / "tracker").mkdir()
-        with open(root / "tracker" / "stdout.txt", "wb") as out:
-            tracker = subprocess.Popen(["sh", str(TRACKER_SH)], cwd=root / "tracker",
-                                       stdout=out, start_new_session=True)
+        tracker = start_tracker(root / "tracker", args.http)
         procs.append(tracker)
-        port_file = root / "tracker" / "port.txt"
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not port_file.exists():
-            if time.monotonic() > deadline or tracker.poll() is not None:
-                say("the tracker did not start")
-                return 1
-            time.sleep(0.02)
-        port = port_file.read_text().strip()
-        say(f"  tracker listening on port {port} (port.txt); peers starting:\n")
+        port = wait_for_tracker(root / "tracker", tracker, bool(args.http))
+        if port is None:
+            return 1
 
         started = time.monotonic()
         peers = []
@@ -193,6 +188,37 @@ def main(argv: list[str] | None = None) -> int:
             say(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+def start_tracker(folder: Path, http: str) -> subprocess.Popen[bytes]:
+    with open(folder / "stdout.txt", "wb") as out, open(folder / "stderr.txt", "wb") as err:
+        return subprocess.Popen(["sh", str(TRACKER_SH), *(["--http", http] if http else [])],
+                                cwd=folder, stdout=out, stderr=err, start_new_session=True)
+
+
+def wait_for_tracker(folder: Path, tracker: subprocess.Popen[bytes], http: bool) -> str | None:
+    """The tracker's port once it is up (and its dashboard, when asked for)."""
+    port_file, stderr = folder / "port.txt", folder / "stderr.txt"
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not port_file.exists() or (http and dashboard_url(stderr) is None):
+        if time.monotonic() > deadline or tracker.poll() is not None:
+            say("the tracker did not start:\n" + stderr.read_text("utf-8", "replace"))
+            return None
+        time.sleep(0.02)
+    port = port_file.read_text().strip()
+    say(f"  tracker listening on port {port} (port.txt)")
+    if http:
+        say(f"  dashboard at {dashboard_url(stderr)} while the swarm runs")
+    say("  peers starting:\n")
+    return port
+
+
+def dashboard_url(tracker_stderr: Path) -> str | None:
+    """The URL the tracker says its dashboard is at, once it has said so."""
+    for line in tracker_stderr.read_text("utf-8", "replace").splitlines():
+        if line.startswith("dashboard at "):
+            return line.split()[2]
+    return None
 
 
 def summary(root: Path, peers: int, originals: dict[str, bytes],

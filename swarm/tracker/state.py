@@ -131,6 +131,14 @@ class FileRecord(Record, frozen=False):
         return FileSummary(m.name, m.size_bytes, m.digest, self.available)
 
 
+class TrackerCounts(Record, frozen=False):
+    """Running totals since the tracker started, for monitoring: what the
+    IO loop cannot tell from an outcome (a strike's answer looks like any
+    other error reply)."""
+
+    strikes: int = 0
+
+
 class Outcome(Record, frozen=False):
     sends: list[tuple[bytes, Message]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
@@ -169,6 +177,7 @@ class TrackerState:
         # Verified bytes peers have reported receiving since the tracker
         # started (`swarm status`'s bytes moved); a peer's leaving keeps them.
         self.moved_bytes = 0
+        self.counts = TrackerCounts()
         # No peer expires before this: a bound kept so that expiry costs a
         # walk over the peers once per expiry period, not once per request
         # (last_seen_s only grows, so a bound found by a walk stays true).
@@ -429,6 +438,7 @@ class TrackerState:
             return False  # not a peer: the IO loop answers and rate-limits strangers
         peer = self.peers[peer_id]
         peer.strikes += 1
+        self.counts.strikes += 1
         if peer.strikes <= STRIKES_LOGGED:
             log.warning("peer %d: refused: %s", peer_id, reason)
         out.sends.append((sender, ErrorReply(reason[:MAX_REASON])))
