@@ -60,7 +60,7 @@ class PeerLoop:
         self.poller = zmq.Poller()
         self.poller.register(self.waker.read_fd, zmq.POLLIN)
         self.net = PeerSockets(self.ctx, tracker_host, tracker_port, self.poller, keys,
-                               monotonic, raise_open_file_limit())
+                               monotonic, raise_open_file_limit(), self.waker.wake)
         self.writer = StdoutWriter(around=self.console.around_stdout)
         self.watcher = SharedWatcher(self.store, self.waker)
         self.quiet_s = quiet_s
@@ -96,6 +96,8 @@ class PeerLoop:
                     next_scan = now + self.settings.scan_interval_s
                 for meta in self.watcher.finished():
                     run(state.on_local_file(meta, now))
+                for seen in self.net.mapping_results():
+                    run(state.on_mapping(self.net.punch_host, seen, now))
                 for peer_id in self.net.unreachable(now):
                     run(state.on_link_unreachable(peer_id, now))
                 run(state.on_timer(now))

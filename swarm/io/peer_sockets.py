@@ -17,10 +17,12 @@ import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable, Hashable
 
 import zmq
 
+from swarm.io.address_echo import ask_echoes
 from swarm.io.curve import CurveKeys, make_client, make_server
 from swarm.io.process_limits import AcceptWatch
 from swarm.io.zmq_util import configure
@@ -66,6 +68,7 @@ class FetchLink:
         self.connected = False
         self.unreachable_reported = False
         self.in_use = True
+        self.punched = False  # made by hole punching: it serves the other side too
 
 
 class ServeLink:
@@ -84,9 +87,12 @@ class ServeLink:
 class PeerSockets:
     def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], tracker_host: str,
                  tracker_port: int, poller: zmq.Poller, keys: CurveKeys | None,
-                 clock: Callable[[], float], fd_limit: int) -> None:
+                 clock: Callable[[], float], fd_limit: int,
+                 wake: Callable[[], None]) -> None:
         self.ctx = ctx
         self.tracker_host = tracker_host
+        self.tracker_port = tracker_port
+        self._wake = wake
         self.poller = poller
         self.keys = keys
         self._clock = clock
@@ -103,6 +109,9 @@ class PeerSockets:
         self.server.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.server.setsockopt(zmq.SNDHWM, LINK_HWM_MESSAGES)
         bind_host = local_address_towards(tracker_host, tracker_port)
+        self.punch_host, self.punch_port, self._punch_holder = _punch_port(bind_host)
+        self._mappings: list[list[tuple[str, int]]] = []  # what the echo thread found
+        self._mapping_lock = threading.Lock()
         if is_ipv6(bind_host):
             self.server.setsockopt(zmq.IPV6, 1)
             bind_host = bracketed(bind_host)
@@ -162,6 +171,14 @@ class PeerSockets:
             link = self.serve_links.get(route.peer_id)
             if link is not None:
                 self._send(link, frames)
+                return
+            punched = self.fetch_links.get(route.peer_id)
+            if punched is not None and punched.punched:
+                try:
+                    self.fetch.send_multipart([punched.route, *frames], zmq.NOBLOCK)
+                except zmq.ZMQError as exc:
+                    log.info("punched link to peer %d: an answer is dropped (%s)",
+                             route.peer_id, exc.strerror)
             return
         assert isinstance(route, bytes)
         try:
@@ -176,6 +193,47 @@ class PeerSockets:
         if old is not None:
             self._close(old)
         self._open_serve_link(peer_id, endpoint)
+
+    # --- hole punching ---------------------------------------------------------------
+
+    def learn_mapping(self, echo_ports: tuple[int, ...]) -> None:
+        """Reach the tracker's echoes from our punch port, on a thread (a
+        connect may take seconds); ``mapping_results`` hands back what they saw."""
+        if self.punch_port is None:
+            return
+        host, port = self.punch_host, self.punch_port
+
+        def ask() -> None:
+            seen = ask_echoes(host, port, self.tracker_host, echo_ports)
+            with self._mapping_lock:
+                self._mappings.append(seen)
+            self._wake()
+
+        threading.Thread(target=ask, name="address-echo", daemon=True).start()
+
+    def mapping_results(self) -> list[list[tuple[str, int]]]:
+        with self._mapping_lock:
+            found, self._mappings = self._mappings, []
+        return found
+
+    def open_punch(self, peer_id: int, endpoint: str) -> None:
+        """Connect the fetch ROUTER from our punch port to ``endpoint`` (the
+        other side does the same to us now): TCP simultaneous open, so each
+        NAT has seen a packet go out before the other's comes in.  libzmq
+        binds the source port with SO_REUSEADDR, so one port makes links to
+        many peers (each its own destination)."""
+        if self.punch_port is None:
+            return
+        source = f"tcp://{self.punch_host}:{self.punch_port};{endpoint.removeprefix('tcp://')}"
+        old = self.fetch_links.get(peer_id)
+        if old is not None and old.endpoint != source:
+            self.close_link(peer_id)
+        link = self._fetch_link(peer_id, source)
+        link.punched = True
+        if not link.connected:  # asked again: it gets its time again
+            link.unreachable_reported = False
+            link.created_at_s = self._now()
+            self.connecting.add(link)
 
     def close_link(self, peer_id: int) -> None:
         """Stop using our connection to a source (it left, or connected to
@@ -306,7 +364,27 @@ class PeerSockets:
         self.accepts.close()
         for sock in (self.fetch_monitor, self.fetch, self.server, self.events):
             sock.close(linger=0)
+        if self._punch_holder is not None:
+            self._punch_holder.close()
         self.tracker.close(linger=500)  # let a goodbye go out
+
+
+def _punch_port(local_host: str) -> tuple[str, int | None, socket.socket | None]:
+    """The local port this peer punches from, held for its life by a socket
+    bound to it and never listening (so no other connection takes the port
+    meanwhile; SO_REUSEADDR lets the punch connections bind it too).  IPv4
+    only: NAT is an IPv4 matter."""
+    if local_host == "*" or is_ipv6(local_host):
+        return local_host, None, None
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind((local_host, 0))
+    except OSError as exc:
+        holder.close()
+        log.info("no port to punch from (%s): hole punching is off", exc.strerror)
+        return local_host, None, None
+    return local_host, int(holder.getsockname()[1]), holder
 
 
 def _monitor_events(monitor: zmq.Socket[bytes]) -> list[tuple[int, str]]:

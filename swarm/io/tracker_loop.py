@@ -16,6 +16,7 @@ from pathlib import Path
 import zmq
 
 from swarm.config import Settings
+from swarm.io.address_echo import AddressEcho
 from swarm.io.curve import keys_from, make_server, start_authenticator
 from swarm.io.event_log import open_event_log
 from swarm.io.port_file import FolderLock, FolderTaken, write_port_file
@@ -84,8 +85,12 @@ class TrackerLoop:
         spec = bind_spec(settings.bind_address)
         self.port = self.router.bind_to_random_port(spec)
         self.pub_port = self.pub.bind_to_random_port(spec)
+        # Hole punching needs a link whose sides both connect, which CURVE
+        # (a server side and a client side) does not allow: no echoes with a key.
+        self.echo = AddressEcho(settings.bind_address) if keys is None else None
+        echo_ports = self.echo.ports if self.echo is not None else ()
         self.state = TrackerState(self.pub_port, settings.expiry_s,
-                                  lambda: os.urandom(TOKEN_BYTES), random.Random())
+                                  lambda: os.urandom(TOKEN_BYTES), random.Random(), echo_ports)
         self.writer = StdoutWriter()
         self.waker = Waker()
         self._bad_from: dict[bytes, int] = {}
@@ -101,6 +106,9 @@ class TrackerLoop:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.waker.read_fd, zmq.POLLIN)
+        listeners = self.echo.listeners if self.echo is not None else []
+        for listener in listeners:
+            poller.register(listener, zmq.POLLIN)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
                                    self.fd_limit, FDS_PER_PEER, poller)
         try:
@@ -112,6 +120,9 @@ class TrackerLoop:
                 for monitor in self.accepts.monitors:
                     if monitor in ready:
                         self.accepts.check(monitor, now)
+                for listener in listeners:  # the poller names plain sockets by fd
+                    if listener.fileno() in ready and self.echo is not None:
+                        self.echo.answer(listener)
                 self._blocks = []
                 receive_all(self.router, self._on_request)
                 self._carry_out(self.state.expire(monotonic()))
@@ -223,6 +234,8 @@ class TrackerLoop:
             self.accepts.close()
         self.router.close(linger=0)
         self.pub.close(linger=0)
+        if self.echo is not None:
+            self.echo.close()
         if self.auth is not None:
             self.auth.stop()
         self.ctx.term()
