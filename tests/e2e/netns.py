@@ -131,11 +131,11 @@ class Topology:
         """A host behind a NAT router (masquerade): it can connect out to the
         bridge's hosts, but none of them can connect in.  Linux masquerade
         keeps a connection's source port where it can; ``random_ports`` makes
-        it draw a new one for every connection (``random-fully``), as a
-        symmetric NAT does.  ``drop_unsolicited``: the router silently drops
-        a connection attempt from outside that matches nothing it let out, as
-        home routers do, instead of answering it with a reset (what a Linux
-        router without that rule does)."""
+        it draw a new one for every connection (nft ``fully-random``, iptables
+        ``--random-fully``), as a symmetric NAT does.  ``drop_unsolicited``:
+        the router silently drops a connection attempt from outside that
+        matches nothing it let out, as home routers do, instead of answering
+        it with a reset (what a Linux router without that rule does)."""
         tool = nat_tool()
         if tool is None:
             raise NetnsUnavailable("neither nft nor iptables is installed for NAT")
@@ -160,7 +160,7 @@ class Topology:
             run("ip", "netns", "exec", router, "nft",
                 "add chain ip nat post { type nat hook postrouting priority 100 ; }")
             run("ip", "netns", "exec", router, "nft", "add", "rule", "ip", "nat", "post",
-                "oifname", public_nic, "masquerade", *(["random-fully"] if random_ports else []))
+                "oifname", public_nic, "masquerade", *(["fully-random"] if random_ports else []))
         else:
             run("ip", "netns", "exec", router, "iptables", "-t", "nat", "-A", "POSTROUTING",
                 "-o", public_nic, "-j", "MASQUERADE",
@@ -168,7 +168,7 @@ class Topology:
         if drop_unsolicited:
             self._drop_unsolicited(tool, router, public_nic)
         self.limit(host, inside, rate_mbit, 0, 0.0)
-        kind = "masquerade random-fully" if random_ports else "masquerade"
+        kind = "masquerade fully-random" if random_ports else "masquerade"
         self.notes.append(f"NAT by {tool} {kind} at {SUBNET}.{router_index}")
         return host, f"{PRIVATE}.2"
 

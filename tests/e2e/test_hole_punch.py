@@ -71,3 +71,37 @@ def test_three_peers_each_behind_its_own_nat_share_everything(swarm: Swarm,
     print(f"\nFIGURES hole punching: 3 peers each behind its own NAT, all exited "
           f"{elapsed:.2f} s after the first start; {succeeded} punched link ends came up "
           f"[{'; '.join(topology.notes)}]")
+
+
+def test_a_peer_behind_a_symmetric_nat_is_reached_through_a_public_peer(
+        swarm: Swarm, topology: Topology) -> None:
+    """A NAT that draws a new public port for every connection (nftables
+    ``fully-random``) defeats punching: its peer says so once, and its files
+    and the other hidden peer's still cross, through the public peer, which
+    can reach both (directly, or by their connecting out to it)."""
+    tracker_ns, tracker_ip = topology.add_host("tr", 1, RATE_MBIT)
+    public_ns, _ = topology.add_host("pub", 11, RATE_MBIT)
+    steady_ns = hidden(topology, "ns", 201)
+    random_ns = hidden(topology, "nr", 202, random_ports=True)
+    files = [{"public.bin": random_bytes(601, 200_000)},
+             {"steady-nat.bin": random_bytes(602, 250_001)},
+             {"symmetric-nat.bin": random_bytes(603, 230_003)}]
+    swarm.start_tracker(netns=tracker_ns)
+    started = time.monotonic()
+    runs = [swarm.start_peer(f, quiet_s=2, netns=ns, tracker_host=tracker_ip)
+            for ns, f in zip((public_ns, steady_ns, random_ns), files, strict=True)]
+    assert swarm.wait_peers(50) == [0, 0, 0]
+    elapsed = time.monotonic() - started
+    assert swarm.stop_tracker() == 0
+    check_swarm(swarm, {k: v for f in files for k, v in f.items()})
+    symmetric_err = runs[2].proc.stderr()
+    assert symmetric_err.count("(symmetric NAT): hole punching cannot work") == 1
+    assert swarm.tracker is not None
+    tracker_err = swarm.tracker.stderr()
+    # Only the steady NAT's peer offered to punch; nobody was told to.
+    assert "can punch from public port" in tracker_err
+    assert "telling both to punch" not in tracker_err
+    assert all(punches(run) == 0 for run in runs)
+    print(f"\nFIGURES symmetric NAT: a public peer, one behind a steady NAT and one behind "
+          f"fully-random, all files everywhere {elapsed:.2f} s after the first start "
+          f"[{'; '.join(topology.notes)}]")
