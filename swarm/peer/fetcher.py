@@ -403,7 +403,8 @@ class Fetcher:
         a punched link that never came up is asked for again, a few times."""
         self.plan.source_down(peer_id)
         if self.punches.punched(peer_id):
-            self.punches.failed(peer_id, now_s)
+            if self.punches.failed(peer_id, now_s):
+                self.out.put(ToTracker(ReverseRequest(peer_id)))
         elif self.reversals.should_ask(peer_id) and peer_id in self.endpoints:
             log.info("cannot reach peer %d; asking the tracker to reverse the connection",
                      peer_id)

@@ -98,21 +98,25 @@ class Punches:
         if attempt is not None:
             attempt.up = False
 
-    def failed(self, peer_id: int, now_s: float) -> None:
-        """The punched link to ``peer_id`` did not come up in time."""
+    def failed(self, peer_id: int, now_s: float) -> bool:
+        """The punched link to ``peer_id`` did not come up in time.  True when
+        that was the last attempt: the peer falls back to a reversal (which
+        the tracker now answers with one), and to other peers for its files."""
         attempt = self.by_peer.get(peer_id)
         if attempt is None:
-            return
+            return False
         attempt.failures += 1
         if attempt.failures >= PUNCH_ATTEMPTS:
             attempt.retry_at_s = None
-            log.warning("could not punch through to peer %d after %d attempts; its files come "
-                        "through other peers", peer_id, attempt.failures)
-            return
+            log.warning("could not punch through to peer %d after %d attempts; falling back to "
+                        "connection reversal, and to other peers for its files", peer_id,
+                        attempt.failures)
+            return True
         backoff = RETRY_BACKOFF_S[min(attempt.failures, len(RETRY_BACKOFF_S)) - 1]
         attempt.retry_at_s = now_s + backoff
         log.info("punching through to peer %d failed (attempt %d); trying again in %.0f s",
                  peer_id, attempt.failures, backoff)
+        return False
 
     def due(self, now_s: float) -> list[int]:
         """Peers to ask the tracker to punch through to again, now."""

@@ -169,6 +169,8 @@ class Topology:
             self._drop_unsolicited(tool, router, public_nic)
         self.limit(host, inside, rate_mbit, 0, 0.0)
         kind = "masquerade fully-random" if random_ports else "masquerade"
+        if drop_unsolicited:
+            kind += ", unsolicited packets dropped"
         self.notes.append(f"NAT by {tool} {kind} at {SUBNET}.{router_index}")
         return host, f"{PRIVATE}.2"
 

@@ -45,7 +45,7 @@ def test_a_failed_punch_is_asked_for_again_with_backoff_then_given_up(
     punches.started(7)
     now = 10.0
     for failure in range(1, PUNCH_ATTEMPTS):
-        punches.failed(7, now)
+        assert not punches.failed(7, now)
         backoff = RETRY_BACKOFF_S[failure - 1]
         assert punches.next_deadline_s() == now + backoff
         assert punches.due(now + backoff - 0.01) == []
@@ -54,7 +54,7 @@ def test_a_failed_punch_is_asked_for_again_with_backoff_then_given_up(
         punches.started(7)  # the tracker punches again
         now += backoff + 3.0
     with caplog.at_level(logging.WARNING, logger="swarm.peer"):
-        punches.failed(7, now)
+        assert punches.failed(7, now)  # the last: fall back to a reversal
     assert punches.next_deadline_s() == float("inf")
     assert "could not punch through to peer 7 after 3 attempts" in caplog.text
 
@@ -124,6 +124,20 @@ def test_a_punch_that_does_not_come_up_is_asked_for_again() -> None:
     state.on_link_unreachable(5, 4.0)
     assert state.next_deadline_s(4.0) <= 4.0 + RETRY_BACKOFF_S[0]
     actions = state.on_timer(4.0 + RETRY_BACKOFF_S[0])
+    assert ToTracker(m.ReverseRequest(5)) in actions
+
+
+def test_after_the_last_failed_punch_a_peer_asks_for_a_reversal() -> None:
+    state = joined_peer()
+    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
+    now = 1.0
+    for _ in range(PUNCH_ATTEMPTS - 1):
+        state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), now)
+        state.on_link_unreachable(5, now + 3.0)
+        now += 3.0 + RETRY_BACKOFF_S[-1]
+        state.on_timer(now)
+    state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), now)
+    actions = state.on_link_unreachable(5, now + 3.0)
     assert ToTracker(m.ReverseRequest(5)) in actions
 
 
