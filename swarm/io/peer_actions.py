@@ -130,7 +130,7 @@ CARRY_OUT: dict[type[Action], Callable[[ActionRunner, Any], list[Action] | None]
     SendChunks: ActionRunner._send_chunks,
     Subscribe: lambda r, a: r.net.subscribe(a.pub_port),
     OpenReverse: lambda r, a: r.net.open_reverse(a.peer_id, a.endpoint),
-    OpenPunch: lambda r, a: r.net.open_punch(a.peer_id, a.endpoint),
+    OpenPunch: lambda r, a: r.net.open_punch(a.peer_id, a.endpoint, a.curve_server),
     LearnMapping: lambda r, a: r.net.learn_mapping(a.echo_ports),
     CloseLink: lambda r, a: r.net.close_link(a.peer_id),
     DropPeer: lambda r, a: r.net.drop_peer(a.peer_id),

@@ -166,19 +166,26 @@ class PeerLoop:
             receive_all(net.events, lambda frames: self._event(state, run, frames))
         if net.server in ready:
             receive_all(net.server, lambda frames: self._request(state, run, frames))
-        if net.fetch in ready:
-            receive_all(net.fetch, lambda frames: self._reply(state, run, frames))
-        for sock, link in list(net.by_socket.items()):
+        for sock in net.fetch_sockets():
             if sock in ready:
-                receive_all(sock, functools.partial(self._served, state, run, link.peer_id))
-        if net.fetch_monitor in ready:
+                receive_all(sock, lambda frames: self._reply(state, run, frames))
+        self._serve_links(state, run, ready)
+        if any(monitor in ready for monitor in net.fetch_monitors()):
             self._link_events(state, run)
-        for monitor, link in list(net.by_monitor.items()):
-            if monitor in ready:
-                net.link_events(link)  # the peer we serve notices its own losses
         for monitor in net.accepts.monitors:
             if monitor in ready:
                 net.accepts.check(monitor, monotonic())
+
+    def _serve_links(self, state: PeerState, run: Callable[[list[Action]], None],
+                     ready: dict[object, int]) -> None:
+        """Requests on the links we opened to serve peers that cannot reach us."""
+        net = self.net
+        for sock, link in list(net.by_socket.items()):
+            if sock in ready:
+                receive_all(sock, functools.partial(self._served, state, run, link.peer_id))
+        for monitor, link in list(net.by_monitor.items()):
+            if monitor in ready:
+                net.link_events(link)  # the peer we serve notices its own losses
 
     def _link_events(self, state: PeerState, run: Callable[[list[Action]], None]) -> None:
         """Connections to sources that came up or broke."""

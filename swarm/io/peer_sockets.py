@@ -69,6 +69,9 @@ class FetchLink:
         self.unreachable_reported = False
         self.in_use = True
         self.punched = False  # made by hole punching: it serves the other side too
+        # With a swarm key, the side of a punched link chosen to be the CURVE
+        # server has it on the punch server ROUTER rather than the fetch one.
+        self.on_punch_server = False
 
 
 class ServeLink:
@@ -129,6 +132,9 @@ class PeerSockets:
             zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
         for sock in (self.fetch, self.fetch_monitor):
             poller.register(sock, zmq.POLLIN)
+        # Made at the first punch that makes this peer a link's CURVE server.
+        self.punch_server: zmq.Socket[bytes] | None = None
+        self.punch_monitor: zmq.Socket[bytes] | None = None
         self.fetch_links: dict[int, FetchLink] = {}  # sources we connect to, in use
         self.by_route: dict[bytes, FetchLink] = {}  # every link, in use or set aside
         self.by_endpoint: dict[str, FetchLink] = {}
@@ -161,7 +167,8 @@ class PeerSockets:
     def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
         link = self.fetch_links.get(peer_id) or self._fetch_link(peer_id, endpoint)
         try:
-            self.fetch.send_multipart([link.route, *encode_frames(message)], zmq.NOBLOCK)
+            self._link_socket(link).send_multipart([link.route, *encode_frames(message)],
+                                                   zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             log.info("link to peer %d: a message is dropped (%s)", peer_id, exc.strerror)
 
@@ -175,7 +182,8 @@ class PeerSockets:
             punched = self.fetch_links.get(route.peer_id)
             if punched is not None and punched.punched:
                 try:
-                    self.fetch.send_multipart([punched.route, *frames], zmq.NOBLOCK)
+                    self._link_socket(punched).send_multipart([punched.route, *frames],
+                                                              zmq.NOBLOCK)
                 except zmq.ZMQError as exc:
                     log.info("punched link to peer %d: an answer is dropped (%s)",
                              route.peer_id, exc.strerror)
@@ -216,19 +224,21 @@ class PeerSockets:
             found, self._mappings = self._mappings, []
         return found
 
-    def open_punch(self, peer_id: int, endpoint: str) -> None:
+    def open_punch(self, peer_id: int, endpoint: str, curve_server: bool) -> None:
         """Connect the fetch ROUTER from our punch port to ``endpoint`` (the
         other side does the same to us now): TCP simultaneous open, so each
         NAT has seen a packet go out before the other's comes in.  libzmq
         binds the source port with SO_REUSEADDR, so one port makes links to
-        many peers (each its own destination)."""
+        many peers (each its own destination).  ``curve_server``: with a swarm
+        key, this side is the link's CURVE server (a connecting socket may be
+        one), so the handshake has the two sides it needs."""
         if self.punch_port is None:
             return
         source = f"tcp://{self.punch_host}:{self.punch_port};{endpoint.removeprefix('tcp://')}"
         old = self.fetch_links.get(peer_id)
         if old is not None and old.endpoint != source:
             self.close_link(peer_id)
-        link = self._fetch_link(peer_id, source)
+        link = self._fetch_link(peer_id, source, curve_server)
         link.punched = True
         if not link.connected:  # asked again: it gets its time again
             link.unreachable_reported = False
@@ -254,7 +264,36 @@ class PeerSockets:
 
     # --- links ---------------------------------------------------------------------
 
-    def _fetch_link(self, peer_id: int, endpoint: str) -> FetchLink:
+    def fetch_sockets(self) -> list[zmq.Socket[bytes]]:
+        """The ROUTERs our links to sources are on (the punch server only
+        once a punch made this peer a link's CURVE server)."""
+        if self.punch_server is None:
+            return [self.fetch]
+        return [self.fetch, self.punch_server]
+
+    def fetch_monitors(self) -> list[zmq.Socket[bytes]]:
+        if self.punch_monitor is None:
+            return [self.fetch_monitor]
+        return [self.fetch_monitor, self.punch_monitor]
+
+    def _link_socket(self, link: FetchLink) -> zmq.Socket[bytes]:
+        if link.on_punch_server and self.punch_server is not None:
+            return self.punch_server
+        return self.fetch
+
+    def _punch_server_socket(self) -> zmq.Socket[bytes]:
+        if self.punch_server is None:
+            sock = self._socket(zmq.ROUTER, MAX_PAYLOAD_BYTES + 4096, server=True)
+            sock.setsockopt(zmq.RCVHWM, LINK_HWM_MESSAGES)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 10_000)
+            self.punch_monitor = sock.get_monitor_socket(
+                zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+            self.punch_server = sock
+            for handle in (sock, self.punch_monitor):
+                self.poller.register(handle, zmq.POLLIN)
+        return self.punch_server
+
+    def _fetch_link(self, peer_id: int, endpoint: str, curve_server: bool = False) -> FetchLink:
         """The link to a source: one set aside is taken up again (the peer
         at an endpoint may have changed: a restart on the same port)."""
         link = self.by_endpoint.get(endpoint)
@@ -267,9 +306,11 @@ class PeerSockets:
             return link
         route = f"{peer_id}.{self._next_route}".encode()
         self._next_route += 1
-        self.fetch.setsockopt(zmq.CONNECT_ROUTING_ID, route)
-        self.fetch.connect(endpoint)
+        sock = self._punch_server_socket() if curve_server else self.fetch
+        sock.setsockopt(zmq.CONNECT_ROUTING_ID, route)
+        sock.connect(endpoint)
         link = FetchLink(peer_id, endpoint, route, self._now())
+        link.on_punch_server = curve_server
         self.connecting.add(link)
         self.fetch_links[peer_id] = link
         self.by_route[route] = link
@@ -316,7 +357,8 @@ class PeerSockets:
     def fetch_link_events(self) -> list[tuple[int, int]]:
         """(source, event) for the connection events of the fetch links."""
         found = []
-        for event, endpoint in _monitor_events(self.fetch_monitor):
+        monitors = self.fetch_monitors()
+        for event, endpoint in [e for monitor in monitors for e in _monitor_events(monitor)]:
             link = self.by_endpoint.get(endpoint)
             if link is None:
                 continue
@@ -361,6 +403,10 @@ class PeerSockets:
         for peer_id in list(self.serve_links):
             self.drop_peer(peer_id)
         self.fetch.disable_monitor()
+        if self.punch_server is not None and self.punch_monitor is not None:
+            self.punch_server.disable_monitor()
+            self.punch_monitor.close(linger=0)
+            self.punch_server.close(linger=0)
         self.accepts.close()
         for sock in (self.fetch_monitor, self.fetch, self.server, self.events):
             sock.close(linger=0)

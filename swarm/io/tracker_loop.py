@@ -85,10 +85,8 @@ class TrackerLoop:
         spec = bind_spec(settings.bind_address)
         self.port = self.router.bind_to_random_port(spec)
         self.pub_port = self.pub.bind_to_random_port(spec)
-        # Hole punching needs a link whose sides both connect, which CURVE
-        # (a server side and a client side) does not allow: no echoes with a key.
-        self.echo = AddressEcho(settings.bind_address) if keys is None else None
-        echo_ports = self.echo.ports if self.echo is not None else ()
+        self.echo = AddressEcho(settings.bind_address)
+        echo_ports = self.echo.ports
         self.state = TrackerState(self.pub_port, settings.expiry_s,
                                   lambda: os.urandom(TOKEN_BYTES), random.Random(), echo_ports)
         self.writer = StdoutWriter()
@@ -106,7 +104,7 @@ class TrackerLoop:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.waker.read_fd, zmq.POLLIN)
-        listeners = self.echo.listeners if self.echo is not None else []
+        listeners = self.echo.listeners
         for listener in listeners:
             poller.register(listener, zmq.POLLIN)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
@@ -121,7 +119,7 @@ class TrackerLoop:
                     if monitor in ready:
                         self.accepts.check(monitor, now)
                 for listener in listeners:  # the poller names plain sockets by fd
-                    if listener.fileno() in ready and self.echo is not None:
+                    if listener.fileno() in ready:
                         self.echo.answer(listener)
                 self._blocks = []
                 receive_all(self.router, self._on_request)
@@ -234,8 +232,7 @@ class TrackerLoop:
             self.accepts.close()
         self.router.close(linger=0)
         self.pub.close(linger=0)
-        if self.echo is not None:
-            self.echo.close()
+        self.echo.close()
         if self.auth is not None:
             self.auth.stop()
         self.ctx.term()

@@ -77,10 +77,12 @@ class LearnMapping(Action):
 
 class OpenPunch(Action):
     """Connect from our punch port to ``peer_id``'s public punch mapping,
-    now (it does the same to us): the link we fetch from it and serve it on."""
+    now (it does the same to us): the link we fetch from it and serve it on.
+    ``curve_server``: with a swarm key, this side is the link's CURVE server."""
 
     peer_id: int
     endpoint: str
+    curve_server: bool = False
 
 
 class CloseLink(Action):

@@ -272,9 +272,7 @@ class PeerState:
             log.warning("the tracker speaks protocol %d, this peer %d", reply.version,
                         PROTOCOL_VERSION)
         self.out.put(Subscribe(reply.pub_port))
-        # With a swarm key every link is CURVE, with the serving side as the
-        # server; both sides of a punched link connect, so it has none.
-        if reply.echo_ports and not self.settings.key:
+        if reply.echo_ports:
             self.out.put(LearnMapping(reply.echo_ports))
         self._set_phase(Phase.JOINING)
         self._send_join()
@@ -416,11 +414,16 @@ class PeerState:
 
     def _punch(self, order: Punch) -> None:
         mapping = self.mapping
-        if order.peer_id == self.peer_id or mapping is None or mapping.public_port is None:
+        own_id = self.peer_id
+        if (own_id is None or order.peer_id == own_id or mapping is None
+                or mapping.public_port is None):
             return  # not ours to punch: nothing was said to make the tracker think so
         log.info("punching through to peer %d at %s", order.peer_id, order.endpoint)
         self.punches.started(order.peer_id)
-        self.out.put(OpenPunch(order.peer_id, order.endpoint))
+        # With a swarm key every link is CURVE, which needs a server side, and
+        # both sides of a punched link connect: the lower id is the server.
+        curve_server = bool(self.settings.key) and own_id < order.peer_id
+        self.out.put(OpenPunch(order.peer_id, order.endpoint, curve_server))
 
     def flush(self, now_s: float) -> list[Action]:
         """The requests that the messages handled since the last call made

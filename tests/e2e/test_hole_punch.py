@@ -106,3 +106,25 @@ def test_a_peer_behind_a_symmetric_nat_is_reached_through_a_public_peer(
     print(f"\nFIGURES symmetric NAT: a public peer, one behind a steady NAT and one behind "
           f"fully-random, all files everywhere {elapsed:.2f} s after the first start "
           f"[{'; '.join(topology.notes)}]")
+
+
+def test_with_a_swarm_key_two_peers_behind_nat_punch_a_curve_link(swarm: Swarm,
+                                                                   topology: Topology) -> None:
+    """CurveZMQ needs a server side, and both sides of a punched link
+    connect: the lower id is the link's CURVE server (a connecting socket
+    set up as one), and the handshake goes through."""
+    tracker_ns, tracker_ip = topology.add_host("tr", 1, RATE_MBIT)
+    nats = [hidden(topology, f"k{i}", 210 + i) for i in (1, 2)]
+    files = [{f"keyed-{i}.bin": random_bytes(700 + i, 200_000 + 3 * i)} for i in (1, 2)]
+    swarm.env["SWARM_KEY"] = "5a" * 32
+    swarm.start_tracker(netns=tracker_ns)
+    started = time.monotonic()
+    runs = [swarm.start_peer(f, quiet_s=2, netns=ns, tracker_host=tracker_ip)
+            for ns, f in zip(nats, files, strict=True)]
+    assert swarm.wait_peers(50) == [0, 0]
+    elapsed = time.monotonic() - started
+    assert swarm.stop_tracker() == 0
+    check_swarm(swarm, {k: v for f in files for k, v in f.items()})
+    assert all(punches(run) == 1 for run in runs), [run.proc.stderr() for run in runs]
+    print(f"\nFIGURES hole punching with a swarm key: 2 peers behind NAT, all exited "
+          f"{elapsed:.2f} s after the first start")

@@ -98,11 +98,14 @@ def test_behind_a_symmetric_nat_a_peer_warns_and_does_not_offer(
     assert "symmetric NAT" in caplog.text
 
 
-def test_with_a_swarm_key_there_is_no_punching() -> None:
-    state = PeerState(Settings(key=KEY), 1.0, [], [], {}, 20001, 0.0, random.Random(1))
-    state.start()
-    actions = state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, (5557, 5558)), 0.1)
-    assert not any(isinstance(a, LearnMapping) for a in actions)
+def test_with_a_swarm_key_the_lower_id_is_the_curve_server_of_a_punched_link() -> None:
+    # Peer 3 (ours) punches to peers 5 and 2: CURVE needs one server side.
+    state = joined_peer(Settings(key=KEY))
+    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
+    assert state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 1.0) == [
+        OpenPunch(5, "tcp://10.77.0.205:40005", curve_server=True)]
+    assert state.on_tracker(m.Punch(2, "tcp://10.77.0.202:40002"), 1.0) == [
+        OpenPunch(2, "tcp://10.77.0.202:40002", curve_server=False)]
 
 
 def test_told_to_punch_a_peer_connects_and_serves_over_the_punched_link() -> None:
