@@ -594,7 +594,7 @@ class Snapshot(Message):
 class HelloReply(Message):
     """Where the events are published, and the tracker's two address echoes
     (TCP ports that answer "you came from IP PORT" and close), for a peer to
-    learn its public mapping before hole punching; none with a swarm key."""
+    learn its public mapping before hole punching (none: no punching)."""
 
     KIND: ClassVar[int] = 32
     version: int
