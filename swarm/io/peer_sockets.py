@@ -8,7 +8,10 @@ sockets, and the cost of each poll, stays the same however many sources a
 peer has.  A broken connection is reported at once, and one that never comes
 up is reported as unreachable (which starts a reversal).  For reversal, a
 DEALER per peer we connected out to in order to serve it, because it could
-not reach us (rare: only a peer behind NAT has them).
+not reach us (rare: only a peer behind NAT has them).  For hole punching, a
+punch port held for the peer's life: punched links connect from it, on the
+fetch ROUTER, or (with a swarm key, on the side that is the link's CURVE
+server) on a punch server ROUTER, and carry requests both ways.
 """
 
 from __future__ import annotations
@@ -94,8 +97,7 @@ class PeerSockets:
                  wake: Callable[[], None]) -> None:
         self.ctx = ctx
         self.tracker_host = tracker_host
-        self.tracker_port = tracker_port
-        self._wake = wake
+        self._wake = wake  # the echo thread's way to wake the poll loop
         self.poller = poller
         self.keys = keys
         self._clock = clock
@@ -225,8 +227,8 @@ class PeerSockets:
         return found
 
     def open_punch(self, peer_id: int, endpoint: str, curve_server: bool) -> None:
-        """Connect the fetch ROUTER from our punch port to ``endpoint`` (the
-        other side does the same to us now): TCP simultaneous open, so each
+        """Connect from our punch port to ``endpoint`` (the other side does
+        the same to us now): TCP simultaneous open, so each
         NAT has seen a packet go out before the other's comes in.  libzmq
         binds the source port with SO_REUSEADDR, so one port makes links to
         many peers (each its own destination).  ``curve_server``: with a swarm
