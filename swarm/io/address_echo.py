@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import socket
 
+import zmq
+
 from swarm.protocol.messages import is_ipv6
 
 log = logging.getLogger("swarm.tracker")
@@ -24,6 +26,7 @@ peer_log = logging.getLogger("swarm.peer")
 ECHO_COUNT = 2  # two destinations from one local port: a changing port shows
 ECHO_TIMEOUT_S = 2.0  # a peer's wait for each echo
 ECHO_LINE_MAX_BYTES = 80
+ECHO_PAUSE_S = 1.0  # an echo that could not accept is watched again after this
 
 
 class AddressEcho:
@@ -45,17 +48,44 @@ class AddressEcho:
             self.close()
             raise
         self.ports = tuple(int(s.getsockname()[1]) for s in self.listeners)
+        self._poller: zmq.Poller | None = None
+        self._paused: dict[socket.socket, float] = {}
 
-    def answer(self, listener: socket.socket) -> None:
-        """Tell each waiting connection where it came from, and close it."""
+    def watch(self, poller: zmq.Poller) -> None:
+        self._poller = poller
+        for listener in self.listeners:
+            poller.register(listener, zmq.POLLIN)
+
+    def serve(self, ready: dict[object, int], now_s: float) -> None:
+        """Answer the echoes ``ready`` names (a poller names a plain socket
+        by its descriptor).  One that cannot accept (out of descriptors) is
+        set aside for ECHO_PAUSE_S: its waiting connection would otherwise
+        wake the loop at once, again and again."""
+        for listener, until_s in list(self._paused.items()):
+            if now_s >= until_s and self._poller is not None:
+                del self._paused[listener]
+                self._poller.register(listener, zmq.POLLIN)
+        for listener in self.listeners:
+            if (listener.fileno() in ready and listener not in self._paused
+                    and not self._answer(listener) and self._poller is not None):
+                self._poller.unregister(listener)
+                self._paused[listener] = now_s + ECHO_PAUSE_S
+
+    def next_check_s(self) -> float | None:
+        """When an echo set aside is watched again (None: none is)."""
+        return min(self._paused.values(), default=None)
+
+    def _answer(self, listener: socket.socket) -> bool:
+        """Tell each waiting connection where it came from, and close it;
+        False when connections cannot be accepted now."""
         while True:
             try:
                 conn, address = listener.accept()
             except (BlockingIOError, InterruptedError):
-                return
+                return True
             except OSError as exc:  # out of descriptors, say: the peer does without
                 log.info("address echo: %s", exc.strerror)
-                return
+                return False
             with conn:
                 try:
                     conn.setblocking(False)

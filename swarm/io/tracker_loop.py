@@ -104,23 +104,21 @@ class TrackerLoop:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.waker.read_fd, zmq.POLLIN)
-        listeners = self.echo.listeners
-        for listener in listeners:
-            poller.register(listener, zmq.POLLIN)
+        self.echo.watch(poller)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
                                    self.fd_limit, FDS_PER_PEER, poller)
         try:
             while not self.waker.stop_requested:
                 now = monotonic()
-                ready = dict(poller.poll(timeout_ms(self.state.next_expiry_s(), now)))
+                due = [t for t in (self.state.next_expiry_s(), self.echo.next_check_s())
+                       if t is not None]
+                ready = dict(poller.poll(timeout_ms(min(due, default=None), now)))
                 self.waker.drain()
                 now = monotonic()
                 for monitor in self.accepts.monitors:
                     if monitor in ready:
                         self.accepts.check(monitor, now)
-                for listener in listeners:  # the poller names plain sockets by fd
-                    if listener.fileno() in ready:
-                        self.echo.answer(listener)
+                self.echo.serve(ready, now)
                 self._blocks = []
                 receive_all(self.router, self._on_request)
                 self._carry_out(self.state.expire(monotonic()))
