@@ -96,10 +96,7 @@ class PeerLoop:
                     next_scan = now + self.settings.scan_interval_s
                 for meta in self.watcher.finished():
                     run(state.on_local_file(meta, now))
-                for seen in self.net.mapping_results():
-                    run(state.on_mapping(self.net.punch_host, seen, now))
-                for peer_id in self.net.unreachable(now):
-                    run(state.on_link_unreachable(peer_id, now))
+                self._link_news(state, run, now)
                 run(state.on_timer(now))
                 if now >= next_draw and not state.done:
                     if now >= next_reason:
@@ -121,6 +118,17 @@ class PeerLoop:
             self.waker.close()
         self.store.remove_state_if_empty()  # only folders left empty go
         return state.exit_code if state.exit_code is not None else 1
+
+    def _link_news(self, state: PeerState, run: Callable[[list[Action]], None],
+                   now: float) -> None:
+        """What the sockets found out by themselves: our public mapping, and
+        links that never came up."""
+        for seen in self.net.mapping_results():
+            run(state.on_mapping(self.net.punch_host, seen, now))
+        for peer_id in self.net.failed_reversals(now):
+            run(state.on_reversal_failed(peer_id, now))
+        for peer_id in self.net.unreachable(now):
+            run(state.on_link_unreachable(peer_id, now))
 
     def _say_what_is_left(self, state: PeerState) -> None:
         """At exit: the swarm's files this peer leaves without, and why; and

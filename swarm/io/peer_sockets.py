@@ -376,17 +376,22 @@ class PeerSockets:
         link = self.by_route.get(route)
         return link.peer_id if link is not None and link.in_use else None
 
-    def unreachable(self, now_s: float) -> list[int]:
-        """Sources whose link has not come up in LINK_CONNECT_TIMEOUT_S (each
-        said once).  A link we opened to serve a peer that never comes up
-        means neither side can reach the other: it is closed."""
+    def failed_reversals(self, now_s: float) -> list[int]:
+        """Peers whose link we opened to serve them (a reversal) has not come
+        up in LINK_CONNECT_TIMEOUT_S: neither side can reach the other.  Each
+        is closed and named once."""
         found = []
         for link in list(self.serve_links.values()):
             if not link.connected and now_s - link.created_at_s >= LINK_CONNECT_TIMEOUT_S:
-                log.warning("cannot connect out to peer %d either: neither of us can reach "
-                            "the other, so it gets this peer's files from others", link.peer_id)
                 del self.serve_links[link.peer_id]
                 self._close(link)
+                found.append(link.peer_id)
+        return found
+
+    def unreachable(self, now_s: float) -> list[int]:
+        """Sources whose link has not come up in LINK_CONNECT_TIMEOUT_S (each
+        said once)."""
+        found = []
         for fetch in list(self.connecting):
             if now_s - fetch.created_at_s >= LINK_CONNECT_TIMEOUT_S:
                 fetch.unreachable_reported = True
@@ -395,7 +400,7 @@ class PeerSockets:
         return found
 
     def next_check_s(self) -> float | None:
-        """When ``unreachable`` may next have news."""
+        """When ``unreachable`` or ``failed_reversals`` may next have news."""
         pending = [link.created_at_s + LINK_CONNECT_TIMEOUT_S for link in self.connecting]
         pending += [link.created_at_s + LINK_CONNECT_TIMEOUT_S
                     for link in self.serve_links.values() if not link.connected]

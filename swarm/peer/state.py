@@ -83,6 +83,7 @@ from swarm.protocol.messages import (
     PunchReady,
     Refused,
     Rejoin,
+    ReverseRequest,
     ReverseToken,
     Snapshot,
     Welcome,
@@ -393,7 +394,26 @@ class PeerState:
         self.fetcher.link_unreachable(peer_id, now_s)
         return self.out.take()
 
+    def on_reversal_failed(self, peer_id: int, now_s: float) -> list[Action]:
+        """The link we opened to serve ``peer_id`` (it cannot reach us) never
+        came up: neither of us can reach the other.  Behind a NAT that allows
+        it, we ask the tracker for a punch (it answers with one when the other
+        can punch too: its own request may have come before either of us had
+        said so); once punching was tried, the other gets our files from others."""
+        if self._can_punch() and not self.punches.punched(peer_id):
+            log.info("cannot connect out to peer %d either; asking the tracker to have us both "
+                     "punch through", peer_id)
+            self.out.put(ToTracker(ReverseRequest(peer_id)))
+        else:
+            log.warning("cannot connect out to peer %d either: neither of us can reach the "
+                        "other, so it gets this peer's files from others", peer_id)
+        return self.out.take()
+
     # --- hole punching --------------------------------------------------------------
+
+    def _can_punch(self) -> bool:
+        mapping = self.mapping
+        return mapping is not None and mapping.behind_nat and mapping.public_port is not None
 
     def on_mapping(self, local_address: str, seen: list[tuple[str, int]],
                    now_s: float) -> list[Action]:
@@ -408,9 +428,9 @@ class PeerState:
 
     def _say_punch_ready(self) -> None:
         """Behind a NAT that allows it, this peer can be punched through to."""
-        mapping = self.mapping
-        if mapping is not None and mapping.behind_nat and mapping.public_port is not None:
-            self.out.put(ToTracker(PunchReady(mapping.public_port)))
+        if self._can_punch():
+            assert self.mapping is not None and self.mapping.public_port is not None
+            self.out.put(ToTracker(PunchReady(self.mapping.public_port)))
 
     def _punch(self, order: Punch) -> None:
         mapping = self.mapping

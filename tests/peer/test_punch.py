@@ -147,3 +147,20 @@ def test_after_the_last_failed_punch_a_peer_asks_for_a_reversal() -> None:
 def test_a_punch_without_a_mapping_is_ignored() -> None:
     state = joined_peer()
     assert state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 1.0) == []
+
+
+def test_a_failed_reversal_behind_a_punchable_nat_asks_for_a_punch() -> None:
+    state = joined_peer()
+    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
+    assert state.on_reversal_failed(5, 4.0) == [ToTracker(m.ReverseRequest(5))]
+    # Once punching was tried, a failed reversal is the end of it.
+    state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 5.0)
+    assert state.on_reversal_failed(5, 9.0) == []
+
+
+def test_a_failed_reversal_without_a_mapping_is_only_said(
+        caplog: pytest.LogCaptureFixture) -> None:
+    state = joined_peer()
+    with caplog.at_level(logging.WARNING, logger="swarm.peer"):
+        assert state.on_reversal_failed(5, 4.0) == []
+    assert "neither of us can reach the other" in caplog.text

@@ -90,3 +90,17 @@ def test_a_peer_that_leaves_takes_its_mapping_and_its_pairs_along() -> None:
 def test_punch_endpoint_keeps_the_host_and_takes_the_punch_port() -> None:
     assert punch_endpoint("tcp://10.77.0.202:5002", 40002) == "tcp://10.77.0.202:40002"
     assert punch_endpoint("tcp://[2001:db8::1]:5002", 40002) == "tcp://[2001:db8::1]:40002"
+
+
+def test_once_a_pairs_punches_are_spent_the_tracker_reverses() -> None:
+    state = tracker_with_peers()
+    send(state, 1, m.PunchReady(40001), 0.0)
+    send(state, 2, m.PunchReady(40002), 0.0)
+    now = 1.0
+    for _ in range(PUNCH_ATTEMPTS):
+        assert [type(msg) for _, msg in send(state, 1, m.ReverseRequest(2), now)] == [
+            m.Punch, m.Punch]
+        now += PUNCH_WINDOW_S + 1.0
+    sent = send(state, 1, m.ReverseRequest(2), now)
+    assert sent == [(sender(2), m.ConnectTo(1, "tcp://10.77.0.201:5001", b"t" * m.TOKEN_BYTES)),
+                    (sender(1), m.ReverseToken(2, b"t" * m.TOKEN_BYTES))]
