@@ -972,7 +972,7 @@ ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
     ("serving peer → requester", "DEALER → ROUTER", (Introduce, ChunkData, ChunkRefused)),
     ("requester → serving peer", "ROUTER → DEALER", (ChunkRequest, Cancel)),
     # Punched: both peers connect at once (TCP simultaneous open), and the one
-    # connection joins their fetch ROUTERs; each asks and answers over it.
+    # connection joins a ROUTER of each; each asks and answers over it.
     ("peer ↔ peer, punched", "ROUTER ↔ ROUTER",
      (ChunkRequest, Cancel, ChunkData, ChunkRefused)),
 )
