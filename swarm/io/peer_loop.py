@@ -60,7 +60,7 @@ class PeerLoop:
         self.poller = zmq.Poller()
         self.poller.register(self.waker.read_fd, zmq.POLLIN)
         self.net = PeerSockets(self.ctx, tracker_host, tracker_port, self.poller, keys,
-                               monotonic, raise_open_file_limit())
+                               monotonic, raise_open_file_limit(), self.waker.wake)
         self.writer = StdoutWriter(around=self.console.around_stdout)
         self.watcher = SharedWatcher(self.store, self.waker)
         self.quiet_s = quiet_s
@@ -97,8 +97,7 @@ class PeerLoop:
                     next_scan = now + self.settings.scan_interval_s
                 for meta in self.watcher.finished():
                     run(state.on_local_file(meta, now))
-                for peer_id in self.net.unreachable(now):
-                    run(state.on_link_unreachable(peer_id, now))
+                self._link_news(state, run, now)
                 run(state.on_timer(now))
                 if now >= next_draw and not state.done:
                     if now >= next_reason:
@@ -120,6 +119,17 @@ class PeerLoop:
             self.waker.close()
         self.store.remove_state_if_empty()  # only folders left empty go
         return state.exit_code if state.exit_code is not None else 1
+
+    def _link_news(self, state: PeerState, run: Callable[[list[Action]], None],
+                   now: float) -> None:
+        """What the sockets found out by themselves: our public mapping, and
+        links that never came up."""
+        for seen in self.net.mapping_results():
+            run(state.on_mapping(self.net.punch_host, seen, now))
+        for peer_id in self.net.failed_reversals(now):
+            run(state.on_reversal_failed(peer_id, now))
+        for peer_id in self.net.unreachable(now):
+            run(state.on_link_unreachable(peer_id, now))
 
     def _say_what_is_left(self, state: PeerState) -> None:
         """At exit: the swarm's files this peer leaves without, and why; and
@@ -165,19 +175,26 @@ class PeerLoop:
             receive_all(net.events, lambda frames: self._event(state, run, frames))
         if net.server in ready:
             receive_all(net.server, lambda frames: self._request(state, run, frames))
-        if net.fetch in ready:
-            receive_all(net.fetch, lambda frames: self._reply(state, run, frames))
-        for sock, link in list(net.by_socket.items()):
+        for sock in net.fetch_sockets():
             if sock in ready:
-                receive_all(sock, functools.partial(self._served, state, run, link.peer_id))
-        if net.fetch_monitor in ready:
+                receive_all(sock, lambda frames: self._reply(state, run, frames))
+        self._serve_links(state, run, ready)
+        if any(monitor in ready for monitor in net.fetch_monitors()):
             self._link_events(state, run)
-        for monitor, link in list(net.by_monitor.items()):
-            if monitor in ready:
-                net.link_events(link)  # the peer we serve notices its own losses
         for monitor in net.accepts.monitors:
             if monitor in ready:
                 net.accepts.check(monitor, monotonic())
+
+    def _serve_links(self, state: PeerState, run: Callable[[list[Action]], None],
+                     ready: dict[object, int]) -> None:
+        """Requests on the links we opened to serve peers that cannot reach us."""
+        net = self.net
+        for sock, link in list(net.by_socket.items()):
+            if sock in ready:
+                receive_all(sock, functools.partial(self._served, state, run, link.peer_id))
+        for monitor, link in list(net.by_monitor.items()):
+            if monitor in ready:
+                net.link_events(link)  # the peer we serve notices its own losses
 
     def _link_events(self, state: PeerState, run: Callable[[list[Action]], None]) -> None:
         """Connections to sources that came up or broke."""

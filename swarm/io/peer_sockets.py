@@ -8,7 +8,10 @@ sockets, and the cost of each poll, stays the same however many sources a
 peer has.  A broken connection is reported at once, and one that never comes
 up is reported as unreachable (which starts a reversal).  For reversal, a
 DEALER per peer we connected out to in order to serve it, because it could
-not reach us (rare: only a peer behind NAT has them).
+not reach us (rare: only a peer behind NAT has them).  For hole punching, a
+punch port held for the peer's life: punched links connect from it, on the
+fetch ROUTER, or (with a swarm key, on the side that is the link's CURVE
+server) on a punch server ROUTER, and carry requests both ways.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import logging
 import os
 import socket
 import sys
+import threading
 from collections.abc import Callable, Hashable
 
 import zmq
 
+from swarm.io.address_echo import ask_echoes
 from swarm.io.curve import CurveKeys, make_client, make_server
 from swarm.io.process_limits import AcceptWatch
 from swarm.io.zmq_util import configure
@@ -66,6 +71,10 @@ class FetchLink:
         self.connected = False
         self.unreachable_reported = False
         self.in_use = True
+        self.punched = False  # made by hole punching: it serves the other side too
+        # With a swarm key, the side of a punched link chosen to be the CURVE
+        # server has it on the punch server ROUTER rather than the fetch one.
+        self.on_punch_server = False
 
 
 class ServeLink:
@@ -84,9 +93,11 @@ class ServeLink:
 class PeerSockets:
     def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], tracker_host: str,
                  tracker_port: int, poller: zmq.Poller, keys: CurveKeys | None,
-                 clock: Callable[[], float], fd_limit: int) -> None:
+                 clock: Callable[[], float], fd_limit: int,
+                 wake: Callable[[], None]) -> None:
         self.ctx = ctx
         self.tracker_host = tracker_host
+        self._wake = wake  # the echo thread's way to wake the poll loop
         self.poller = poller
         self.keys = keys
         self._clock = clock
@@ -103,6 +114,9 @@ class PeerSockets:
         self.server.setsockopt(zmq.ROUTER_MANDATORY, 1)
         self.server.setsockopt(zmq.SNDHWM, LINK_HWM_MESSAGES)
         bind_host = local_address_towards(tracker_host, tracker_port)
+        self.punch_host, self.punch_port, self._punch_holder = _punch_port(bind_host)
+        self._mappings: list[list[tuple[str, int]]] = []  # what the echo thread found
+        self._mapping_lock = threading.Lock()
         if is_ipv6(bind_host):
             self.server.setsockopt(zmq.IPV6, 1)
             bind_host = bracketed(bind_host)
@@ -120,6 +134,9 @@ class PeerSockets:
             zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
         for sock in (self.fetch, self.fetch_monitor):
             poller.register(sock, zmq.POLLIN)
+        # Made at the first punch that makes this peer a link's CURVE server.
+        self.punch_server: zmq.Socket[bytes] | None = None
+        self.punch_monitor: zmq.Socket[bytes] | None = None
         self.fetch_links: dict[int, FetchLink] = {}  # sources we connect to, in use
         self.by_route: dict[bytes, FetchLink] = {}  # every link, in use or set aside
         self.by_endpoint: dict[str, FetchLink] = {}
@@ -152,7 +169,8 @@ class PeerSockets:
     def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
         link = self.fetch_links.get(peer_id) or self._fetch_link(peer_id, endpoint)
         try:
-            self.fetch.send_multipart([link.route, *encode_frames(message)], zmq.NOBLOCK)
+            self._link_socket(link).send_multipart([link.route, *encode_frames(message)],
+                                                   zmq.NOBLOCK)
         except zmq.ZMQError as exc:
             log.info("link to peer %d: a message is dropped (%s)", peer_id, exc.strerror)
 
@@ -162,6 +180,15 @@ class PeerSockets:
             link = self.serve_links.get(route.peer_id)
             if link is not None:
                 self._send(link, frames)
+                return
+            punched = self.fetch_links.get(route.peer_id)
+            if punched is not None and punched.punched:
+                try:
+                    self._link_socket(punched).send_multipart([punched.route, *frames],
+                                                              zmq.NOBLOCK)
+                except zmq.ZMQError as exc:
+                    log.info("punched link to peer %d: an answer is dropped (%s)",
+                             route.peer_id, exc.strerror)
             return
         assert isinstance(route, bytes)
         try:
@@ -176,6 +203,49 @@ class PeerSockets:
         if old is not None:
             self._close(old)
         self._open_serve_link(peer_id, endpoint)
+
+    # --- hole punching ---------------------------------------------------------------
+
+    def learn_mapping(self, echo_ports: tuple[int, ...]) -> None:
+        """Reach the tracker's echoes from our punch port, on a thread (a
+        connect may take seconds); ``mapping_results`` hands back what they saw."""
+        if self.punch_port is None:
+            return
+        host, port = self.punch_host, self.punch_port
+
+        def ask() -> None:
+            seen = ask_echoes(host, port, self.tracker_host, echo_ports)
+            with self._mapping_lock:
+                self._mappings.append(seen)
+            self._wake()
+
+        threading.Thread(target=ask, name="address-echo", daemon=True).start()
+
+    def mapping_results(self) -> list[list[tuple[str, int]]]:
+        with self._mapping_lock:
+            found, self._mappings = self._mappings, []
+        return found
+
+    def open_punch(self, peer_id: int, endpoint: str, curve_server: bool) -> None:
+        """Connect from our punch port to ``endpoint`` (the other side does
+        the same to us now): TCP simultaneous open, so each
+        NAT has seen a packet go out before the other's comes in.  libzmq
+        binds the source port with SO_REUSEADDR, so one port makes links to
+        many peers (each its own destination).  ``curve_server``: with a swarm
+        key, this side is the link's CURVE server (a connecting socket may be
+        one), so the handshake has the two sides it needs."""
+        if self.punch_port is None:
+            return
+        source = f"tcp://{self.punch_host}:{self.punch_port};{endpoint.removeprefix('tcp://')}"
+        old = self.fetch_links.get(peer_id)
+        if old is not None and old.endpoint != source:
+            self.close_link(peer_id)
+        link = self._fetch_link(peer_id, source, curve_server)
+        link.punched = True
+        if not link.connected:  # asked again: it gets its time again
+            link.unreachable_reported = False
+            link.created_at_s = self._now()
+            self.connecting.add(link)
 
     def close_link(self, peer_id: int) -> None:
         """Stop using our connection to a source (it left, or connected to
@@ -196,7 +266,36 @@ class PeerSockets:
 
     # --- links ---------------------------------------------------------------------
 
-    def _fetch_link(self, peer_id: int, endpoint: str) -> FetchLink:
+    def fetch_sockets(self) -> list[zmq.Socket[bytes]]:
+        """The ROUTERs our links to sources are on (the punch server only
+        once a punch made this peer a link's CURVE server)."""
+        if self.punch_server is None:
+            return [self.fetch]
+        return [self.fetch, self.punch_server]
+
+    def fetch_monitors(self) -> list[zmq.Socket[bytes]]:
+        if self.punch_monitor is None:
+            return [self.fetch_monitor]
+        return [self.fetch_monitor, self.punch_monitor]
+
+    def _link_socket(self, link: FetchLink) -> zmq.Socket[bytes]:
+        if link.on_punch_server and self.punch_server is not None:
+            return self.punch_server
+        return self.fetch
+
+    def _punch_server_socket(self) -> zmq.Socket[bytes]:
+        if self.punch_server is None:
+            sock = self._socket(zmq.ROUTER, MAX_PAYLOAD_BYTES + 4096, server=True)
+            sock.setsockopt(zmq.RCVHWM, LINK_HWM_MESSAGES)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 10_000)
+            self.punch_monitor = sock.get_monitor_socket(
+                zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+            self.punch_server = sock
+            for handle in (sock, self.punch_monitor):
+                self.poller.register(handle, zmq.POLLIN)
+        return self.punch_server
+
+    def _fetch_link(self, peer_id: int, endpoint: str, curve_server: bool = False) -> FetchLink:
         """The link to a source: one set aside is taken up again (the peer
         at an endpoint may have changed: a restart on the same port)."""
         link = self.by_endpoint.get(endpoint)
@@ -209,9 +308,11 @@ class PeerSockets:
             return link
         route = f"{peer_id}.{self._next_route}".encode()
         self._next_route += 1
-        self.fetch.setsockopt(zmq.CONNECT_ROUTING_ID, route)
-        self.fetch.connect(endpoint)
+        sock = self._punch_server_socket() if curve_server else self.fetch
+        sock.setsockopt(zmq.CONNECT_ROUTING_ID, route)
+        sock.connect(endpoint)
         link = FetchLink(peer_id, endpoint, route, self._now())
+        link.on_punch_server = curve_server
         self.connecting.add(link)
         self.fetch_links[peer_id] = link
         self.by_route[route] = link
@@ -258,7 +359,8 @@ class PeerSockets:
     def fetch_link_events(self) -> list[tuple[int, int]]:
         """(source, event) for the connection events of the fetch links."""
         found = []
-        for event, endpoint in _monitor_events(self.fetch_monitor):
+        monitors = self.fetch_monitors()
+        for event, endpoint in [e for monitor in monitors for e in _monitor_events(monitor)]:
             link = self.by_endpoint.get(endpoint)
             if link is None:
                 continue
@@ -274,17 +376,22 @@ class PeerSockets:
         link = self.by_route.get(route)
         return link.peer_id if link is not None and link.in_use else None
 
-    def unreachable(self, now_s: float) -> list[int]:
-        """Sources whose link has not come up in LINK_CONNECT_TIMEOUT_S (each
-        said once).  A link we opened to serve a peer that never comes up
-        means neither side can reach the other: it is closed."""
+    def failed_reversals(self, now_s: float) -> list[int]:
+        """Peers whose link we opened to serve them (a reversal) has not come
+        up in LINK_CONNECT_TIMEOUT_S: neither side can reach the other.  Each
+        is closed and named once."""
         found = []
         for link in list(self.serve_links.values()):
             if not link.connected and now_s - link.created_at_s >= LINK_CONNECT_TIMEOUT_S:
-                log.warning("cannot connect out to peer %d either: neither of us can reach "
-                            "the other, so it gets this peer's files from others", link.peer_id)
                 del self.serve_links[link.peer_id]
                 self._close(link)
+                found.append(link.peer_id)
+        return found
+
+    def unreachable(self, now_s: float) -> list[int]:
+        """Sources whose link has not come up in LINK_CONNECT_TIMEOUT_S (each
+        said once)."""
+        found = []
         for fetch in list(self.connecting):
             if now_s - fetch.created_at_s >= LINK_CONNECT_TIMEOUT_S:
                 fetch.unreachable_reported = True
@@ -293,7 +400,7 @@ class PeerSockets:
         return found
 
     def next_check_s(self) -> float | None:
-        """When ``unreachable`` may next have news."""
+        """When ``unreachable`` or ``failed_reversals`` may next have news."""
         pending = [link.created_at_s + LINK_CONNECT_TIMEOUT_S for link in self.connecting]
         pending += [link.created_at_s + LINK_CONNECT_TIMEOUT_S
                     for link in self.serve_links.values() if not link.connected]
@@ -303,10 +410,34 @@ class PeerSockets:
         for peer_id in list(self.serve_links):
             self.drop_peer(peer_id)
         self.fetch.disable_monitor()
+        if self.punch_server is not None and self.punch_monitor is not None:
+            self.punch_server.disable_monitor()
+            self.punch_monitor.close(linger=0)
+            self.punch_server.close(linger=0)
         self.accepts.close()
         for sock in (self.fetch_monitor, self.fetch, self.server, self.events):
             sock.close(linger=0)
+        if self._punch_holder is not None:
+            self._punch_holder.close()
         self.tracker.close(linger=500)  # let a goodbye go out
+
+
+def _punch_port(local_host: str) -> tuple[str, int | None, socket.socket | None]:
+    """The local port this peer punches from, held for its life by a socket
+    bound to it and never listening (so no other connection takes the port
+    meanwhile; SO_REUSEADDR lets the punch connections bind it too).  IPv4
+    only: NAT is an IPv4 matter."""
+    if local_host == "*" or is_ipv6(local_host):
+        return local_host, None, None
+    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind((local_host, 0))
+    except OSError as exc:
+        holder.close()
+        log.info("no port to punch from (%s): hole punching is off", exc.strerror)
+        return local_host, None, None
+    return local_host, int(holder.getsockname()[1]), holder
 
 
 def _monitor_events(monitor: zmq.Socket[bytes]) -> list[tuple[int, str]]:

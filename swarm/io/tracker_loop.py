@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 from swarm.config import Settings
+from swarm.io.address_echo import AddressEcho
 from swarm.io.curve import http_token, keys_from, make_server, start_authenticator
 from swarm.io.event_log import EventLogHandler, event_record, open_event_log
 from swarm.io.port_file import FolderLock, FolderTaken, write_port_file
@@ -92,8 +93,10 @@ class TrackerLoop:
         spec = bind_spec(settings.bind_address)
         self.port = self.router.bind_to_random_port(spec)
         self.pub_port = self.pub.bind_to_random_port(spec)
+        self.echo = AddressEcho(settings.bind_address)
+        echo_ports = self.echo.ports
         self.state = TrackerState(self.pub_port, settings.expiry_s,
-                                  lambda: os.urandom(TOKEN_BYTES), random.Random())
+                                  lambda: os.urandom(TOKEN_BYTES), random.Random(), echo_ports)
         self.writer = StdoutWriter()
         self.waker = Waker()
         self._bad_from: dict[bytes, int] = {}
@@ -122,6 +125,7 @@ class TrackerLoop:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.waker.read_fd, zmq.POLLIN)
+        self.echo.watch(poller)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
                                    self.fd_limit, FDS_PER_PEER, poller)
         # Requests are timed only for the metrics: without them, not a clock read more.
@@ -135,6 +139,7 @@ class TrackerLoop:
                 for monitor in self.accepts.monitors:
                     if monitor in ready:
                         self.accepts.check(monitor, now)
+                self.echo.serve(ready, now)
                 self._blocks = []
                 receive_all(self.router, on_request)
                 self._carry_out(self.state.expire(monotonic()))
@@ -174,11 +179,12 @@ class TrackerLoop:
         sys.stderr.flush()
 
     def _next_deadline_s(self) -> float | None:
-        expiry = self.state.next_expiry_s()
+        """When the loop must wake with nothing received: a peer's expiry, an
+        address echo set aside, the next status a reader waits for."""
         status = self.feed.next_status_s() if self.feed is not None else None
-        if status is None or expiry is None:
-            return expiry if status is None else status
-        return min(expiry, status)
+        due = [t for t in (self.state.next_expiry_s(), self.echo.next_check_s(), status)
+               if t is not None]
+        return min(due, default=None)
 
     def _publish_status(self) -> None:
         """What /api/status serves: `swarm status --json`'s object, built
@@ -305,6 +311,7 @@ class TrackerLoop:
             self.accepts.close()
         self.router.close(linger=0)
         self.pub.close(linger=0)
+        self.echo.close()
         if self.auth is not None:
             self.auth.stop()
         self.ctx.term()

@@ -68,6 +68,23 @@ class OpenReverse(Action):
     endpoint: str
 
 
+class LearnMapping(Action):
+    """Reach the tracker's address echoes (these ports) from our punch port,
+    and tell ``on_mapping`` what they saw."""
+
+    echo_ports: tuple[int, ...]
+
+
+class OpenPunch(Action):
+    """Connect from our punch port to ``peer_id``'s public punch mapping,
+    now (it does the same to us): the link we fetch from it and serve it on.
+    ``curve_server``: with a swarm key, this side is the link's CURVE server."""
+
+    peer_id: int
+    endpoint: str
+    curve_server: bool = False
+
+
 class CloseLink(Action):
     """Our connection to a source is of no further use (it connected to us
     instead)."""

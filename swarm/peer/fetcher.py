@@ -40,6 +40,7 @@ from swarm.peer.disk_trouble import DiskTrouble
 from swarm.peer.holdings import Holdings
 from swarm.peer.picker import DataVerdict, PendingRequest, TransferPlan
 from swarm.peer.progress import FileProgress
+from swarm.peer.punch import Punches
 from swarm.peer.rate_limit import TokenBucket
 from swarm.peer.reversal import Reversals
 from swarm.peer.swarm_view import SwarmView
@@ -88,7 +89,7 @@ MAX_ACTIVE_DOWNLOADS = 8
 
 class Fetcher:
     def __init__(self, settings: Settings, out: Outbox, view: SwarmView, holdings: Holdings,
-                 plan: TransferPlan, reversals: Reversals,
+                 plan: TransferPlan, reversals: Reversals, punches: Punches,
                  resumed: list[tuple[FileMeta, list[int]]], now_s: float,
                  on_news: Callable[[float], None],
                  wants: Callable[[FileSummary], bool] | None = None) -> None:
@@ -101,6 +102,7 @@ class Fetcher:
         self.holdings = holdings
         self.plan = plan
         self.reversals = reversals
+        self.punches = punches
         self.on_news = on_news  # something changed that the leave rule reads
         self.active = False  # requests go out only while the peer is in the swarm
         self.partials: dict[bytes, FileMeta] = {meta.digest: meta for meta, _ in resumed}
@@ -394,12 +396,16 @@ class Fetcher:
         self.plan.source_up(peer_id)
         self.schedule_pump()
 
-    def link_unreachable(self, peer_id: int) -> None:
+    def link_unreachable(self, peer_id: int, now_s: float) -> None:
         """Our connection to a source never came up: it cannot be reached
         from here.  Its requests go elsewhere, and the tracker is asked to
-        have it connect to us instead."""
+        have it connect to us instead (or to have us both punch through);
+        a punched link that never came up is asked for again, a few times."""
         self.plan.source_down(peer_id)
-        if self.reversals.should_ask(peer_id) and peer_id in self.endpoints:
+        if self.punches.punched(peer_id):
+            if self.punches.failed(peer_id, now_s):
+                self.out.put(ToTracker(ReverseRequest(peer_id)))
+        elif self.reversals.should_ask(peer_id) and peer_id in self.endpoints:
             log.info("cannot reach peer %d; asking the tracker to reverse the connection",
                      peer_id)
             self.out.put(ToTracker(ReverseRequest(peer_id)))
@@ -409,7 +415,10 @@ class Fetcher:
         self.plan.drop_source(peer_id)
         self.reversals.forget(peer_id)
         self.endpoints.pop(peer_id, None)
-        self.out.put(DropPeer(peer_id))
+        if not self.punches.punched(peer_id):
+            # A punched link stays: the other side may fetch from us over it,
+            # and it could not be made again without the tracker.
+            self.out.put(DropPeer(peer_id))
 
     def file_removed(self, name: str, now_s: float) -> None:
         """The swarm no longer has ``name``: what we fetched of it is of no use,
@@ -625,10 +634,12 @@ class Fetcher:
         if now_s >= self._next_report_s:
             self.flush_have()
             self._next_report_s = now_s + self.settings.report_interval_s
+        for peer_id in self.punches.due(now_s):
+            self.out.put(ToTracker(ReverseRequest(peer_id)))
 
     def next_deadline_s(self) -> float:
         candidates = [self._next_report_s if self._pending_have else float("inf"),
-                      self.disk.retry_at_s]
+                      self.disk.retry_at_s, self.punches.next_deadline_s()]
         if self.plan.downloads:
             candidates.append(self._next_holders_check_s)
         deadline = self.plan.next_deadline_s()

@@ -25,7 +25,9 @@ from swarm.peer.actions import (
     Action,
     CheckShared,
     CloseLink,
+    LearnMapping,
     Observe,
+    OpenPunch,
     OpenReverse,
     Outbox,
     Place,
@@ -45,6 +47,7 @@ from swarm.peer.leave_rule import QuietClock
 from swarm.peer.mode import Mode
 from swarm.peer.picker import TransferPlan
 from swarm.peer.progress import FileProgress, PeerStatus
+from swarm.peer.punch import Mapping, Punches, judge_mapping, mapping_said
 from swarm.peer.reversal import Reversals, ReverseRoute
 from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.peer.sync import TrackerSync
@@ -76,8 +79,11 @@ from swarm.protocol.messages import (
     Offer,
     PartialOffer,
     Pong,
+    Punch,
+    PunchReady,
     Refused,
     Rejoin,
+    ReverseRequest,
     ReverseToken,
     Snapshot,
     Welcome,
@@ -148,9 +154,12 @@ class PeerState:
         for meta in local_files:
             self._hold_local(meta)
         self.reversals = Reversals()
+        self.punches = Punches()
+        self.mapping: Mapping | None = None  # our punch port as the tracker's echoes saw it
         self.plan = TransferPlan(rng, settings.request_window_bytes)
         self.fetcher = Fetcher(settings, self.out, self.view, self.mine, self.plan,
-                               self.reversals, partials, now_s, self._news, self.mode.fetches)
+                               self.reversals, self.punches, partials, now_s, self._news,
+                               self.mode.fetches)
         self.uploads = Uploads(settings.upload_limit_bytes_s, self.out, self._servable, now_s)
         self._served_at_join = 0  # heartbeats count what was served since the last Join
         self._unwanted_count = 0
@@ -264,6 +273,8 @@ class PeerState:
             log.warning("the tracker speaks protocol %d, this peer %d", reply.version,
                         PROTOCOL_VERSION)
         self.out.put(Subscribe(reply.pub_port))
+        if reply.echo_ports:
+            self.out.put(LearnMapping(reply.echo_ports))
         self._set_phase(Phase.JOINING)
         self._send_join()
 
@@ -283,6 +294,7 @@ class PeerState:
             "peer": welcome.peer_id, "files": len(self.local), "port": self.listen_port,
             "bytes": sum(m.size_bytes for m in self.local.values())}))
         self._refused(Refused(welcome.refused), now_s)
+        self._say_punch_ready()
         self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
         if self.view.awaiting_snapshot:
             self.sync.ask(now_s)
@@ -360,20 +372,78 @@ class PeerState:
 
     def on_peer_reply(self, peer_id: int, message: Message, payload: memoryview | None,
                       now_s: float) -> list[Action]:
-        self.fetcher.on_reply(peer_id, message, payload, now_s)
+        if isinstance(message, (ChunkRequest, Cancel)) and self.punches.punched(peer_id):
+            # A punched link carries the other side's requests too; we answer
+            # over the same connection, which we opened ourselves.
+            self._request(ReverseRoute(peer_id), message, now_s, payload)
+        else:
+            self.fetcher.on_reply(peer_id, message, payload, now_s)
         return self.out.take()
 
     def on_link_down(self, peer_id: int, now_s: float) -> list[Action]:
+        self.punches.link_down(peer_id)
         self.fetcher.link_down(peer_id)
         return self.out.take()
 
     def on_link_up(self, peer_id: int, now_s: float) -> list[Action]:
+        self.punches.link_up(peer_id)
         self.fetcher.link_up(peer_id)
         return self.out.take()
 
     def on_link_unreachable(self, peer_id: int, now_s: float) -> list[Action]:
-        self.fetcher.link_unreachable(peer_id)
+        self.fetcher.link_unreachable(peer_id, now_s)
         return self.out.take()
+
+    def on_reversal_failed(self, peer_id: int, now_s: float) -> list[Action]:
+        """The link we opened to serve ``peer_id`` (it cannot reach us) never
+        came up: neither of us can reach the other.  Behind a NAT that allows
+        it, we ask the tracker for a punch (it answers with one when the other
+        can punch too: its own request may have come before either of us had
+        said so); once punching was tried, the other gets our files from others."""
+        if self._can_punch() and not self.punches.punched(peer_id):
+            log.info("cannot connect out to peer %d either; asking the tracker to have us both "
+                     "punch through", peer_id)
+            self.out.put(ToTracker(ReverseRequest(peer_id)))
+        else:
+            log.warning("cannot connect out to peer %d either: neither of us can reach the "
+                        "other, so it gets this peer's files from others", peer_id)
+        return self.out.take()
+
+    # --- hole punching --------------------------------------------------------------
+
+    def _can_punch(self) -> bool:
+        mapping = self.mapping
+        return mapping is not None and mapping.behind_nat and mapping.public_port is not None
+
+    def on_mapping(self, local_address: str, seen: list[tuple[str, int]],
+                   now_s: float) -> list[Action]:
+        """What the tracker's address echoes saw of our punch port."""
+        self.mapping = judge_mapping(local_address, seen)
+        said = mapping_said(self.mapping)
+        if said is not None:
+            log.warning("%s", said)
+        if self.peer_id is not None:
+            self._say_punch_ready()
+        return self.out.take()
+
+    def _say_punch_ready(self) -> None:
+        """Behind a NAT that allows it, this peer can be punched through to."""
+        if self._can_punch():
+            assert self.mapping is not None and self.mapping.public_port is not None
+            self.out.put(ToTracker(PunchReady(self.mapping.public_port)))
+
+    def _punch(self, order: Punch) -> None:
+        mapping = self.mapping
+        own_id = self.peer_id
+        if (own_id is None or order.peer_id == own_id or mapping is None
+                or mapping.public_port is None):
+            return  # not ours to punch: nothing was said to make the tracker think so
+        log.info("punching through to peer %d at %s", order.peer_id, order.endpoint)
+        self.punches.started(order.peer_id)
+        # With a swarm key every link is CURVE, which needs a server side, and
+        # both sides of a punched link connect: the lower id is the server.
+        curve_server = bool(self.settings.key) and own_id < order.peer_id
+        self.out.put(OpenPunch(order.peer_id, order.endpoint, curve_server))
 
     def flush(self, now_s: float) -> list[Action]:
         """The requests that the messages handled since the last call made
@@ -711,5 +781,6 @@ TRACKER_MESSAGES: dict[type[Message], TrackerMessage] = {
     Rejoin: lambda p, _m, _now: p._rejoin(),
     ConnectTo: lambda p, m, _now: p._connect_to(m),
     ReverseToken: lambda p, m, _now: p.reversals.expect(m.peer_id, m.token),
+    Punch: lambda p, m, _now: p._punch(m),
     LeaveStatus: lambda p, m, now: p._leave_status_arrived(m, now),
 }

@@ -17,7 +17,7 @@ from swarm.protocol.meta import HASH_BYTES, FileMeta, MetaError
 from swarm.protocol.names import name_problem
 from swarm.protocol.record import Record
 
-PROTOCOL_VERSION = 5
+PROTOCOL_VERSION = 6
 # What a participant is (Join.role).  The one-shot clients take an id and
 # appear in the tracker's blocks, but no peer's rule (a) waits for them.
 ROLE_PEER = 0  # swarm peer: fetches everything, leaves by rules (a), (b), (c)
@@ -526,6 +526,18 @@ class ReverseRequest(Message):
         _int(self.peer_id, "peer id", 1, MAX_ID)
 
 
+class PunchReady(Message):
+    """The sender is behind NAT and can take part in hole punching: its punch
+    port came out at ``port`` on both of the tracker's address echoes (its NAT
+    keeps one public port per local port, whatever the destination)."""
+
+    KIND: ClassVar[int] = 18
+    port: int
+
+    def __post_init__(self) -> None:
+        _int(self.port, "port", 1, 65535)
+
+
 class CannotHold(Message):
     """The sender cannot hold ``name``: something else has that name in its
     Shared folder, or its disk refuses the writes.  Nobody waits for it to."""
@@ -580,15 +592,24 @@ class Snapshot(Message):
 
 
 class HelloReply(Message):
-    """Where the events are published."""
+    """Where the events are published, and the tracker's two address echoes
+    (TCP ports that answer "you came from IP PORT" and close), for a peer to
+    learn its public mapping before hole punching (none: no punching)."""
 
     KIND: ClassVar[int] = 32
     version: int
     pub_port: int
+    echo_ports: tuple[int, ...]
 
     def __post_init__(self) -> None:
         _int(self.version, "protocol version", 0, 1000)
         _int(self.pub_port, "pub port", 1, 65535)
+        ports = _seq(self.echo_ports, "echo ports")
+        if len(ports) not in (0, 2):
+            raise ProtocolError("echo ports: expected none or two")
+        for port in ports:
+            _int(port, "echo port", 1, 65535)
+        object.__setattr__(self, "echo_ports", ports)
 
 
 class Welcome(Message):
@@ -859,6 +880,21 @@ class Introduce(Message):
         _token(self.token)
 
 
+class Punch(Message):
+    """Hole punching: connect now, from your punch port, to ``peer_id`` at
+    ``endpoint`` (its public punch mapping, as the tracker's echo saw it).  It
+    is told the same of you at the same moment; the one connection that
+    comes of it carries requests and answers both ways."""
+
+    KIND: ClassVar[int] = 36
+    peer_id: int
+    endpoint: str
+
+    def __post_init__(self) -> None:
+        _int(self.peer_id, "peer id", 1, MAX_ID)
+        _endpoint(self.endpoint)
+
+
 class ChunkRequest(Message):
     """Ask a peer for a run of chunks (in practice one piece)."""
 
@@ -919,11 +955,12 @@ class ChunkRefused(Message):
 ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
     ("peer → tracker", "DEALER → ROUTER",
      (Hello, Join, Heartbeat, Offer, Have, Complete, SyncRequest, HoldersQuery, MetaQuery,
-      Complaint, ReverseRequest, CannotHold, CanHoldAgain, Withdraw, Goodbye, LeaveQuery)),
+      Complaint, ReverseRequest, PunchReady, CannotHold, CanHoldAgain, Withdraw, Goodbye,
+      LeaveQuery)),
     ("tool → tracker", "DEALER → ROUTER", (ListQuery,)),
     ("tracker → peer", "ROUTER → DEALER",
      (HelloReply, Welcome, Snapshot, Holders, MetaReply, Refused, Pong, LeaveStatus, Farewell,
-      NotYet, ErrorReply, Rejoin, ConnectTo, ReverseToken)),
+      NotYet, ErrorReply, Rejoin, ConnectTo, ReverseToken, Punch)),
     ("tracker → tool", "ROUTER → DEALER", (Listing,)),
     ("tracker → every peer", "PUB → SUB, topic f", (FileAdded, Availability, FileRemoved)),
     ("tracker → tools", "PUB → SUB, topic p",
@@ -934,6 +971,10 @@ ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
     # roles of the sockets swap and the requester's ROUTER does the asking.
     ("serving peer → requester", "DEALER → ROUTER", (Introduce, ChunkData, ChunkRefused)),
     ("requester → serving peer", "ROUTER → DEALER", (ChunkRequest, Cancel)),
+    # Punched: both peers connect at once (TCP simultaneous open), and the one
+    # connection joins a ROUTER of each; each asks and answers over it.
+    ("peer ↔ peer, punched", "ROUTER ↔ ROUTER",
+     (ChunkRequest, Cancel, ChunkData, ChunkRefused)),
 )
 
 # The records nested inside messages, for the reference.

@@ -63,6 +63,8 @@ from swarm.protocol.messages import (
     PeerSummary,
     PeerTraffic,
     Pong,
+    Punch,
+    PunchReady,
     Refusal,
     Refused,
     Rejoin,
@@ -79,6 +81,7 @@ from swarm.protocol.messages import (
 )
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record, field
+from swarm.tracker.punch import Decision, PunchBoard, punch_endpoint
 from swarm.tracker.rate_meter import CounterMeter, RateMeter
 from swarm.tracker.readiness import Readiness
 
@@ -152,8 +155,9 @@ class Outcome(Record, frozen=False):
 
 class TrackerState:
     def __init__(self, pub_port: int, expiry_s: float, new_token: Callable[[], bytes],
-                 rng: random.Random) -> None:
+                 rng: random.Random, echo_ports: tuple[int, ...] = ()) -> None:
         self.pub_port = pub_port
+        self.echo_ports = echo_ports  # the address echoes a peer learns its mapping from
         self.expiry_s = expiry_s
         # Tokens for reversed connections, TOKEN_BYTES of randomness each, and
         # the draw of holders to name: injected, so the state draws no
@@ -173,6 +177,7 @@ class TrackerState:
         # The one writer of peers' complete and excused sets: it keeps
         # counts that tell at once for whom rules (a) and (b) hold.
         self.readiness = Readiness(self.peers, self.files)
+        self.punches = PunchBoard()
         self._next_id = 1
         # Verified bytes peers have reported receiving since the tracker
         # started (`swarm status`'s bytes moved); a peer's leaving keeps them.
@@ -200,7 +205,7 @@ class TrackerState:
             out.sends.append((sender, self.listing(now_s)))
             return out
         if isinstance(message, Hello):
-            out.sends.append((sender, HelloReply(PROTOCOL_VERSION, self.pub_port)))
+            out.sends.append((sender, HelloReply(PROTOCOL_VERSION, self.pub_port, self.echo_ports)))
             return out
         peer_id = self.by_sender.get(sender)
         if peer_id is None:
@@ -532,19 +537,42 @@ class TrackerState:
             log.warning("peer %d reports peer %d for %r: %s", peer.peer_id,
                         accused.peer_id, name, complaint.reason)
 
-    def _reverse(self, out: Outcome, asker: PeerRecord, target_id: int) -> None:
+    def _reverse(self, out: Outcome, asker: PeerRecord, target_id: int, now_s: float) -> None:
         """Connection reversal: ``asker`` cannot reach ``target_id``, so the
-        target is told to connect out to the asker.  The tracker only
-        introduces them; the chunks never pass through it."""
+        target is told to connect out to the asker -- or, when both are
+        behind NATs that allow it, both are told to punch through to each
+        other at once.  The tracker only introduces them; the chunks never
+        pass through it."""
         target = self.peers.get(target_id)
         if target is None or target_id == asker.peer_id:
             out.sends.append((asker.sender, ErrorReply(f"no peer {target_id} to reverse")))
+            return
+        decision = self.punches.decide(asker.peer_id, target_id, now_s)
+        if decision is Decision.IN_FLIGHT:
+            return
+        if decision is Decision.PUNCH:
+            self._punch(out, asker, target)
             return
         token = self.new_token()
         log.info("peer %d cannot reach peer %d; asking peer %d to connect out to it",
                  asker.peer_id, target_id, target_id)
         out.sends.append((target.sender, ConnectTo(asker.peer_id, asker.endpoint, token)))
         out.sends.append((asker.sender, ReverseToken(target_id, token)))
+
+    def _punch(self, out: Outcome, a: PeerRecord, b: PeerRecord) -> None:
+        ports = self.punches.ports
+        log.info("peers %d and %d are both behind NAT; telling both to punch through to "
+                 "each other (attempt %d)", a.peer_id, b.peer_id,
+                 self.punches.attempts(a.peer_id, b.peer_id))
+        out.sends.append((a.sender, Punch(b.peer_id, punch_endpoint(b.endpoint,
+                                                                    ports[b.peer_id]))))
+        out.sends.append((b.sender, Punch(a.peer_id, punch_endpoint(a.endpoint,
+                                                                    ports[a.peer_id]))))
+
+    def _punch_ready(self, peer: PeerRecord, message: PunchReady) -> None:
+        log.info("peer %d is behind NAT and can punch from public port %d", peer.peer_id,
+                 message.port)
+        self.punches.ready(peer.peer_id, message.port)
 
     def _cannot_hold(self, out: Outcome, peer: PeerRecord, message: CannotHold) -> None:
         """The peer cannot take the swarm's file of that name: excused."""
@@ -643,6 +671,7 @@ class TrackerState:
 
     def _remove(self, out: Outcome, peer: PeerRecord, reason: str) -> None:
         self.readiness.peer_leaving(peer)
+        self.punches.forget(peer.peer_id)
         del self.peers[peer.peer_id]
         del self.by_sender[peer.sender]
         out.blocks.append(display.Disconnect(peer.peer_id, sorted(peer.received), reason))
@@ -694,7 +723,8 @@ PEER_REQUESTS: dict[type[Message], PeerRequest] = {
         (peer.sender, t._meta_reply(m.digest))),
     SyncRequest: lambda t, out, peer, _m, _now: out.sends.append((peer.sender, t.snapshot())),
     Complaint: lambda t, _out, peer, m, _now: t._complaint(peer, m),
-    ReverseRequest: lambda t, out, peer, m, _now: t._reverse(out, peer, m.peer_id),
+    ReverseRequest: lambda t, out, peer, m, now: t._reverse(out, peer, m.peer_id, now),
+    PunchReady: lambda t, _out, peer, m, _now: t._punch_ready(peer, m),
     CannotHold: lambda t, out, peer, m, _now: t._cannot_hold(out, peer, m),
     CanHoldAgain: lambda t, out, peer, m, _now: t._can_hold_again(out, peer, m.name),
     Withdraw: lambda t, out, peer, m, _now: t._withdraw(out, peer, m),

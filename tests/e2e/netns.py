@@ -125,9 +125,17 @@ class Topology:
         run("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", nic, "root", "tbf",
             "rate", rate, "burst", "256kb", "latency", "100ms")
 
-    def add_hidden_host(self, name: str, router_index: int, rate_mbit: int) -> tuple[str, str]:
+    def add_hidden_host(self, name: str, router_index: int, rate_mbit: int,
+                        random_ports: bool = False,
+                        drop_unsolicited: bool = False) -> tuple[str, str]:
         """A host behind a NAT router (masquerade): it can connect out to the
-        bridge's hosts, but none of them can connect in."""
+        bridge's hosts, but none of them can connect in.  Linux masquerade
+        keeps a connection's source port where it can; ``random_ports`` makes
+        it draw a new one for every connection (nft ``fully-random``, iptables
+        ``--random-fully``), as a symmetric NAT does.  ``drop_unsolicited``:
+        the router silently drops a connection attempt from outside that
+        matches nothing it let out, as home routers do, instead of answering
+        it with a reset (what a Linux router without that rule does)."""
         tool = nat_tool()
         if tool is None:
             raise NetnsUnavailable("neither nft nor iptables is installed for NAT")
@@ -137,7 +145,7 @@ class Topology:
         run("ip", "-n", router, "addr", "add", f"{SUBNET}.{router_index}/24", "dev", public_nic)
         host = self.ns(name)
         self._add_ns(host)
-        inside, outside = f"p{self.tag}a", f"p{self.tag}b"
+        inside, outside = f"p{self.tag}a{router_index}", f"p{self.tag}b{router_index}"
         run("ip", "link", "add", inside, "type", "veth", "peer", "name", outside)
         run("ip", "link", "set", inside, "netns", host)
         run("ip", "link", "set", outside, "netns", router)
@@ -152,13 +160,31 @@ class Topology:
             run("ip", "netns", "exec", router, "nft",
                 "add chain ip nat post { type nat hook postrouting priority 100 ; }")
             run("ip", "netns", "exec", router, "nft", "add", "rule", "ip", "nat", "post",
-                "oifname", public_nic, "masquerade")
+                "oifname", public_nic, "masquerade", *(["fully-random"] if random_ports else []))
         else:
             run("ip", "netns", "exec", router, "iptables", "-t", "nat", "-A", "POSTROUTING",
-                "-o", public_nic, "-j", "MASQUERADE")
+                "-o", public_nic, "-j", "MASQUERADE",
+                *(["--random-fully"] if random_ports else []))
+        if drop_unsolicited:
+            self._drop_unsolicited(tool, router, public_nic)
         self.limit(host, inside, rate_mbit, 0, 0.0)
-        self.notes.append(f"NAT by {tool} masquerade at {SUBNET}.{router_index}")
+        kind = "masquerade fully-random" if random_ports else "masquerade"
+        if drop_unsolicited:
+            kind += ", unsolicited packets dropped"
+        self.notes.append(f"NAT by {tool} {kind} at {SUBNET}.{router_index}")
         return host, f"{PRIVATE}.2"
+
+    @staticmethod
+    def _drop_unsolicited(tool: str, router: str, public_nic: str) -> None:
+        if tool == "nft":
+            run("ip", "netns", "exec", router, "nft", "add", "table", "ip", "guard")
+            run("ip", "netns", "exec", router, "nft",
+                "add chain ip guard in { type filter hook input priority 0 ; }")
+            run("ip", "netns", "exec", router, "nft", "add", "rule", "ip", "guard", "in",
+                "iifname", public_nic, "ct", "state", "new,invalid", "drop")
+        else:
+            run("ip", "netns", "exec", router, "iptables", "-A", "INPUT", "-i", public_nic,
+                "-m", "conntrack", "--ctstate", "NEW,INVALID", "-j", "DROP")
 
     def destroy(self) -> None:
         for ns in reversed(self.namespaces):

@@ -42,7 +42,7 @@ def test_a_heartbeat_counts_only_what_was_served_since_the_last_join() -> None:
     doc = meta_of_bytes("doc", bytes(range(256)) * 4)  # 1024 bytes, 2 chunks
     state = lone_peer([doc])
     state.start()
-    state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556), 0.0)
+    state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.0)
     state.on_tracker(m.Welcome(1, m.Snapshot(0, ()), ()), 0.0)
     state.on_request(b"route", m.ChunkRequest(7, doc.digest, 0, 2), 0.5)
     assert heartbeats(state.on_timer(1.0)) == [m.Heartbeat(1024)]

@@ -258,7 +258,7 @@ def test_a_peer_says_hello_then_subscribes_before_it_joins() -> None:
     doc = meta_of_bytes("doc", b"hello")
     state = lone_peer([doc])
     assert state.start() == [ServeFile(doc), ToTracker(m.Hello(m.PROTOCOL_VERSION))]
-    actions = state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556), 0.1)
+    actions = state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.1)
     assert actions == [Subscribe(5556),
                        ToTracker(m.Join(m.PROTOCOL_VERSION, 20001, (doc,), ()))]
     assert state.phase is Phase.JOINING

@@ -67,7 +67,7 @@ def joined(local: list[FileMeta], partials: list[tuple[FileMeta, list[int]]],
            files: list[FileSummary]) -> PeerState:
     state = PeerState(Settings(), 1.0, local, partials, {}, 20001, 0.0, random.Random(1))
     state.start()
-    state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556), 0.1)
+    state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.1)
     state.on_tracker(m.Welcome(3, m.Snapshot(0, tuple(files)), ()), 0.2)
     return state
 

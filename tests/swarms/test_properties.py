@@ -403,7 +403,7 @@ class PeerMachine(RuleBasedStateMachine):
         self.state = PeerState(Settings(tracker_grace_s=20.0), 10.0, local, [], {}, 20000,
                                self.now_s, random.Random(seed))
         self._run(self.state.start())
-        self._run(self.state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556), self.now_s))
+        self._run(self.state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), self.now_s))
         welcome = m.Welcome(data.draw(PEER_IDS, label="peer id"), self._draw_snapshot(data), ())
         self._run(self.state.on_tracker(welcome, self.now_s))
 

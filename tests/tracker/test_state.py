@@ -254,7 +254,7 @@ def test_holders_query_clips_to_the_asked_window() -> None:
 
 def test_hello_answers_anyone_with_the_event_port() -> None:
     reply = only_reply(send(new_state(), 9, m.Hello(1)), 9)
-    assert reply == m.HelloReply(m.PROTOCOL_VERSION, PUB_PORT)
+    assert reply == m.HelloReply(m.PROTOCOL_VERSION, PUB_PORT, ())
 
 
 def test_meta_query_sync_request_and_heartbeat_replies() -> None:
