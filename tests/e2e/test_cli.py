@@ -3,16 +3,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
-import pty
 import signal
-import struct
 import subprocess
 import sys
-import termios
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +21,7 @@ from tests.e2e.harness import (
     random_bytes,
     wait_for,
 )
+from tests.e2e.terminal import TerminalRun
 
 MIB = 1 << 20
 SLOW = {"SWARM_UPLOAD_LIMIT_BYTES_S": "400000"}
@@ -188,47 +184,24 @@ def run_fetcher_capturing_stderr(swarm: Swarm, on_terminal: bool) -> bytes:
     """A fetching peer whose stderr is a pseudo-terminal or a pipe; what it wrote there."""
     cwd = swarm.root / ("tty-peer" if on_terminal else "pipe-peer")
     (cwd / "Shared").mkdir(parents=True)
-    env = {**os.environ, "PYTHONPATH": str(REPO), "SWARM_LOG_LEVEL": "warning"}
+    env = {"PYTHONPATH": str(REPO), "SWARM_LOG_LEVEL": "warning"}
     argv = ["sh", str(REPO / "peer.sh"), "127.0.0.1", str(swarm.port), "1"]
-    chunks: list[bytes] = []
     if on_terminal:
-        master, slave = pty.openpty()
         # A terminal of 24 rows and 100 columns, as a person would have.
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                                stderr=slave, stdin=subprocess.DEVNULL, start_new_session=True)
-        os.close(slave)
-
-        def drain() -> None:
-            while True:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:
-                    return  # the terminal closed with the peer
-                if not data:
-                    return
-                chunks.append(data)
-
-        reader = threading.Thread(target=drain, daemon=True)
-        reader.start()
-    else:
-        proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                start_new_session=True)
+        peer = TerminalRun(argv, cwd, env, rows=24, columns=100, stdout_too=False)
+        assert peer.wait(timeout_s=60) == 0
+        return bytes(peer.raw)
+    proc = subprocess.Popen(argv, cwd=cwd, env={**os.environ, **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL, start_new_session=True)
     try:
-        if on_terminal:
-            proc.wait(timeout=60)
-            reader.join(timeout=5)
-            os.close(master)
-        else:
-            _, err = proc.communicate(timeout=60)
-            chunks.append(err)
+        _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode == 0
-    return b"".join(chunks)
+    return err
 
 
 def test_progress_bars_on_a_terminal_and_not_on_a_pipe(swarm: Swarm) -> None:

@@ -3,21 +3,12 @@ left per file, and the swarm's totals, in the JSON and in the table."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
-import select
 import signal
-import struct
-import subprocess
 import sys
-import termios
-import time
 from typing import Any
 
-import pyte
-
 from tests.e2e.harness import REPO, Swarm, random_bytes, shared_contents, wait_for
+from tests.e2e.terminal import TerminalRun
 from tests.e2e.test_cli import as_json, swarm_cmd
 
 MIB = 1 << 20
@@ -95,41 +86,15 @@ def test_the_live_table_fits_a_short_terminal(swarm: Swarm) -> None:
     wait_for(lambda: all(shared_contents(run.shared) == files for run in swarm.peers),
              30, "every peer to hold every file")
 
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "swarm", "status", "127.0.0.1", str(swarm.port),
-         "--interval-s", "0.2"],
-        stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, start_new_session=True,
-        env={**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm"})
-    os.close(slave)
-    screen = pyte.Screen(columns, rows)
-    stream = pyte.ByteStream(screen)
-    redraws = 0
-    try:
-        deadline = time.monotonic() + 20
-        while redraws < 3 and time.monotonic() < deadline:  # a few redraws in place
-            if select.select([master], [], [], 0.5)[0]:
-                data = os.read(master, 65536)
-                redraws += data.count(b"\x1b[2J")
-                stream.feed(data)
-        proc.send_signal(signal.SIGINT)
-        assert proc.wait(timeout=10) == 0
-        while select.select([master], [], [], 0.2)[0]:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break  # the terminal closed with the command
-            if not data:
-                break
-            stream.feed(data)
+    table = TerminalRun([sys.executable, "-m", "swarm", "status", "127.0.0.1", str(swarm.port),
+                         "--interval-s", "0.2"], REPO, rows=rows, columns=columns)
+    try:  # a few redraws in place, then Ctrl-C
+        wait_for(lambda: table.count(b"\x1b[2J") >= 3, 20, "three redraws of the table")
+        table.signal(signal.SIGINT)
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        os.close(master)
-    assert redraws >= 3
-    lines = [line.rstrip() for line in screen.display]
+        code = table.wait(timeout_s=10)
+    assert code == 0
+    lines = table.lines()
     # The top of the table is still on the screen: nothing scrolled away.
     assert lines[0] == f"5 peer(s), 5 file(s), event {lines[0].split()[-1]}"
     assert lines[1].split() == ["PEER", "ENDPOINT", "FILES", "HELD", "RECV", "SEND"]

@@ -5,57 +5,25 @@ bar) and when it has exited (nothing left over the prompt)."""
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import signal
-import struct
-import subprocess
-import termios
-import threading
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyte
-
 from tests.e2e.harness import REPO, Swarm, random_bytes, wait_for
+from tests.e2e.terminal import TerminalRun
 
 MIB = 1 << 20
 COLUMNS, ROWS = 100, 30
 
 
-@dataclass
-class TerminalRun:
-    """A peer whose stdout and stderr are one pseudo-terminal (as in a shell),
-    everything it wrote there, and the screens it went through."""
+class ScreenWatch:
+    """Looks at every screen a peer's terminal goes through: never two bars
+    of one file, never a stdout line broken by the area."""
 
-    proc: subprocess.Popen[bytes]
-    master: int
-    screen: pyte.Screen = field(default_factory=lambda: pyte.Screen(COLUMNS, ROWS))
-    raw: bytearray = field(default_factory=bytearray)
-    problems: list[str] = field(default_factory=list)
-    seen_lines: set[str] = field(default_factory=set)
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.seen_lines: set[str] = set()
 
-    def __post_init__(self) -> None:
-        self.stream = pyte.ByteStream(self.screen)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                data = os.read(self.master, 65536)
-            except OSError:
-                return  # the terminal closed with the peer
-            if not data:
-                return
-            self.raw += data
-            self.stream.feed(data)
-            self._check_screen()
-
-    def _check_screen(self) -> None:
-        lines = self.lines()
+    def __call__(self, lines: list[str]) -> None:
         self.seen_lines.update(lines)
         bars: dict[str, int] = {}
         for line in lines:
@@ -66,44 +34,34 @@ class TerminalRun:
                 self.problems.append(f"a stdout line broken by the area: {line!r}")
         self.problems += [f"{n} bars of {name}" for name, n in bars.items() if n > 1]
 
-    def lines(self) -> list[str]:
-        return [line.rstrip() for line in self.screen.display]
 
-    def wait(self, timeout_s: float) -> int:
-        try:
-            code = self.proc.wait(timeout=timeout_s)
-        finally:
-            if self.proc.poll() is None:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.reader.join(timeout=5)
-        os.close(self.master)
-        return code
+class PeerOnTerminal(TerminalRun):
+    """A peer whose stdout and stderr are one pseudo-terminal (as in a shell)."""
 
-    def final_screen(self) -> list[str]:
-        """The lines written, up to the cursor (the rest of the screen is blank)."""
-        lines = self.lines()
-        assert all(not line for line in lines[self.screen.cursor.y:]), lines
-        return lines[:self.screen.cursor.y]
+    def __init__(self, swarm: Swarm, cwd: Path, quiet_s: float,
+                 env: dict[str, str] | None = None) -> None:
+        self.watch = ScreenWatch()
+        super().__init__(["sh", str(REPO / "peer.sh"), "127.0.0.1", str(swarm.port),
+                          str(quiet_s)], cwd, {"SWARM_LOG_LEVEL": "warning", **(env or {})},
+                         ROWS, COLUMNS, on_screen=self.watch)
+
+    @property
+    def problems(self) -> list[str]:
+        return self.watch.problems
+
+    @property
+    def seen_lines(self) -> set[str]:
+        return self.watch.seen_lines
 
 
 def run_on_terminal(swarm: Swarm, name: str, quiet_s: float,
                     files: dict[str, bytes] | None = None,
-                    env: dict[str, str] | None = None) -> TerminalRun:
+                    env: dict[str, str] | None = None) -> PeerOnTerminal:
     cwd = swarm.root / name
     (cwd / "Shared").mkdir(parents=True, exist_ok=True)
     for file_name, data in (files or {}).items():
         (cwd / "Shared" / file_name).write_bytes(data)
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-    proc = subprocess.Popen(
-        ["sh", str(REPO / "peer.sh"), "127.0.0.1", str(swarm.port), str(quiet_s)],
-        cwd=cwd, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-        env={**os.environ, "PYTHONPATH": str(REPO), "TERM": "xterm",
-             "SWARM_LOG_LEVEL": "warning", **(env or {})},
-        start_new_session=True)
-    os.close(slave)
-    return TerminalRun(proc, master)
+    return PeerOnTerminal(swarm, cwd, quiet_s, env)
 
 
 def test_a_peer_fetching_on_a_terminal_leaves_a_clean_screen(swarm: Swarm) -> None:
