@@ -48,12 +48,7 @@ def keys_from(swarm_key: str) -> CurveKeys | None:
     """The key pairs of a swarm key; None for an open swarm (no key)."""
     if not swarm_key:
         return None
-    try:
-        seed = bytes.fromhex(swarm_key)
-    except ValueError:
-        seed = b""
-    if len(seed) != KEY_BYTES:
-        raise SwarmKeyError("a swarm key is 64 hexadecimal digits (make one: swarm keygen)")
+    seed = _key_bytes(swarm_key)
     pairs = []
     for role in (b"server", b"client"):
         # Any 32 bytes make a Curve25519 secret key; hashing with the role
@@ -70,13 +65,17 @@ def http_token(swarm_key: str) -> str | None:
     gives away nothing of the key (nor of the Curve keys made from it)."""
     if not swarm_key:
         return None
+    return hmac.new(_key_bytes(swarm_key), HTTP_TOKEN_LABEL, hashlib.sha256).hexdigest()
+
+
+def _key_bytes(swarm_key: str) -> bytes:
     try:
         seed = bytes.fromhex(swarm_key)
     except ValueError:
         seed = b""
     if len(seed) != KEY_BYTES:
         raise SwarmKeyError("a swarm key is 64 hexadecimal digits (make one: swarm keygen)")
-    return hmac.new(seed, HTTP_TOKEN_LABEL, hashlib.sha256).hexdigest()
+    return seed
 
 
 def make_server(sock: zmq.Socket[bytes], keys: CurveKeys) -> None:

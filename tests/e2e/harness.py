@@ -470,3 +470,17 @@ def random_bytes(seed: int, size: int) -> bytes:
     import random
 
     return random.Random(seed).randbytes(size)
+
+
+DASHBOARD_URL_RE = re.compile(r"dashboard at (http://\S+/)")
+
+
+def dashboard_url(swarm: Swarm) -> str:
+    """The URL the tracker wrote on stderr: `dashboard at http://HOST:PORT/ ...`."""
+    tracker = swarm.tracker
+    assert tracker is not None
+    wait_for(lambda: DASHBOARD_URL_RE.search(tracker.stderr()), 20,
+             "the dashboard's URL on the tracker's stderr")
+    match = DASHBOARD_URL_RE.search(tracker.stderr())
+    assert match is not None
+    return match[1]

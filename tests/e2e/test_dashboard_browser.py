@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Swarm, random_bytes, wait_for
+from tests.e2e.harness import Swarm, dashboard_url, random_bytes, wait_for
 from tests.e2e.test_cli import swarm_cmd
 
 MIB = 1 << 20
@@ -69,18 +69,6 @@ def chromium(binary: str, *args: str) -> subprocess.CompletedProcess[str]:
         browser.communicate()
         raise AssertionError(f"chromium still running after {BROWSER_TIMEOUT_S} s") from None
     return subprocess.CompletedProcess(argv, browser.returncode, out, err)
-
-
-def dashboard_url(swarm: Swarm) -> str:
-    """The URL the tracker wrote on stderr: `dashboard at http://HOST:PORT/ ...`."""
-    tracker = swarm.tracker
-    assert tracker is not None
-    pattern = re.compile(r"dashboard at (http://\S+/)")
-    wait_for(lambda: pattern.search(tracker.stderr()), 20,
-             "the dashboard's URL on the tracker's stderr")
-    match = pattern.search(tracker.stderr())
-    assert match is not None
-    return match[1]
 
 
 def api_status(url: str) -> dict[str, Any]:

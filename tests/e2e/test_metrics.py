@@ -4,7 +4,6 @@ have left, and read with prometheus_client's own parser."""
 
 from __future__ import annotations
 
-import re
 import signal
 import urllib.request
 
@@ -13,21 +12,20 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from tests.e2e.harness import Swarm, check_swarm, random_bytes, shared_contents, wait_for
+from tests.e2e.harness import (
+    Swarm,
+    check_swarm,
+    dashboard_url,
+    random_bytes,
+    shared_contents,
+    wait_for,
+)
 
 Samples = dict[str, list[Sample]]  # by family name
 
 
 def metrics_url(swarm: Swarm) -> str:
-    """From the line the tracker writes on stderr: `dashboard at http://HOST:PORT/ ...`."""
-    tracker = swarm.tracker
-    assert tracker is not None
-    pattern = re.compile(r"dashboard at (http://\S+/)")
-    wait_for(lambda: pattern.search(tracker.stderr()), 20,
-             "the dashboard's URL on the tracker's stderr")
-    match = pattern.search(tracker.stderr())
-    assert match is not None
-    return match[1] + "metrics"
+    return dashboard_url(swarm) + "metrics"
 
 
 def scrape(url: str) -> Samples:
