@@ -20,11 +20,11 @@ import os
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TextIO
 
-from swarm.peer.progress import FileProgress, PeerStatus, status_line
-from swarm.units import human_size
+from swarm.peer.progress import FileProgress, PeerStatus, plural, status_line
+from swarm.units import human_rate, human_size
 
 log = logging.getLogger("swarm.peer")
 
@@ -68,10 +68,6 @@ def _terminal_size(stream: TextIO) -> tuple[int, int]:
 # --- the words and the bars (pure) ---------------------------------------------------
 
 
-def rate_text(bytes_per_s: float) -> str:
-    return f"{human_size(bytes_per_s)}/s"
-
-
 def eta_text(seconds: float | None) -> str:
     if seconds is None:
         return "ETA --:--"
@@ -88,12 +84,12 @@ def bar_line(f: FileProgress, rate_bps: float | None, columns: int) -> str:
     fraction = f.held_bytes / f.size_bytes if f.size_bytes else 1.0
     remaining = f.size_bytes - f.held_bytes
     if rate_bps:
-        speed, eta = rate_text(rate_bps), eta_text(remaining / rate_bps)
+        speed, eta = human_rate(rate_bps), eta_text(remaining / rate_bps)
     elif f.resumed_bytes and f.held_bytes == f.resumed_bytes:
         speed, eta = f"resumed {human_size(f.resumed_bytes)}", eta_text(None)
     else:
         speed, eta = "starting", eta_text(None)
-    sources = f"{f.sources} peer{'' if f.sources == 1 else 's'}"
+    sources = plural(f.sources, "peer")
     tail = (f" {human_size(f.held_bytes)}/{human_size(f.size_bytes)}"
             f" · {speed} · {eta} · {sources}")
     head = f"{name:<{NAME_COLUMNS}} {int(fraction * 100):3d}% "
@@ -111,9 +107,9 @@ def finished_line(name: str, size_bytes: int, took_s: float | None, resumed_byte
 
 
 def joined_line(fields: Mapping[str, Any], tracker: str) -> str:
-    files = fields.get("files", 0)
+    files = plural(int(fields.get("files", 0)), "file")
     return (f"peer {fields.get('peer', '?')} joined the swarm at {tracker} · sharing "
-            f"{files} file{'' if files == 1 else 's'} ({human_size(fields.get('bytes', 0))})"
+            f"{files} ({human_size(fields.get('bytes', 0))})"
             f" · serving chunks on port {fields.get('port', '?')}")
 
 
@@ -195,8 +191,7 @@ class Console:
     the join line goes to the log at info level."""
 
     def __init__(self, live: bool, tracker: str, stdout: TextIO | None = None,
-                 stderr: TextIO | None = None, clock: Callable[[], float] | None = None
-                 ) -> None:
+                 stderr: TextIO | None = None) -> None:
         self.live = live
         self.tracker = tracker
         self.stderr = stderr or sys.stderr

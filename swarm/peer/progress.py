@@ -43,14 +43,14 @@ def status_line(status: PeerStatus) -> str:
     if status.leaving:
         return "leaving: saying goodbye to the tracker"
     parts = []
-    files = _plural(status.holds, "file")
+    files = plural(status.holds, "file")
     if status.serving_peers:
-        parts.append(f"seeding {files} to {_plural(status.serving_peers, 'peer')}")
+        parts.append(f"seeding {files} to {plural(status.serving_peers, 'peer')}")
     else:
         parts.append(f"holding {files}")
     if status.fetching:
         waiting = f", {status.waiting_files} queued" if status.waiting_files else ""
-        parts.append(f"fetching {_plural(status.fetching, 'file')}{waiting}")
+        parts.append(f"fetching {plural(status.fetching, 'file')}{waiting}")
     elif status.tracker_reason:
         reason = status.tracker_reason
         parts.append(reason if reason.startswith("waiting") else f"waiting: {reason}")
@@ -63,7 +63,8 @@ def status_line(status: PeerStatus) -> str:
     return " · ".join(parts)
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
+    """``1 file``, ``2 files``."""
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 

@@ -756,7 +756,7 @@ class PeerState:
         return PeerStatus(
             joined=joined,
             holds=len(self.local),
-            fetching=sum(1 for f in self.fetcher.progress() if not f.done),
+            fetching=sum(1 for d in self.plan.downloads.values() if not d.done),
             waiting_files=self.fetcher.queued,
             serving_peers=self.uploads.serving_peers(now_s),
             leaving=self.phase in (Phase.LEAVING, Phase.DONE),
