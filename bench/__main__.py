@@ -129,7 +129,7 @@ def gib_rss() -> tuple[float, float]:
 
 def render_throughput() -> float:
     """ACQUIRED lines per second the tracker renders and writes, alone."""
-    from swarm.io.stdout import StdoutWriter
+    from swarm.io.common.stdout import StdoutWriter
     from swarm.protocol.display import Acquired
 
     blocks = [Acquired(1, "file.bin", 65536, [(i * 512, (i + 1) * 512)]) for i in range(128)]

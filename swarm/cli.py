@@ -348,11 +348,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _keygen(settings, args.http_token)
     setup_logging(settings.log_level, command)
     if command == "tracker":
-        from swarm.io.tracker_loop import run_tracker
+        from swarm.io.tracker.loop import run_tracker
 
         return run_tracker(settings, Path.cwd(), events=args.events)
     if command == "peer":
-        from swarm.io.peer_loop import run_peer
+        from swarm.io.peer.loop import run_peer
 
         exit_code = run_peer(settings, args.host, args.port, args.min_alive_s, args.shared,
                              Path(settings.state_dir), events=args.events,
@@ -365,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "get":
         return _get(settings, args)
     if command == "seed":
-        from swarm.io.one_shot import run_seed
+        from swarm.io.peer.one_shot import run_seed
 
         return run_seed(settings, args.host, args.port, args.files, forever=args.forever,
                         events=args.events, progress=args.progress)
@@ -390,8 +390,8 @@ def wanted_files(listing: Any, keys: list[str]) -> dict[str, bytes]:
 
 
 def _get(settings: Settings, args: argparse.Namespace) -> int:
-    from swarm.io.curve import keys_from as curve_keys
-    from swarm.io.one_shot import run_get
+    from swarm.io.common.curve import keys_from as curve_keys
+    from swarm.io.peer.one_shot import run_get
     from swarm.tools.client import TrackerClient, TrackerQueryError
     from swarm.tools.report import FileNotFound
 
@@ -443,7 +443,7 @@ def _config(loaded: LoadedSettings, as_json: bool) -> int:
 
 
 def _digest(paths: list[Path]) -> int:
-    from swarm.io.store import hash_file
+    from swarm.io.peer.store import hash_file
 
     status = EXIT_OK
     for path in paths:
@@ -458,7 +458,7 @@ def _digest(paths: list[Path]) -> int:
 
 
 def _query(command: str, args: argparse.Namespace) -> int:
-    from swarm.io.curve import keys_from as curve_keys
+    from swarm.io.common.curve import keys_from as curve_keys
     from swarm.tools import report
     from swarm.tools.client import TrackerClient, TrackerQueryError
 
@@ -487,7 +487,7 @@ def _query(command: str, args: argparse.Namespace) -> int:
 
 
 def _keygen(settings: Settings, want_http_token: bool) -> int:
-    from swarm.io.curve import http_token, new_swarm_key
+    from swarm.io.common.curve import http_token, new_swarm_key
 
     if not want_http_token:
         print(new_swarm_key())

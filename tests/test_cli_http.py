@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from swarm.cli import build_parser, main
-from swarm.io.curve import http_token
+from swarm.io.common.curve import http_token
 
 KEY = "ab" * 32
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "swarm"
-PURE = ("protocol", "tracker", "peer")
+PURE = ("protocol", "tracker", "peer", "http")
 
 # Modules a pure module may not import, by their top-level name: sockets,
 # threads and processes, the disk, the clock, the process's randomness.
@@ -74,7 +74,7 @@ def test_pure_modules_touch_no_socket_disk_clock_or_randomness(path: Path) -> No
     "import zmq",
     "from threading import Thread",
     "import time\nnow = time.monotonic()",
-    "from swarm.io.store import Store",
+    "from swarm.io.peer.store import Store",
     "from swarm import io",
     "import random\nrng = random.Random()",
     "import random\nx = random.random()",

@@ -1,7 +1,7 @@
 """The exact stdout blocks of the contract (sans-IO).
 
 Blocks are plain records the state machines return; ``render`` turns them
-into the contract's text.  ``swarm.io.stdout`` writes them, a batch in one
+into the contract's text.  ``swarm.io.common.stdout`` writes them, a batch in one
 write, so no block is ever split or interleaved.  Diagnostics never come
 here: they go to ``logging`` (stderr).
 """

@@ -8,7 +8,7 @@ import os
 
 import zmq
 
-from swarm.io.curve import CurveKeys, make_client
+from swarm.io.common.curve import CurveKeys, make_client
 from swarm.protocol.codec import MAX_HEADER_BYTES, decode_header, encode_frames
 from swarm.protocol.messages import (
     ErrorReply,

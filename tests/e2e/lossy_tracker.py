@@ -17,7 +17,7 @@ from pathlib import Path
 
 from swarm import cli
 from swarm.config import Settings
-from swarm.io import tracker_loop
+from swarm.io.tracker import loop as tracker_loop
 from swarm.protocol.messages import FILE_TOPIC, Event
 
 log = logging.getLogger("swarm.tracker")

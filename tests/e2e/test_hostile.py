@@ -41,7 +41,7 @@ from typing import Any
 import msgpack
 import zmq
 
-from swarm.io.port_file import LOCK_FILE
+from swarm.io.tracker.port_file import LOCK_FILE
 from swarm.protocol.chunks import Layout
 from swarm.protocol.codec import decode, encode, encode_frames
 from swarm.protocol.messages import (

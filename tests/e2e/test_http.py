@@ -14,13 +14,13 @@ import threading
 import time
 from typing import Any
 
-from swarm.io.curve import new_swarm_key
+from swarm.io.common.curve import new_swarm_key
 from tests.e2e.harness import TEST_ENV, Swarm, check_swarm, random_bytes, wait_for
 from tests.e2e.test_cli import as_json, swarm_cmd
 
 URL_RE = re.compile(r"dashboard at http://127\.0\.0\.1:(\d+)/ ")
 SOCKET_TIMEOUT_S = 20.0  # every read below is bounded by this
-HEAD_TIMEOUT_S = 10.0  # the server's, for a request head (swarm/io/http_server.py)
+HEAD_TIMEOUT_S = 10.0  # the server's, for a request head (swarm/io/http/server.py)
 MAX_CONNECTIONS = 64  # the server's
 # Rates and what heartbeats carry move while a swarm is done; the rest stands still.
 MOVING = {"time", "recv_bytes_s", "send_bytes_s", "sent_bytes", "eta_s"}

@@ -9,7 +9,7 @@ import re
 import signal
 import subprocess
 
-from swarm.io.port_file import read_port
+from swarm.io.tracker.port_file import read_port
 from tests.e2e.harness import TEST_ENV, TRACKER_SH, Proc, Swarm, start, wait_for
 
 LISTENING_RE = re.compile(

@@ -25,10 +25,10 @@ from collections.abc import Callable, Hashable
 
 import zmq
 
-from swarm.io.address_echo import ask_echoes
-from swarm.io.curve import CurveKeys, make_client, make_server
-from swarm.io.process_limits import AcceptWatch
-from swarm.io.zmq_util import configure
+from swarm.io.common.address_echo import ask_echoes
+from swarm.io.common.curve import CurveKeys, make_client, make_server
+from swarm.io.common.process_limits import AcceptWatch
+from swarm.io.common.zmq_util import configure
 from swarm.peer.reversal import ReverseRoute
 from swarm.protocol.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
 from swarm.protocol.messages import FILE_TOPIC, Message, bracketed, is_ipv6, tcp_endpoint

@@ -6,7 +6,7 @@ import io
 
 import pyte
 
-from swarm.io.console import LiveArea, bar_line, eta_text, finished_line, joined_line
+from swarm.io.peer.console import LiveArea, bar_line, eta_text, finished_line, joined_line
 from swarm.peer.progress import FileProgress
 
 MIB = 1 << 20

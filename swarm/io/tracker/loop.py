@@ -18,13 +18,13 @@ from typing import TYPE_CHECKING, Any
 import zmq
 
 from swarm.config import Settings
-from swarm.io.address_echo import AddressEcho
-from swarm.io.curve import http_token, keys_from, make_server, start_authenticator
-from swarm.io.event_log import EventLogHandler, event_record, open_event_log
-from swarm.io.port_file import FolderLock, FolderTaken, write_port_file
-from swarm.io.process_limits import AcceptWatch, peers_within, raise_open_file_limit
-from swarm.io.stdout import StdoutWriter
-from swarm.io.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
+from swarm.io.common.address_echo import AddressEcho
+from swarm.io.common.curve import http_token, keys_from, make_server, start_authenticator
+from swarm.io.common.event_log import EventLogHandler, event_record, open_event_log
+from swarm.io.common.process_limits import AcceptWatch, peers_within, raise_open_file_limit
+from swarm.io.common.stdout import StdoutWriter
+from swarm.io.common.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
+from swarm.io.tracker.port_file import FolderLock, FolderTaken, write_port_file
 from swarm.protocol.codec import MAX_HEADER_BYTES, decode, encode, encode_frames
 from swarm.protocol.display import Acquired, Block, Connect, Disconnect
 from swarm.protocol.messages import (
@@ -46,9 +46,9 @@ from swarm.protocol.messages import (
 from swarm.tracker.state import Outcome, TrackerState
 
 if TYPE_CHECKING:
-    from swarm.io.dashboard_feed import DashboardFeed
-    from swarm.io.http_server import HttpServer
-    from swarm.io.tracker_metrics import TrackerMetrics
+    from swarm.io.http.feed import DashboardFeed
+    from swarm.io.http.metrics import TrackerMetrics
+    from swarm.io.http.server import HttpServer
 
 log = logging.getLogger("swarm.tracker")
 
@@ -162,8 +162,8 @@ class TrackerLoop:
     def _start_dashboard(self) -> None:
         """The HTTP server of --http, on its own thread; this loop only
         publishes to its feed."""
-        from swarm.io.dashboard_feed import DashboardFeed
-        from swarm.io.http_server import start_http_server
+        from swarm.io.http.feed import DashboardFeed
+        from swarm.io.http.server import start_http_server
 
         self.feed = DashboardFeed()
         self.feed.on_wanted(self.waker.wake)
@@ -323,7 +323,7 @@ def _tracker_metrics(feed: DashboardFeed) -> TrackerMetrics | None:
     """The metrics /metrics serves; without prometheus_client installed the
     dashboard works and /metrics says it is not available."""
     try:
-        from swarm.io.tracker_metrics import TrackerMetrics
+        from swarm.io.http.metrics import TrackerMetrics
     except ImportError as exc:
         log.warning("no metrics at /metrics: %s", exc)
         return None

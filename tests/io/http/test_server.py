@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from swarm.io.dashboard_feed import DashboardFeed
-from swarm.io.http_request import Request
-from swarm.io.http_server import PLACEHOLDER, HttpServer
+from swarm.http.request import Request
+from swarm.io.http.feed import DashboardFeed
+from swarm.io.http.server import PLACEHOLDER, HttpServer
 
 TOKEN = "ab" * 32
 

@@ -1,8 +1,8 @@
 """A peer's poll loop: the thin side of the peer.
 
-It owns the sockets (``peer_sockets``), the disk (``store``, ``watcher``)
+It owns the sockets (``sockets``), the disk (``store``, ``watcher``)
 and the clock, hands everything that happens to ``PeerState``, and carries
-out the actions it returns (``peer_actions``).  Files that appear in Shared
+out the actions it returns (``runner``).  Files that appear in Shared
 are hashed on a worker thread, so a big one never stalls the loop.
 """
 
@@ -17,18 +17,18 @@ from pathlib import Path
 import zmq
 
 from swarm.config import Settings
-from swarm.io.console import REFRESH_S as CONSOLE_REFRESH_S
-from swarm.io.console import Console
-from swarm.io.console import wanted as console_wanted
-from swarm.io.curve import keys_from, start_authenticator
-from swarm.io.event_log import open_event_log
-from swarm.io.peer_actions import ActionRunner
-from swarm.io.peer_sockets import PeerSockets
-from swarm.io.process_limits import lower_priority, raise_open_file_limit
-from swarm.io.stdout import StdoutWriter
-from swarm.io.store import Store
-from swarm.io.watcher import SharedWatcher
-from swarm.io.zmq_util import Waker, monotonic, receive_all, timeout_ms, try_decode
+from swarm.io.common.curve import keys_from, start_authenticator
+from swarm.io.common.event_log import open_event_log
+from swarm.io.common.process_limits import lower_priority, raise_open_file_limit
+from swarm.io.common.stdout import StdoutWriter
+from swarm.io.common.zmq_util import Waker, monotonic, receive_all, timeout_ms, try_decode
+from swarm.io.peer.console import REFRESH_S as CONSOLE_REFRESH_S
+from swarm.io.peer.console import Console
+from swarm.io.peer.console import wanted as console_wanted
+from swarm.io.peer.runner import ActionRunner
+from swarm.io.peer.sockets import PeerSockets
+from swarm.io.peer.store import Store
+from swarm.io.peer.watcher import SharedWatcher
 from swarm.peer.actions import Action
 from swarm.peer.mode import Mode
 from swarm.peer.reversal import ReverseRoute

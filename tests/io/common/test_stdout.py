@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from swarm.io.stdout import StdoutWriter
+from swarm.io.common.stdout import StdoutWriter
 from swarm.protocol.display import Acquired, Block, Connect, Disconnect, Shutdown, render
 
 

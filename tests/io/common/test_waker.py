@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from swarm.io.zmq_util import Waker
+from swarm.io.common.zmq_util import Waker
 
 
 def test_a_wake_after_close_writes_nothing_anywhere() -> None:

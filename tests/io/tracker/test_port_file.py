@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from swarm.io.port_file import (
+from swarm.io.tracker.port_file import (
     LOCK_FILE,
     PORT_FILE,
     FolderLock,
@@ -62,7 +62,7 @@ def test_the_lock_of_a_process_killed_with_sigkill_is_let_go(tmp_path: Path) -> 
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import sys, pathlib\n"
-         "from swarm.io.port_file import FolderLock\n"
+         "from swarm.io.tracker.port_file import FolderLock\n"
          "FolderLock(pathlib.Path(sys.argv[1])).acquire()\n"
          "print('held', flush=True)\n"
          "sys.stdin.read()\n",

@@ -4,7 +4,7 @@ event stream, and Prometheus metrics.
 It runs on its own thread with its own asyncio loop, and touches the tracker
 only through a ``DashboardFeed``: the tracker's loop never waits on it.  One
 request per connection (``Connection: close``); every limit a hostile client
-could lean on is bounded (see ``http_request`` for the head's).
+could lean on is bounded (see ``swarm.http.request`` for the head's).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from swarm.config import http_host_port
-from swarm.io.dashboard_feed import RECENT_EVENTS, DashboardFeed, FeedEvent, StatusSnapshot
-from swarm.io.http_request import (
+from swarm.http.request import (
     ALLOWED_METHODS,
     MAX_HEAD_BYTES,
     MAX_REQUEST_LINE_BYTES,
@@ -31,6 +30,7 @@ from swarm.io.http_request import (
     host_allowed,
     is_loopback,
 )
+from swarm.io.http.feed import RECENT_EVENTS, DashboardFeed, FeedEvent, StatusSnapshot
 
 log = logging.getLogger("swarm.http")
 
@@ -57,7 +57,7 @@ CONTENT_TYPES = {
     ".ico": "image/x-icon",
     ".txt": "text/plain; charset=utf-8",
 }
-PLACEHOLDER = (b"The swarm dashboard page is not installed (swarm/io/dashboard/ is empty).\n"
+PLACEHOLDER = (b"The swarm dashboard page is not installed (swarm/io/http/dashboard/ is empty).\n"
                b"/api/status, /api/events and /metrics work.\n")
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
            405: "Method Not Allowed", 408: "Request Timeout", 414: "URI Too Long",

@@ -10,9 +10,7 @@ from pathlib import Path
 import pytest
 
 from swarm.config import ConfigError, http_host_port, load_settings
-from swarm.io.curve import SwarmKeyError, http_token
-from swarm.io.dashboard_feed import FeedEvent
-from swarm.io.http_request import (
+from swarm.http.request import (
     MAX_HEAD_BYTES,
     MAX_HEADER_LINES,
     MAX_REQUEST_LINE_BYTES,
@@ -24,7 +22,9 @@ from swarm.io.http_request import (
     parse_request_line,
     parse_target,
 )
-from swarm.io.http_server import load_assets, response_head, sse_message
+from swarm.io.common.curve import SwarmKeyError, http_token
+from swarm.io.http.feed import FeedEvent
+from swarm.io.http.server import load_assets, response_head, sse_message
 
 KEY = "11" * 32
 

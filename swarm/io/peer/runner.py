@@ -13,11 +13,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from swarm.io.console import Console
-from swarm.io.event_log import EventLog
-from swarm.io.peer_sockets import PeerSockets
-from swarm.io.stdout import StdoutWriter
-from swarm.io.store import Store
+from swarm.io.common.event_log import EventLog
+from swarm.io.common.stdout import StdoutWriter
+from swarm.io.peer.console import Console
+from swarm.io.peer.sockets import PeerSockets
+from swarm.io.peer.store import Store
 from swarm.peer.actions import (
     Action,
     CheckShared,

@@ -8,8 +8,8 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from swarm.io.dashboard_feed import DashboardFeed
-from swarm.io.tracker_metrics import TrackerMetrics
+from swarm.io.http.feed import DashboardFeed
+from swarm.io.http.metrics import TrackerMetrics
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES

@@ -27,7 +27,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
-from swarm.io.dashboard_feed import DashboardFeed
+from swarm.io.http.feed import DashboardFeed
 from swarm.protocol.display import Acquired, Block, Disconnect
 from swarm.protocol.messages import Listing, Refused, Snapshot, Welcome
 from swarm.tracker.state import Outcome

@@ -1,5 +1,5 @@
 """Reading one HTTP/1.1 request head, pure: bytes in, a ``Request`` or an
-``HttpError`` out.  No sockets here; ``http_server`` feeds it lines.
+``HttpError`` out.  No sockets here; ``swarm.io.http.server`` feeds it lines.
 
 Only what a read-only dashboard needs: a request line, headers, a path and
 a few known query parameters.  Anything else is refused with the status a

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from swarm.io.store import Store
-from swarm.io.watcher import SharedWatcher
-from swarm.io.zmq_util import Waker
+from swarm.io.common.zmq_util import Waker
+from swarm.io.peer.store import Store
+from swarm.io.peer.watcher import SharedWatcher
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from swarm.io.store import DiskError, LocalFile, Store, written_pieces
+from swarm.io.peer.store import DiskError, LocalFile, Store, written_pieces
 from swarm.peer.disk import ContentChanged, PlaceResult
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 

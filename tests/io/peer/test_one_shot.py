@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from swarm.config import Settings
-from swarm.io import one_shot
-from swarm.io.store import hash_file
+from swarm.io.peer import one_shot
+from swarm.io.peer.store import hash_file
 
 
 def digest_of(path: Path) -> bytes:

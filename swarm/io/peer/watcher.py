@@ -7,8 +7,8 @@ import logging
 import threading
 from queue import SimpleQueue
 
-from swarm.io.store import LocalFile, SharedScan, Store
-from swarm.io.zmq_util import Waker
+from swarm.io.common.zmq_util import Waker
+from swarm.io.peer.store import LocalFile, SharedScan, Store
 from swarm.protocol.meta import FileMeta
 
 log = logging.getLogger("swarm.peer")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from swarm.io.dashboard_feed import STATUS_INTERVAL_S, WANTED_HOLD_S, DashboardFeed
+from swarm.io.http.feed import STATUS_INTERVAL_S, WANTED_HOLD_S, DashboardFeed
 
 
 class Clock:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import zmq
 
-from swarm.io.address_echo import AddressEcho, ask_echoes
+from swarm.io.common.address_echo import AddressEcho, ask_echoes
 
 
 @pytest.fixture
