@@ -47,7 +47,7 @@ from swarm.config import (
     setting_literal,
     settings_for,
 )
-from swarm.protocol.messages import is_ipv6
+from swarm.protocol.addresses import is_ipv6
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -12,8 +12,9 @@ from collections.abc import Hashable
 from typing import Any
 
 from swarm.protocol.display import Block
-from swarm.protocol.messages import ChunkData, Message
+from swarm.protocol.messages import Message
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.peer_messages import ChunkData
 from swarm.protocol.record import Record, field
 
 

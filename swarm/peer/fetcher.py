@@ -45,19 +45,14 @@ from swarm.peer.rate_limit import TokenBucket
 from swarm.peer.reversal import Reversals
 from swarm.peer.swarm_view import SwarmView
 from swarm.protocol.chunks import pairs
+from swarm.protocol.fields import MAX_TEXT
+from swarm.protocol.message_parts import FileSummary, HaveReport
 from swarm.protocol.messages import (
-    MAX_TEXT,
-    Cancel,
     CanHoldAgain,
     CannotHold,
-    ChunkData,
-    ChunkRefused,
-    ChunkRequest,
     Complaint,
     Complete,
-    FileSummary,
     Have,
-    HaveReport,
     Holders,
     HoldersQuery,
     Message,
@@ -65,6 +60,7 @@ from swarm.protocol.messages import (
     ReverseRequest,
 )
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest
 
 log = logging.getLogger("swarm.peer")
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from swarm.protocol.messages import ROLE_GET, ROLE_PEER, ROLE_SEED, FileSummary, LeaveStatus
+from swarm.protocol.message_parts import FileSummary
+from swarm.protocol.messages import LeaveStatus
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record
+from swarm.protocol.roles import ROLE_GET, ROLE_PEER, ROLE_SEED
 
 
 class Mode(Record):

@@ -54,22 +54,18 @@ from swarm.peer.sync import TrackerSync
 from swarm.peer.unobtained import Unobtained, unobtained
 from swarm.peer.uploads import Uploads
 from swarm.protocol import display
+from swarm.protocol.events import Event
+from swarm.protocol.message_parts import PartialOffer
 from swarm.protocol.messages import (
     PROTOCOL_VERSION,
-    Cancel,
-    ChunkData,
-    ChunkRefused,
-    ChunkRequest,
     ConnectTo,
     ErrorReply,
-    Event,
     Farewell,
     Goodbye,
     Heartbeat,
     Hello,
     HelloReply,
     Holders,
-    Introduce,
     Join,
     LeaveQuery,
     LeaveStatus,
@@ -77,7 +73,6 @@ from swarm.protocol.messages import (
     MetaReply,
     NotYet,
     Offer,
-    PartialOffer,
     Pong,
     Punch,
     PunchReady,
@@ -90,6 +85,7 @@ from swarm.protocol.messages import (
     Withdraw,
 )
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest, Introduce
 
 log = logging.getLogger("swarm.peer")
 

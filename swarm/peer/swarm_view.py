@@ -14,15 +14,9 @@ import enum
 from collections.abc import Callable
 from typing import Any
 
-from swarm.protocol.messages import (
-    FILE_TOPIC,
-    Availability,
-    Event,
-    FileAdded,
-    FileRemoved,
-    FileSummary,
-    Snapshot,
-)
+from swarm.protocol.events import FILE_TOPIC, Availability, Event, FileAdded, FileRemoved
+from swarm.protocol.message_parts import FileSummary
+from swarm.protocol.messages import Snapshot
 from swarm.protocol.record import Record
 
 

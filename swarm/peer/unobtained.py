@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from swarm.peer.leave_rule import HoldsFiles
-from swarm.protocol.messages import FileSummary
+from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.record import Record
 from swarm.units import human_size
 

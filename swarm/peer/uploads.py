@@ -16,8 +16,8 @@ from collections.abc import Callable, Hashable
 from swarm.peer.actions import Outbox, Reply, SendChunks
 from swarm.peer.rate_limit import TokenBucket
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
-from swarm.protocol.messages import ChunkData, ChunkRefused, ChunkRequest
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.peer_messages import ChunkData, ChunkRefused, ChunkRequest
 
 MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for
 MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "busy"

@@ -12,7 +12,10 @@ from collections.abc import Sequence
 
 import msgpack
 
-from swarm.protocol.messages import ALL_MESSAGES, ChunkData, Message, ProtocolError, field_count
+from swarm.protocol.catalogue import ALL_MESSAGES
+from swarm.protocol.fields import ProtocolError, field_count
+from swarm.protocol.messages import Message
+from swarm.protocol.peer_messages import ChunkData
 
 MAX_HEADER_BYTES = 16 << 20  # a join with thousands of files and their hash lists
 MAX_PAYLOAD_BYTES = 8 << 20  # a reply carries at most a few pieces of <= 1 MiB

@@ -9,17 +9,10 @@ import os
 import zmq
 
 from swarm.io.common.curve import CurveKeys, make_client
+from swarm.protocol.addresses import bracketed, is_ipv6, tcp_endpoint
 from swarm.protocol.codec import MAX_HEADER_BYTES, decode_header, encode_frames
-from swarm.protocol.messages import (
-    ErrorReply,
-    Listing,
-    ListQuery,
-    Message,
-    ProtocolError,
-    bracketed,
-    is_ipv6,
-    tcp_endpoint,
-)
+from swarm.protocol.fields import ProtocolError
+from swarm.protocol.messages import ErrorReply, Listing, ListQuery, Message
 
 
 class TrackerQueryError(Exception):

@@ -8,15 +8,9 @@ import math
 from typing import Any
 
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
-from swarm.protocol.messages import (
-    ROLE_GET,
-    ROLE_NAMES,
-    ROLE_PEER,
-    FileListing,
-    Listing,
-    PeerSummary,
-    PeerTraffic,
-)
+from swarm.protocol.message_parts import FileListing, PeerSummary, PeerTraffic
+from swarm.protocol.messages import Listing
+from swarm.protocol.roles import ROLE_GET, ROLE_NAMES, ROLE_PEER
 from swarm.units import human_rate, human_size
 
 DIGEST_SHOWN = 12  # hex digits in tables; JSON has the whole digest

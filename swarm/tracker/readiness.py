@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Protocol
 
-from swarm.protocol.messages import ROLE_GET, ROLE_PEER, ROLE_SEED
+from swarm.protocol.roles import ROLE_GET, ROLE_PEER, ROLE_SEED
 
 
 class PeerFiles(Protocol):

@@ -15,37 +15,44 @@ from typing import Any
 
 from swarm.peer.leave_rule import unmet_a, unmet_b
 from swarm.protocol import display
+from swarm.protocol.addresses import tcp_endpoint
 from swarm.protocol.chunks import ChunkSet, pairs, union_covers
-from swarm.protocol.messages import (
+from swarm.protocol.events import (
     FILE_TOPIC,
-    PROTOCOL_VERSION,
-    ROLE_GET,
-    ROLE_NAMES,
-    ROLE_PEER,
-    ROLE_SEED,
     Availability,
+    Event,
+    Excused,
+    ExcuseWithdrawn,
+    FileAdded,
+    FileCompleted,
+    FileDropped,
+    FileRemoved,
+    PeerJoined,
+    PeerLeft,
+)
+from swarm.protocol.fields import MAX_TEXT as MAX_REASON
+from swarm.protocol.message_parts import (
+    FileListing,
+    FileSummary,
+    HolderRanges,
+    PeerSummary,
+    PeerTraffic,
+    Refusal,
+)
+from swarm.protocol.messages import (
+    PROTOCOL_VERSION,
     CanHoldAgain,
     CannotHold,
     Complaint,
     Complete,
     ConnectTo,
     ErrorReply,
-    Event,
-    Excused,
-    ExcuseWithdrawn,
     Farewell,
-    FileAdded,
-    FileCompleted,
-    FileDropped,
-    FileListing,
-    FileRemoved,
-    FileSummary,
     Goodbye,
     Have,
     Heartbeat,
     Hello,
     HelloReply,
-    HolderRanges,
     Holders,
     HoldersQuery,
     Join,
@@ -58,14 +65,9 @@ from swarm.protocol.messages import (
     MetaReply,
     NotYet,
     Offer,
-    PeerJoined,
-    PeerLeft,
-    PeerSummary,
-    PeerTraffic,
     Pong,
     Punch,
     PunchReady,
-    Refusal,
     Refused,
     Rejoin,
     ReverseRequest,
@@ -74,13 +76,10 @@ from swarm.protocol.messages import (
     SyncRequest,
     Welcome,
     Withdraw,
-    tcp_endpoint,
-)
-from swarm.protocol.messages import (
-    MAX_TEXT as MAX_REASON,
 )
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record, field
+from swarm.protocol.roles import ROLE_GET, ROLE_NAMES, ROLE_PEER, ROLE_SEED
 from swarm.tracker.punch import Decision, PunchBoard, punch_endpoint
 from swarm.tracker.rate_meter import CounterMeter, RateMeter
 from swarm.tracker.readiness import Readiness

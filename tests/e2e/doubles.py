@@ -20,16 +20,9 @@ from pathlib import Path
 import zmq
 
 from swarm.protocol.codec import decode, encode_frames
-from swarm.protocol.messages import (
-    PROTOCOL_VERSION,
-    ChunkData,
-    ChunkRequest,
-    Heartbeat,
-    Hello,
-    HelloReply,
-    Join,
-)
+from swarm.protocol.messages import PROTOCOL_VERSION, Heartbeat, Hello, HelloReply, Join
 from swarm.protocol.meta import meta_of_bytes
+from swarm.protocol.peer_messages import ChunkData, ChunkRequest
 
 HEARTBEAT_S = 0.5
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from swarm import cli
 from swarm.config import Settings
 from swarm.io.tracker import loop as tracker_loop
-from swarm.protocol.messages import FILE_TOPIC, Event
+from swarm.protocol.events import FILE_TOPIC, Event
 
 log = logging.getLogger("swarm.tracker")
 

@@ -44,36 +44,27 @@ import zmq
 from swarm.io.tracker.port_file import LOCK_FILE
 from swarm.protocol.chunks import Layout
 from swarm.protocol.codec import decode, encode, encode_frames
+from swarm.protocol.events import Availability, FileCompleted, PeerLeft
+from swarm.protocol.fields import MAX_CHUNKS, MAX_ID, ProtocolError
+from swarm.protocol.message_parts import HaveReport
 from swarm.protocol.messages import (
-    MAX_CHUNKS,
-    MAX_ID,
     PROTOCOL_VERSION,
-    Availability,
-    Cancel,
-    ChunkData,
-    ChunkRefused,
-    ChunkRequest,
     Complaint,
     Complete,
     ErrorReply,
     Farewell,
-    FileCompleted,
     Goodbye,
     Have,
-    HaveReport,
     Heartbeat,
     Hello,
     HelloReply,
     HoldersQuery,
-    Introduce,
     Join,
     LeaveStatus,
     ListQuery,
     Message,
     MetaQuery,
     Offer,
-    PeerLeft,
-    ProtocolError,
     Rejoin,
     ReverseRequest,
     Snapshot,
@@ -81,6 +72,7 @@ from swarm.protocol.messages import (
     Welcome,
 )
 from swarm.protocol.meta import meta_of_bytes
+from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest, Introduce
 from tests.e2e.harness import (
     CHUNK,
     REPO,

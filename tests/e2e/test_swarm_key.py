@@ -14,7 +14,8 @@ from zmq.utils.monitor import recv_monitor_message
 
 from swarm.io.common.curve import keys_from, make_client, new_swarm_key
 from swarm.protocol.codec import decode, encode_frames
-from swarm.protocol.messages import PROTOCOL_VERSION, ChunkRequest, Hello, HelloReply
+from swarm.protocol.messages import PROTOCOL_VERSION, Hello, HelloReply
+from swarm.protocol.peer_messages import ChunkRequest
 from tests.e2e.harness import REPO, Swarm, check_swarm, random_bytes, wait_for
 
 MIB = 1 << 20

@@ -11,7 +11,9 @@ from swarm.peer.mode import Mode
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
+from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.meta import FileMeta, meta_of_bytes
+from swarm.protocol.roles import ROLE_PEER, ROLE_SEED
 from tests.peer.test_state import lone_peer
 from tests.swarms.sim import SimPeer, Simulation
 
@@ -26,8 +28,8 @@ META_A = meta_of_bytes("a.bin", A)
 META_B = meta_of_bytes("b.bin", B)
 
 
-def summary(meta: FileMeta, available: bool = True) -> m.FileSummary:
-    return m.FileSummary(meta.name, meta.size_bytes, meta.digest, available)
+def summary(meta: FileMeta, available: bool = True) -> FileSummary:
+    return FileSummary(meta.name, meta.size_bytes, meta.digest, available)
 
 
 # --- Mode alone ---------------------------------------------------------------------------
@@ -66,9 +68,9 @@ def test_a_seed_stays_until_rule_a_holds_or_forever() -> None:
 
 def test_the_join_says_the_role() -> None:
     state = lone_peer()
-    assert state._join_message().role == m.ROLE_PEER
+    assert state._join_message().role == ROLE_PEER
     state.mode = Mode.seed()
-    assert state._join_message().role == m.ROLE_SEED
+    assert state._join_message().role == ROLE_SEED
 
 
 # --- whole swarms -----------------------------------------------------------------------------

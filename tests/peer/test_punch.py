@@ -14,6 +14,7 @@ from swarm.peer.punch import PUNCH_ATTEMPTS, RETRY_BACKOFF_S, Punches, judge_map
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
 from swarm.protocol import messages as m
+from swarm.protocol.peer_messages import ChunkRefused, ChunkRequest
 
 LOCAL = "192.168.77.2"
 PUBLIC = "10.77.0.201"
@@ -116,8 +117,8 @@ def test_told_to_punch_a_peer_connects_and_serves_over_the_punched_link() -> Non
     state.on_link_up(5, 1.1)
     # Peer 5 asks over the punched link (our fetch side): answered on it.
     digest = b"d" * 32
-    actions = state.on_peer_reply(5, m.ChunkRequest(1, digest, 0, 1), None, 1.2)
-    assert actions == [Reply(ReverseRoute(5), m.ChunkRefused(1, "file not held"))]
+    actions = state.on_peer_reply(5, ChunkRequest(1, digest, 0, 1), None, 1.2)
+    assert actions == [Reply(ReverseRoute(5), ChunkRefused(1, "file not held"))]
 
 
 def test_a_punch_that_does_not_come_up_is_asked_for_again() -> None:

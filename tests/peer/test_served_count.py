@@ -8,6 +8,7 @@ import random
 from swarm.peer.actions import Action, ToTracker
 from swarm.protocol import messages as m
 from swarm.protocol.meta import meta_of_bytes
+from swarm.protocol.peer_messages import ChunkRequest
 from swarm.tracker.state import TrackerState
 from tests.peer.test_state import lone_peer
 from tests.swarms.sim import Simulation
@@ -44,11 +45,11 @@ def test_a_heartbeat_counts_only_what_was_served_since_the_last_join() -> None:
     state.start()
     state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.0)
     state.on_tracker(m.Welcome(1, m.Snapshot(0, ()), ()), 0.0)
-    state.on_request(b"route", m.ChunkRequest(7, doc.digest, 0, 2), 0.5)
+    state.on_request(b"route", ChunkRequest(7, doc.digest, 0, 2), 0.5)
     assert heartbeats(state.on_timer(1.0)) == [m.Heartbeat(1024)]
     # The tracker forgot it: it joins again, and a new count begins.
     assert any(isinstance(a, ToTracker) and isinstance(a.message, m.Join)
                for a in state.on_tracker(m.Rejoin(), 1.5))
     assert heartbeats(state.on_timer(2.5)) == [m.Heartbeat(0)]
-    state.on_request(b"route", m.ChunkRequest(8, doc.digest, 1, 1), 3.0)
+    state.on_request(b"route", ChunkRequest(8, doc.digest, 1, 1), 3.0)
     assert heartbeats(state.on_timer(3.5)) == [m.Heartbeat(512)]

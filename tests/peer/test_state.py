@@ -15,8 +15,9 @@ from swarm.peer.state import TRANSITIONS, IllegalTransition, PeerState, Phase
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
-from swarm.protocol.messages import FileAdded
+from swarm.protocol.events import FileAdded
 from swarm.protocol.meta import FileMeta, meta_of_bytes
+from swarm.protocol.peer_messages import ChunkData, ChunkRefused, ChunkRequest
 from tests.swarms.sim import SimPeer, Simulation
 
 
@@ -291,10 +292,10 @@ def test_a_chunk_request_is_answered_by_an_action_that_reads() -> None:
     doc = meta_of_bytes("doc", bytes(range(256)) * 4)  # 1024 bytes, 2 chunks
     state = lone_peer([doc])
     state.start()
-    actions = state.on_request(b"route", m.ChunkRequest(7, doc.digest, 1, 1), 0.0)
-    assert actions == [SendChunks(b"route", m.ChunkData(7, doc.digest, 1, 1), 512, 512)]
-    refused = state.on_request(b"route", m.ChunkRequest(8, doc.digest, 2, 1), 0.0)
-    assert refused == [Reply(b"route", m.ChunkRefused(8, "chunks out of range"))]
+    actions = state.on_request(b"route", ChunkRequest(7, doc.digest, 1, 1), 0.0)
+    assert actions == [SendChunks(b"route", ChunkData(7, doc.digest, 1, 1), 512, 512)]
+    refused = state.on_request(b"route", ChunkRequest(8, doc.digest, 2, 1), 0.0)
+    assert refused == [Reply(b"route", ChunkRefused(8, "chunks out of range"))]
 
 
 @pytest.mark.parametrize("watched", [True, False])

@@ -5,16 +5,25 @@ from __future__ import annotations
 
 from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.protocol import messages as m
+from swarm.protocol.events import (
+    FILE_TOPIC,
+    PEER_TOPIC,
+    Availability,
+    FileAdded,
+    FileCompleted,
+    FileRemoved,
+)
+from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.meta import HASH_BYTES
 
 
-def summary(name: str, available: bool = True) -> m.FileSummary:
+def summary(name: str, available: bool = True) -> FileSummary:
     # The view never checks digests against content: any 32 bytes will do.
     digest = name.encode().ljust(HASH_BYTES, b"\0")[:HASH_BYTES]
-    return m.FileSummary(name, 100, digest, available)
+    return FileSummary(name, 100, digest, available)
 
 
-def snapshot(seq: int, files: tuple[m.FileSummary, ...] = ()) -> m.Snapshot:
+def snapshot(seq: int, files: tuple[FileSummary, ...] = ()) -> m.Snapshot:
     return m.Snapshot(seq, files)
 
 
@@ -33,10 +42,10 @@ def test_new_view_waits_for_a_snapshot() -> None:
 def test_snapshot_then_events_in_order() -> None:
     view = synced_view(5)
     assert view.synced and view.seq == 5
-    result, changes = view.on_event(m.FileAdded(6, summary("b"), 2))
+    result, changes = view.on_event(FileAdded(6, summary("b"), 2))
     assert result is EventResult.APPLIED
     assert changes.new_files == ("b",)
-    assert view.on_event(m.Availability(7, "a", False))[0] is EventResult.APPLIED
+    assert view.on_event(Availability(7, "a", False))[0] is EventResult.APPLIED
     assert view.seq == 7
     assert view.available_names() == ["b"]
 
@@ -44,32 +53,32 @@ def test_snapshot_then_events_in_order() -> None:
 def test_events_at_or_below_the_snapshot_are_stale() -> None:
     view = synced_view(5)
     for seq in (1, 4, 5):
-        result, changes = view.on_event(m.FileRemoved(seq, "a"))
+        result, changes = view.on_event(FileRemoved(seq, "a"))
         assert result is EventResult.STALE and not changes
     assert "a" in view.files
     assert view.seq == 5
-    view.on_event(m.FileAdded(6, summary("b"), 2))
-    assert view.on_event(m.FileAdded(6, summary("b"), 2))[0] is EventResult.STALE  # a repeat
+    view.on_event(FileAdded(6, summary("b"), 2))
+    assert view.on_event(FileAdded(6, summary("b"), 2))[0] is EventResult.STALE  # a repeat
 
 
 def test_gap_asks_for_a_snapshot_and_drops_events_until_it_comes() -> None:
     view = synced_view(5)
-    result, changes = view.on_event(m.FileRemoved(7, "a"))  # 6 was lost
+    result, changes = view.on_event(FileRemoved(7, "a"))  # 6 was lost
     assert result is EventResult.GAP and not changes
     assert view.awaiting_snapshot and not view.synced
     assert "a" in view.files  # nothing applied
-    assert view.on_event(m.FileAdded(8, summary("b"), 2))[0] is EventResult.WAITING
+    assert view.on_event(FileAdded(8, summary("b"), 2))[0] is EventResult.WAITING
     view.apply_snapshot(snapshot(8, (summary("b"),)))
     assert (view.synced, view.seq) == (True, 8)
-    assert view.on_event(m.FileRemoved(9, "b"))[0] is EventResult.APPLIED
+    assert view.on_event(FileRemoved(9, "b"))[0] is EventResult.APPLIED
 
 
 def test_events_before_the_first_snapshot_are_kept_and_applied_if_newer() -> None:
     view = SwarmView()
     early = [
-        m.FileAdded(5, summary("old"), 3),  # already inside the snapshot: dropped
-        m.FileAdded(6, summary("new"), 3),
-        m.Availability(7, "old", False),
+        FileAdded(5, summary("old"), 3),  # already inside the snapshot: dropped
+        FileAdded(6, summary("new"), 3),
+        Availability(7, "old", False),
     ]
     for event in early:
         assert view.on_event(event) == (EventResult.WAITING, ViewChanges())
@@ -82,7 +91,7 @@ def test_events_before_the_first_snapshot_are_kept_and_applied_if_newer() -> Non
 
 def test_early_events_with_a_gap_after_the_snapshot_ask_again() -> None:
     view = SwarmView()
-    view.on_event(m.FileAdded(9, summary("late"), 3))
+    view.on_event(FileAdded(9, summary("late"), 3))
     view.apply_snapshot(snapshot(5))
     assert view.awaiting_snapshot  # 6..8 are missing
     assert "late" not in view.files
@@ -118,10 +127,10 @@ def test_snapshot_reports_new_and_removed_files() -> None:
 
 def test_events_report_new_files() -> None:
     view = synced_view(5)
-    _, added = view.on_event(m.FileAdded(6, summary("b"), 1))
+    _, added = view.on_event(FileAdded(6, summary("b"), 1))
     assert added.new_files == ("b",) and added.touched_files == ("b",)
     # A name the view already has is not new, even if announced again.
-    _, again = view.on_event(m.FileAdded(7, summary("a"), 1))
+    _, again = view.on_event(FileAdded(7, summary("a"), 1))
     assert again.new_files == () and again.touched_files == ("a",)
     assert not ViewChanges()
     assert ViewChanges(removed_files=("a",))
@@ -129,7 +138,7 @@ def test_events_report_new_files() -> None:
 
 def test_availability_of_an_unknown_file_changes_nothing() -> None:
     view = synced_view(5)
-    result, changes = view.on_event(m.Availability(6, "ghost", True))
+    result, changes = view.on_event(Availability(6, "ghost", True))
     assert result is EventResult.APPLIED
     assert "ghost" not in view.files
     assert changes.touched_files == ("ghost",)
@@ -138,19 +147,19 @@ def test_availability_of_an_unknown_file_changes_nothing() -> None:
 def test_removals() -> None:
     view = SwarmView()
     view.apply_snapshot(snapshot(5, (summary("a"), summary("b"))))
-    result, changes = view.on_event(m.FileRemoved(6, "b"))
+    result, changes = view.on_event(FileRemoved(6, "b"))
     assert result is EventResult.APPLIED
     assert changes == ViewChanges(removed_files=("b",))
     assert list(view.files) == ["a"]
     # Removed again (a late duplicate in a resync): nothing to do.
-    assert view.on_event(m.FileRemoved(7, "b"))[1] == ViewChanges()
+    assert view.on_event(FileRemoved(7, "b"))[1] == ViewChanges()
 
 
 def test_events_of_the_peer_topic_change_nothing_in_a_peer_view() -> None:
     """A peer subscribes to the file topic only; should another event reach
     it, it is numbered on another topic and means nothing here."""
     view = synced_view(5)
-    assert m.FileCompleted.TOPIC == m.PEER_TOPIC and m.FileAdded.TOPIC == m.FILE_TOPIC
-    other = view.on_event(m.FileCompleted(6, 2, "a"))
+    assert FileCompleted.TOPIC == PEER_TOPIC and FileAdded.TOPIC == FILE_TOPIC
+    other = view.on_event(FileCompleted(6, 2, "a"))
     assert other == (EventResult.OTHER_TOPIC, ViewChanges())
     assert view.seq == 5 and view.synced

@@ -9,7 +9,7 @@ from swarm.config import Settings
 from swarm.peer.state import PeerState
 from swarm.peer.unobtained import Unobtained, unobtained
 from swarm.protocol import messages as m
-from swarm.protocol.messages import FileSummary
+from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 from swarm.units import human_size
 from tests.swarms.sim import Simulation

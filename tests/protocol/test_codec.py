@@ -11,8 +11,33 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from swarm.protocol import messages as m
+from swarm.protocol.catalogue import ALL_MESSAGES
 from swarm.protocol.codec import MAX_HEADER_BYTES, decode, encode, encode_frames
+from swarm.protocol.events import (
+    Availability,
+    Excused,
+    ExcuseWithdrawn,
+    FileAdded,
+    FileCompleted,
+    FileDropped,
+    FileRemoved,
+    PeerJoined,
+    PeerLeft,
+)
+from swarm.protocol.fields import TOKEN_BYTES, ProtocolError, to_wire
+from swarm.protocol.message_parts import (
+    FileListing,
+    FileSummary,
+    HaveReport,
+    HolderRanges,
+    PartialOffer,
+    PeerSummary,
+    PeerTraffic,
+    Refusal,
+)
 from swarm.protocol.meta import FileMeta, meta_of_bytes
+from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest, Introduce
+from swarm.protocol.roles import ROLE_SEED
 
 META_SMALL = meta_of_bytes("small.txt", b"hello swarm\n" * 100)  # 1200 bytes, 3 chunks
 META_EMPTY = meta_of_bytes("empty file", b"")
@@ -21,28 +46,28 @@ DIGEST = META_SMALL.digest
 ENDPOINT = "tcp://127.0.0.1:5555"
 
 
-def summary_of(meta: FileMeta, available: bool = True) -> m.FileSummary:
-    return m.FileSummary(meta.name, meta.size_bytes, meta.digest, available)
+def summary_of(meta: FileMeta, available: bool = True) -> FileSummary:
+    return FileSummary(meta.name, meta.size_bytes, meta.digest, available)
 
 
 PEERS = (
-    m.PeerSummary(1, ENDPOINT, ("empty file", "small.txt"), ()),
-    m.PeerSummary(2, "tcp://[::1]:6000", (), ("small.txt",)),
-    m.PeerSummary(3, ENDPOINT, (), (), m.ROLE_SEED),
+    PeerSummary(1, ENDPOINT, ("empty file", "small.txt"), ()),
+    PeerSummary(2, "tcp://[::1]:6000", (), ("small.txt",)),
+    PeerSummary(3, ENDPOINT, (), (), ROLE_SEED),
 )
 SNAPSHOT = m.Snapshot(7, (summary_of(META_EMPTY), summary_of(META_SMALL, False)))
-FILE_LISTING = m.FileListing(summary_of(META_WIDE), (1, 3), ((2, 64), (4, 10)), 65536)
-TRAFFIC = (m.PeerTraffic(1, 0, 524288, 0, 9 << 20), m.PeerTraffic(2, 524288, 0, 3 << 20, 0))
+FILE_LISTING = FileListing(summary_of(META_WIDE), (1, 3), ((2, 64), (4, 10)), 65536)
+TRAFFIC = (PeerTraffic(1, 0, 524288, 0, 9 << 20), PeerTraffic(2, 524288, 0, 3 << 20, 0))
 
 
 def sample_messages() -> list[m.Message]:
     """One valid instance of every message class, nested records filled in."""
     return [
-        m.Join(1, 4000, (META_SMALL, META_EMPTY), (m.PartialOffer(META_WIDE, (0, 64, 100, 150)),)),
+        m.Join(1, 4000, (META_SMALL, META_EMPTY), (PartialOffer(META_WIDE, (0, 64, 100, 150)),)),
         m.Heartbeat(),
         m.Heartbeat(5 << 30),
         m.Offer((META_WIDE,)),
-        m.Have((m.HaveReport(DIGEST, (0, 2)), m.HaveReport(META_WIDE.digest, (5, 9, 10, 11)))),
+        m.Have((HaveReport(DIGEST, (0, 2)), HaveReport(META_WIDE.digest, (5, 9, 10, 11)))),
         m.Complete(DIGEST),
         m.SyncRequest(),
         m.HoldersQuery(DIGEST, 0, 0),
@@ -55,49 +80,49 @@ def sample_messages() -> list[m.Message]:
         SNAPSHOT,
         m.HelloReply(1, 7001, (7002, 7003)),
         m.HelloReply(1, 7001, ()),
-        m.Welcome(4, SNAPSHOT, (m.Refusal("clash.txt", "other content"),)),
-        m.Holders(DIGEST, (m.HolderRanges(1, ENDPOINT, (0, 3)), m.HolderRanges(2, ENDPOINT, ()))),
+        m.Welcome(4, SNAPSHOT, (Refusal("clash.txt", "other content"),)),
+        m.Holders(DIGEST, (HolderRanges(1, ENDPOINT, (0, 3)), HolderRanges(2, ENDPOINT, ()))),
         m.MetaReply(META_WIDE),
-        m.Refused((m.Refusal("../x", "bad name"), m.Refusal("a", "conflict"))),
+        m.Refused((Refusal("../x", "bad name"), Refusal("a", "conflict"))),
         m.Pong(12),
         m.Farewell(),
         m.NotYet(13),
         m.ErrorReply("unknown file"),
         m.Rejoin(),
         m.Listing(9, PEERS, (FILE_LISTING,), TRAFFIC, 12 << 20),
-        m.PeerJoined(1, 5, ENDPOINT),
-        m.FileAdded(2, summary_of(META_SMALL), 5),
-        m.FileCompleted(3, 5, "small.txt"),
-        m.PeerLeft(4, 5),
-        m.Availability(5, "small.txt", False),
-        m.Excused(6, 2, "small.txt"),
-        m.ChunkRequest(10, DIGEST, 0, 3),
-        m.Cancel(10),
-        m.ChunkData(10, DIGEST, 0, 3),
-        m.ChunkRefused(10, "not held"),
+        PeerJoined(1, 5, ENDPOINT),
+        FileAdded(2, summary_of(META_SMALL), 5),
+        FileCompleted(3, 5, "small.txt"),
+        PeerLeft(4, 5),
+        Availability(5, "small.txt", False),
+        Excused(6, 2, "small.txt"),
+        ChunkRequest(10, DIGEST, 0, 3),
+        Cancel(10),
+        ChunkData(10, DIGEST, 0, 3),
+        ChunkRefused(10, "not held"),
         m.ReverseRequest(5),
-        m.ConnectTo(2, ENDPOINT, b"t" * m.TOKEN_BYTES),
-        m.ReverseToken(5, b"t" * m.TOKEN_BYTES),
-        m.Introduce(5, b"t" * m.TOKEN_BYTES),
+        m.ConnectTo(2, ENDPOINT, b"t" * TOKEN_BYTES),
+        m.ReverseToken(5, b"t" * TOKEN_BYTES),
+        Introduce(5, b"t" * TOKEN_BYTES),
         m.PunchReady(40123),
         m.Punch(3, ENDPOINT),
         m.CannotHold("small.txt", "a folder has that name in its Shared folder"),
         m.CanHoldAgain("small.txt"),
         m.Withdraw(DIGEST, "modified"),
-        m.ExcuseWithdrawn(7, 2, "small.txt"),
-        m.FileDropped(8, 1, "small.txt"),
-        m.FileRemoved(9, "small.txt"),
+        ExcuseWithdrawn(7, 2, "small.txt"),
+        FileDropped(8, 1, "small.txt"),
+        FileRemoved(9, "small.txt"),
         m.LeaveStatus(False, "2 peers still lack 'small.txt'"),
     ]
 
 
 def test_samples_cover_every_message_class() -> None:
-    assert {type(msg) for msg in sample_messages()} == set(m.ALL_MESSAGES)
+    assert {type(msg) for msg in sample_messages()} == set(ALL_MESSAGES)
 
 
 @pytest.mark.parametrize("message", sample_messages(), ids=lambda msg: type(msg).__name__)
 def test_round_trip(message: m.Message) -> None:
-    if isinstance(message, m.ChunkData):
+    if isinstance(message, ChunkData):
         payload = bytes(range(256)) * 6
         decoded, got_payload = decode(encode_frames(message, payload))
         assert isinstance(got_payload, memoryview)
@@ -111,7 +136,7 @@ def test_round_trip(message: m.Message) -> None:
 
 def test_encode_frames_pairs_payload_with_chunk_data_only() -> None:
     with pytest.raises(ValueError):
-        encode_frames(m.ChunkData(1, DIGEST, 0, 1))
+        encode_frames(ChunkData(1, DIGEST, 0, 1))
     with pytest.raises(ValueError):
         encode_frames(m.Pong(1), b"payload")
 
@@ -125,7 +150,7 @@ def pack(*items: Any) -> bytes:
 
 
 def meta_wire(meta: FileMeta) -> list[Any]:
-    return m.meta_to_wire(meta)
+    return [to_wire(value) for value in meta.values()]
 
 
 MALFORMED_FRAMES: dict[str, list[Any]] = {
@@ -159,8 +184,8 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "list for str": [pack(m.ErrorReply.KIND, ["reason"])],
     "negative int": [pack(m.Pong.KIND, -1)],
     "huge int": [pack(m.Pong.KIND, 2**64 - 1)],
-    "peer id zero": [pack(m.PeerLeft.KIND, 1, 0)],
-    "peer id too big": [pack(m.PeerLeft.KIND, 1, 2**31)],
+    "peer id zero": [pack(PeerLeft.KIND, 1, 0)],
+    "peer id too big": [pack(PeerLeft.KIND, 1, 2**31)],
     "port zero": [pack(m.Join.KIND, 1, 0, [], [])],
     "port too big": [pack(m.Join.KIND, 1, 65536, [], [])],
     "pub port zero": [pack(m.HelloReply.KIND, 1, 0, [])],
@@ -168,15 +193,15 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "echo port zero": [pack(m.HelloReply.KIND, 1, 7001, [0, 7003])],
     "punch port zero": [pack(m.PunchReady.KIND, 0)],
     "punch to a non-tcp endpoint": [pack(m.Punch.KIND, 3, "udp://10.0.0.1:5")],
-    "chunk count zero": [pack(m.ChunkRequest.KIND, 1, DIGEST, 0, 0)],
-    "name with dot-dot path": [pack(m.FileCompleted.KIND, 1, 1, "../x")],
-    "hidden name": [pack(m.Availability.KIND, 1, ".h", True)],
-    "name with slash": [pack(m.Excused.KIND, 1, 1, "a/b")],
+    "chunk count zero": [pack(ChunkRequest.KIND, 1, DIGEST, 0, 0)],
+    "name with dot-dot path": [pack(FileCompleted.KIND, 1, 1, "../x")],
+    "hidden name": [pack(Availability.KIND, 1, ".h", True)],
+    "name with slash": [pack(Excused.KIND, 1, 1, "a/b")],
     "hidden name in an excuse": [pack(m.CannotHold.KIND, ".h", "why")],
-    "path in a removal": [pack(m.FileRemoved.KIND, 1, "../x")],
+    "path in a removal": [pack(FileRemoved.KIND, 1, "../x")],
     "short digest in a withdrawal": [pack(m.Withdraw.KIND, DIGEST[:31], "modified")],
     "hostile name in meta": [pack(m.MetaReply.KIND, ["../x", *meta_wire(META_SMALL)[1:]])],
-    "hostile name in summary": [pack(m.FileAdded.KIND, 1, ["a/b", 1, DIGEST, True], 1)],
+    "hostile name in summary": [pack(FileAdded.KIND, 1, ["a/b", 1, DIGEST, True], 1)],
     "hostile name in peer list": [pack(m.Snapshot.KIND, 1, [[1, ENDPOINT, [".h"], []]], [])],
     "31-byte digest": [pack(m.Complete.KIND, DIGEST[:31])],
     "33-byte digest": [pack(m.HoldersQuery.KIND, DIGEST + b"\0")],
@@ -196,7 +221,7 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "msgpack map header": [msgpack.packb({"kind": 1})],
     "map as field": [pack(m.Have.KIND, {"a": 1})],
     "ext type": [pack(m.ErrorReply.KIND, msgpack.ExtType(1, b"x"))],
-    "endpoint not tcp": [pack(m.PeerJoined.KIND, 1, 1, "ipc:///tmp/x")],
+    "endpoint not tcp": [pack(PeerJoined.KIND, 1, 1, "ipc:///tmp/x")],
     "reason too long": [pack(m.ErrorReply.KIND, "x" * 1001)],
     "partial holder not a pair": [
         pack(m.Listing.KIND, 1, [], [[[META_SMALL.name, 1200, DIGEST, True], [], [[1, 2, 3]], 0]],
@@ -209,10 +234,10 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
     "traffic entry short": [pack(m.Listing.KIND, 1, [], [], [[1, 0, 0, 0]], 0)],
     "traffic of peer zero": [pack(m.Listing.KIND, 1, [], [], [[0, 0, 0, 0, 0]], 0)],
     "negative bytes moved": [pack(m.Listing.KIND, 1, [], [], [], -5)],
-    "chunk data without payload": [pack(m.ChunkData.KIND, 1, DIGEST, 0, 1)],
+    "chunk data without payload": [pack(ChunkData.KIND, 1, DIGEST, 0, 1)],
     "pong with two frames": [pack(m.Pong.KIND, 1), b"extra"],
     "oversized header": [b"\x91" + b"\x00" * MAX_HEADER_BYTES],
-    "oversized payload": [pack(m.ChunkData.KIND, 1, DIGEST, 0, 1), bytes((8 << 20) + 1)],
+    "oversized payload": [pack(ChunkData.KIND, 1, DIGEST, 0, 1), bytes((8 << 20) + 1)],
     "invalid utf-8 string": [b"\x92\x1c\xa2\xff\xfe"],
     # Join whose file list nests arrays deeper than msgpack's stack allows.
     "deeply nested arrays": [b"\x95\x01\x01\x50" + b"\x91" * 5000 + b"\x02\x90"],
@@ -222,7 +247,7 @@ MALFORMED_FRAMES: dict[str, list[Any]] = {
 
 @pytest.mark.parametrize("frames", list(MALFORMED_FRAMES.values()), ids=list(MALFORMED_FRAMES))
 def test_malformed_input_raises_protocol_error(frames: list[Any]) -> None:
-    with pytest.raises(m.ProtocolError):
+    with pytest.raises(ProtocolError):
         decode(frames)
 
 
@@ -230,9 +255,9 @@ def test_header_size_limit_is_checked_before_parsing() -> None:
     valid = encode(m.ErrorReply("x"))
     # At the limit the header is parsed (and refused for its trailing bytes);
     # one byte over, it is refused by size before msgpack sees it.
-    with pytest.raises(m.ProtocolError, match="undecodable"):
+    with pytest.raises(ProtocolError, match="undecodable"):
         decode([valid + b" " * (MAX_HEADER_BYTES - len(valid))])
-    with pytest.raises(m.ProtocolError, match="larger"):
+    with pytest.raises(ProtocolError, match="larger"):
         decode([valid + b" " * (MAX_HEADER_BYTES - len(valid) + 1)])
 
 
@@ -241,7 +266,7 @@ def test_header_size_limit_is_checked_before_parsing() -> None:
 
 def decode_or_protocol_error(frames: list[bytes]) -> None:
     """Decoding either succeeds or raises ProtocolError; anything else fails the test."""
-    with contextlib.suppress(m.ProtocolError):
+    with contextlib.suppress(ProtocolError):
         decode(frames)
 
 
@@ -267,7 +292,7 @@ wire_values = st.recursive(
     lambda children: st.lists(children, max_size=5),
     max_leaves=25,
 )
-kinds = st.sampled_from(sorted(cls.KIND for cls in m.ALL_MESSAGES))
+kinds = st.sampled_from(sorted(cls.KIND for cls in ALL_MESSAGES))
 
 
 @settings(max_examples=500)
@@ -290,6 +315,6 @@ def test_decode_of_valid_messages_with_one_field_replaced(
         index = data.draw(st.integers(1, len(wire) - 1))
         wire[index] = data.draw(wire_values)
     frames = [msgpack.packb(wire, use_bin_type=True)]
-    if isinstance(message, m.ChunkData):
+    if isinstance(message, ChunkData):
         frames.append(b"x" * 512)
     decode_or_protocol_error(frames)

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from swarm.protocol import messages as m
+from swarm.protocol.addresses import bracketed, is_ipv6, tcp_endpoint
+from swarm.protocol.catalogue import ALL_MESSAGES, ROUTES
+from swarm.protocol.events import FILE_TOPIC, PEER_TOPIC, Event
+from swarm.protocol.fields import ProtocolError
 
-EVENTS = [cls for cls in m.ALL_MESSAGES if issubclass(cls, m.Event)]
+EVENTS = [cls for cls in ALL_MESSAGES if issubclass(cls, Event)]
 
 
 def test_every_event_published_on_pub_is_an_event_of_the_topic_it_is_listed_under() -> None:
-    published = {sockets: [cls for cls in classes if issubclass(cls, m.Event)]
-                 for _, sockets, classes in m.ROUTES if sockets.startswith("PUB → SUB")}
+    published = {sockets: [cls for cls in classes if issubclass(cls, Event)]
+                 for _, sockets, classes in ROUTES if sockets.startswith("PUB → SUB")}
     assert {cls for classes in published.values() for cls in classes} == set(EVENTS)
-    assert {cls.TOPIC for cls in published["PUB → SUB, topic f"]} == {m.FILE_TOPIC}
-    assert {cls.TOPIC for cls in published["PUB → SUB, topic p"]} == {m.PEER_TOPIC}
+    assert {cls.TOPIC for cls in published["PUB → SUB, topic f"]} == {FILE_TOPIC}
+    assert {cls.TOPIC for cls in published["PUB → SUB, topic p"]} == {PEER_TOPIC}
 
 
 @pytest.mark.parametrize("cls", EVENTS, ids=lambda cls: cls.__name__)
-def test_seq_is_every_events_first_field_and_is_checked(cls: type[m.Event]) -> None:
+def test_seq_is_every_events_first_field_and_is_checked(cls: type[Event]) -> None:
     assert cls._fields[0] == "seq"
     assert cls._fields.count("seq") == 1
     assert "seq" not in vars(cls)["__slots__"]  # declared once, by Event
     for bad in (-1, True, "1", None):
-        with pytest.raises(m.ProtocolError, match="seq"):
+        with pytest.raises(ProtocolError, match="seq"):
             cls.from_wire([bad, *[None] * (len(cls._fields) - 1)])
 
 
@@ -36,6 +39,6 @@ def test_seq_is_every_events_first_field_and_is_checked(cls: type[m.Event]) -> N
     ("*", "*"),
 ])
 def test_an_ipv6_host_is_bracketed_once(host: str, written: str) -> None:
-    assert m.bracketed(host) == written
-    assert m.is_ipv6(host) == written.startswith("[")
-    assert m.tcp_endpoint(host, 7000) == f"tcp://{written}:7000"
+    assert bracketed(host) == written
+    assert is_ipv6(host) == written.startswith("[")
+    assert tcp_endpoint(host, 7000) == f"tcp://{written}:7000"

@@ -46,15 +46,11 @@ from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
 from swarm.protocol import display
 from swarm.protocol.codec import Buffer, decode, encode_frames
-from swarm.protocol.messages import (
-    FILE_TOPIC,
-    TOKEN_BYTES,
-    ChunkRefused,
-    Event,
-    Farewell,
-    Message,
-)
+from swarm.protocol.events import FILE_TOPIC, Event
+from swarm.protocol.fields import TOKEN_BYTES
+from swarm.protocol.messages import Farewell, Message
 from swarm.protocol.meta import FileMeta, meta_of_bytes
+from swarm.protocol.peer_messages import ChunkRefused
 from swarm.tracker.state import TrackerState
 
 TICK_S = 0.01

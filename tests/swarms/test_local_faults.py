@@ -17,8 +17,15 @@ from swarm.config import Settings
 from swarm.peer.disk_trouble import FIRST_RETRY_S, MAX_RETRY_S
 from swarm.peer.state import Phase
 from swarm.protocol import display
-from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
+from swarm.protocol.events import (
+    Event,
+    Excused,
+    ExcuseWithdrawn,
+    FileAdded,
+    FileDropped,
+    FileRemoved,
+)
 from swarm.protocol.meta import meta_of_bytes
 from tests.swarms.sim import MemoryStore, SimPeer, Simulation
 
@@ -50,7 +57,7 @@ def left_cleanly(peer: SimPeer) -> bool:
     return peer.state is not None and peer.state.exit_code == 0
 
 
-def events_of(sim: Simulation, kind: type[m.Event]) -> list[m.Event]:
+def events_of(sim: Simulation, kind: type[Event]) -> list[Event]:
     """Every event of one kind the tracker published."""
     return [e for e in sim.published if isinstance(e, kind)]
 
@@ -78,7 +85,7 @@ def test_a_full_disk_excuses_its_peer_and_nobody_waits_for_it() -> None:
     assert [meta.name for meta, _, _ in full_disk.partial.values()] == ["big"]
     tries = 1 + sim.now_s / FIRST_RETRY_S
     assert 1 <= full_disk.refused_writes <= tries
-    excused = events_of(sim, m.Excused)
+    excused = events_of(sim, Excused)
     assert [(e.peer_id, e.name) for e in excused] == [(peer_id(full), "big")]  # type: ignore[attr-defined]
 
 
@@ -98,7 +105,7 @@ def test_when_space_returns_the_peer_goes_on_and_is_waited_for_again() -> None:
     assert full_disk.refused_writes == 1, "the kept piece was written on the first try"
     # Excused while the disk refused, then waited for again.
     assert [type(e) for e in sim.published
-            if isinstance(e, (m.Excused, m.ExcuseWithdrawn))] == [m.Excused, m.ExcuseWithdrawn]
+            if isinstance(e, (Excused, ExcuseWithdrawn))] == [Excused, ExcuseWithdrawn]
     # Nothing was fetched twice: the piece that failed was kept and written later.
     assert sim.acquired(peer_id(full), "big") == list(range(chunk_count(len(big))))
 
@@ -185,8 +192,8 @@ def test_an_edited_file_held_nowhere_else_is_removed_and_its_new_version_spreads
     for fetcher in fetchers:
         assert fetcher.store.shared == {"doc": new}
         assert fetcher.store.partial == {}, "what was fetched of the old version is dropped"
-    assert [e.name for e in events_of(sim, m.FileRemoved)] == ["doc"]  # type: ignore[attr-defined]
-    added = [e.file.digest for e in events_of(sim, m.FileAdded)]  # type: ignore[attr-defined]
+    assert [e.name for e in events_of(sim, FileRemoved)] == ["doc"]  # type: ignore[attr-defined]
+    added = [e.file.digest for e in events_of(sim, FileAdded)]  # type: ignore[attr-defined]
     assert added == [meta_of_bytes("doc", old).digest, meta_of_bytes("doc", new).digest]
 
 
@@ -203,8 +210,8 @@ def test_an_edited_file_with_another_holder_is_finished_from_it() -> None:
     assert fetcher.store.shared == {"doc": old}
     assert owner.store.shared == {"doc": new}, "its new content stays, not shared"
     assert owner.state is not None and "doc" in owner.state.mine.excused
-    assert events_of(sim, m.FileRemoved) == []
-    dropped = events_of(sim, m.FileDropped)
+    assert events_of(sim, FileRemoved) == []
+    dropped = events_of(sim, FileDropped)
     assert [(e.peer_id, e.name) for e in dropped] == [(peer_id(owner), "doc")]  # type: ignore[attr-defined]
 
 
@@ -233,7 +240,7 @@ def test_a_file_edited_between_scans_is_caught_when_it_is_read_for_a_peer() -> N
     assert left_cleanly(owner) and left_cleanly(fetcher)
     assert fetcher.store.shared == {}
     assert fetcher.state is not None and fetcher.state.fetcher.plan.bad_pieces == 0
-    assert [e.name for e in events_of(sim, m.FileRemoved)] == ["doc"]  # type: ignore[attr-defined]
+    assert [e.name for e in events_of(sim, FileRemoved)] == ["doc"]  # type: ignore[attr-defined]
 
 
 # --- kills and restarts on the same disk --------------------------------------------------------
@@ -320,7 +327,7 @@ def apply_fault(sim: Simulation, current: list[SimPeer], fault: Fault) -> None:
 
 
 def check_liveness(sim: Simulation, survivors: list[SimPeer]) -> None:
-    ever_added = {e.file.digest for e in sim.published if isinstance(e, m.FileAdded)}
+    ever_added = {e.file.digest for e in sim.published if isinstance(e, FileAdded)}
     for peer in survivors:
         assert left_cleanly(peer), f"peer {peer.index} did not leave on its own"
         assert peer.state is not None
@@ -362,7 +369,7 @@ def test_every_survivor_leaves_after_the_last_fault(plan: FaultPlan) -> None:
     last_s = max([sim.now_s, *(f.at_s for f in plan.faults)])
     sim.run(sim.all_done, last_s + SETTLE_S)
     check_liveness(sim, [p for p in current if p.alive])
-    for kind in (m.Excused, m.ExcuseWithdrawn, m.FileDropped, m.FileRemoved):
+    for kind in (Excused, ExcuseWithdrawn, FileDropped, FileRemoved):
         if any(isinstance(e, kind) for e in sim.published):
             event(f"published {kind.__name__}")
     if any(p.store.refused_writes for p in sim.peers):

@@ -44,7 +44,28 @@ from swarm.peer.state import PeerState
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
+from swarm.protocol.events import (
+    FILE_TOPIC,
+    PEER_TOPIC,
+    Availability,
+    Event,
+    Excused,
+    FileAdded,
+    FileCompleted,
+    FileRemoved,
+    PeerJoined,
+    PeerLeft,
+)
+from swarm.protocol.fields import TOKEN_BYTES
+from swarm.protocol.message_parts import (
+    FileSummary,
+    HaveReport,
+    HolderRanges,
+    PartialOffer,
+    Refusal,
+)
 from swarm.protocol.meta import FileMeta, meta_of_bytes
+from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest, Introduce
 from swarm.tracker.state import Outcome, TrackerState
 from tests.swarms.sim import MemoryStore, SimPeer, Simulation, on_disk
 
@@ -66,7 +87,7 @@ def meta_for(name: str, seed: int, size_bytes: int) -> FileMeta:
 
 
 def counting_tokens() -> Iterator[bytes]:
-    return (i.to_bytes(m.TOKEN_BYTES, "big") for i in itertools.count(1))
+    return (i.to_bytes(TOKEN_BYTES, "big") for i in itertools.count(1))
 
 
 def chunks_of(ranges: Iterable[tuple[int, int]]) -> list[int]:
@@ -116,7 +137,7 @@ class TrackerHistory:
     """What the tracker published and printed so far, and the step just taken."""
 
     def __init__(self) -> None:
-        self.last_seq = {m.FILE_TOPIC: 0, m.PEER_TOPIC: 0}  # per topic
+        self.last_seq = {FILE_TOPIC: 0, PEER_TOPIC: 0}  # per topic
         self.ledger = DisplayLedger()
         self.step_sender: bytes | None = None  # None: an expiry, nobody asked anything
         self.step_outcome = Outcome()
@@ -136,8 +157,8 @@ def check_tracker_invariants(state: TrackerState, history: TrackerHistory) -> No
         last = history.last_seq[event.TOPIC]
         assert event.seq == last + 1, f"{event} after seq {last} of its topic"
         history.last_seq[event.TOPIC] = event.seq
-    assert state.seq == history.last_seq[m.FILE_TOPIC]
-    assert state.peer_seq == history.last_seq[m.PEER_TOPIC]
+    assert state.seq == history.last_seq[FILE_TOPIC]
+    assert state.peer_seq == history.last_seq[PEER_TOPIC]
     for target, message in outcome.sends:
         if isinstance(message, (m.ConnectTo, m.LeaveStatus)):
             assert target in state.by_sender, f"{message} for a dead sender {target!r}"
@@ -227,7 +248,7 @@ class TrackerMachine(RuleBasedStateMachine):
             partials = []
             for _ in range(data.draw(st.integers(0, 2))):
                 meta = self._draw_meta(data)
-                partials.append(m.PartialOffer(meta, data.draw(flat_ranges(meta.chunks))))
+                partials.append(PartialOffer(meta, data.draw(flat_ranges(meta.chunks))))
             return m.Join(m.PROTOCOL_VERSION, 5000, self._draw_metas(data), tuple(partials))
         if kind is m.Offer:
             return m.Offer(self._draw_metas(data))
@@ -236,7 +257,7 @@ class TrackerMachine(RuleBasedStateMachine):
             for _ in range(data.draw(st.integers(1, 3))):
                 digest, chunks = self._draw_target(data)
                 # Up to two chunks past the end: the tracker must refuse those.
-                reports.append(m.HaveReport(digest, data.draw(flat_ranges(chunks + 2))))
+                reports.append(HaveReport(digest, data.draw(flat_ranges(chunks + 2))))
             return m.Have(tuple(reports))
         if kind is m.HoldersQuery:
             first, count = data.draw(st.tuples(st.integers(0, 8), st.integers(0, 8)))
@@ -323,16 +344,16 @@ WORLD_BYTES = {meta_for(*file).digest: content(*file[1:]) for file in WORLD_FILE
 WORLD_METAS = st.sampled_from(WORLD)
 WORLD_NAMES = st.sampled_from(sorted({meta.name for meta in WORLD}))
 PEER_IDS = st.integers(1, 5)
-TOKENS = st.sampled_from([bytes([i]) * m.TOKEN_BYTES for i in range(3)])
+TOKENS = st.sampled_from([bytes([i]) * TOKEN_BYTES for i in range(3)])
 SEQ_STEPS = st.integers(-2, 3)  # from the view's own number: stale, repeated, next, gaps
-SUMMARIES = st.builds(lambda meta, available: m.FileSummary(
+SUMMARIES = st.builds(lambda meta, available: FileSummary(
     meta.name, meta.size_bytes, meta.digest, available), WORLD_METAS, st.booleans())
 TRACKER_REPLIES: st.SearchStrategy[type[m.Message]] = st.sampled_from((
     m.Welcome, m.Snapshot, m.Holders, m.MetaReply, m.Pong, m.NotYet, m.Farewell, m.Refused,
     m.ErrorReply, m.Rejoin, m.ConnectTo, m.ReverseToken,
 ))
-EVENTS = st.sampled_from((m.PeerJoined, m.FileAdded, m.FileCompleted, m.PeerLeft,
-                          m.Availability, m.Excused, m.FileRemoved))
+EVENTS = st.sampled_from((PeerJoined, FileAdded, FileCompleted, PeerLeft,
+                          Availability, Excused, FileRemoved))
 # How a source answers a request; "another file": a reply naming a file it was
 # not asked for.
 ANSWERS = ("good", "corrupt", "misplaced", "refused", "another file")
@@ -434,7 +455,7 @@ class PeerMachine(RuleBasedStateMachine):
         for peer_id in data.draw(st.lists(peer_ids, unique=True, max_size=3), label="holders"):
             whole = data.draw(st.booleans(), label="whole") and meta.chunks
             ranges = (0, meta.chunks) if whole else data.draw(flat_ranges(meta.chunks))
-            holders.append(m.HolderRanges(peer_id, endpoint_of(peer_id), ranges))
+            holders.append(HolderRanges(peer_id, endpoint_of(peer_id), ranges))
         return m.Holders(meta.digest, tuple(holders))
 
     def _draw_tracker_reply(self, data: st.DataObject) -> m.Message:
@@ -450,7 +471,7 @@ class PeerMachine(RuleBasedStateMachine):
         if kind in (m.Pong, m.NotYet):
             return kind(self._draw_seq(data))
         if kind is m.Refused:
-            return m.Refused((m.Refusal(data.draw(WORLD_NAMES), "taken"),))
+            return m.Refused((Refusal(data.draw(WORLD_NAMES), "taken"),))
         if kind is m.ErrorReply:
             return m.ErrorReply("no")
         peer_id = data.draw(PEER_IDS)
@@ -460,22 +481,22 @@ class PeerMachine(RuleBasedStateMachine):
             return m.ReverseToken(peer_id, data.draw(TOKENS))
         return kind()  # Farewell, Rejoin
 
-    def _draw_event(self, data: st.DataObject) -> m.Event:
+    def _draw_event(self, data: st.DataObject) -> Event:
         kind, seq = data.draw(EVENTS, label="kind"), self._draw_seq(data)
         peer_id, name = data.draw(PEER_IDS), data.draw(WORLD_NAMES)
-        if kind is m.PeerJoined:
-            return m.PeerJoined(seq, peer_id, endpoint_of(peer_id))
-        if kind is m.FileAdded:
-            return m.FileAdded(seq, data.draw(SUMMARIES), peer_id)
-        if kind is m.PeerLeft:
-            return m.PeerLeft(seq, peer_id)
-        if kind is m.Availability:
-            return m.Availability(seq, name, data.draw(st.booleans()))
-        if kind is m.FileCompleted:
-            return m.FileCompleted(seq, peer_id, name)
-        if kind is m.FileRemoved:
-            return m.FileRemoved(seq, name)
-        return m.Excused(seq, peer_id, name)
+        if kind is PeerJoined:
+            return PeerJoined(seq, peer_id, endpoint_of(peer_id))
+        if kind is FileAdded:
+            return FileAdded(seq, data.draw(SUMMARIES), peer_id)
+        if kind is PeerLeft:
+            return PeerLeft(seq, peer_id)
+        if kind is Availability:
+            return Availability(seq, name, data.draw(st.booleans()))
+        if kind is FileCompleted:
+            return FileCompleted(seq, peer_id, name)
+        if kind is FileRemoved:
+            return FileRemoved(seq, name)
+        return Excused(seq, peer_id, name)
 
     def _outstanding(self) -> list[PendingRequest]:
         return [r for source in self.state.plan.sources.values() for r in source.requests.values()]
@@ -508,7 +529,7 @@ class PeerMachine(RuleBasedStateMachine):
         request = data.draw(st.sampled_from(self._outstanding()), label="request")
         how = data.draw(self.answers, label="answer")
         if how == "refused":
-            self._reply(request.source, m.ChunkRefused(request.request_id, "busy"), None)
+            self._reply(request.source, ChunkRefused(request.request_id, "busy"), None)
             return
         digest = request.digest
         if how == "another file":
@@ -518,7 +539,7 @@ class PeerMachine(RuleBasedStateMachine):
         if how == "corrupt":
             payload = bytes(b ^ 0x5A for b in payload)
         first = request.first_chunk + (1 if how == "misplaced" else 0)
-        reply = m.ChunkData(request.request_id, digest, first, request.chunk_count)
+        reply = ChunkData(request.request_id, digest, first, request.chunk_count)
         self._reply(request.source, reply, payload)
 
     @rule(peer_id=PEER_IDS, request_id=st.integers(0, 20), meta=WORLD_METAS,
@@ -526,24 +547,24 @@ class PeerMachine(RuleBasedStateMachine):
     def random_reply(self, peer_id: int, request_id: int, meta: FileMeta, piece: int,
                      payload: bytes, refused: bool) -> None:
         if refused:
-            self._reply(peer_id, m.ChunkRefused(request_id, "no"), None)
+            self._reply(peer_id, ChunkRefused(request_id, "no"), None)
             return
         first, end = meta.layout.piece_chunk_range(min(piece, max(meta.layout.pieces - 1, 0)))
-        self._reply(peer_id, m.ChunkData(request_id, meta.digest, first, max(end - first, 1)),
+        self._reply(peer_id, ChunkData(request_id, meta.digest, first, max(end - first, 1)),
                     payload)
 
     @rule(data=st.data(), route=st.sampled_from([b"peer-1", b"peer-2", ReverseRoute(3)]),
-          kind=st.sampled_from((m.ChunkRequest, m.Cancel, m.Introduce)))
+          kind=st.sampled_from((ChunkRequest, Cancel, Introduce)))
     def request(self, data: st.DataObject, route: Hashable, kind: type[m.Message]) -> None:
         message: m.Message
-        if kind is m.ChunkRequest:  # up to past the end, and more than a peer serves
+        if kind is ChunkRequest:  # up to past the end, and more than a peer serves
             first, count = data.draw(st.tuples(st.integers(0, 400), st.sampled_from((1, 4097))))
             digest = data.draw(WORLD_METAS).digest
-            message = m.ChunkRequest(data.draw(st.integers(0, 5)), digest, first, count)
-        elif kind is m.Cancel:
-            message = m.Cancel(data.draw(st.integers(0, 5)))
+            message = ChunkRequest(data.draw(st.integers(0, 5)), digest, first, count)
+        elif kind is Cancel:
+            message = Cancel(data.draw(st.integers(0, 5)))
         else:
-            message = m.Introduce(data.draw(PEER_IDS), data.draw(TOKENS))
+            message = Introduce(data.draw(PEER_IDS), data.draw(TOKENS))
         self._run(self.state.on_request(route, message, self.now_s))
 
     @rule(peer_id=PEER_IDS, change=st.sampled_from(("on_link_down", "on_link_up",

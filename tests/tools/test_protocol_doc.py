@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from swarm.protocol.catalogue import ALL_MESSAGES, ROUTES
 from swarm.protocol.codec import decode, encode_frames
-from swarm.protocol.messages import ALL_MESSAGES, ROUTES
 from swarm.tools import protocol_doc
 
 

@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from swarm.protocol.messages import (
-    ROLE_GET,
-    ROLE_SEED,
-    FileListing,
-    FileSummary,
-    Listing,
-    PeerSummary,
-    PeerTraffic,
-)
+from swarm.protocol.message_parts import FileListing, FileSummary, PeerSummary, PeerTraffic
+from swarm.protocol.messages import Listing
+from swarm.protocol.roles import ROLE_GET, ROLE_SEED
 from swarm.tools import report
 from swarm.units import human_size
 

@@ -7,6 +7,7 @@ import random
 
 from swarm.peer.punch import PUNCH_ATTEMPTS
 from swarm.protocol import messages as m
+from swarm.protocol.fields import TOKEN_BYTES
 from swarm.tracker.punch import PUNCH_WINDOW_S, Decision, PunchBoard, punch_endpoint
 from swarm.tracker.state import TrackerState
 
@@ -26,7 +27,7 @@ def send(state: TrackerState, peer: int, message: m.Message, now_s: float) -> li
 
 
 def tracker_with_peers() -> TrackerState:
-    state = TrackerState(PUB_PORT, 30.0, lambda: b"t" * m.TOKEN_BYTES, random.Random(1),
+    state = TrackerState(PUB_PORT, 30.0, lambda: b"t" * TOKEN_BYTES, random.Random(1),
                          ECHO_PORTS)
     for peer in ROUTERS:
         send(state, peer, m.Join(m.PROTOCOL_VERSION, 5000 + peer, (), ()), 0.0)
@@ -34,7 +35,7 @@ def tracker_with_peers() -> TrackerState:
 
 
 def test_hello_reply_names_the_address_echoes() -> None:
-    state = TrackerState(PUB_PORT, 30.0, lambda: b"t" * m.TOKEN_BYTES, random.Random(1),
+    state = TrackerState(PUB_PORT, 30.0, lambda: b"t" * TOKEN_BYTES, random.Random(1),
                          ECHO_PORTS)
     sent = state.handle(b"x", m.Hello(m.PROTOCOL_VERSION), "10.0.0.9", 0.0).sends
     assert sent == [(b"x", m.HelloReply(m.PROTOCOL_VERSION, PUB_PORT, ECHO_PORTS))]
@@ -102,5 +103,5 @@ def test_once_a_pairs_punches_are_spent_the_tracker_reverses() -> None:
             m.Punch, m.Punch]
         now += PUNCH_WINDOW_S + 1.0
     sent = send(state, 1, m.ReverseRequest(2), now)
-    assert sent == [(sender(2), m.ConnectTo(1, "tcp://10.77.0.201:5001", b"t" * m.TOKEN_BYTES)),
-                    (sender(1), m.ReverseToken(2, b"t" * m.TOKEN_BYTES))]
+    assert sent == [(sender(2), m.ConnectTo(1, "tcp://10.77.0.201:5001", b"t" * TOKEN_BYTES)),
+                    (sender(1), m.ReverseToken(2, b"t" * TOKEN_BYTES))]

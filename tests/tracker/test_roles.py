@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.roles import ROLE_GET, ROLE_PEER, ROLE_SEED
 from swarm.tracker.state import Outcome, TrackerState
 from tests.tracker.test_state import (
     ADDRESS,
@@ -40,9 +41,9 @@ def agree(state: TrackerState) -> None:
 def test_the_tracker_keeps_the_role_it_was_told() -> None:
     state = new_state()
     join(state, 1)
-    join_as(state, 2, m.ROLE_GET)
-    join_as(state, 3, m.ROLE_SEED)
-    assert [state.peers[p].role for p in (1, 2, 3)] == [m.ROLE_PEER, m.ROLE_GET, m.ROLE_SEED]
+    join_as(state, 2, ROLE_GET)
+    join_as(state, 3, ROLE_SEED)
+    assert [state.peers[p].role for p in (1, 2, 3)] == [ROLE_PEER, ROLE_GET, ROLE_SEED]
 
 
 def test_no_peer_waits_for_a_get_to_take_its_files() -> None:
@@ -52,7 +53,7 @@ def test_no_peer_waits_for_a_get_to_take_its_files() -> None:
     fetch_whole(state, 2, SMALL)
     fetch_whole(state, 2, BIG)
     assert state.readiness.ready(1) and state.readiness.ready(2)
-    out = join_as(state, 3, m.ROLE_GET)
+    out = join_as(state, 3, ROLE_GET)
     assert statuses(out) == {3: m.LeaveStatus(True, "")}  # 1 and 2: nothing changed
     send(state, 3, have(SMALL.digest, 0, 1))
     agree(state)
@@ -69,7 +70,7 @@ def test_no_peer_waits_for_a_get_to_take_its_files() -> None:
 def test_a_get_is_ready_though_it_lacks_available_files() -> None:
     state = new_state()
     join(state, 1, [SMALL])
-    join_as(state, 2, m.ROLE_GET)
+    join_as(state, 2, ROLE_GET)
     assert state.readiness.ready(2) and state.readiness.blocker(2) == ""
     agree(state)
     out = send(state, 2, m.Goodbye(False))
@@ -80,7 +81,7 @@ def test_a_get_is_ready_though_it_lacks_available_files() -> None:
 def test_a_get_that_holds_a_file_does_not_keep_peers_waiting_for_it() -> None:
     """A get's own files count for what others lack, but nobody waits for the get."""
     state = new_state()
-    join_as(state, 1, m.ROLE_GET, [SMALL])
+    join_as(state, 1, ROLE_GET, [SMALL])
     join(state, 2)
     assert not state.readiness.ready(2)  # rule (b): small.txt is available
     assert state.readiness.blocker(2) == "missing 'small.txt'"
@@ -91,7 +92,7 @@ def test_a_get_that_holds_a_file_does_not_keep_peers_waiting_for_it() -> None:
 
 def test_a_seed_waits_for_every_counted_peer_and_none_waits_for_it() -> None:
     state = new_state()
-    out = join_as(state, 1, m.ROLE_SEED, [SMALL])
+    out = join_as(state, 1, ROLE_SEED, [SMALL])
     # Nobody to hand it to yet: a seed started first waits for someone.
     assert statuses(out) == {1: m.LeaveStatus(False, "no peer has joined to take its files")}
     agree(state)
@@ -113,7 +114,7 @@ def test_a_seed_waits_for_every_counted_peer_and_none_waits_for_it() -> None:
 def test_a_seed_goes_back_to_waiting_when_the_last_counted_peer_leaves() -> None:
     state = new_state()
     join(state, 1)
-    join_as(state, 2, m.ROLE_SEED, [SMALL])
+    join_as(state, 2, ROLE_SEED, [SMALL])
     fetch_whole(state, 1, SMALL)
     assert state.readiness.ready(2)
     out = send(state, 1, m.Goodbye(True))
@@ -126,8 +127,8 @@ def test_a_seed_goes_back_to_waiting_when_the_last_counted_peer_leaves() -> None
 
 def test_seeds_and_gets_are_not_counted_for_files_added_later() -> None:
     state = new_state()
-    join_as(state, 1, m.ROLE_SEED)
-    join_as(state, 2, m.ROLE_GET)
+    join_as(state, 1, ROLE_SEED)
+    join_as(state, 2, ROLE_GET)
     join(state, 3, [BIG])  # a new file: only counted peers lack it, and none does
     assert state.readiness.ready(3)
     join(state, 4)

@@ -10,6 +10,22 @@ from typing import TypeVar
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
+from swarm.protocol.events import (
+    FILE_TOPIC,
+    PEER_TOPIC,
+    Availability,
+    Event,
+    Excused,
+    ExcuseWithdrawn,
+    FileAdded,
+    FileCompleted,
+    FileDropped,
+    FileRemoved,
+    PeerJoined,
+    PeerLeft,
+)
+from swarm.protocol.fields import TOKEN_BYTES
+from swarm.protocol.message_parts import HaveReport, HolderRanges, PartialOffer
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 from swarm.tracker.state import MAX_HOLDERS_ANSWERED, Outcome, TrackerState
 
@@ -23,7 +39,7 @@ SMALL = meta_of_bytes("small.txt", b"small file\n" * 100)  # 1100 bytes, 3 chunk
 EMPTY = meta_of_bytes("empty", b"")
 OTHER_SMALL = meta_of_bytes("small.txt", b"other content\n")  # same name, other bytes
 
-EventT = TypeVar("EventT", bound=m.Event)
+EventT = TypeVar("EventT", bound=Event)
 
 
 def sender(peer: int) -> bytes:
@@ -32,7 +48,7 @@ def sender(peer: int) -> bytes:
 
 
 def join(state: TrackerState, peer: int, files: Sequence[FileMeta] = (),
-         partials: Sequence[m.PartialOffer] = (), now_s: float = 0.0) -> Outcome:
+         partials: Sequence[PartialOffer] = (), now_s: float = 0.0) -> Outcome:
     return state.handle(sender(peer), m.Join(1, 5000 + peer, tuple(files), tuple(partials)),
                         ADDRESS, now_s)
 
@@ -61,7 +77,7 @@ def only_reply(outcome: Outcome, peer: int) -> m.Message:
 
 
 def have(digest: bytes, *flat: int) -> m.Have:
-    return m.Have((m.HaveReport(digest, flat),))
+    return m.Have((HaveReport(digest, flat),))
 
 
 def fetch_whole(state: TrackerState, peer: int, meta: FileMeta, now_s: float = 0.0) -> Outcome:
@@ -78,7 +94,7 @@ def events_of(outcome: Outcome, kind: type[EventT]) -> list[EventT]:
 
 
 def new_state() -> TrackerState:
-    tokens = (i.to_bytes(m.TOKEN_BYTES, "big") for i in itertools.count(1))
+    tokens = (i.to_bytes(TOKEN_BYTES, "big") for i in itertools.count(1))
     return TrackerState(PUB_PORT, EXPIRY_S, lambda: next(tokens), random.Random(1))
 
 
@@ -114,13 +130,13 @@ def test_join_prints_connect_with_offers_sorted_and_chunk_counts() -> None:
 def test_join_without_files_offers_nothing() -> None:
     out = join(new_state(), 1)
     assert out.blocks == [display.Connect(1, [])]
-    assert [type(e) for e in out.events] == [m.PeerJoined]
+    assert [type(e) for e in out.events] == [PeerJoined]
 
 
 def test_empty_file_is_shared_and_available() -> None:
     state = new_state()
     out = join(state, 1, [EMPTY])
-    assert [type(e) for e in out.events] == [m.PeerJoined, m.FileAdded, m.FileCompleted]
+    assert [type(e) for e in out.events] == [PeerJoined, FileAdded, FileCompleted]
     assert state.available_names() == ["empty"]
 
 
@@ -136,7 +152,7 @@ def test_events_are_numbered_without_gaps_across_calls() -> None:
         send(state, 1, m.Goodbye(True)),
         state.expire(100.0),
     ]
-    for topic, last in ((m.FILE_TOPIC, state.seq), (m.PEER_TOPIC, state.peer_seq)):
+    for topic, last in ((FILE_TOPIC, state.seq), (PEER_TOPIC, state.peer_seq)):
         seqs = [e.seq for out in outcomes for e in out.events if topic == e.TOPIC]
         assert seqs == list(range(1, len(seqs) + 1)), topic
         assert last == len(seqs)
@@ -175,17 +191,17 @@ def test_complete_records_a_received_file_listed_on_disconnect() -> None:
     join(state, 1, [SMALL, BIG, EMPTY])
     join(state, 2, [meta_of_bytes("zeta.txt", b"brought")])
     completed = fetch_whole(state, 2, SMALL)
-    assert events_of(completed, m.FileCompleted) == [
-        m.FileCompleted(state.peer_seq, 2, "small.txt")]
+    assert events_of(completed, FileCompleted) == [
+        FileCompleted(state.peer_seq, 2, "small.txt")]
     fetch_whole(state, 2, EMPTY)
     fetch_whole(state, 2, BIG)
     out = send(state, 2, m.Goodbye(True))
     assert only_reply(out, 2) == m.Farewell()
     # Sorted, and the brought zeta.txt is not among the received.
     assert out.blocks == [display.Disconnect(2, ["big.bin", "empty", "small.txt"])]
-    assert events_of(out, m.PeerLeft) == [m.PeerLeft(out.events[0].seq, 2)]
+    assert events_of(out, PeerLeft) == [PeerLeft(out.events[0].seq, 2)]
     # zeta.txt had no other holder: leaving makes it unavailable.
-    assert events_of(out, m.Availability) == [m.Availability(state.seq, "zeta.txt", False)]
+    assert events_of(out, Availability) == [Availability(state.seq, "zeta.txt", False)]
 
 
 def test_complete_before_every_chunk_is_reported_is_refused() -> None:
@@ -205,7 +221,7 @@ def test_offer_after_join_adds_a_file_once_and_refuses_a_conflict() -> None:
     join(state, 1)
     join(state, 2)
     out = send(state, 1, m.Offer((SMALL,)))
-    assert [type(e) for e in out.events] == [m.FileAdded, m.FileCompleted]
+    assert [type(e) for e in out.events] == [FileAdded, FileCompleted]
     assert replies(out) == []
     # Both were ready in an empty swarm; neither is now, and each hears why.
     assert statuses(out) == {1: m.LeaveStatus(False, "1 peer still lacks 'small.txt'"),
@@ -227,8 +243,8 @@ def test_holders_query_returns_flat_ranges_per_peer() -> None:
     send(state, 3, have(BIG.digest, 0, 64, 100, 110))
     reply = only_reply(send(state, 2, m.HoldersQuery(BIG.digest, 0, 0)), 2)
     assert reply == m.Holders(BIG.digest, (
-        m.HolderRanges(1, "tcp://127.0.0.1:5001", (0, 130)),
-        m.HolderRanges(3, "tcp://127.0.0.1:5003", (0, 64, 100, 110)),
+        HolderRanges(1, "tcp://127.0.0.1:5001", (0, 130)),
+        HolderRanges(3, "tcp://127.0.0.1:5003", (0, 64, 100, 110)),
     ))
     unknown = only_reply(send(state, 2, m.HoldersQuery(SMALL.digest, 0, 0)), 2)
     assert isinstance(unknown, m.ErrorReply)
@@ -334,7 +350,7 @@ def test_silent_peer_expires_with_disconnect_and_peer_left() -> None:
     assert state.expire(3.0).blocks == []
     out = state.expire(3.5)
     assert out.blocks == [display.Disconnect(1, [], "expired")]
-    assert [e.peer_id for e in events_of(out, m.PeerLeft)] == [1]
+    assert [e.peer_id for e in events_of(out, PeerLeft)] == [1]
     assert list(state.peers) == [2]
     assert state.next_expiry_s() == 2.0 + EXPIRY_S
     later = state.expire(5.5)
@@ -365,8 +381,8 @@ def test_same_name_other_content_is_refused_and_excused() -> None:
     assert isinstance(welcome, m.Welcome)
     assert [r.name for r in welcome.refused] == ["small.txt"]
     assert "other content" in welcome.refused[0].reason
-    assert [e for e in out.events if isinstance(e, m.Excused)] == [
-        m.Excused(out.events[-1].seq, 2, "small.txt")
+    assert [e for e in out.events if isinstance(e, Excused)] == [
+        Excused(out.events[-1].seq, 2, "small.txt")
     ]
     assert out.blocks == [display.Connect(2, [])]
     # Nothing of the first file changes.
@@ -381,8 +397,8 @@ def test_same_name_same_content_is_a_second_source() -> None:
     state = new_state()
     join(state, 1, [SMALL])
     out = join(state, 2, [SMALL])
-    assert [type(e) for e in out.events] == [m.PeerJoined, m.FileCompleted]
-    assert events_of(out, m.FileCompleted) == [m.FileCompleted(state.peer_seq, 2, "small.txt")]
+    assert [type(e) for e in out.events] == [PeerJoined, FileCompleted]
+    assert events_of(out, FileCompleted) == [FileCompleted(state.peer_seq, 2, "small.txt")]
     assert out.blocks == [display.Connect(2, [("small.txt", 3)])]
     assert sorted(state.files["small.txt"].holders) == [1, 2]
 
@@ -395,22 +411,22 @@ def test_file_unavailable_when_its_only_holder_leaves_and_back_with_a_partial() 
     join(state, 1, [BIG, EMPTY])
     join(state, 2)
     left = send(state, 1, m.Goodbye(True))
-    lost = sorted((e.name, e.available) for e in events_of(left, m.Availability))
+    lost = sorted((e.name, e.available) for e in events_of(left, Availability))
     assert lost == [("big.bin", False), ("empty", False)]
     assert state.available_names() == []
     # A partial that does not cover the file changes nothing.
-    part = join(state, 3, partials=[m.PartialOffer(BIG, (0, 64))])
-    assert events_of(part, m.Availability) == []
-    back = join(state, 4, partials=[m.PartialOffer(BIG, (0, 10, 64, 130))])
+    part = join(state, 3, partials=[PartialOffer(BIG, (0, 64))])
+    assert events_of(part, Availability) == []
+    back = join(state, 4, partials=[PartialOffer(BIG, (0, 10, 64, 130))])
     # Peers 3 and 4 together cover every chunk again.
-    assert events_of(back, m.Availability) == [m.Availability(state.seq, "big.bin", True)]
+    assert events_of(back, Availability) == [Availability(state.seq, "big.bin", True)]
     assert state.available_names() == ["big.bin"]
 
 
 def test_partial_offer_of_a_new_file_starts_unavailable() -> None:
     state = new_state()
-    out = join(state, 1, partials=[m.PartialOffer(BIG, (0, 64))])
-    added = events_of(out, m.FileAdded)
+    out = join(state, 1, partials=[PartialOffer(BIG, (0, 64))])
+    added = events_of(out, FileAdded)
     assert len(added) == 1 and not added[0].file.available
     assert out.blocks == [display.Connect(1, [])]  # partials are not offers
     assert state.available_names() == []
@@ -468,11 +484,11 @@ def test_a_peer_that_cannot_hold_a_file_is_excused_until_it_can() -> None:
     join(state, 1, [BIG])
     join(state, 2)
     out = send(state, 2, m.CannotHold("big.bin", "a folder has that name in its Shared folder"))
-    assert [(e.peer_id, e.name) for e in events_of(out, m.Excused)] == [(2, "big.bin")]
+    assert [(e.peer_id, e.name) for e in events_of(out, Excused)] == [(2, "big.bin")]
     assert state.leave_blockers(1) == []  # nobody waits for it
     assert send(state, 2, m.CannotHold("big.bin", "again")).events == []  # said once
     out = send(state, 2, m.CanHoldAgain("big.bin"))
-    assert [(e.peer_id, e.name) for e in events_of(out, m.ExcuseWithdrawn)] == [(2, "big.bin")]
+    assert [(e.peer_id, e.name) for e in events_of(out, ExcuseWithdrawn)] == [(2, "big.bin")]
     assert state.leave_blockers(1) == ["peer 2 lacks 'big.bin'"]
     assert send(state, 2, m.CanHoldAgain("big.bin")).events == []
     # An excuse for a name the swarm does not have changes nothing.
@@ -485,8 +501,8 @@ def test_a_withdrawn_file_that_others_cover_stays() -> None:
     join(state, 2, [BIG])
     join(state, 3)
     out = send(state, 1, m.Withdraw(BIG.digest, "modified"))
-    assert [(e.peer_id, e.name) for e in events_of(out, m.FileDropped)] == [(1, "big.bin")]
-    assert events_of(out, m.FileRemoved) == []
+    assert [(e.peer_id, e.name) for e in events_of(out, FileDropped)] == [(1, "big.bin")]
+    assert events_of(out, FileRemoved) == []
     assert state.files["big.bin"].available
     assert list(state.files["big.bin"].holders) == [2]
     assert "big.bin" not in state.peers[1].complete
@@ -504,7 +520,7 @@ def test_a_withdrawn_file_nobody_else_covers_is_removed_and_its_name_freed() -> 
     join(state, 2)
     send(state, 2, have(BIG.digest, 0, 64))  # half of it: not enough to go on with
     out = send(state, 1, m.Withdraw(BIG.digest, "deleted"))
-    assert [type(e) for e in out.events] == [m.FileDropped, m.FileRemoved]
+    assert [type(e) for e in out.events] == [FileDropped, FileRemoved]
     assert "big.bin" not in state.files and BIG.digest not in state.by_digest
     assert state.snapshot().files == ()
     assert state.leave_blockers(1) == [] and state.leave_blockers(2) == []
@@ -516,12 +532,12 @@ def test_a_withdrawn_file_nobody_else_covers_is_removed_and_its_name_freed() -> 
     assert send(state, 2, m.Complete(BIG.digest)).sends == []
     assert only_reply(send(state, 2, m.HoldersQuery(BIG.digest, 0, 0)), 2) == m.Holders(
         BIG.digest, ())
-    join(state, 3, partials=[m.PartialOffer(BIG, (0, 64))])
+    join(state, 3, partials=[PartialOffer(BIG, (0, 64))])
     assert "big.bin" not in state.files
     # The name is free: new content under it is a new file.
     changed = meta_of_bytes("big.bin", b"new content")
     out = send(state, 1, m.Offer((changed,)))
-    assert [e.file.digest for e in events_of(out, m.FileAdded)] == [changed.digest]
+    assert [e.file.digest for e in events_of(out, FileAdded)] == [changed.digest]
 
 
 def test_a_withdrawal_of_a_file_not_held_changes_nothing() -> None:

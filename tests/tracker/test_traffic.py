@@ -4,6 +4,7 @@ rates, each file's receive rate, and the bytes moved since it started."""
 from __future__ import annotations
 
 from swarm.protocol import messages as m
+from swarm.protocol.message_parts import PeerTraffic
 from swarm.tracker.state import TrackerState
 from tests.tracker.test_state import (
     ADDRESS,
@@ -24,7 +25,7 @@ def listing_at(state: TrackerState, now_s: float) -> m.Listing:
     return listing
 
 
-def traffic_at(state: TrackerState, now_s: float) -> dict[int, m.PeerTraffic]:
+def traffic_at(state: TrackerState, now_s: float) -> dict[int, PeerTraffic]:
     return {t.peer_id: t for t in listing_at(state, now_s).traffic}
 
 

@@ -18,7 +18,7 @@ import socket
 
 import zmq
 
-from swarm.protocol.messages import is_ipv6
+from swarm.protocol.addresses import is_ipv6
 
 log = logging.getLogger("swarm.tracker")
 peer_log = logging.getLogger("swarm.peer")

@@ -17,7 +17,8 @@ from types import FrameType
 import zmq
 
 from swarm.protocol.codec import Buffer, decode
-from swarm.protocol.messages import Message, ProtocolError
+from swarm.protocol.fields import ProtocolError
+from swarm.protocol.messages import Message
 
 log = logging.getLogger("swarm.loop")
 

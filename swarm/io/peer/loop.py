@@ -33,7 +33,7 @@ from swarm.peer.actions import Action
 from swarm.peer.mode import Mode
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
-from swarm.protocol.messages import Event
+from swarm.protocol.events import Event
 
 log = logging.getLogger("swarm.peer")
 

@@ -42,7 +42,7 @@ from swarm.peer.actions import (
 )
 from swarm.peer.disk import ContentChanged, PlaceResult
 from swarm.peer.state import PeerState
-from swarm.protocol.messages import ChunkRefused
+from swarm.protocol.peer_messages import ChunkRefused
 
 log = logging.getLogger("swarm.peer")
 

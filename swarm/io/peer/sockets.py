@@ -30,8 +30,10 @@ from swarm.io.common.curve import CurveKeys, make_client, make_server
 from swarm.io.common.process_limits import AcceptWatch
 from swarm.io.common.zmq_util import configure
 from swarm.peer.reversal import ReverseRoute
+from swarm.protocol.addresses import bracketed, is_ipv6, tcp_endpoint
 from swarm.protocol.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
-from swarm.protocol.messages import FILE_TOPIC, Message, bracketed, is_ipv6, tcp_endpoint
+from swarm.protocol.events import FILE_TOPIC
+from swarm.protocol.messages import Message
 
 log = logging.getLogger("swarm.peer")
 

@@ -25,12 +25,11 @@ from swarm.io.common.process_limits import AcceptWatch, peers_within, raise_open
 from swarm.io.common.stdout import StdoutWriter
 from swarm.io.common.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
 from swarm.io.tracker.port_file import FolderLock, FolderTaken, write_port_file
+from swarm.protocol.addresses import bracketed, is_ipv6
 from swarm.protocol.codec import MAX_HEADER_BYTES, decode, encode, encode_frames
 from swarm.protocol.display import Acquired, Block, Connect, Disconnect
-from swarm.protocol.messages import (
-    TOKEN_BYTES,
+from swarm.protocol.events import (
     Availability,
-    ErrorReply,
     Event,
     Excused,
     ExcuseWithdrawn,
@@ -38,11 +37,9 @@ from swarm.protocol.messages import (
     FileCompleted,
     FileDropped,
     FileRemoved,
-    Message,
-    ProtocolError,
-    bracketed,
-    is_ipv6,
 )
+from swarm.protocol.fields import TOKEN_BYTES, ProtocolError
+from swarm.protocol.messages import ErrorReply, Message
 from swarm.tracker.state import Outcome, TrackerState
 
 if TYPE_CHECKING:
