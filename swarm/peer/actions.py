@@ -1,7 +1,8 @@
 """What a peer's state asks the world to do: the actions it returns.
 
 Every input of ``PeerState`` (a message, a disk result, the time) returns a
-list of these, in order; the IO loop carries them out and feeds back what
+list of these, in order, with the actions common to both state machines
+(``swarm.protocol.output``: Show, Say, Observe); the IO loop carries them out and feeds back what
 the world answered (a disk result, a file found changed).  Nothing here does
 anything: these are plain records, so a test reads them like messages.
 """
@@ -9,18 +10,11 @@ anything: these are plain records, so a test reads them like messages.
 from __future__ import annotations
 
 from collections.abc import Hashable
-from typing import Any
 
-from swarm.protocol.display import Block
 from swarm.protocol.messages import Message
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.output import Action
 from swarm.protocol.peer_messages import ChunkData
-from swarm.protocol.record import Record, field
-
-
-class Action(Record):
-    """Base of everything a peer's state asks for."""
-
 
 # --- the network ----------------------------------------------------------------
 
@@ -140,34 +134,3 @@ class StopServing(Action):
 class CheckShared(Action):
     """Look whether the files served are still as hashed (answer:
     ``on_shared_checked``); asked just before a goodbye."""
-
-
-# --- what a person or a tool sees -----------------------------------------------------
-
-
-class Show(Action):
-    """A block of the contract, for stdout."""
-
-    block: Block
-
-
-class Observe(Action):
-    """Something that happened, for ``--events``."""
-
-    kind: str
-    fields: dict[str, Any] = field(default_factory=dict)
-
-
-class Outbox:
-    """Where the parts of a peer's state put their actions, in order, until
-    the state hands them to the IO loop."""
-
-    def __init__(self) -> None:
-        self._actions: list[Action] = []
-
-    def put(self, action: Action) -> None:
-        self._actions.append(action)
-
-    def take(self) -> list[Action]:
-        actions, self._actions = self._actions, []
-        return actions

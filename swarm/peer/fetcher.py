@@ -22,11 +22,8 @@ from typing import Any
 
 from swarm.config import Settings
 from swarm.peer.actions import (
-    Action,
     DropPartial,
     DropPeer,
-    Observe,
-    Outbox,
     Place,
     Reply,
     ServeFile,
@@ -60,6 +57,7 @@ from swarm.protocol.messages import (
     ReverseRequest,
 )
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.output import Action, Observe, Outbox
 from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest
 
 log = logging.getLogger("swarm.peer")

@@ -22,18 +22,14 @@ from typing import Any
 
 from swarm.config import Settings
 from swarm.peer.actions import (
-    Action,
     CheckShared,
     CloseLink,
     LearnMapping,
-    Observe,
     OpenPunch,
     OpenReverse,
-    Outbox,
     Place,
     Reply,
     ServeFile,
-    Show,
     StartPartial,
     StopServing,
     Subscribe,
@@ -43,11 +39,11 @@ from swarm.peer.actions import (
 from swarm.peer.disk import PlaceResult
 from swarm.peer.fetcher import Fetcher
 from swarm.peer.holdings import Holdings
-from swarm.peer.leave_rule import QuietClock
 from swarm.peer.mode import Mode
 from swarm.peer.picker import TransferPlan
 from swarm.peer.progress import FileProgress, PeerStatus
 from swarm.peer.punch import Mapping, Punches, judge_mapping, mapping_said
+from swarm.peer.quiet_clock import QuietClock
 from swarm.peer.reversal import Reversals, ReverseRoute
 from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.peer.sync import TrackerSync
@@ -85,6 +81,7 @@ from swarm.protocol.messages import (
     Withdraw,
 )
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.output import Action, Observe, Outbox, Show
 from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest, Introduce
 
 log = logging.getLogger("swarm.peer")

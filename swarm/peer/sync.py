@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import logging
 
-from swarm.peer.actions import Outbox, ToTracker
+from swarm.peer.actions import ToTracker
 from swarm.peer.swarm_view import SwarmView
 from swarm.protocol.messages import SyncRequest
+from swarm.protocol.output import Outbox
 
 log = logging.getLogger("swarm.peer")
 

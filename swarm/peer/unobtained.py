@@ -5,11 +5,21 @@ because nobody could serve it does not end in silence."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Protocol
 
-from swarm.peer.leave_rule import HoldsFiles
 from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.record import Record
 from swarm.units import human_size
+
+
+class HoldsFiles(Protocol):
+    """What a peer holds whole, and what it is excused from."""
+
+    @property
+    def complete(self) -> Iterable[str]: ...
+
+    @property
+    def excused(self) -> Iterable[str]: ...
 
 
 class Unobtained(Record):

@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Hashable
 
-from swarm.peer.actions import Outbox, Reply, SendChunks
+from swarm.peer.actions import Reply, SendChunks
 from swarm.peer.rate_limit import TokenBucket
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.output import Outbox
 from swarm.protocol.peer_messages import ChunkData, ChunkRefused, ChunkRequest
 
 MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for

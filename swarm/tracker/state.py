@@ -13,7 +13,6 @@ import random
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from swarm.peer.leave_rule import unmet_a, unmet_b
 from swarm.protocol import display
 from swarm.protocol.addresses import tcp_endpoint
 from swarm.protocol.chunks import ChunkSet, pairs, union_covers
@@ -80,6 +79,7 @@ from swarm.protocol.messages import (
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record, field
 from swarm.protocol.roles import ROLE_GET, ROLE_NAMES, ROLE_PEER, ROLE_SEED
+from swarm.tracker.leave_rules import unmet_a, unmet_b
 from swarm.tracker.punch import Decision, PunchBoard, punch_endpoint
 from swarm.tracker.rate_meter import CounterMeter, RateMeter
 from swarm.tracker.readiness import Readiness

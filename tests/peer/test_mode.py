@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import random
 
-from swarm.peer.actions import Show, ToTracker
+from swarm.peer.actions import ToTracker
 from swarm.peer.mode import Mode
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
 from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.meta import FileMeta, meta_of_bytes
+from swarm.protocol.output import Show
 from swarm.protocol.roles import ROLE_PEER, ROLE_SEED
 from tests.peer.test_state import lone_peer
 from tests.swarms.sim import SimPeer, Simulation

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import random
 
-from swarm.peer.actions import Action, ToTracker
+from swarm.peer.actions import ToTracker
 from swarm.protocol import messages as m
 from swarm.protocol.meta import meta_of_bytes
+from swarm.protocol.output import Action
 from swarm.protocol.peer_messages import ChunkRequest
 from swarm.tracker.state import TrackerState
 from tests.peer.test_state import lone_peer

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from swarm.config import Settings
-from swarm.peer.actions import Reply, SendChunks, ServeFile, Show, Subscribe, ToTracker
+from swarm.peer.actions import Reply, SendChunks, ServeFile, Subscribe, ToTracker
 from swarm.peer.fetcher import MAX_ACTIVE_DOWNLOADS
 from swarm.peer.state import TRANSITIONS, IllegalTransition, PeerState, Phase
 from swarm.protocol import display
@@ -17,6 +17,7 @@ from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
 from swarm.protocol.events import FileAdded
 from swarm.protocol.meta import FileMeta, meta_of_bytes
+from swarm.protocol.output import Show
 from swarm.protocol.peer_messages import ChunkData, ChunkRefused, ChunkRequest
 from tests.swarms.sim import SimPeer, Simulation
 

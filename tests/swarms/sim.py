@@ -21,18 +21,15 @@ from dataclasses import dataclass, field
 
 from swarm.config import Settings
 from swarm.peer.actions import (
-    Action,
     CheckShared,
     CloseLink,
     DropPartial,
     DropPeer,
-    Observe,
     OpenReverse,
     Place,
     Reply,
     SendChunks,
     ServeFile,
-    Show,
     StartPartial,
     StopServing,
     Subscribe,
@@ -50,6 +47,7 @@ from swarm.protocol.events import FILE_TOPIC, Event
 from swarm.protocol.fields import TOKEN_BYTES
 from swarm.protocol.messages import Farewell, Message
 from swarm.protocol.meta import FileMeta, meta_of_bytes
+from swarm.protocol.output import Action, Observe, Say, Show
 from swarm.protocol.peer_messages import ChunkRefused
 from swarm.tracker.state import TrackerState
 
@@ -244,7 +242,7 @@ def on_disk(store: MemoryStore, state: PeerState, blocks: list[display.Block],
         store.stop_serving(action.digest)
     elif isinstance(action, Show):
         blocks.append(action.block)
-    elif not isinstance(action, Observe):
+    elif not isinstance(action, (Observe, Say)):
         raise TypeError(f"no way to carry out {type(action).__name__}")
     return []
 

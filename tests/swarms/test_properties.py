@@ -28,7 +28,6 @@ from hypothesis.stateful import (
 
 from swarm.config import Settings
 from swarm.peer.actions import (
-    Action,
     CloseLink,
     DropPeer,
     OpenReverse,
@@ -65,6 +64,7 @@ from swarm.protocol.message_parts import (
     Refusal,
 )
 from swarm.protocol.meta import FileMeta, meta_of_bytes
+from swarm.protocol.output import Action
 from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest, Introduce
 from swarm.tracker.state import Outcome, TrackerState
 from tests.swarms.sim import MemoryStore, SimPeer, Simulation, on_disk

@@ -29,11 +29,11 @@ from swarm.io.peer.runner import ActionRunner
 from swarm.io.peer.sockets import PeerSockets
 from swarm.io.peer.store import Store
 from swarm.io.peer.watcher import SharedWatcher
-from swarm.peer.actions import Action
 from swarm.peer.mode import Mode
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
 from swarm.protocol.events import Event
+from swarm.protocol.output import Action
 
 log = logging.getLogger("swarm.peer")
 

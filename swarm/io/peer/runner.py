@@ -19,20 +19,17 @@ from swarm.io.peer.console import Console
 from swarm.io.peer.sockets import PeerSockets
 from swarm.io.peer.store import Store
 from swarm.peer.actions import (
-    Action,
     CheckShared,
     CloseLink,
     DropPartial,
     DropPeer,
     LearnMapping,
-    Observe,
     OpenPunch,
     OpenReverse,
     Place,
     Reply,
     SendChunks,
     ServeFile,
-    Show,
     StartPartial,
     StopServing,
     Subscribe,
@@ -42,6 +39,7 @@ from swarm.peer.actions import (
 )
 from swarm.peer.disk import ContentChanged, PlaceResult
 from swarm.peer.state import PeerState
+from swarm.protocol.output import Action, Observe, Say, Show
 from swarm.protocol.peer_messages import ChunkRefused
 
 log = logging.getLogger("swarm.peer")
@@ -143,4 +141,5 @@ CARRY_OUT: dict[type[Action], Callable[[ActionRunner, Any], list[Action] | None]
     CheckShared: lambda r, _a: r.state.on_shared_checked(r.store.check_served(), r.clock()),
     Show: lambda r, a: r.writer.write([a.block]),
     Observe: ActionRunner._observe,
+    Say: lambda _r, a: log.log(a.level, a.template, *a.args),
 }
