@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from swarm.peer.settings import PeerSettings
 from swarm.protocol.record import Record, field
 from swarm.units import UnitError, exact_size, parse_rate, parse_size
 
@@ -76,6 +77,19 @@ class Settings(Record):
     @property
     def expiry_s(self) -> float:
         return self.heartbeat_interval_s * self.expiry_misses
+
+    def peer_settings(self) -> PeerSettings:
+        """The values a peer's state runs by (``swarm.peer`` reads no settings)."""
+        return PeerSettings(
+            heartbeat_interval_s=self.heartbeat_interval_s,
+            tracker_grace_s=self.tracker_grace_s,
+            request_window_bytes=self.request_window_bytes,
+            holders_refresh_s=self.holders_refresh_s,
+            report_interval_s=self.report_interval_s,
+            upload_limit_bytes_s=self.upload_limit_bytes_s,
+            download_limit_bytes_s=self.download_limit_bytes_s,
+            curve=bool(self.key),
+        )
 
     def __post_init__(self) -> None:
         for name in ("heartbeat_interval_s", "tracker_grace_s", "scan_interval_s",

@@ -20,7 +20,6 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from swarm.config import Settings
 from swarm.peer.actions import (
     DropPartial,
     DropPeer,
@@ -40,6 +39,7 @@ from swarm.peer.progress import FileProgress
 from swarm.peer.punch import Punches
 from swarm.peer.rate_limit import TokenBucket
 from swarm.peer.reversal import Reversals
+from swarm.peer.settings import PeerSettings
 from swarm.peer.swarm_view import SwarmView
 from swarm.protocol.chunks import pairs
 from swarm.protocol.fields import MAX_TEXT
@@ -82,7 +82,7 @@ MAX_ACTIVE_DOWNLOADS = 8
 
 
 class Fetcher:
-    def __init__(self, settings: Settings, out: Outbox, view: SwarmView, holdings: Holdings,
+    def __init__(self, settings: PeerSettings, out: Outbox, view: SwarmView, holdings: Holdings,
                  plan: TransferPlan, reversals: Reversals, punches: Punches,
                  resumed: list[tuple[FileMeta, list[int]]], now_s: float,
                  on_news: Callable[[float], None],

@@ -20,7 +20,6 @@ import random
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from swarm.config import Settings
 from swarm.peer.actions import (
     CheckShared,
     CloseLink,
@@ -45,6 +44,7 @@ from swarm.peer.progress import FileProgress, PeerStatus
 from swarm.peer.punch import Mapping, Punches, judge_mapping, mapping_said
 from swarm.peer.quiet_clock import QuietClock
 from swarm.peer.reversal import Reversals, ReverseRoute
+from swarm.peer.settings import PeerSettings
 from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.peer.sync import TrackerSync
 from swarm.peer.unobtained import Unobtained, unobtained
@@ -118,7 +118,7 @@ class IllegalTransition(RuntimeError):
 class PeerState:
     def __init__(
         self,
-        settings: Settings,
+        settings: PeerSettings,
         quiet_s: float,
         local_files: list[FileMeta],
         partials: list[tuple[FileMeta, list[int]]],
@@ -435,7 +435,7 @@ class PeerState:
         self.punches.started(order.peer_id)
         # With a swarm key every link is CURVE, which needs a server side, and
         # both sides of a punched link connect: the lower id is the server.
-        curve_server = bool(self.settings.key) and own_id < order.peer_id
+        curve_server = self.settings.curve and own_id < order.peer_id
         self.out.put(OpenPunch(order.peer_id, order.endpoint, curve_server))
 
     def flush(self, now_s: float) -> list[Action]:

@@ -72,7 +72,8 @@ def test_a_link_that_comes_up_is_counted_once() -> None:
 
 
 def joined_peer(settings: Settings | None = None) -> PeerState:
-    state = PeerState(settings or Settings(), 1.0, [], [], {}, 20001, 0.0, random.Random(1))
+    state = PeerState((settings or Settings()).peer_settings(), 1.0, [], [], {}, 20001, 0.0,
+                      random.Random(1))
     state.start()
     state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, (5557, 5558)), 0.1)
     state.on_tracker(m.Welcome(3, m.Snapshot(0, ()), ()), 0.2)
@@ -80,7 +81,8 @@ def joined_peer(settings: Settings | None = None) -> PeerState:
 
 
 def test_a_peer_learns_its_mapping_and_offers_to_punch_once_joined() -> None:
-    state = PeerState(Settings(), 1.0, [], [], {}, 20001, 0.0, random.Random(1))
+    state = PeerState(Settings().peer_settings(), 1.0, [], [], {}, 20001, 0.0,
+                      random.Random(1))
     state.start()
     actions = state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, (5557, 5558)), 0.1)
     assert LearnMapping((5557, 5558)) in actions

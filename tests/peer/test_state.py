@@ -253,7 +253,8 @@ def test_two_peers_behind_nat_cannot_reach_each_other() -> None:
 
 
 def lone_peer(local: list[FileMeta] | None = None) -> PeerState:
-    return PeerState(Settings(), 1.0, local or [], [], {}, 20001, 0.0, random.Random(1))
+    return PeerState(Settings().peer_settings(), 1.0, local or [], [], {}, 20001, 0.0,
+                     random.Random(1))
 
 
 def test_a_peer_says_hello_then_subscribes_before_it_joins() -> None:

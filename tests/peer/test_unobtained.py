@@ -65,7 +65,8 @@ def test_missed_files_come_sorted_by_name() -> None:
 
 def joined(local: list[FileMeta], partials: list[tuple[FileMeta, list[int]]],
            files: list[FileSummary]) -> PeerState:
-    state = PeerState(Settings(), 1.0, local, partials, {}, 20001, 0.0, random.Random(1))
+    state = PeerState(Settings().peer_settings(), 1.0, local, partials, {}, 20001, 0.0,
+                      random.Random(1))
     state.start()
     state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.1)
     state.on_tracker(m.Welcome(3, m.Snapshot(0, tuple(files)), ()), 0.2)

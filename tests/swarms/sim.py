@@ -385,9 +385,9 @@ class Simulation:
                 store.drop_partial(meta.digest)
             else:
                 partials.append((meta, pieces))
-        peer.state = PeerState(self.settings, quiet_s, metas, partials, store.taken(),
-                               peer.listen_port, self.now_s, random.Random(self.rng.random()),
-                               mode)
+        peer.state = PeerState(self.settings.peer_settings(), quiet_s, metas, partials,
+                               store.taken(), peer.listen_port, self.now_s,
+                               random.Random(self.rng.random()), mode)
         peer.io = SimIO(self, peer)
         peer.io.run(peer.state.start())
         return peer

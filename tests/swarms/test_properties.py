@@ -421,8 +421,8 @@ class PeerMachine(RuleBasedStateMachine):
         self.world = RecordingWorld(
             MemoryStore({meta.name: WORLD_BYTES[meta.digest] for meta in local}))
         # Quiet for 10 s: most runs end before the peer leaves.
-        self.state = PeerState(Settings(tracker_grace_s=20.0), 10.0, local, [], {}, 20000,
-                               self.now_s, random.Random(seed))
+        self.state = PeerState(Settings(tracker_grace_s=20.0).peer_settings(), 10.0, local, [],
+                               {}, 20000, self.now_s, random.Random(seed))
         self._run(self.state.start())
         self._run(self.state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), self.now_s))
         welcome = m.Welcome(data.draw(PEER_IDS, label="peer id"), self._draw_snapshot(data), ())

@@ -163,7 +163,7 @@ class PeerLoop:
                 self.store.drop_partial(meta.digest)  # finished, or superseded
             else:
                 partials.append((meta, pieces))
-        return PeerState(self.settings, self.quiet_s, local_files, partials, taken,
+        return PeerState(self.settings.peer_settings(), self.quiet_s, local_files, partials, taken,
                          self.net.listen_port, now, random.Random(), self.mode)
 
     def _dispatch(self, state: PeerState, run: Callable[[list[Action]], None],
