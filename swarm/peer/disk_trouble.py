@@ -16,11 +16,8 @@ excused from meanwhile, to take the excuses back.
 
 from __future__ import annotations
 
-import logging
-
 from swarm.protocol.meta import FileMeta
-
-log = logging.getLogger("swarm.peer")
+from swarm.protocol.output import Outbox
 
 FIRST_RETRY_S = 1.0
 MAX_RETRY_S = 30.0  # a full disk is seldom fixed in less; and never a busy loop
@@ -28,7 +25,8 @@ RELAPSE_WINDOW_S = 60.0  # a failure this soon after a recovery is the same trou
 
 
 class DiskTrouble:
-    def __init__(self) -> None:
+    def __init__(self, out: Outbox) -> None:
+        self.out = out
         self.failures = 0  # since the last write that worked
         self.retry_at_s = float("inf")
         self.delay_s = FIRST_RETRY_S
@@ -55,18 +53,18 @@ class DiskTrouble:
         self.failures += 1
         self.retry_at_s = now_s + self.delay_s
         if self.failures == 1 and not relapse:
-            log.error("%s; fetching pauses (next try in %.0f s) and the other peers no "
-                      "longer wait for this one", error, self.delay_s)
+            self.out.error("%s; fetching pauses (next try in %.0f s) and the other peers no "
+                           "longer wait for this one", error, self.delay_s)
         else:
-            log.info("still %s (%d failed tries); next try in %.0f s", error, self.failures,
-                     self.delay_s)
+            self.out.info("still %s (%d failed tries); next try in %.0f s", error, self.failures,
+                          self.delay_s)
 
     def recovered(self, now_s: float) -> list[str]:
         """A write worked: the pause is over.  Returns the names to take the
         excuses back for."""
         if self.failures:
-            log.warning("the disk takes writes again after %d failed %s; fetching goes on",
-                        self.failures, "try" if self.failures == 1 else "tries")
+            self.out.warning("the disk takes writes again after %d failed %s; fetching goes on",
+                             self.failures, "try" if self.failures == 1 else "tries")
         self.failures = 0
         self.retry_at_s = float("inf")
         self._recovered_at_s = now_s

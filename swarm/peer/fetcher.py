@@ -16,7 +16,6 @@ the peer takes its excuses back (``CanHoldAgain``) and goes on.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -59,8 +58,6 @@ from swarm.protocol.messages import (
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.output import Action, Observe, Outbox
 from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest
-
-log = logging.getLogger("swarm.peer")
 
 # A holder or metadata query unanswered this long is sent again.  Queries
 # are not lost on a live connection, so a late answer means a busy tracker,
@@ -117,7 +114,7 @@ class Fetcher:
         # Where each source serves, from the holder answers: the tracker
         # names the holders a peer needs, so it need not follow who joins.
         self.endpoints: dict[int, str] = {}
-        self.disk = DiskTrouble()
+        self.disk = DiskTrouble(out)
         self._probe: Action | None = None  # what was tried again when the backoff ended
 
     # --- excuses ------------------------------------------------------------------
@@ -141,12 +138,13 @@ class Fetcher:
         if summary is None or name in self.holdings.local or name in self.holdings.excused:
             return
         if summary.digest in self.partials:
-            log.warning("%s appeared in Shared under %r: fetching the swarm's %r stops, and "
-                        "the other peers will not wait for this one to take it", what, name, name)
+            self.out.warning("%s appeared in Shared under %r: fetching the swarm's %r stops, and "
+                             "the other peers will not wait for this one to take it",
+                             what, name, name)
             self.drop(summary.digest)
         else:
-            log.warning("not fetching %r: %s has that name in Shared; the other peers will "
-                        "not wait for this one to take it", name, what)
+            self.out.warning("not fetching %r: %s has that name in Shared; the other peers will "
+                             "not wait for this one to take it", name, what)
         self.excuse(name, f"{what} has that name in its Shared folder", now_s)
 
     # --- what to fetch ------------------------------------------------------------
@@ -159,7 +157,7 @@ class Fetcher:
         local = self.holdings.local.get(name)
         if local is not None:
             if local.digest != summary.digest:
-                log.error("the swarm's %r differs from ours; keeping ours", name)
+                self.out.error("the swarm's %r differs from ours; keeping ours", name)
                 self.excuse(name, "it holds other content under that name", now_s)
             return
         if summary.digest not in self.plan.downloads:
@@ -222,11 +220,12 @@ class Fetcher:
         self.disk.unstarted.pop(meta.digest, None)
         held = self._resumed.pop(meta.digest, [])
         self.partials[meta.digest] = meta
+        # Said before the partial file is made: a refusal of it comes after.
+        self.out.info("fetching %r (%d bytes, %d of %d pieces held)", meta.name, meta.size_bytes,
+                      len(held), meta.layout.pieces)
         start = StartPartial(meta)
         self.out.put(start)
         download = self.plan.add_download(meta, held)
-        log.info("fetching %r (%d bytes, %d of %d pieces held)", meta.name, meta.size_bytes,
-                 len(held), meta.layout.pieces)
         if download.done:
             self._finish(meta.digest, now_s)
         else:
@@ -382,8 +381,8 @@ class Fetcher:
         pieces go to other holders now, not at their deadlines."""
         released = self.plan.source_down(peer_id)
         if released:
-            log.info("lost the connection to peer %d; %d request(s) go elsewhere",
-                     peer_id, len(released))
+            self.out.info("lost the connection to peer %d; %d request(s) go elsewhere",
+                          peer_id, len(released))
         self.schedule_pump()
 
     def link_up(self, peer_id: int) -> None:
@@ -400,8 +399,8 @@ class Fetcher:
             if self.punches.failed(peer_id, now_s):
                 self.out.put(ToTracker(ReverseRequest(peer_id)))
         elif self.reversals.should_ask(peer_id) and peer_id in self.endpoints:
-            log.info("cannot reach peer %d; asking the tracker to reverse the connection",
-                     peer_id)
+            self.out.info("cannot reach peer %d; asking the tracker to reverse the connection",
+                          peer_id)
             self.out.put(ToTracker(ReverseRequest(peer_id)))
         self.schedule_pump()
 
@@ -420,7 +419,7 @@ class Fetcher:
         current = self.view.files.get(name)
         for digest, meta in list(self.partials.items()):
             if meta.name == name and (current is None or current.digest != digest):
-                log.info("dropping what was fetched of %r: the swarm no longer has it", name)
+                self.out.info("dropping what was fetched of %r: the swarm no longer has it", name)
                 self.drop(digest)
         self.holdings.unexcuse(name)
         self.disk.excused.discard(name)
@@ -434,10 +433,10 @@ class Fetcher:
             self._chunk_data(peer_id, message, payload, now_s)
         elif isinstance(message, ChunkRefused):
             if self.plan.on_refused(peer_id, message.request_id) is not None:
-                log.info("peer %d refused a request: %s", peer_id, message.reason)
+                self.out.info("peer %d refused a request: %s", peer_id, message.reason)
         else:
-            log.warning("peer %d sent %s on a fetch link; dropped", peer_id,
-                        type(message).__name__)
+            self.out.warning("peer %d sent %s on a fetch link; dropped", peer_id,
+                             type(message).__name__)
         self.schedule_pump()
 
     def _chunk_data(self, peer_id: int, data: ChunkData, payload: memoryview,
@@ -447,12 +446,12 @@ class Fetcher:
         self._cancel(outcome.cancels)
         if outcome.verdict is DataVerdict.BAD and outcome.download is not None:
             name = outcome.download.meta.name
-            log.warning("peer %d sent bad data for piece %d of %r: %s", peer_id, outcome.piece,
-                        name, outcome.why)
+            self.out.warning("peer %d sent bad data for piece %d of %r: %s", peer_id, outcome.piece,
+                             name, outcome.why)
             self.out.put(ToTracker(Complaint(peer_id, outcome.download.digest,
                                              f"piece {outcome.piece}: {outcome.why}")))
             if outcome.banned:
-                log.warning("peer %d banned after repeated bad data", peer_id)
+                self.out.warning("peer %d banned after repeated bad data", peer_id)
                 self.out.put(DropPeer(peer_id))  # and whatever else it sends is not read
             return
         if outcome.verdict is not DataVerdict.GOOD or outcome.download is None:
@@ -567,9 +566,9 @@ class Fetcher:
             self._recovered(now_s)
         if result is PlaceResult.NAME_TAKEN:
             what = what or "another file"
-            log.error("%s appeared in Shared under %r while it was fetched: the swarm's copy "
-                      "is discarded, what is there is kept, and the other peers will not "
-                      "wait for this one to take it", what, meta.name)
+            self.out.error("%s appeared in Shared under %r while it was fetched: the swarm's copy "
+                           "is discarded, what is there is kept, and the other peers will not "
+                           "wait for this one to take it", what, meta.name)
             self.out.put(DropPartial(digest))
             del self.partials[digest]
             self.disk.excused.discard(meta.name)
@@ -584,7 +583,7 @@ class Fetcher:
         self.out.put(ToTracker(Complete(digest)))
         self.out.put(Observe("complete", {"file": meta.name, "size": meta.size_bytes}))
         self.on_news(now_s)
-        log.info("%r complete", meta.name)
+        self.out.info("%r complete", meta.name)
 
     def drop(self, digest: bytes) -> None:
         """Stop fetching a file and forget what was fetched of it (a copy of
@@ -620,7 +619,8 @@ class Fetcher:
             self._retry_disk(now_s)
         expired = self.plan.expire(now_s)
         for request in expired:
-            log.info("request to peer %d for piece %d timed out", request.source, request.piece)
+            self.out.info("request to peer %d for piece %d timed out", request.source,
+                          request.piece)
         if expired:
             self.schedule_pump()
         if now_s >= self._next_holders_check_s:

@@ -17,11 +17,8 @@ others.
 
 from __future__ import annotations
 
-import logging
-
+from swarm.protocol.output import Outbox
 from swarm.protocol.record import Record
-
-log = logging.getLogger("swarm.peer")
 
 # Per pair of peers, on both sides (the tracker punches a pair at most this
 # often; a peer asks again at most this often less one).
@@ -68,7 +65,8 @@ class PunchAttempt(Record, frozen=False):
 
 
 class Punches:
-    def __init__(self) -> None:
+    def __init__(self, out: Outbox) -> None:
+        self.out = out
         self.by_peer: dict[int, PunchAttempt] = {}
 
     def started(self, peer_id: int) -> None:
@@ -90,8 +88,8 @@ class Punches:
             return
         attempt.up = True
         attempt.succeeded += 1
-        log.info("hole punched: connected to peer %d through both NATs (attempt %d)",
-                 peer_id, attempt.failures + 1)
+        self.out.info("hole punched: connected to peer %d through both NATs (attempt %d)",
+                      peer_id, attempt.failures + 1)
 
     def link_down(self, peer_id: int) -> None:
         attempt = self.by_peer.get(peer_id)
@@ -108,14 +106,14 @@ class Punches:
         attempt.failures += 1
         if attempt.failures >= PUNCH_ATTEMPTS:
             attempt.retry_at_s = None
-            log.warning("could not punch through to peer %d after %d attempts; falling back to "
-                        "connection reversal, and to other peers for its files", peer_id,
-                        attempt.failures)
+            self.out.warning("could not punch through to peer %d after %d attempts; falling back "
+                             "to connection reversal, and to other peers for its files", peer_id,
+                             attempt.failures)
             return True
         backoff = RETRY_BACKOFF_S[min(attempt.failures, len(RETRY_BACKOFF_S)) - 1]
         attempt.retry_at_s = now_s + backoff
-        log.info("punching through to peer %d failed (attempt %d); trying again in %.0f s",
-                 peer_id, attempt.failures, backoff)
+        self.out.info("punching through to peer %d failed (attempt %d); trying again in %.0f s",
+                      peer_id, attempt.failures, backoff)
         return False
 
     def due(self, now_s: float) -> list[int]:

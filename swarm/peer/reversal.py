@@ -11,12 +11,10 @@ no chunk ever passes through it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Hashable
 
+from swarm.protocol.output import Outbox
 from swarm.protocol.record import Record
-
-log = logging.getLogger("swarm.peer")
 
 
 class ReverseRoute(Record):
@@ -27,7 +25,8 @@ class ReverseRoute(Record):
 
 
 class Reversals:
-    def __init__(self) -> None:
+    def __init__(self, out: Outbox) -> None:
+        self.out = out
         self.asked: set[int] = set()  # sources we asked the tracker to reverse
         self._tokens: dict[int, bytes] = {}  # source -> the token it will show
         self.routes: dict[int, Hashable] = {}  # source -> its route on our ROUTER
@@ -51,7 +50,7 @@ class Reversals:
         del self._tokens[peer_id]
         self.routes[peer_id] = route
         self._by_route[route] = peer_id
-        log.info("peer %d connected to us; its chunks come over that connection", peer_id)
+        self.out.info("peer %d connected to us; its chunks come over that connection", peer_id)
         return True
 
     def source_of(self, route: Hashable) -> int | None:

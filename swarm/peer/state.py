@@ -15,7 +15,6 @@ joins, runs, leaves (asks the tracker, which may say not yet), and is done.
 from __future__ import annotations
 
 import enum
-import logging
 import random
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -84,8 +83,6 @@ from swarm.protocol.meta import FileMeta
 from swarm.protocol.output import Action, Observe, Outbox, Show
 from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest, Introduce
 
-log = logging.getLogger("swarm.peer")
-
 UNWANTED_LOGGED = 20  # unwanted messages logged one by one; then one in a thousand
 FIRST_SEQ_CHECK_S = 0.2  # after joining, ask for the event number this soon
 NOT_YET_RETRY_S = 0.5  # after the tracker said "not yet" to a goodbye
@@ -146,8 +143,8 @@ class PeerState:
         self.mine.taken = dict(taken)
         for meta in local_files:
             self._hold_local(meta)
-        self.reversals = Reversals()
-        self.punches = Punches()
+        self.reversals = Reversals(self.out)
+        self.punches = Punches(self.out)
         self.mapping: Mapping | None = None  # our punch port as the tracker's echoes saw it
         self.plan = TransferPlan(rng, settings.request_window_bytes)
         self.fetcher = Fetcher(settings, self.out, self.view, self.mine, self.plan,
@@ -241,9 +238,9 @@ class PeerState:
         if handler is not None:
             handler(self, message, now_s)
         elif isinstance(message, ErrorReply):
-            log.warning("tracker: %s", message.reason)
+            self.out.warning("tracker: %s", message.reason)
         else:
-            log.warning("unexpected %s from the tracker", type(message).__name__)
+            self.out.warning("unexpected %s from the tracker", type(message).__name__)
 
     def _snapshot(self, snapshot: Snapshot, now_s: float) -> None:
         self._apply_changes(self.view.apply_snapshot(snapshot), now_s)
@@ -263,8 +260,8 @@ class PeerState:
         if self.phase is not Phase.HELLO:
             return
         if reply.version != PROTOCOL_VERSION:
-            log.warning("the tracker speaks protocol %d, this peer %d", reply.version,
-                        PROTOCOL_VERSION)
+            self.out.warning("the tracker speaks protocol %d, this peer %d", reply.version,
+                             PROTOCOL_VERSION)
         self.out.put(Subscribe(reply.pub_port))
         if reply.echo_ports:
             self.out.put(LearnMapping(reply.echo_ports))
@@ -282,7 +279,7 @@ class PeerState:
             return
         self.view.self_id = welcome.peer_id
         self._set_phase(Phase.RUNNING)
-        log.info("joined as peer %d", welcome.peer_id)
+        self.out.info("joined as peer %d", welcome.peer_id)
         self.out.put(Observe("joined", {
             "peer": welcome.peer_id, "files": len(self.local), "port": self.listen_port,
             "bytes": sum(m.size_bytes for m in self.local.values())}))
@@ -302,7 +299,7 @@ class PeerState:
             return
         if self.phase is not Phase.RUNNING:
             return  # a heartbeat that overtook our join: the join is on its way
-        log.warning("the tracker no longer knows peer %s; joining again", self.peer_id)
+        self.out.warning("the tracker no longer knows peer %s; joining again", self.peer_id)
         self._set_phase(Phase.JOINING)
         self.view.reset()
         self._leave_status = None
@@ -313,8 +310,8 @@ class PeerState:
 
     def _refused(self, refused: Refused, now_s: float) -> None:
         for refusal in refused.refused:
-            log.error("the tracker refused our %r: %s; it stays here but is not shared",
-                      refusal.name, refusal.reason)
+            self.out.error("the tracker refused our %r: %s; it stays here but is not shared",
+                           refusal.name, refusal.reason)
             self.mine.refused(refusal.name)
         self._news(now_s)
 
@@ -323,7 +320,7 @@ class PeerState:
             self._heard_from_tracker_s = now_s
             result, changes = self.view.on_event(event)
             if result is EventResult.GAP:
-                log.info("missed events before %d; asking for a snapshot", event.seq)
+                self.out.info("missed events before %d; asking for a snapshot", event.seq)
                 self.sync.ask(now_s)
             elif result is EventResult.APPLIED:
                 self._apply_changes(changes, now_s)
@@ -345,7 +342,7 @@ class PeerState:
         if self.view.synced and self.phase is Phase.RUNNING:
             problem = self.mode.cannot_have(self.view.files, self.local)
             if problem is not None:
-                log.error("cannot finish: %s", problem)
+                self.out.error("cannot finish: %s", problem)
                 self._leave_exit_code = 1
                 self._leave_reason = problem
                 self._leave_now(now_s)
@@ -356,7 +353,7 @@ class PeerState:
         self.fetcher.file_removed(name, now_s)
         meta = self.mine.local.get(name)
         if meta is not None and self.peer_id is not None:
-            log.info("offering %r again: the swarm's file of that name is gone", name)
+            self.out.info("offering %r again: the swarm's file of that name is gone", name)
             self.mine.unexcuse(name)
             self.mine.hold(meta)
             self.out.put(ToTracker(Offer((meta,))))
@@ -394,12 +391,12 @@ class PeerState:
         can punch too: its own request may have come before either of us had
         said so); once punching was tried, the other gets our files from others."""
         if self._can_punch() and not self.punches.punched(peer_id):
-            log.info("cannot connect out to peer %d either; asking the tracker to have us both "
-                     "punch through", peer_id)
+            self.out.info("cannot connect out to peer %d either; asking the tracker to have us "
+                          "both punch through", peer_id)
             self.out.put(ToTracker(ReverseRequest(peer_id)))
         else:
-            log.warning("cannot connect out to peer %d either: neither of us can reach the "
-                        "other, so it gets this peer's files from others", peer_id)
+            self.out.warning("cannot connect out to peer %d either: neither of us can reach the "
+                             "other, so it gets this peer's files from others", peer_id)
         return self.out.take()
 
     # --- hole punching --------------------------------------------------------------
@@ -414,7 +411,7 @@ class PeerState:
         self.mapping = judge_mapping(local_address, seen)
         said = mapping_said(self.mapping)
         if said is not None:
-            log.warning("%s", said)
+            self.out.warning("%s", said)
         if self.peer_id is not None:
             self._say_punch_ready()
         return self.out.take()
@@ -431,7 +428,7 @@ class PeerState:
         if (own_id is None or order.peer_id == own_id or mapping is None
                 or mapping.public_port is None):
             return  # not ours to punch: nothing was said to make the tracker think so
-        log.info("punching through to peer %d at %s", order.peer_id, order.endpoint)
+        self.out.info("punching through to peer %d at %s", order.peer_id, order.endpoint)
         self.punches.started(order.peer_id)
         # With a swarm key every link is CURVE, which needs a server side, and
         # both sides of a punched link connect: the lower id is the server.
@@ -478,7 +475,7 @@ class PeerState:
         valid messages to the chunk port, and a flood must not flood the log."""
         self._unwanted_count += 1
         if self._unwanted_count <= UNWANTED_LOGGED or self._unwanted_count % 1000 == 0:
-            log.warning("dropped %s (%d so far)", what, self._unwanted_count)
+            self.out.warning("dropped %s (%d so far)", what, self._unwanted_count)
 
     def _servable(self, digest: bytes) -> tuple[FileMeta, bytearray | None] | None:
         meta = self.mine.by_digest.get(digest)
@@ -491,7 +488,7 @@ class PeerState:
         """The tracker asks us to connect out to a peer that cannot reach us."""
         if order.peer_id == self.peer_id or self.peer_id is None:
             return
-        log.info("peer %d cannot reach us; connecting out to serve it", order.peer_id)
+        self.out.info("peer %d cannot reach us; connecting out to serve it", order.peer_id)
         self.out.put(OpenReverse(order.peer_id, order.endpoint))
         self.out.put(Reply(ReverseRoute(order.peer_id), Introduce(self.peer_id, order.token)))
 
@@ -508,7 +505,7 @@ class PeerState:
             self.mine.taken.pop(meta.name, None)
             self._hold_local(meta)
             self._news(now_s)
-            log.info("offering %r, new in Shared", meta.name)
+            self.out.info("offering %r, new in Shared", meta.name)
             self.out.put(ToTracker(Offer((meta,))))
         return self.out.take()
 
@@ -531,14 +528,14 @@ class PeerState:
             self.out.put(ToTracker(Withdraw(digest, what)))
         if what == "deleted":
             # Like any file this peer lacks: fetched again if the swarm still has it.
-            log.warning("%r was deleted from Shared: this peer no longer shares it", meta.name)
+            self.out.warning("%r was deleted from Shared: this peer no longer shares it", meta.name)
             self.fetcher.consider(meta.name, now_s)
         else:
             # Its new content is this peer's own file, offered once it stops
             # changing; the swarm's version is not to be fetched over it.
-            log.warning("%r changed in Shared (%s): this peer no longer shares the version "
-                        "the swarm knows; what is there now is offered once it stops changing",
-                        meta.name, what)
+            self.out.warning("%r changed in Shared (%s): this peer no longer shares the version "
+                             "the swarm knows; what is there now is offered once it stops changing",
+                             meta.name, what)
             self.fetcher.excuse(meta.name, "its own copy changed", now_s)
         self._news(now_s)
 
@@ -589,8 +586,8 @@ class PeerState:
 
     def _timer(self, now_s: float) -> None:
         if now_s - self._heard_from_tracker_s > self.settings.tracker_grace_s:
-            log.error("no word from the tracker for %.1f s (grace %.1f s); giving up",
-                      now_s - self._heard_from_tracker_s, self.settings.tracker_grace_s)
+            self.out.error("no word from the tracker for %.1f s (grace %.1f s); giving up",
+                           now_s - self._heard_from_tracker_s, self.settings.tracker_grace_s)
             self._finish(1, "the tracker went silent")
             return
         deadline = self._leave_deadline_s
@@ -670,7 +667,7 @@ class PeerState:
             key = blockers[0] if self.clock.holds(now_s) else f"quiet {self.clock.quiet_until()}"
             if key != self._last_blocker:
                 self._last_blocker = key
-                log.info("not leaving yet: %s", blockers[0])
+                self.out.info("not leaving yet: %s", blockers[0])
             return
         # Every rule holds.  One last look at the files it holds (the answer
         # comes to on_shared_checked, which says the goodbye).
@@ -698,7 +695,7 @@ class PeerState:
         self._set_phase(Phase.DONE)
         exit_code = max(exit_code, self._leave_exit_code)
         self.exit_code = exit_code
-        log.info("%s", self.summary())
+        self.out.info("%s", self.summary())
         holds = sorted(self.local)
         self.out.put(Observe("leave", {"peer": self.display_id, "exit_code": exit_code,
                                        "reason": reason, "holds": holds}))

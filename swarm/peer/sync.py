@@ -11,14 +11,10 @@ count as lost.
 
 from __future__ import annotations
 
-import logging
-
 from swarm.peer.actions import ToTracker
 from swarm.peer.swarm_view import SwarmView
 from swarm.protocol.messages import SyncRequest
 from swarm.protocol.output import Outbox
-
-log = logging.getLogger("swarm.peer")
 
 SYNC_RETRY_S = 3.0  # a snapshot request unanswered this long is sent again
 SEQ_LAG_GRACE_S = 0.5  # events may trail a reply this long before they count as lost
@@ -59,8 +55,8 @@ class TrackerSync:
             self._behind = None
             seen = self.view.seq
             if self.view.note_seq(target):
-                log.info("the tracker was at event %d, this peer is at %d; asking for a "
-                         "snapshot", target, seen)
+                self.out.info("the tracker was at event %d, this peer is at %d; asking for a "
+                              "snapshot", target, seen)
                 self.ask(now_s)
 
     def next_deadline_s(self) -> float:

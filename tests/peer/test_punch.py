@@ -3,10 +3,7 @@ what PeerState asks for; values in, actions out, no sockets."""
 
 from __future__ import annotations
 
-import logging
 import random
-
-import pytest
 
 from swarm.config import Settings
 from swarm.peer.actions import LearnMapping, OpenPunch, Reply, ToTracker
@@ -14,7 +11,9 @@ from swarm.peer.punch import PUNCH_ATTEMPTS, RETRY_BACKOFF_S, Punches, judge_map
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
 from swarm.protocol import messages as m
+from swarm.protocol.output import Level, Outbox
 from swarm.protocol.peer_messages import ChunkRefused, ChunkRequest
+from tests.peer.said import said, without_said
 
 LOCAL = "192.168.77.2"
 PUBLIC = "10.77.0.201"
@@ -40,9 +39,9 @@ def test_echoes_that_did_not_answer_mean_no_punching() -> None:
     assert (mapping.behind_nat, mapping.public_port) == (False, None)
 
 
-def test_a_failed_punch_is_asked_for_again_with_backoff_then_given_up(
-        caplog: pytest.LogCaptureFixture) -> None:
-    punches = Punches()
+def test_a_failed_punch_is_asked_for_again_with_backoff_then_given_up() -> None:
+    out = Outbox()
+    punches = Punches(out)
     punches.started(7)
     now = 10.0
     for failure in range(1, PUNCH_ATTEMPTS):
@@ -54,14 +53,15 @@ def test_a_failed_punch_is_asked_for_again_with_backoff_then_given_up(
         assert punches.due(now + backoff) == []  # asked once
         punches.started(7)  # the tracker punches again
         now += backoff + 3.0
-    with caplog.at_level(logging.WARNING, logger="swarm.peer"):
-        assert punches.failed(7, now)  # the last: fall back to a reversal
+    out.take()
+    assert punches.failed(7, now)  # the last: fall back to a reversal
     assert punches.next_deadline_s() == float("inf")
-    assert "could not punch through to peer 7 after 3 attempts" in caplog.text
+    (warning,) = said(out.take(), Level.WARNING)
+    assert "could not punch through to peer 7 after 3 attempts" in warning
 
 
 def test_a_link_that_comes_up_is_counted_once() -> None:
-    punches = Punches()
+    punches = Punches(Outbox())
     punches.started(4)
     punches.link_up(4)
     punches.link_up(4)
@@ -92,22 +92,21 @@ def test_a_peer_learns_its_mapping_and_offers_to_punch_once_joined() -> None:
     assert ToTracker(m.PunchReady(40001)) in actions
 
 
-def test_behind_a_symmetric_nat_a_peer_warns_and_does_not_offer(
-        caplog: pytest.LogCaptureFixture) -> None:
+def test_behind_a_symmetric_nat_a_peer_warns_and_does_not_offer() -> None:
     state = joined_peer()
-    with caplog.at_level(logging.WARNING, logger="swarm.peer"):
-        actions = state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 50002)], 0.3)
-    assert actions == []
-    assert "symmetric NAT" in caplog.text
+    actions = state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 50002)], 0.3)
+    assert without_said(actions) == []
+    (warning,) = said(actions, Level.WARNING)
+    assert "symmetric NAT" in warning
 
 
 def test_with_a_swarm_key_the_lower_id_is_the_curve_server_of_a_punched_link() -> None:
     # Peer 3 (ours) punches to peers 5 and 2: CURVE needs one server side.
     state = joined_peer(Settings(key=KEY))
     state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
-    assert state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 1.0) == [
+    assert without_said(state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 1.0)) == [
         OpenPunch(5, "tcp://10.77.0.205:40005", curve_server=True)]
-    assert state.on_tracker(m.Punch(2, "tcp://10.77.0.202:40002"), 1.0) == [
+    assert without_said(state.on_tracker(m.Punch(2, "tcp://10.77.0.202:40002"), 1.0)) == [
         OpenPunch(2, "tcp://10.77.0.202:40002", curve_server=False)]
 
 
@@ -115,7 +114,7 @@ def test_told_to_punch_a_peer_connects_and_serves_over_the_punched_link() -> Non
     state = joined_peer()
     state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
     actions = state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 1.0)
-    assert actions == [OpenPunch(5, "tcp://10.77.0.205:40005")]
+    assert without_said(actions) == [OpenPunch(5, "tcp://10.77.0.205:40005")]
     state.on_link_up(5, 1.1)
     # Peer 5 asks over the punched link (our fetch side): answered on it.
     digest = b"d" * 32
@@ -155,15 +154,15 @@ def test_a_punch_without_a_mapping_is_ignored() -> None:
 def test_a_failed_reversal_behind_a_punchable_nat_asks_for_a_punch() -> None:
     state = joined_peer()
     state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
-    assert state.on_reversal_failed(5, 4.0) == [ToTracker(m.ReverseRequest(5))]
+    assert without_said(state.on_reversal_failed(5, 4.0)) == [ToTracker(m.ReverseRequest(5))]
     # Once punching was tried, a failed reversal is the end of it.
     state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 5.0)
-    assert state.on_reversal_failed(5, 9.0) == []
+    assert without_said(state.on_reversal_failed(5, 9.0)) == []
 
 
-def test_a_failed_reversal_without_a_mapping_is_only_said(
-        caplog: pytest.LogCaptureFixture) -> None:
+def test_a_failed_reversal_without_a_mapping_is_only_said() -> None:
     state = joined_peer()
-    with caplog.at_level(logging.WARNING, logger="swarm.peer"):
-        assert state.on_reversal_failed(5, 4.0) == []
-    assert "neither of us can reach the other" in caplog.text
+    actions = state.on_reversal_failed(5, 4.0)
+    assert without_said(actions) == []
+    (warning,) = said(actions, Level.WARNING)
+    assert "neither of us can reach the other" in warning
