@@ -16,7 +16,6 @@ the peer takes its excuses back (``CanHoldAgain``) and goes on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from swarm.peer.actions import (
@@ -33,6 +32,8 @@ from swarm.peer.actions import (
 from swarm.peer.disk import PlaceResult
 from swarm.peer.disk_trouble import DiskTrouble
 from swarm.peer.holdings import Holdings
+from swarm.peer.leave_check import LeaveCheck
+from swarm.peer.mode import Mode
 from swarm.peer.picker import DataVerdict, PendingRequest, TransferPlan
 from swarm.peer.progress import FileProgress
 from swarm.peer.punch import Punches
@@ -42,7 +43,7 @@ from swarm.peer.settings import PeerSettings
 from swarm.peer.swarm_view import SwarmView
 from swarm.protocol.chunks import pairs
 from swarm.protocol.fields import MAX_TEXT
-from swarm.protocol.message_parts import FileSummary, HaveReport
+from swarm.protocol.message_parts import HaveReport
 from swarm.protocol.messages import (
     CanHoldAgain,
     CannotHold,
@@ -82,19 +83,18 @@ class Fetcher:
     def __init__(self, settings: PeerSettings, out: Outbox, view: SwarmView, holdings: Holdings,
                  plan: TransferPlan, reversals: Reversals, punches: Punches,
                  resumed: list[tuple[FileMeta, list[int]]], now_s: float,
-                 on_news: Callable[[float], None],
-                 wants: Callable[[FileSummary], bool] | None = None) -> None:
+                 leave_check: LeaveCheck, mode: Mode) -> None:
         self.settings = settings
         # Which of the swarm's files to fetch: all of them, unless this is a
         # get (the files it names) or a seed (none).
-        self.wants = wants or (lambda _summary: True)
+        self.mode = mode
         self.out = out
         self.view = view
         self.holdings = holdings
         self.plan = plan
         self.reversals = reversals
         self.punches = punches
-        self.on_news = on_news  # something changed that the leave rule reads
+        self.leave_check = leave_check  # told of what changes that the leave rule reads
         self.active = False  # requests go out only while the peer is in the swarm
         self.partials: dict[bytes, FileMeta] = {meta.digest: meta for meta, _ in resumed}
         self._resumed = {meta.digest: pieces for meta, pieces in resumed}
@@ -124,7 +124,7 @@ class Fetcher:
         if not self.holdings.excuse(name):
             return
         self.out.put(ToTracker(CannotHold(name, reason[:MAX_TEXT])))
-        self.on_news(now_s)
+        self.leave_check.news(now_s)
 
     def _excuse_for_disk(self, name: str, now_s: float) -> None:
         if name not in self.holdings.excused:
@@ -152,7 +152,7 @@ class Fetcher:
     def consider(self, name: str, now_s: float) -> None:
         """Start fetching ``name`` if we should, and feed in complete holders."""
         summary = self.view.files.get(name)
-        if summary is None or name in self.holdings.excused or not self.wants(summary):
+        if summary is None or name in self.holdings.excused or not self.mode.fetches(summary):
             return
         local = self.holdings.local.get(name)
         if local is not None:
@@ -423,7 +423,7 @@ class Fetcher:
                 self.drop(digest)
         self.holdings.unexcuse(name)
         self.disk.excused.discard(name)
-        self.on_news(now_s)
+        self.leave_check.news(now_s)
 
     # --- what arrives ---------------------------------------------------------------
 
@@ -537,7 +537,7 @@ class Fetcher:
             self.out.put(Place(digest, self.partials[digest].name))
         for name in names:
             self.consider(name, now_s)
-        self.on_news(now_s)
+        self.leave_check.news(now_s)
         self.schedule_pump()
 
     # --- finished files -----------------------------------------------------------------
@@ -582,7 +582,7 @@ class Fetcher:
         self.out.put(ServeFile(meta))
         self.out.put(ToTracker(Complete(digest)))
         self.out.put(Observe("complete", {"file": meta.name, "size": meta.size_bytes}))
-        self.on_news(now_s)
+        self.leave_check.news(now_s)
         self.out.info("%r complete", meta.name)
 
     def drop(self, digest: bytes) -> None:

@@ -37,6 +37,7 @@ from swarm.peer.actions import (
 from swarm.peer.disk import PlaceResult
 from swarm.peer.fetcher import Fetcher
 from swarm.peer.holdings import Holdings
+from swarm.peer.leave_check import LeaveCheck
 from swarm.peer.mode import Mode
 from swarm.peer.picker import TransferPlan
 from swarm.peer.progress import FileProgress, PeerStatus
@@ -124,12 +125,16 @@ class PeerState:
         now_s: float,
         rng: random.Random,
         mode: Mode | None = None,
+        explains_itself: bool = False,
     ) -> None:
         """``local_files``: what Shared holds, hashed; ``partials``: downloads
         an earlier run left, with the pieces verified in them; ``taken``:
         other entries of Shared (name -> what it is); ``mode``: a peer, a
-        get or a seed (``swarm.peer.mode``)."""
+        get or a seed (``swarm.peer.mode``); ``explains_itself``: a person
+        watches its status, so it asks the tracker who it waits for
+        (LeaveQuery), which it otherwise never does."""
         self.mode = mode or Mode()
+        self.explains_itself = explains_itself
         self.settings = settings
         self.listen_port = listen_port
         self.out = Outbox()
@@ -147,15 +152,16 @@ class PeerState:
         self.punches = Punches(self.out)
         self.mapping: Mapping | None = None  # our punch port as the tracker's echoes saw it
         self.plan = TransferPlan(rng, settings.request_window_bytes)
+        self.leave_check = LeaveCheck(now_s)
         self.fetcher = Fetcher(settings, self.out, self.view, self.mine, self.plan,
-                               self.reversals, self.punches, partials, now_s, self._news,
-                               self.mode.fetches)
-        self.uploads = Uploads(settings.upload_limit_bytes_s, self.out, self._servable, now_s)
+                               self.reversals, self.punches, partials, now_s, self.leave_check,
+                               self.mode)
+        self.uploads = Uploads(settings.upload_limit_bytes_s, self.out, self.mine, self.plan,
+                               now_s)
         self._served_at_join = 0  # heartbeats count what was served since the last Join
         self._unwanted_count = 0
         self._heard_from_tracker_s = now_s
         self._next_heartbeat_s = now_s + settings.heartbeat_interval_s
-        self._next_leave_check_s = now_s
         self._leave_deadline_s: float | None = None
         self._leave_reason = "every rule met"
         self._leave_exit_code = 0  # 1 once a get knows it can never finish
@@ -201,10 +207,6 @@ class PeerState:
     def _hold_local(self, meta: FileMeta) -> None:
         self.mine.hold(meta)
         self.out.put(ServeFile(meta))
-
-    def _news(self, now_s: float) -> None:
-        """Something the leave rule reads has changed: check it again."""
-        self._next_leave_check_s = min(self._next_leave_check_s, now_s)
 
     def _join_message(self) -> Join:
         partial_offers = []
@@ -253,7 +255,7 @@ class PeerState:
     def _not_yet(self, not_yet: NotYet, now_s: float) -> None:
         if self.phase is Phase.LEAVING and self._leave_deadline_s is None:
             self._set_phase(Phase.RUNNING)
-            self._next_leave_check_s = now_s + NOT_YET_RETRY_S
+            self.leave_check.due_s = now_s + NOT_YET_RETRY_S
             self.sync.tracker_at(not_yet.seq, now_s)
 
     def _hello_reply(self, reply: HelloReply) -> None:
@@ -313,7 +315,7 @@ class PeerState:
             self.out.error("the tracker refused our %r: %s; it stays here but is not shared",
                            refusal.name, refusal.reason)
             self.mine.refused(refusal.name)
-        self._news(now_s)
+        self.leave_check.news(now_s)
 
     def on_event(self, event: Event, now_s: float) -> list[Action]:
         if self.phase is not Phase.DONE:
@@ -327,7 +329,7 @@ class PeerState:
         return self.out.take()
 
     def _apply_changes(self, changes: ViewChanges, now_s: float) -> None:
-        self._news(now_s)
+        self.leave_check.news(now_s)
         for name in changes.removed_files:
             self._file_removed(name, now_s)
         if changes.new_files:
@@ -477,13 +479,6 @@ class PeerState:
         if self._unwanted_count <= UNWANTED_LOGGED or self._unwanted_count % 1000 == 0:
             self.out.warning("dropped %s (%d so far)", what, self._unwanted_count)
 
-    def _servable(self, digest: bytes) -> tuple[FileMeta, bytearray | None] | None:
-        meta = self.mine.by_digest.get(digest)
-        if meta is not None:
-            return meta, None
-        download = self.plan.downloads.get(digest)
-        return (download.meta, download.have) if download is not None else None
-
     def _connect_to(self, order: ConnectTo) -> None:
         """The tracker asks us to connect out to a peer that cannot reach us."""
         if order.peer_id == self.peer_id or self.peer_id is None:
@@ -504,7 +499,7 @@ class PeerState:
                 self.fetcher.drop(summary.digest)  # the swarm's, under the name now taken
             self.mine.taken.pop(meta.name, None)
             self._hold_local(meta)
-            self._news(now_s)
+            self.leave_check.news(now_s)
             self.out.info("offering %r, new in Shared", meta.name)
             self.out.put(ToTracker(Offer((meta,))))
         return self.out.take()
@@ -537,7 +532,7 @@ class PeerState:
                              "the swarm knows; what is there now is offered once it stops changing",
                              meta.name, what)
             self.fetcher.excuse(meta.name, "its own copy changed", now_s)
-        self._news(now_s)
+        self.leave_check.news(now_s)
 
     def on_shared_entries(self, taken: dict[str, str], now_s: float) -> list[Action]:
         """What else Shared holds (name -> what it is: a folder, a link, a
@@ -603,7 +598,7 @@ class PeerState:
         self.sync.on_timer(now_s)
         self.fetcher.on_timer(now_s)
         self.uploads.serve_queued(now_s)
-        if self.phase is Phase.RUNNING and now_s >= self._next_leave_check_s:
+        if self.phase is Phase.RUNNING and self.leave_check.due(now_s):
             self._maybe_leave(now_s)
         self.fetcher.flush(now_s)
 
@@ -616,7 +611,7 @@ class PeerState:
             candidates.append(self.sync.next_deadline_s())
             candidates.append(self.fetcher.next_deadline_s())
             if self.phase is Phase.RUNNING:
-                candidates.append(self._next_leave_check_s)
+                candidates.append(self.leave_check.due_s)
         if self._leave_deadline_s is not None:
             candidates.append(self._leave_deadline_s)
         upload_due = self.uploads.next_deadline_s(now_s)
@@ -651,14 +646,14 @@ class PeerState:
             # Just told it may not leave, in a few words: ask at once who it
             # waits for, rather than at the next periodic question.
             self._ask_why()
-        self._news(now_s)
+        self.leave_check.news(now_s)
 
     def _maybe_leave(self, now_s: float) -> None:
         blockers = self.leave_blockers(now_s)
         if blockers:
             # (a) and (b) change only with news, which sets the check due
             # again; (c) is a deadline of its own.
-            self._next_leave_check_s = (
+            self.leave_check.due_s = (
                 self.clock.quiet_until() if not self.clock.holds(now_s) else float("inf")
             )
             # Said once per change, so "why does it not leave?" has an answer
@@ -671,7 +666,7 @@ class PeerState:
             return
         # Every rule holds.  One last look at the files it holds (the answer
         # comes to on_shared_checked, which says the goodbye).
-        self._next_leave_check_s = float("inf")
+        self.leave_check.due_s = float("inf")
         self.out.put(CheckShared())
 
     def request_shutdown(self, now_s: float) -> list[Action]:
@@ -722,10 +717,6 @@ class PeerState:
 
     def progress(self) -> list[FileProgress]:
         return self.fetcher.progress()
-
-    # Set by the IO side when a person watches this peer's status: then it
-    # asks the tracker who it waits for (LeaveQuery); otherwise it never does.
-    explains_itself = False
 
     def ask_why_not_leaving(self, now_s: float) -> list[Action]:
         """While it only waits to leave, ask the tracker why, in detail (for

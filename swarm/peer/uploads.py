@@ -11,9 +11,11 @@ loop reads the bytes and sends them.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 
 from swarm.peer.actions import Reply, SendChunks
+from swarm.peer.holdings import Holdings
+from swarm.peer.picker import TransferPlan
 from swarm.peer.rate_limit import TokenBucket
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
 from swarm.protocol.meta import FileMeta
@@ -24,16 +26,14 @@ MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for
 MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "busy"
 SERVING_WINDOW_S = 5.0  # a peer that asked this recently is one "being served"
 
-# What this peer holds of a file: its metadata, and for a download under way
-# which pieces are stored (have[p] == 1); None when it holds nothing of it.
-Servable = Callable[[bytes], tuple[FileMeta, bytearray | None] | None]
-
-
 class Uploads:
-    def __init__(self, limit_bytes_s: int, out: Outbox, servable: Servable,
+    def __init__(self, limit_bytes_s: int, out: Outbox, holdings: Holdings, plan: TransferPlan,
                  now_s: float) -> None:
+        """What is served: the files of ``holdings``, and the stored pieces
+        of the downloads under way in ``plan``."""
         self.out = out
-        self.servable = servable
+        self.holdings = holdings
+        self.plan = plan
         self.limit = TokenBucket(limit_bytes_s, now_s) if limit_bytes_s else None
         self.queue: deque[tuple[Hashable, ChunkRequest]] = deque()
         self.served_bytes = 0  # chunk data answered, all told (the heartbeat reports it)
@@ -83,7 +83,7 @@ class Uploads:
         """Why this request will not be answered with data (None: it will)."""
         if request.chunk_count > MAX_SERVE_CHUNKS:
             return f"at most {MAX_SERVE_CHUNKS} chunks per request"
-        held = self.servable(request.digest)
+        held = self._held(request.digest)
         if held is None:
             return "file not held"
         meta, have = held
@@ -97,13 +97,23 @@ class Uploads:
                 return "chunks not held"
         return None
 
+    def _held(self, digest: bytes) -> tuple[FileMeta, bytearray | None] | None:
+        """What this peer holds of a file: its metadata, and for a download
+        under way which pieces are stored (have[p] == 1); None when it
+        holds nothing of it."""
+        meta = self.holdings.by_digest.get(digest)
+        if meta is not None:
+            return meta, None
+        download = self.plan.downloads.get(digest)
+        return (download.meta, download.have) if download is not None else None
+
     def _refuse(self, route: Hashable, request: ChunkRequest, reason: str) -> None:
         self.out.put(Reply(route, ChunkRefused(request.request_id, reason)))
 
     def _serve(self, route: Hashable, request: ChunkRequest) -> None:
         # Checked again: a queued request may have waited while things changed.
         reason = self.cannot_serve(request)
-        held = self.servable(request.digest)
+        held = self._held(request.digest)
         if reason is not None or held is None:
             self._refuse(route, request, reason or "file not held")
             return

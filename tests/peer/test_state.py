@@ -303,9 +303,7 @@ def test_a_chunk_request_is_answered_by_an_action_that_reads() -> None:
 @pytest.mark.parametrize("watched", [True, False])
 def test_only_a_watched_peer_asks_who_it_waits_for(watched: bool) -> None:
     sim = Simulation()
-    seeder = sim.add_peer({"a": data(31, 300_000)}, quiet_s=2.0)
-    assert seeder.state is not None
-    seeder.state.explains_itself = watched
+    sim.add_peer({"a": data(31, 300_000)}, quiet_s=2.0, explains_itself=watched)
     sim.add_peer({}, quiet_s=2.0)
     sim.run(sim.all_done, limit_s=30)
     # Told it may not leave while the other fetches, a watched peer asks at

@@ -363,9 +363,10 @@ class Simulation:
 
     def add_peer(self, files: dict[str, bytes], quiet_s: float = 1.0,
                  reachable: bool = True, store: MemoryStore | None = None,
-                 mode: Mode | None = None) -> SimPeer:
+                 mode: Mode | None = None, explains_itself: bool = False) -> SimPeer:
         """A peer process; ``store`` is the disk of an earlier one (a restart),
-        with its Shared and its partial downloads; ``mode``: a get or a seed."""
+        with its Shared and its partial downloads; ``mode``: a get or a seed;
+        ``explains_itself``: a person watches its status."""
         index = len(self.peers) + 1
         store = store or MemoryStore(files)
         peer = SimPeer(index, f"peer-{index}".encode(), 20000 + index, store,
@@ -387,7 +388,7 @@ class Simulation:
                 partials.append((meta, pieces))
         peer.state = PeerState(self.settings.peer_settings(), quiet_s, metas, partials,
                                store.taken(), peer.listen_port, self.now_s,
-                               random.Random(self.rng.random()), mode)
+                               random.Random(self.rng.random()), mode, explains_itself)
         peer.io = SimIO(self, peer)
         peer.io.run(peer.state.start())
         return peer

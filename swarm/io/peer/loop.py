@@ -69,7 +69,6 @@ class PeerLoop:
         self.waker.install_signal_handlers()
         self.store.open()
         state = self._start()
-        state.explains_itself = self.console.live
         runner = ActionRunner(state, self.net, self.store, self.writer, self.events, monotonic,
                               self.console)
         run = runner.run
@@ -164,7 +163,8 @@ class PeerLoop:
             else:
                 partials.append((meta, pieces))
         return PeerState(self.settings.peer_settings(), self.quiet_s, local_files, partials, taken,
-                         self.net.listen_port, now, random.Random(), self.mode)
+                         self.net.listen_port, now, random.Random(), self.mode,
+                         explains_itself=self.console.live)
 
     def _dispatch(self, state: PeerState, run: Callable[[list[Action]], None],
                   ready: dict[object, int]) -> None:
