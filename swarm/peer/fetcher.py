@@ -82,7 +82,7 @@ MAX_ACTIVE_DOWNLOADS = 8
 class Fetcher:
     def __init__(self, settings: PeerSettings, out: Outbox, view: SwarmView, holdings: Holdings,
                  plan: TransferPlan, reversals: Reversals, punches: Punches,
-                 resumed: list[tuple[FileMeta, list[int]]], now_s: float,
+                 leftovers: list[tuple[FileMeta, list[int]]], now_s: float,
                  leave_check: LeaveCheck, mode: Mode) -> None:
         self.settings = settings
         # Which of the swarm's files to fetch: all of them, unless this is a
@@ -96,8 +96,12 @@ class Fetcher:
         self.punches = punches
         self.leave_check = leave_check  # told of what changes that the leave rule reads
         self.active = False  # requests go out only while the peer is in the swarm
-        self.partials: dict[bytes, FileMeta] = {meta.digest: meta for meta, _ in resumed}
-        self._resumed = {meta.digest: pieces for meta, pieces in resumed}
+        # Every download this peer has a partial file of: under way, finished
+        # and not placed yet, or a leftover -- one an earlier run left, not
+        # yet taken up again (with the pieces verified in it, which become
+        # the download's resumed pieces when it is).
+        self.partials: dict[bytes, FileMeta] = {meta.digest: meta for meta, _ in leftovers}
+        self._leftovers = {meta.digest: pieces for meta, pieces in leftovers}
         self._meta_asked: dict[bytes, float] = {}
         self._waiting: set[str] = set()  # names to fetch once a download slot frees
         self._holders_asked: dict[bytes, float] = {}
@@ -168,7 +172,7 @@ class Fetcher:
                 self.name_taken_locally(name, what, now_s)
             elif self.disk.paused:
                 self._excuse_for_disk(name, now_s)
-            elif summary.digest in self._resumed:
+            elif summary.digest in self._leftovers:
                 self._start(self.partials[summary.digest], now_s)
             elif summary.digest in self._meta_asked:
                 self._ask_meta(summary.digest, now_s)
@@ -218,7 +222,7 @@ class Fetcher:
         if meta.name in self.holdings.local or meta.name in self.holdings.excused:
             return None
         self.disk.unstarted.pop(meta.digest, None)
-        held = self._resumed.pop(meta.digest, [])
+        held = self._leftovers.pop(meta.digest, [])
         self.partials[meta.digest] = meta
         # Said before the partial file is made: a refusal of it comes after.
         self.out.info("fetching %r (%d bytes, %d of %d pieces held)", meta.name, meta.size_bytes,
@@ -592,7 +596,7 @@ class Fetcher:
         self._drop_download(digest)
         self.out.put(DropPartial(digest))
         self.partials.pop(digest, None)
-        self._resumed.pop(digest, None)
+        self._leftovers.pop(digest, None)
         self.disk.forget(digest)
 
     # --- reports and time ---------------------------------------------------------
@@ -646,7 +650,7 @@ class Fetcher:
     def held_pieces(self, digest: bytes) -> list[int]:
         """Pieces of a download held (for a Join after a restart or a rejoin)."""
         download = self.plan.downloads.get(digest)
-        return download.held_pieces() if download else self._resumed.get(digest, [])
+        return download.held_pieces() if download else self._leftovers.get(digest, [])
 
     @property
     def fetching(self) -> bool:

@@ -375,15 +375,6 @@ class TransferPlan:
         download.unwanted.clear()
         download.rebuild_order()
 
-    def add_complete_holder(self, digest: bytes, peer_id: int, now_s: float) -> None:
-        download = self.downloads.get(digest)
-        if download is None or self._banned(peer_id) or peer_id in download.complete_holders:
-            return
-        download.complete_holders.add(peer_id)
-        download.partial_holders.pop(peer_id, None)
-        download.cursors.pop(peer_id, None)
-        self.source(peer_id, now_s)
-
     def source_down(self, peer_id: int) -> list[PendingRequest]:
         """The connection to a source broke: its requests will not be answered."""
         source = self.sources.get(peer_id)

@@ -26,7 +26,7 @@ PUNCH_ATTEMPTS = 3
 RETRY_BACKOFF_S = (1.0, 2.0)  # after the first and second failed punch of a peer
 
 
-class Mapping(Record):
+class NatMapping(Record):
     """What the address echoes told us about our punch port."""
 
     behind_nat: bool
@@ -34,19 +34,19 @@ class Mapping(Record):
     symmetric: bool
 
 
-def judge_mapping(local_address: str, seen: list[tuple[str, int]]) -> Mapping:
+def judge_mapping(local_address: str, seen: list[tuple[str, int]]) -> NatMapping:
     """``seen``: (address, port) each echo reported for our punch port."""
     if len(seen) < 2:
-        return Mapping(False, None, False)  # the echoes did not answer: do not punch
+        return NatMapping(False, None, False)  # the echoes did not answer: do not punch
     addresses = {address for address, _ in seen}
     ports = {port for _, port in seen}
     behind_nat = addresses != {local_address}
     if len(ports) > 1 or len(addresses) > 1:
-        return Mapping(behind_nat, None, True)
-    return Mapping(behind_nat, seen[0][1], False)
+        return NatMapping(behind_nat, None, True)
+    return NatMapping(behind_nat, seen[0][1], False)
 
 
-def mapping_said(mapping: Mapping) -> str | None:
+def mapping_said(mapping: NatMapping) -> str | None:
     """What to tell a person about the mapping (once, at warning level), if
     anything is worth telling."""
     if mapping.symmetric:
@@ -60,8 +60,7 @@ def mapping_said(mapping: Mapping) -> str | None:
 class PunchAttempt(Record, frozen=False):
     failures: int = 0
     retry_at_s: float | None = None
-    up: bool = False
-    succeeded: int = 0  # punched links that came up (a link may come up more than once)
+    up: bool = False  # the link is up now (said once each time it comes up)
 
 
 class Punches:
@@ -78,16 +77,11 @@ class Punches:
     def punched(self, peer_id: int) -> bool:
         return peer_id in self.by_peer
 
-    def is_up(self, peer_id: int) -> bool:
-        attempt = self.by_peer.get(peer_id)
-        return attempt is not None and attempt.up
-
     def link_up(self, peer_id: int) -> None:
         attempt = self.by_peer.get(peer_id)
         if attempt is None or attempt.up:
             return
         attempt.up = True
-        attempt.succeeded += 1
         self.out.info("hole punched: connected to peer %d through both NATs (attempt %d)",
                       peer_id, attempt.failures + 1)
 

@@ -41,7 +41,7 @@ from swarm.peer.leave_check import LeaveCheck
 from swarm.peer.mode import Mode
 from swarm.peer.picker import TransferPlan
 from swarm.peer.progress import FileProgress, PeerStatus
-from swarm.peer.punch import Mapping, Punches, judge_mapping, mapping_said
+from swarm.peer.punch import NatMapping, Punches, judge_mapping, mapping_said
 from swarm.peer.quiet_clock import QuietClock
 from swarm.peer.reversal import Reversals, ReverseRoute
 from swarm.peer.settings import PeerSettings
@@ -119,7 +119,7 @@ class PeerState:
         settings: PeerSettings,
         quiet_s: float,
         local_files: list[FileMeta],
-        partials: list[tuple[FileMeta, list[int]]],
+        leftovers: list[tuple[FileMeta, list[int]]],
         taken: dict[str, str],
         listen_port: int,
         now_s: float,
@@ -127,8 +127,9 @@ class PeerState:
         mode: Mode | None = None,
         explains_itself: bool = False,
     ) -> None:
-        """``local_files``: what Shared holds, hashed; ``partials``: downloads
-        an earlier run left, with the pieces verified in them; ``taken``:
+        """``local_files``: what Shared holds, hashed; ``leftovers``: the
+        downloads an earlier run left, with the pieces verified in them (each
+        is taken up again when the swarm lists its file); ``taken``:
         other entries of Shared (name -> what it is); ``mode``: a peer, a
         get or a seed (``swarm.peer.mode``); ``explains_itself``: a person
         watches its status, so it asks the tracker who it waits for
@@ -142,21 +143,22 @@ class PeerState:
         self.exit_code: int | None = None
         self.view = SwarmView()
         self.sync = TrackerSync(self.view, self.out)
-        # A get or a seed has no quiet period: it leaves once it is done.
-        self.clock = QuietClock(now_s, 0.0 if self.mode.one_shot else quiet_s)
-        self.mine = Holdings()
-        self.mine.taken = dict(taken)
+        # Rule (c), the quiet period on the peer's own clock.  A get or a seed
+        # has none: it leaves once it is done.
+        self.quiet = QuietClock(now_s, 0.0 if self.mode.one_shot else quiet_s)
+        self.holdings = Holdings()
+        self.holdings.taken = dict(taken)
         for meta in local_files:
             self._hold_local(meta)
         self.reversals = Reversals(self.out)
         self.punches = Punches(self.out)
-        self.mapping: Mapping | None = None  # our punch port as the tracker's echoes saw it
+        self.mapping: NatMapping | None = None  # our punch port as the tracker's echoes saw it
         self.plan = TransferPlan(rng, settings.request_window_bytes)
         self.leave_check = LeaveCheck(now_s)
-        self.fetcher = Fetcher(settings, self.out, self.view, self.mine, self.plan,
-                               self.reversals, self.punches, partials, now_s, self.leave_check,
+        self.fetcher = Fetcher(settings, self.out, self.view, self.holdings, self.plan,
+                               self.reversals, self.punches, leftovers, now_s, self.leave_check,
                                self.mode)
-        self.uploads = Uploads(settings.upload_limit_bytes_s, self.out, self.mine, self.plan,
+        self.uploads = Uploads(settings.upload_limit_bytes_s, self.out, self.holdings, self.plan,
                                now_s)
         self._served_at_join = 0  # heartbeats count what was served since the last Join
         self._unwanted_count = 0
@@ -187,7 +189,7 @@ class PeerState:
 
     @property
     def local(self) -> dict[str, FileMeta]:
-        return self.mine.local
+        return self.holdings.local
 
     @property
     def partials(self) -> dict[bytes, FileMeta]:
@@ -198,14 +200,14 @@ class PeerState:
         kept = {digest: (len(self.fetcher.held_pieces(digest)), meta.layout.pieces)
                 for digest, meta in self.partials.items()}
         wanted = (f for f in self.view.files.values() if self.mode.fetches(f))
-        return unobtained(wanted, self.mine, kept)
+        return unobtained(wanted, self.holdings, kept)
 
     def empty_partials(self) -> list[bytes]:
         """Downloads that never stored a piece: nothing in them to resume."""
         return [digest for digest in self.partials if not self.fetcher.held_pieces(digest)]
 
     def _hold_local(self, meta: FileMeta) -> None:
-        self.mine.hold(meta)
+        self.holdings.hold(meta)
         self.out.put(ServeFile(meta))
 
     def _join_message(self) -> Join:
@@ -314,7 +316,7 @@ class PeerState:
         for refusal in refused.refused:
             self.out.error("the tracker refused our %r: %s; it stays here but is not shared",
                            refusal.name, refusal.reason)
-            self.mine.refused(refusal.name)
+            self.holdings.refused(refusal.name)
         self.leave_check.news(now_s)
 
     def on_event(self, event: Event, now_s: float) -> list[Action]:
@@ -333,7 +335,7 @@ class PeerState:
         for name in changes.removed_files:
             self._file_removed(name, now_s)
         if changes.new_files:
-            self.clock.file_announced(now_s)
+            self.quiet.file_announced(now_s)
             for name in changes.new_files:
                 summary = self.view.files[name]
                 self.out.put(Observe("file", {"name": name, "size": summary.size_bytes,
@@ -353,11 +355,11 @@ class PeerState:
         """The swarm no longer has ``name``.  A file of ours under it that the
         swarm refused, or whose completion it never heard, is offered anew."""
         self.fetcher.file_removed(name, now_s)
-        meta = self.mine.local.get(name)
+        meta = self.holdings.local.get(name)
         if meta is not None and self.peer_id is not None:
             self.out.info("offering %r again: the swarm's file of that name is gone", name)
-            self.mine.unexcuse(name)
-            self.mine.hold(meta)
+            self.holdings.unexcuse(name)
+            self.holdings.hold(meta)
             self.out.put(ToTracker(Offer((meta,))))
 
     # --- sources ----------------------------------------------------------------------
@@ -372,12 +374,12 @@ class PeerState:
             self.fetcher.on_reply(peer_id, message, payload, now_s)
         return self.out.take()
 
-    def on_link_down(self, peer_id: int, now_s: float) -> list[Action]:
+    def on_link_down(self, peer_id: int) -> list[Action]:
         self.punches.link_down(peer_id)
         self.fetcher.link_down(peer_id)
         return self.out.take()
 
-    def on_link_up(self, peer_id: int, now_s: float) -> list[Action]:
+    def on_link_up(self, peer_id: int) -> list[Action]:
         self.punches.link_up(peer_id)
         self.fetcher.link_up(peer_id)
         return self.out.take()
@@ -497,7 +499,7 @@ class PeerState:
             summary = self.view.files.get(meta.name)
             if summary is not None and summary.digest in self.plan.downloads:
                 self.fetcher.drop(summary.digest)  # the swarm's, under the name now taken
-            self.mine.taken.pop(meta.name, None)
+            self.holdings.taken.pop(meta.name, None)
             self._hold_local(meta)
             self.leave_check.news(now_s)
             self.out.info("offering %r, new in Shared", meta.name)
@@ -514,11 +516,11 @@ class PeerState:
 
     def _local_changed(self, digest: bytes, what: str, now_s: float) -> None:
         self.out.put(StopServing(digest))
-        meta = self.mine.by_digest.get(digest)
+        meta = self.holdings.by_digest.get(digest)
         if meta is None:
             return
-        was_complete = meta.name in self.mine.complete
-        self.mine.release(digest)
+        was_complete = meta.name in self.holdings.complete
+        self.holdings.release(digest)
         if was_complete and self.phase is not Phase.HELLO:
             self.out.put(ToTracker(Withdraw(digest, what)))
         if what == "deleted":
@@ -538,8 +540,8 @@ class PeerState:
         """What else Shared holds (name -> what it is: a folder, a link, a
         file not offered yet), as the last look saw it.  A swarm file's name
         taken by one of them cannot be fetched: said once, and excused."""
-        new = {name: what for name, what in taken.items() if name not in self.mine.taken}
-        self.mine.taken = dict(taken)
+        new = {name: what for name, what in taken.items() if name not in self.holdings.taken}
+        self.holdings.taken = dict(taken)
         for name, what in sorted(new.items()):
             self.fetcher.name_taken_locally(name, what, now_s)
         return self.out.take()
@@ -629,8 +631,8 @@ class PeerState:
         if self.mode.one_shot:
             return self.mode.blockers(self.local, self._leave_status)
         reasons = []
-        if not self.clock.holds(now_s):
-            left_s = self.clock.quiet_until() - now_s
+        if not self.quiet.holds(now_s):
+            left_s = self.quiet.quiet_until() - now_s
             reasons.append(f"quiet period ends in {left_s:.1f} s")
         status = self._leave_status
         if status is None:
@@ -654,12 +656,12 @@ class PeerState:
             # (a) and (b) change only with news, which sets the check due
             # again; (c) is a deadline of its own.
             self.leave_check.due_s = (
-                self.clock.quiet_until() if not self.clock.holds(now_s) else float("inf")
+                self.quiet.quiet_until() if not self.quiet.holds(now_s) else float("inf")
             )
             # Said once per change, so "why does it not leave?" has an answer
             # at info level without a line per event (the quiet period's
             # seconds left change on every look; its end changes with news).
-            key = blockers[0] if self.clock.holds(now_s) else f"quiet {self.clock.quiet_until()}"
+            key = blockers[0] if self.quiet.holds(now_s) else f"quiet {self.quiet.quiet_until()}"
             if key != self._last_blocker:
                 self._last_blocker = key
                 self.out.info("not leaving yet: %s", blockers[0])
@@ -741,7 +743,7 @@ class PeerState:
             waiting_files=self.fetcher.queued,
             serving_peers=self.uploads.serving_peers(now_s),
             leaving=self.phase in (Phase.LEAVING, Phase.DONE),
-            quiet_left_s=None if self.clock.holds(now_s) else self.clock.quiet_until() - now_s,
+            quiet_left_s=None if self.quiet.holds(now_s) else self.quiet.quiet_until() - now_s,
             tracker_reason=leave.reason if leave is not None and not leave.ready else None,
             waiting_for_tracker=joined and leave is None,
         )

@@ -48,12 +48,12 @@ class Unobtained(Record):
         return f"{self.name!r} ({human_size(self.size_bytes)}): {self.reason}; {kept}"
 
 
-def unobtained(files: Iterable[FileSummary], mine: HoldsFiles,
+def unobtained(files: Iterable[FileSummary], holdings: HoldsFiles,
                kept: Mapping[bytes, tuple[int, int]]) -> list[Unobtained]:
-    """The files of the swarm's list that ``mine`` neither holds nor is
+    """The files of the swarm's list that ``holdings`` neither holds nor is
     excused from, by name.  ``kept``: per digest, the pieces a download
     holds and the file's piece count."""
-    complete, excused = set(mine.complete), set(mine.excused)
+    complete, excused = set(holdings.complete), set(holdings.excused)
     out = []
     for summary in sorted(files, key=lambda f: f.name):
         if summary.name in complete or summary.name in excused:

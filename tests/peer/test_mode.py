@@ -148,7 +148,7 @@ def test_a_forever_seed_leaves_only_on_a_signal() -> None:
     seed = sim.add_peer({"a.bin": A}, mode=Mode.seed(forever=True))
     peer = sim.add_peer({}, quiet_s=0.5)
     sim.run(lambda: peer.state is not None and peer.state.done, limit_s=20)
-    sim.run(lambda: sim.now_s > peer.state.clock.quiet_until() + 5, limit_s=30)  # type: ignore[union-attr]
+    sim.run(lambda: sim.now_s > peer.state.quiet.quiet_until() + 5, limit_s=30)  # type: ignore[union-attr]
     assert seed.state is not None and not seed.state.done
     actions = seed.state.request_shutdown(sim.now_s)
     assert any(isinstance(a, ToTracker) and isinstance(a.message, m.Goodbye) for a in actions)

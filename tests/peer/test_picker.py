@@ -243,7 +243,7 @@ def test_bad_pieces_cost_trust_and_four_ban_the_source() -> None:
     plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all ten pieces in one pump
     first_round = plan.pump(0.0)
     assert len(first_round) == 10
-    plan.add_complete_holder(meta.digest, 2, 0.0)
+    plan.set_holders(meta.digest, [1, 2], {}, 0.0)  # a second holder, known from now
     plan.sources[2].window_bytes = 16 * PIECE_BYTES
     for count, request in enumerate(first_round[:4], start=1):
         outcome = reply(plan, request, b"x" * request.size_bytes)
@@ -295,7 +295,7 @@ def test_expired_requests_are_freed_and_asked_of_another_source() -> None:
     plan, download = new_plan(meta, complete=[1])
     plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all ten pieces in one pump
     first_round = plan.pump(0.0)
-    plan.add_complete_holder(meta.digest, 2, 0.0)
+    plan.set_holders(meta.digest, [1, 2], {}, 0.0)  # a second holder, known from now
     first_deadline = plan.next_deadline_s()
     assert first_deadline == min(r.deadline_s for r in first_round)
     assert plan.expire(first_deadline - 0.01) == []
@@ -322,7 +322,7 @@ def test_drop_source_releases_its_requests() -> None:
     meta, _ = make_file(6)
     plan, download = new_plan(meta, complete=[1])
     sent = plan.pump(0.0)
-    plan.add_complete_holder(meta.digest, 2, 0.0)
+    plan.set_holders(meta.digest, [1, 2], {}, 0.0)  # a second holder, known from now
     released = plan.drop_source(1)
     assert sorted(r.request_id for r in released) == sorted(r.request_id for r in sent)
     assert 1 not in plan.sources and download.sources() == {2}
@@ -332,14 +332,16 @@ def test_drop_source_releases_its_requests() -> None:
 
 def test_refusal_excludes_that_source_for_that_piece() -> None:
     meta, _ = make_file(10)
-    plan, download = new_plan(meta, complete=[1])
+    plan, download = new_plan(meta, complete=[1, 2])
+    plan.source_down(2)  # until the refusal: everything is asked of source 1
     plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all ten pieces in one pump
     sent = plan.pump(0.0)
+    assert {r.source for r in sent} == {1}
     refused = plan.on_refused(1, sent[3].request_id)
     assert refused is sent[3]
     assert not download.holds(1, refused.piece)
     assert plan.on_refused(1, sent[3].request_id) is None  # already answered
-    plan.add_complete_holder(meta.digest, 2, 0.0)
+    plan.source_up(2)
     [retry] = plan.pump(0.1)
     assert (retry.source, retry.piece) == (2, refused.piece)
 

@@ -61,11 +61,14 @@ def test_a_failed_punch_is_asked_for_again_with_backoff_then_given_up() -> None:
 
 
 def test_a_link_that_comes_up_is_counted_once() -> None:
-    punches = Punches(Outbox())
+    out = Outbox()
+    punches = Punches(out)
     punches.started(4)
     punches.link_up(4)
     punches.link_up(4)
-    assert punches.is_up(4) and punches.by_peer[4].succeeded == 1
+    assert punches.by_peer[4].up
+    assert said(out.take()) == [
+        "hole punched: connected to peer 4 through both NATs (attempt 1)"]
 
 
 # --- inside PeerState ----------------------------------------------------------------
@@ -115,7 +118,7 @@ def test_told_to_punch_a_peer_connects_and_serves_over_the_punched_link() -> Non
     state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
     actions = state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 1.0)
     assert without_said(actions) == [OpenPunch(5, "tcp://10.77.0.205:40005")]
-    state.on_link_up(5, 1.1)
+    state.on_link_up(5)
     # Peer 5 asks over the punched link (our fetch side): answered on it.
     digest = b"d" * 32
     actions = state.on_peer_reply(5, ChunkRequest(1, digest, 0, 1), None, 1.2)

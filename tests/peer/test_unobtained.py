@@ -63,9 +63,9 @@ def test_missed_files_come_sorted_by_name() -> None:
 # --- the state that answers it --------------------------------------------------------
 
 
-def joined(local: list[FileMeta], partials: list[tuple[FileMeta, list[int]]],
+def joined(local: list[FileMeta], leftovers: list[tuple[FileMeta, list[int]]],
            files: list[FileSummary]) -> PeerState:
-    state = PeerState(Settings().peer_settings(), 1.0, local, partials, {}, 20001, 0.0,
+    state = PeerState(Settings().peer_settings(), 1.0, local, leftovers, {}, 20001, 0.0,
                       random.Random(1))
     state.start()
     state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.1)

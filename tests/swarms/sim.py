@@ -380,13 +380,13 @@ class Simulation:
         store.served_names.clear()
         metas = [meta_of_bytes(name, data) for name, data in sorted(store.shared.items())
                  if name not in store.blocked]
-        partials = []
+        leftovers = []
         for meta, pieces in store.load_partials():
             if meta.name in store.shared:
                 store.drop_partial(meta.digest)
             else:
-                partials.append((meta, pieces))
-        peer.state = PeerState(self.settings.peer_settings(), quiet_s, metas, partials,
+                leftovers.append((meta, pieces))
+        peer.state = PeerState(self.settings.peer_settings(), quiet_s, metas, leftovers,
                                store.taken(), peer.listen_port, self.now_s,
                                random.Random(self.rng.random()), mode, explains_itself)
         peer.io = SimIO(self, peer)

@@ -79,7 +79,7 @@ def test_a_full_disk_excuses_its_peer_and_nobody_waits_for_it() -> None:
     assert full.store.shared == {"small": small}
     assert shutdown_of(full).holds == ["small"]
     assert full.state is not None
-    assert full.state.mine.excused == {"big"}
+    assert full.state.holdings.excused == {"big"}
     # Its partial data stays for a later run; it tried again with backoff,
     # not in a loop: one refused write per try.
     assert [meta.name for meta, _, _ in full_disk.partial.values()] == ["big"]
@@ -117,13 +117,13 @@ def test_a_finished_file_that_cannot_be_placed_is_placed_when_it_can() -> None:
     stuck = sim.add_peer({}, quiet_s=4.0)
     stuck.store.read_only_shared = True
     sim.run(lambda: stuck.store.refused_writes > 0, limit_s=30)
-    assert stuck.state is not None and stuck.state.mine.excused == {"doc"}
+    assert stuck.state is not None and stuck.state.holdings.excused == {"doc"}
     assert [meta.name for meta, _, _ in stuck.store.partial.values()] == ["doc"]
     stuck.store.read_only_shared = False
     sim.run(sim.all_done, limit_s=30)
     assert left_cleanly(seeder) and left_cleanly(stuck)
     assert stuck.store.shared == {"doc": doc}
-    assert stuck.state.mine.excused == set()
+    assert stuck.state.holdings.excused == set()
     assert sim.acquired(peer_id(stuck), "doc") == list(range(chunk_count(len(doc))))
 
 
@@ -209,7 +209,7 @@ def test_an_edited_file_with_another_holder_is_finished_from_it() -> None:
     assert all(left_cleanly(p) for p in (owner, second, fetcher))
     assert fetcher.store.shared == {"doc": old}
     assert owner.store.shared == {"doc": new}, "its new content stays, not shared"
-    assert owner.state is not None and "doc" in owner.state.mine.excused
+    assert owner.state is not None and "doc" in owner.state.holdings.excused
     assert events_of(sim, FileRemoved) == []
     dropped = events_of(sim, FileDropped)
     assert [(e.peer_id, e.name) for e in dropped] == [(peer_id(owner), "doc")]  # type: ignore[attr-defined]
@@ -338,7 +338,7 @@ def check_liveness(sim: Simulation, survivors: list[SimPeer]) -> None:
                 continue  # byte for byte a version the swarm had
             # Else bytes of its own: brought, refused, or edited in and not
             # offered yet (rule (c) may end a stay before a file stops changing).
-            own = name in peer.state.mine.local or name in peer.state.mine.excused
+            own = name in peer.state.holdings.local or name in peer.state.holdings.excused
             assert own or name not in holds, f"peer {peer.index}: stray {name!r}"
         # Rule (a), as the tracker applied it through every withdrawal and
         # excuse: when it let this peer go, every other peer held each swarm

@@ -567,10 +567,14 @@ class PeerMachine(RuleBasedStateMachine):
             message = Introduce(data.draw(PEER_IDS), data.draw(TOKENS))
         self._run(self.state.on_request(route, message, self.now_s))
 
-    @rule(peer_id=PEER_IDS, change=st.sampled_from(("on_link_down", "on_link_up",
-                                                   "on_link_unreachable")))
+    @rule(peer_id=PEER_IDS, change=st.sampled_from(("down", "up", "unreachable")))
     def link(self, peer_id: int, change: str) -> None:
-        self._run(getattr(self.state, change)(peer_id, self.now_s))
+        if change == "down":
+            self._run(self.state.on_link_down(peer_id))
+        elif change == "up":
+            self._run(self.state.on_link_up(peer_id))
+        else:
+            self._run(self.state.on_link_unreachable(peer_id, self.now_s))
 
     @rule(advance_s=st.floats(0.0, 3.0))
     def timer(self, advance_s: float) -> None:

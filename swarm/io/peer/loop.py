@@ -155,14 +155,14 @@ class PeerLoop:
                 log.warning("cannot read %r in Shared: %s", name, exc.strerror)
         local_names = {m.name for m in local_files}
         taken = {n: what for n, what in scan.taken.items() if n not in local_names}
-        partials = []
+        leftovers = []  # downloads an earlier run left
         local_digests = {m.digest for m in local_files}
         for meta, pieces in self.store.load_partials():
             if meta.digest in local_digests or meta.name in local_names:
                 self.store.drop_partial(meta.digest)  # finished, or superseded
             else:
-                partials.append((meta, pieces))
-        return PeerState(self.settings.peer_settings(), self.quiet_s, local_files, partials, taken,
+                leftovers.append((meta, pieces))
+        return PeerState(self.settings.peer_settings(), self.quiet_s, local_files, leftovers, taken,
                          self.net.listen_port, now, random.Random(), self.mode,
                          explains_itself=self.console.live)
 
@@ -200,9 +200,9 @@ class PeerLoop:
         """Connections to sources that came up or broke."""
         for peer_id, event in self.net.fetch_link_events():
             if event == zmq.EVENT_DISCONNECTED:
-                run(state.on_link_down(peer_id, monotonic()))
+                run(state.on_link_down(peer_id))
             elif event == zmq.EVENT_CONNECTED:
-                run(state.on_link_up(peer_id, monotonic()))
+                run(state.on_link_up(peer_id))
 
     def _from_tracker(self, state: PeerState, run: Callable[[list[Action]], None],
                       frames: list[zmq.Frame]) -> None:
