@@ -34,13 +34,14 @@ from swarm.peer.disk_trouble import DiskTrouble
 from swarm.peer.holdings import Holdings
 from swarm.peer.leave_check import LeaveCheck
 from swarm.peer.mode import Mode
-from swarm.peer.picker import DataVerdict, PendingRequest, TransferPlan
 from swarm.peer.progress import FileProgress
 from swarm.peer.punch import Punches
 from swarm.peer.rate_limit import TokenBucket
 from swarm.peer.reversal import Reversals
 from swarm.peer.settings import PeerSettings
+from swarm.peer.source import PendingRequest
 from swarm.peer.swarm_view import SwarmView
+from swarm.peer.transfer_plan import DataVerdict, TransferPlan
 from swarm.protocol.chunks import pairs
 from swarm.protocol.fields import MAX_TEXT
 from swarm.protocol.message_parts import HaveReport

@@ -39,7 +39,6 @@ from swarm.peer.fetcher import Fetcher
 from swarm.peer.holdings import Holdings
 from swarm.peer.leave_check import LeaveCheck
 from swarm.peer.mode import Mode
-from swarm.peer.picker import TransferPlan
 from swarm.peer.progress import FileProgress, PeerStatus
 from swarm.peer.punch import NatMapping, Punches, judge_mapping, mapping_said
 from swarm.peer.quiet_clock import QuietClock
@@ -47,6 +46,7 @@ from swarm.peer.reversal import Reversals, ReverseRoute
 from swarm.peer.settings import PeerSettings
 from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.peer.sync import TrackerSync
+from swarm.peer.transfer_plan import TransferPlan
 from swarm.peer.unobtained import Unobtained, unobtained
 from swarm.peer.uploads import Uploads
 from swarm.protocol import display

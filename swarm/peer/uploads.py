@@ -15,8 +15,8 @@ from collections.abc import Hashable
 
 from swarm.peer.actions import Reply, SendChunks
 from swarm.peer.holdings import Holdings
-from swarm.peer.picker import TransferPlan
 from swarm.peer.rate_limit import TokenBucket
+from swarm.peer.transfer_plan import TransferPlan
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.output import Outbox

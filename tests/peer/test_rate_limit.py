@@ -8,8 +8,8 @@ import random
 import pytest
 
 from swarm.config import Settings
-from swarm.peer.picker import TransferPlan
 from swarm.peer.rate_limit import BURST_S, TokenBucket
+from swarm.peer.transfer_plan import TransferPlan
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS
 from swarm.protocol.meta import meta_of_bytes
 from tests.swarms.sim import Simulation

@@ -37,8 +37,8 @@ from swarm.peer.actions import (
     ToPeer,
     ToTracker,
 )
-from swarm.peer.picker import PendingRequest
 from swarm.peer.reversal import ReverseRoute
+from swarm.peer.source import PendingRequest
 from swarm.peer.state import PeerState
 from swarm.protocol import display
 from swarm.protocol import messages as m

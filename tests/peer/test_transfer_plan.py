@@ -1,4 +1,5 @@
-"""TransferPlan: which piece to ask of whom, driven by a seeded rng and a fake clock."""
+"""TransferPlan, with the Downloads and Sources it keeps: which piece to ask
+of whom, driven by a seeded rng and a fake clock."""
 
 from __future__ import annotations
 
@@ -9,16 +10,9 @@ from typing import SupportsIndex
 
 import pytest
 
-from swarm.peer.picker import (
-    ENDGAME_LATE_FACTOR,
-    ENDGAME_MIN_WAIT_S,
-    TRUST_BAD_PIECE,
-    DataOutcome,
-    DataVerdict,
-    Download,
-    PendingRequest,
-    TransferPlan,
-)
+from swarm.peer.download import ENDGAME_LATE_FACTOR, ENDGAME_MIN_WAIT_S, Download
+from swarm.peer.source import TRUST_BAD_PIECE, PendingRequest
+from swarm.peer.transfer_plan import DataOutcome, DataVerdict, TransferPlan
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS, Layout
 from swarm.protocol.meta import HASH_BYTES, FileMeta, file_digest, meta_of_bytes
 

@@ -7,7 +7,8 @@ pieces go out rarest first with random tie-breaks; every request has a deadline
 that follows the source's rate, and a missed one frees the piece for another
 holder.  When every missing piece of every file is in flight, a piece whose
 request is late may also be asked of a second holder (end-game), and the loser
-is cancelled.
+is cancelled.  A source (``source.py``) and a download (``download.py``) keep
+their own books; the plan ties them together.
 
 Cost: picking walks a per-source cursor over an order rebuilt when holder
 information changes, so a round of picks over P pieces costs O(P) per source,
@@ -21,285 +22,21 @@ import heapq
 import random
 from collections.abc import Iterable
 
-from swarm.protocol.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS, Layout
+from swarm.peer.download import Download
+from swarm.peer.source import (
+    MAX_WINDOW_BYTES,
+    TRUST_BAD_PIECE,
+    TRUST_BAN_AT,
+    TRUST_GOOD_PIECE,
+    TRUST_MAX,
+    PendingRequest,
+    Source,
+)
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record, field
 
-# Credit: bytes in flight per source, counted in the smallest pieces so a
-# source is never left with less than one request's worth.
-MIN_PIECE_BYTES = MIN_PIECE_CHUNKS * CHUNK_SIZE_BYTES
-INITIAL_WINDOW_BYTES = 4 * MIN_PIECE_BYTES
-MIN_WINDOW_BYTES = MIN_PIECE_BYTES
-MAX_WINDOW_BYTES = 4 << 20  # enough to fill loopback; bounds reply buffering
 MAX_TOTAL_IN_FLIGHT_BYTES = 16 << 20  # bounds a peer's memory across sources
-QUEUE_TARGET_S = 0.5  # keep about this much transfer queued at a source
-
-# Deadlines.
-ASSUMED_RATE_BPS = 1 << 20  # before a source has been measured
-MIN_TIMEOUT_S = 1.5  # below this, a busy machine's scheduling noise trips it
-MAX_TIMEOUT_S = 30.0
-TIMEOUT_FACTOR = 3.0  # a request may take this many times its expected time
 LATE_REPLY_GRACE_S = 60.0  # a timed-out request still accepts its late reply
-
-# End-game: a duplicate is sent only for a request this much later than
-# its source's usual reply time, so a healthy swarm does not fetch twice.
-ENDGAME_LATE_FACTOR = 2.0
-ENDGAME_MIN_WAIT_S = 0.3
-ENDGAME_SCAN_S = 0.1  # requests sent after a scan are looked at again this soon
-
-# Trust (as libtorrent): -2 per bad piece, +1 per good piece up to 8; banned at -7.
-TRUST_BAD_PIECE = -2
-TRUST_GOOD_PIECE = 1
-TRUST_MAX = 8
-TRUST_BAN_AT = -7
-
-RATE_SAMPLE_S = 0.25
-RATE_SMOOTHING = 0.3
-
-
-class PendingRequest(Record, frozen=False):
-    request_id: int
-    source: int
-    digest: bytes
-    piece: int
-    first_chunk: int
-    chunk_count: int
-    size_bytes: int
-    sent_at_s: float
-    deadline_s: float
-    released: bool = False
-
-
-class Source:
-    """A remote peer we fetch from: credit, measured rate, trust."""
-
-    def __init__(self, peer_id: int, now_s: float,
-                 max_window_bytes: int = MAX_WINDOW_BYTES) -> None:
-        self.peer_id = peer_id
-        self.max_window_bytes = max_window_bytes
-        self.window_bytes = min(INITIAL_WINDOW_BYTES, max_window_bytes)
-        self.in_flight_bytes = 0
-        self.requests: dict[int, PendingRequest] = {}
-        self.trust = 0
-        self.banned = False
-        self.rate_bps: float | None = None
-        self.latency_s: float | None = None
-        self._sample_bytes = 0
-        self._sample_start_s = now_s
-        # Snubbed (libtorrent's word): it missed a deadline, so it gets one
-        # request at a time until it answers one in time.
-        self.snubbed = False
-        self.down = False  # its connection is lost: ask it nothing until it is back
-
-    @property
-    def free_bytes(self) -> int:
-        if self.snubbed:
-            return 0 if self.in_flight_bytes else 1
-        return self.window_bytes - self.in_flight_bytes
-
-    def expected_rate_bps(self) -> float:
-        return self.rate_bps if self.rate_bps else ASSUMED_RATE_BPS
-
-    def timeout_s(self, queued_bytes: int) -> float:
-        expected = queued_bytes / self.expected_rate_bps() + (self.latency_s or 0.0)
-        return min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, TIMEOUT_FACTOR * expected))
-
-    def record_reply(self, size_bytes: int, request: PendingRequest | None, now_s: float) -> None:
-        self._sample_bytes += size_bytes
-        elapsed = now_s - self._sample_start_s
-        if elapsed >= RATE_SAMPLE_S:
-            sample = self._sample_bytes / elapsed
-            self.rate_bps = sample if self.rate_bps is None else (
-                RATE_SMOOTHING * sample + (1 - RATE_SMOOTHING) * self.rate_bps
-            )
-            self._sample_bytes = 0
-            self._sample_start_s = now_s
-            self.window_bytes = int(min(self.max_window_bytes,
-                                        max(MIN_WINDOW_BYTES, self.rate_bps * QUEUE_TARGET_S)))
-        if request is not None and not request.released:
-            took = now_s - request.sent_at_s
-            self.latency_s = took if self.latency_s is None else 0.7 * self.latency_s + 0.3 * took
-            self.snubbed = False
-
-    def mark_idle(self, now_s: float) -> None:
-        """Nothing is in flight: restart the rate sample so idle time is not
-        counted as slowness."""
-        if not self.in_flight_bytes:
-            self._sample_bytes = 0
-            self._sample_start_s = now_s
-
-    def record_timeout(self) -> None:
-        self.snubbed = True
-        self.window_bytes = max(MIN_WINDOW_BYTES, self.window_bytes // 2)
-
-
-class Download:
-    """One file being fetched: which pieces are held, in flight, and where.
-
-    ``have[p]`` is 0 (missing), 2 (verified, being stored) or 1 (stored);
-    ``in_flight[p]`` counts requests out for it (at most 2).  ``unrequested``
-    counts pieces with neither, so "is every missing piece in flight?" costs
-    O(1).
-    """
-
-    def __init__(self, meta: FileMeta, held_pieces: Iterable[int], rng: random.Random) -> None:
-        self.meta = meta
-        self.layout: Layout = meta.layout
-        pieces = self.layout.pieces
-        self.have = bytearray(pieces)
-        for piece in held_pieces:
-            self.have[piece] = 1
-        self.missing = pieces - sum(self.have)
-        self.resumed_pieces = pieces - self.missing  # held before this run fetched any
-        self.unrequested = self.missing
-        self.in_flight = bytearray(pieces)
-        self.requests_by_piece: dict[int, list[PendingRequest]] = {}
-        self.complete_holders: set[int] = set()
-        self.partial_holders: dict[int, bytearray] = {}
-        self.unwanted: set[tuple[int, int]] = set()  # (source, piece) that failed
-        self.order: list[int] = []
-        self.position: dict[int, int] = {}
-        self.cursors: dict[int, int] = {}
-        self._late: list[int] = []
-        self._late_next_scan_s = float("-inf")
-        self._rng = rng
-        self.rebuild_order()
-
-    @property
-    def digest(self) -> bytes:
-        return self.meta.digest
-
-    @property
-    def done(self) -> bool:
-        return self.missing == 0
-
-    def holds(self, source: int, piece: int) -> bool:
-        if (source, piece) in self.unwanted:
-            return False
-        if source in self.complete_holders:
-            return True
-        bitmap = self.partial_holders.get(source)
-        return bitmap is not None and bitmap[piece] == 1
-
-    def sources(self) -> set[int]:
-        return self.complete_holders | set(self.partial_holders)
-
-    def held_pieces(self) -> list[int]:
-        return [i for i, held in enumerate(self.have) if held == 1]
-
-    def set_partial_holder(self, source: int, ranges: Iterable[tuple[int, int]]) -> None:
-        bitmap = bytearray(self.layout.pieces)
-        for piece in self.layout.whole_pieces_in(ranges):
-            bitmap[piece] = 1
-        self.partial_holders[source] = bitmap
-
-    def drop_holder(self, source: int) -> None:
-        self.complete_holders.discard(source)
-        self.partial_holders.pop(source, None)
-        self.cursors.pop(source, None)
-
-    def rebuild_order(self) -> None:
-        """Missing pieces, rarest first, ties in random order."""
-        counts = [len(self.complete_holders)] * self.layout.pieces
-        for bitmap in self.partial_holders.values():
-            for piece, held in enumerate(bitmap):
-                counts[piece] += held
-        # Pieces being stored (have == 2) stay in the order: if storing fails
-        # they must be found again.
-        order = [p for p in range(self.layout.pieces) if self.have[p] != 1]
-        self._rng.shuffle(order)
-        order.sort(key=counts.__getitem__)
-        self.order = order
-        self.position = {piece: i for i, piece in enumerate(order)}
-        self.cursors.clear()
-
-    # Every change to have/in_flight goes through these, to keep the counters.
-
-    def request_added(self, piece: int) -> None:
-        if not self.in_flight[piece] and not self.have[piece]:
-            self.unrequested -= 1
-        self.in_flight[piece] += 1
-
-    def request_dropped(self, piece: int) -> None:
-        self.in_flight[piece] -= 1
-        if not self.in_flight[piece] and not self.have[piece]:
-            self.unrequested += 1
-            self._rewind_to(piece)
-
-    def mark_verified(self, piece: int) -> None:
-        if not self.in_flight[piece]:
-            self.unrequested -= 1
-        self.have[piece] = 2
-
-    def mark_stored(self, piece: int) -> None:
-        self.have[piece] = 1
-        self.missing -= 1
-
-    def mark_lost(self, piece: int) -> None:
-        self.have[piece] = 0
-        if not self.in_flight[piece]:
-            self.unrequested += 1
-            self._rewind_to(piece)
-
-    def _rewind_to(self, piece: int) -> None:
-        """A piece became free again: sources past it must look back."""
-        where = self.position.get(piece)
-        if where is None:
-            return
-        for source, cursor in self.cursors.items():
-            if cursor > where:
-                self.cursors[source] = where
-
-    def next_piece_for(self, source: int) -> int | None:
-        order, have, in_flight = self.order, self.have, self.in_flight
-        i = self.cursors.get(source, 0)
-        while i < len(order):
-            piece = order[i]
-            i += 1
-            if not have[piece] and not in_flight[piece] and self.holds(source, piece):
-                self.cursors[source] = i
-                return piece
-        self.cursors[source] = i
-        return None
-
-    def late_pieces(self, now_s: float, sources: dict[int, Source]) -> list[int]:
-        """Pieces whose only request is late: end-game candidates.
-
-        The scan remembers when the next request will turn late, and runs
-        again only then (or after ENDGAME_SCAN_S, for requests sent since):
-        many sources asking in one pump cost one scan, not one each.
-        """
-        if self._late or now_s < self._late_next_scan_s:
-            return self._late
-        late = []
-        next_late = now_s + ENDGAME_SCAN_S
-        for piece, pending in self.requests_by_piece.items():
-            if len(pending) != 1 or self.have[piece]:
-                continue
-            first = pending[0]
-            other = sources.get(first.source)
-            usual = other.latency_s if other and other.latency_s else ENDGAME_MIN_WAIT_S
-            late_at = first.sent_at_s + max(ENDGAME_MIN_WAIT_S, ENDGAME_LATE_FACTOR * usual)
-            if now_s >= late_at:
-                late.append(piece)
-            else:
-                next_late = min(next_late, late_at)
-        self._late = late
-        self._late_next_scan_s = next_late
-        return late
-
-    def endgame_piece_for(
-        self, source: int, now_s: float, sources: dict[int, Source]
-    ) -> int | None:
-        late = self.late_pieces(now_s, sources)
-        for i, piece in enumerate(late):
-            pending = self.requests_by_piece.get(piece, [])
-            if len(pending) != 1 or self.have[piece]:
-                continue
-            if pending[0].source != source and self.holds(source, piece):
-                del late[i]
-                return piece
-        return None
 
 
 class DataVerdict(enum.Enum):
@@ -480,7 +217,6 @@ class TransferPlan:
                 self.duplicate_requests += 1
                 return self._issue(source, download, piece, now_s)
         return None
-
 
     def _issue(
         self, source: Source, download: Download, piece: int, now_s: float
