@@ -344,7 +344,6 @@ def run_floor(peers: int, size: int, crowd: bool = False) -> FloorResult:
         lines_spec.write_text(json.dumps({"peers": peers, "size": size, "lines": lines_sock,
                                           "out": str(root / "stdout.txt")}))
         here = Path(__file__).resolve().parent.parent
-        started = time.monotonic()
         procs.append(subprocess.Popen([sys.executable, "-m", "bench.floor", "lines",
                                        str(lines_spec)], cwd=here, start_new_session=True))
         for i in range(1, peers + 1):
@@ -361,19 +360,26 @@ def run_floor(peers: int, size: int, crowd: bool = False) -> FloorResult:
                     "folder": str(folder), "lines": lines_sock,
                     "next": str(root / f"peer{nxt}") if nxt is not None else None}
             (folder / "spec.json").write_text(json.dumps(spec))
-        deadline = time.monotonic() + 60
-        while not Path(lines_sock + ".ready").exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("the line writer did not start")
-            time.sleep(0.002)
-        for i in range(1, peers + 1):
+        _wait_for(Path(lines_sock + ".ready"), "the line writer")
+
+        def launch(i: int) -> None:
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "bench.floor", "peer",
                  str(root / f"peer{i}" / "spec.json")],
                 cwd=here, start_new_session=True))
+
+        receivers = range(1, peers + 1)
+        if crowd:
+            # As with swarm's crowd, the source is up before the clock starts.
+            launch(1)
+            _wait_for(root / "peer1" / "port", "the source")
+            receivers = range(2, peers + 1)
+        started = time.monotonic()
+        for i in receivers:
+            launch(i)
         wanted = set(names)
         shared_dirs = [root / f"peer{i}" / "Shared" for i in range(1, peers + 1)]
-        pending = list(range(peers))
+        pending = list(range(1 if crowd else 0, peers))
         completion = None
         cpu = [0.0] * (peers + 1)
         exited = [False] * (peers + 1)
@@ -412,6 +418,14 @@ def run_floor(peers: int, size: int, crowd: bool = False) -> FloorResult:
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_for(path: Path, what: str) -> None:
+    deadline = time.monotonic() + 60
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not start")
+        time.sleep(0.002)
 
 
 def main(argv: list[str] | None = None) -> int:
