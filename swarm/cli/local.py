@@ -36,7 +36,7 @@ def _shown(settings: Settings, name: str) -> Any:
 
 
 def digest(paths: list[Path]) -> int:
-    from swarm.io.peer.store import hash_file
+    from swarm.io.peer.hashing import hash_file
 
     status = EXIT_OK
     for path in paths:
