@@ -30,7 +30,7 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 completions: $(BASH_COMPLETION) $(ZSH_COMPLETION)
 
-$(BASH_COMPLETION) $(ZSH_COMPLETION): $(STAMP) swarm/cli.py swarm/config.py
+$(BASH_COMPLETION) $(ZSH_COMPLETION): $(STAMP) $(wildcard swarm/cli/*.py) swarm/config.py
 	mkdir -p $(dir $@)
 	$(PY) -m swarm completion $(if $(findstring zsh,$@),zsh,bash) > $@.tmp
 	mv $@.tmp $@

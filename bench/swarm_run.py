@@ -82,20 +82,8 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
     try:
         names = _write_files(root, peers, size, one_file)
         full_env = {**os.environ, **(env or {})}
-        (root / "tracker").mkdir()
-        with open(root / "tracker" / "stdout.txt", "wb") as tracker_out, \
-                open(root / "tracker" / "stderr.txt", "wb") as tracker_err:
-            tracker = subprocess.Popen(["sh", str(REPO / "tracker.sh")], cwd=root / "tracker",
-                                       stdout=tracker_out, stderr=tracker_err,
-                                       env=full_env, start_new_session=True)
+        tracker, port = _start_tracker(root, full_env)
         procs.append(tracker)
-        port_file = root / "tracker" / "port.txt"
-        deadline = time.monotonic() + 30
-        while not port_file.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("tracker did not start")
-            time.sleep(0.01)
-        port = port_file.read_text().strip()
         wanted = set(names)
         shared_dirs = [root / f"peer{i}" / "Shared" for i in range(1, peers + 1)]
         started = time.monotonic()
@@ -139,12 +127,7 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
         if bad:
             raise RuntimeError(f"peers exited with {bad}")
         _verify(shared_dirs, names)
-        tracker.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        tracker_done, tracker_cpu, _ = _reap(tracker)
-        while not tracker_done and time.monotonic() < deadline:
-            time.sleep(0.01)
-            tracker_done, tracker_cpu, _ = _reap(tracker)
+        tracker_cpu = _stop(tracker)
         lines = _count_acquired(root / "tracker" / "stdout.txt")
         return SwarmResult(peers, size, completion, exit_s, lines, rss, cpu, tracker_cpu,
                            sorted(peer_done))
@@ -158,6 +141,136 @@ def run_swarm(peers: int, size: int, quiet_s: float = 1.0, keep: bool = False,
                 proc.wait()
         if not keep:
             shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class CrowdResult:
+    gets: int
+    size_bytes: int
+    completion_s: float  # the gets launched -> every get holds the file
+    acquired_lines: int
+    get_cpu_s: list[float]
+    seed_cpu_s: float
+    tracker_cpu_s: float
+    get_complete_s: list[float]  # when each get held the file, sorted
+
+
+def _swarm_command(*args: str) -> list[str]:
+    python = REPO / ".venv" / "bin" / "python"
+    return [str(python) if python.exists() else sys.executable, "-m", "swarm", *args]
+
+
+def run_crowd(gets: int, size: int, keep: bool = False,
+              env: dict[str, str] | None = None) -> CrowdResult:
+    """A flash crowd: one `swarm seed` of one file, and once the tracker has
+    it, ``gets`` `swarm get`s of it launched at once.  The clock runs from
+    that launch until every get's folder holds the file."""
+    root = Path(tempfile.mkdtemp(prefix="swarm-crowd-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        (root / "seed").mkdir()
+        path = root / "seed" / "artifact.bin"
+        with open(path, "wb") as f:
+            left = size
+            while left:
+                n = min(1 << 20, left)
+                f.write(os.urandom(n))
+                left -= n
+        full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+        tracker, port = _start_tracker(root, full_env)
+        procs.append(tracker)
+        with open(root / "seed" / "stderr.txt", "wb") as err:
+            seed = subprocess.Popen(
+                _swarm_command("seed", "127.0.0.1", port, str(path), "--forever",
+                               "--progress", "never"),
+                cwd=root / "seed", stdout=subprocess.DEVNULL, stderr=err, env=full_env,
+                start_new_session=True)
+        procs.append(seed)
+        tracker_out = root / "tracker" / "stdout.txt"
+        deadline = time.monotonic() + 30
+        while b"CONNECT: OFFERS 1" not in tracker_out.read_bytes():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the seed did not join")
+            time.sleep(0.01)
+        folders = [root / f"get{i}" for i in range(1, gets + 1)]
+        for folder in folders:
+            folder.mkdir()
+        started = time.monotonic()
+        getters = []
+        for folder in folders:
+            with open(folder / "stderr.txt", "wb") as err:
+                getters.append(subprocess.Popen(
+                    _swarm_command("get", "127.0.0.1", port, "artifact.bin", "--to",
+                                   str(folder), "--progress", "never"),
+                    cwd=folder, stdout=subprocess.DEVNULL, stderr=err, env=full_env,
+                    start_new_session=True))
+        procs.extend(getters)
+        done = [0.0] * gets
+        cpu = [0.0] * gets
+        exited = [False] * gets
+        completion = None
+        while completion is None or not all(exited):
+            now = time.monotonic()
+            if now - started > TIMEOUT_S:
+                raise RuntimeError("the crowd did not finish")
+            for k, proc in enumerate(getters):
+                if not exited[k]:
+                    exited[k], cpu[k], _ = _reap(proc)
+                    if exited[k] and proc.returncode != 0:
+                        raise RuntimeError(f"get {k + 1} exited with {proc.returncode}")
+                if not done[k]:
+                    target = folders[k] / "artifact.bin"
+                    if target.exists() and target.stat().st_size == size:
+                        done[k] = now - started
+            if completion is None and all(done):
+                completion = now - started
+            time.sleep(POLL_S_PER_8_PEERS * max(1, gets / 8))
+        original = _digest(path)
+        for folder in folders:
+            if _digest(folder / "artifact.bin") != original:
+                raise RuntimeError(f"{folder}/artifact.bin differs from the original")
+        seed_cpu = _stop(seed)
+        tracker_cpu = _stop(tracker)
+        return CrowdResult(gets, size, completion, _count_acquired(tracker_out), cpu, seed_cpu,
+                           tracker_cpu, sorted(done))
+    except RuntimeError as exc:
+        keep = True
+        raise RuntimeError(f"{exc} (its folders are kept in {root})") from None
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _start_tracker(root: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    (root / "tracker").mkdir()
+    with open(root / "tracker" / "stdout.txt", "wb") as tracker_out, \
+            open(root / "tracker" / "stderr.txt", "wb") as tracker_err:
+        tracker = subprocess.Popen(["sh", str(REPO / "tracker.sh")], cwd=root / "tracker",
+                                   stdout=tracker_out, stderr=tracker_err,
+                                   env=env, start_new_session=True)
+    port_file = root / "tracker" / "port.txt"
+    deadline = time.monotonic() + 30
+    while not port_file.exists():
+        if time.monotonic() > deadline:
+            os.killpg(tracker.pid, signal.SIGKILL)
+            raise RuntimeError("tracker did not start")
+        time.sleep(0.01)
+    return tracker, port_file.read_text().strip()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> float:
+    """SIGTERM, then its CPU seconds once it has exited."""
+    proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    done, cpu, _ = _reap(proc)
+    while not done and time.monotonic() < deadline:
+        time.sleep(0.01)
+        done, cpu, _ = _reap(proc)
+    return cpu
 
 
 def _count_acquired(path: Path) -> int:

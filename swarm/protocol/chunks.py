@@ -184,10 +184,6 @@ class ChunkSet:
             flat.append(end)
         return flat
 
-    @classmethod
-    def from_flat(cls, flat: Sequence[int]) -> ChunkSet:
-        return cls(pairs(flat))
-
 
 def pairs(flat: Sequence[int]) -> list[tuple[int, int]]:
     """[a, b, c, d] -> [(a, b), (c, d)]."""

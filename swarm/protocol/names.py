@@ -42,7 +42,3 @@ def _str_name_problem(name: str) -> str | None:
     if len(encoded) > MAX_NAME_BYTES:
         return f"longer than {MAX_NAME_BYTES} bytes"
     return None
-
-
-def is_valid_name(name: object) -> bool:
-    return name_problem(name) is None

@@ -1,4 +1,6 @@
-"""The only writer of stdout: whole blocks of the contract, one write per batch."""
+"""The only writer of a tracker's and a peer's stdout: whole blocks of the
+contract, one write per batch.  (The other commands -- the paths `swarm get`
+placed, ls, who, status, config... -- print their own output, in swarm/cli.)"""
 
 from __future__ import annotations
 

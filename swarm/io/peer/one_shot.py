@@ -30,8 +30,8 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from swarm.config import Settings
+from swarm.io.peer.hashing import hash_file
 from swarm.io.peer.loop import run_peer
-from swarm.io.peer.store import hash_file
 from swarm.peer.mode import Mode
 from swarm.protocol.names import name_problem
 

@@ -8,7 +8,9 @@ import threading
 from queue import SimpleQueue
 
 from swarm.io.common.zmq_util import Waker
-from swarm.io.peer.store import LocalFile, SharedScan, Store
+from swarm.io.peer.hashing import LocalFile
+from swarm.io.peer.shared import SharedScan
+from swarm.io.peer.store import Store
 from swarm.protocol.meta import FileMeta
 
 log = logging.getLogger("swarm.peer")

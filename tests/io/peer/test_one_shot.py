@@ -9,7 +9,7 @@ import pytest
 
 from swarm.config import Settings
 from swarm.io.peer import one_shot
-from swarm.io.peer.store import hash_file
+from swarm.io.peer.hashing import hash_file
 
 
 def digest_of(path: Path) -> bytes:

@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from swarm import cli
+from swarm.cli import EXIT_OK, EXIT_USAGE, main
+from swarm.cli.local import completion_script
+from swarm.cli.parser import COMPLETION_SHELLS, build_parser, swarm_version
+from swarm.cli.settings_flags import settings_from
 from swarm.config import CLIENT, PEER, PROJECT_DIR, ROLES, TRACKER, settings_for
 
 COMMANDS = ("tracker", "peer", "ls", "who", "status", "config", "digest", "keygen",
@@ -23,7 +26,7 @@ def flag(name: str) -> str:
 
 def help_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
     with pytest.raises(SystemExit) as exit_info:
-        cli.build_parser().parse_args([command, "--help"])
+        build_parser().parse_args([command, "--help"])
     assert exit_info.value.code == 0
     return capsys.readouterr().out
 
@@ -31,16 +34,16 @@ def help_of(command: str, capsys: pytest.CaptureFixture[str]) -> str:
 def test_the_version_comes_from_pyproject(capsys: pytest.CaptureFixture[str]) -> None:
     with (PROJECT_DIR / "pyproject.toml").open("rb") as project:
         version = tomllib.load(project)["project"]["version"]
-    assert cli.swarm_version() == version
+    assert swarm_version() == version
     for argv in (["--version"], ["config", "--version"]):
         with pytest.raises(SystemExit) as exit_info:
-            cli.build_parser().parse_args(argv)
+            build_parser().parse_args(argv)
         assert exit_info.value.code == 0
         assert capsys.readouterr().out == f"swarm {version}\n"
 
 
 def test_config_is_taken_before_or_after_the_command() -> None:
-    parser = cli.build_parser()
+    parser = build_parser()
     before = parser.parse_args(["--config", "f.toml", "config"])
     after = parser.parse_args(["config", "--config", "f.toml"])
     assert before.config == after.config == Path("f.toml")
@@ -73,16 +76,16 @@ def test_tracker_and_peer_help_keep_to_their_own(capsys: pytest.CaptureFixture[s
 def test_a_command_refuses_a_flag_its_roles_do_not_read(
         capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        cli.build_parser().parse_args(["tracker", "--state-dir", "x"])
+        build_parser().parse_args(["tracker", "--state-dir", "x"])
     assert exit_info.value.code == 2
     assert "--state-dir" in capsys.readouterr().err
 
 
 def test_size_flags_reach_the_settings_with_units() -> None:
-    args = cli.build_parser().parse_args(
+    args = build_parser().parse_args(
         ["peer", "127.0.0.1", "40001", "5", "--download-limit-bytes-s", "256KiB/s",
          "--request-window-bytes", "2M", "--config", str(PROJECT_DIR / "config/swarm.toml")])
-    settings = cli._settings_from(args).settings
+    settings = settings_from(args).settings
     assert settings.download_limit_bytes_s == 256 << 10
     assert settings.request_window_bytes == 2 << 20
 
@@ -97,7 +100,7 @@ def test_size_flags_reach_the_settings_with_units() -> None:
 def test_a_host_with_its_port_glued_on_is_refused_with_what_to_type(
         argv: list[str], suggestion: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        cli.build_parser().parse_args(argv)
+        build_parser().parse_args(argv)
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert f"{argv[1]!r} has the port glued on" in err and suggestion in err
@@ -105,29 +108,29 @@ def test_a_host_with_its_port_glued_on_is_refused_with_what_to_type(
 
 @pytest.mark.parametrize("host", ["::1", "fe80::1", "127.0.0.1", "localhost", "[::1]"])
 def test_hosts_without_a_port_pass(host: str) -> None:
-    args = cli.build_parser().parse_args(["ls", host, "40001"])
+    args = build_parser().parse_args(["ls", host, "40001"])
     assert args.host == host
 
 
 def test_main_refuses_a_bad_unit_naming_the_setting(
         capsys: pytest.CaptureFixture[str]) -> None:
-    code = cli.main(["config", "--upload-limit-bytes-s", "10Mb/s"])
-    assert code == cli.EXIT_USAGE
+    code = main(["config", "--upload-limit-bytes-s", "10Mb/s"])
+    assert code == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith("swarm: upload_limit_bytes_s: '10Mb/s'") and "capital B" in err
 
 
 def test_config_prints_sizes_and_rates_in_iec(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["config", "--download-limit-bytes-s", "1536K"]) == cli.EXIT_OK
+    assert main(["config", "--download-limit-bytes-s", "1536K"]) == EXIT_OK
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     assert '"1536KiB/s"' in lines["download_limit_bytes_s"]
     assert "flag --download-limit-bytes-s" in lines["download_limit_bytes_s"]
 
 
-@pytest.mark.parametrize("shell", cli.COMPLETION_SHELLS)
+@pytest.mark.parametrize("shell", COMPLETION_SHELLS)
 def test_completion_scripts_know_every_command_and_their_flags(shell: str) -> None:
-    parser = cli.build_parser()
-    script = cli.completion_script(parser, shell)
+    parser = build_parser()
+    script = completion_script(parser, shell)
     for command in commands_of(parser):
         assert command in script
     for option in ("--config", "--json", "--download-limit-bytes-s", "--bind-address",
@@ -136,11 +139,11 @@ def test_completion_scripts_know_every_command_and_their_flags(shell: str) -> No
 
 
 def test_completion_prints_the_script(capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["completion", "bash"]) == cli.EXIT_OK
+    assert main(["completion", "bash"]) == EXIT_OK
     script = capsys.readouterr().out
     assert script.startswith("#") and "complete" in script and "swarm" in script
     with pytest.raises(SystemExit):
-        cli.build_parser().parse_args(["completion", "fish"])
+        build_parser().parse_args(["completion", "fish"])
 
 
 def commands_of(parser: argparse.ArgumentParser) -> list[str]:
@@ -149,4 +152,4 @@ def commands_of(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def test_the_parser_builds_one_subparser_per_command() -> None:
-    assert set(COMMANDS) <= set(commands_of(cli.build_parser()))
+    assert set(COMMANDS) <= set(commands_of(build_parser()))

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from swarm.cli import wanted_files
+from swarm.cli.run import wanted_files
 from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.meta import meta_of_bytes
 from swarm.tools.report import FileNotFound

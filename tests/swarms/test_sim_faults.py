@@ -1,9 +1,9 @@
-"""Faults on a peer's own machine, in whole simulated swarms (tests/sim.py):
-a full disk, names taken in Shared by things that are not shared, files
-edited or deleted under a running peer, kills and restarts on the same disk.
-Each must end the swarm: every surviving peer leaves on its own, holding
-every file it could get, byte for byte, and nobody waits for what cannot
-come."""
+"""Faults on a peer's own machine, in whole simulated swarms
+(tests/swarms/sim.py): a full disk, names taken in Shared by things that are
+not shared, files edited or deleted under a running peer, kills and restarts
+on the same disk.  Each must end the swarm: every surviving peer leaves on
+its own, holding every file it could get, byte for byte, and nobody waits for
+what cannot come."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from swarm.cli import build_parser, main
+from swarm.cli import main
+from swarm.cli.parser import build_parser
 from swarm.io.common.curve import http_token
 
 KEY = "ab" * 32

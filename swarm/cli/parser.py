@@ -1,0 +1,253 @@
+"""The `swarm` command line: every command, its arguments and its settings
+flags, in one argparse parser (``build_parser``)."""
+
+from __future__ import annotations
+
+import argparse
+import tomllib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from swarm.cli.exit_codes import EXIT_CODES
+from swarm.cli.settings_flags import add_settings_flags
+from swarm.config import CLIENT, PEER, PROJECT_DIR, ROLES, TRACKER
+from swarm.protocol.addresses import is_ipv6
+
+COMPLETION_SHELLS = ("bash", "zsh")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError("seconds must be a finite number >= 0")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is between 1 and 65535")
+    return value
+
+
+def _host_for(usage: str) -> Callable[[str], str]:
+    """The type of a HOST argument: a name or address without a port, since
+    a glued-on port (localhost:40001) would otherwise be read as an IPv6
+    address and fail later with a misleading error.  ``usage`` is the
+    command line to suggest, with {host} and {port} in it."""
+    def host(text: str) -> str:
+        name, colon, port = text.rpartition(":")
+        bracketed_v6 = name.startswith("[") and name.endswith("]")
+        plain_name = bool(name) and not is_ipv6(name)
+        if colon and port.isdigit() and (bracketed_v6 or plain_name):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} has the port glued on: give the host and the port apart, as in "
+                + usage.format(host=name.strip("[]"), port=port))
+        if not text:
+            raise argparse.ArgumentTypeError("the host must not be empty")
+        return text
+    host.__name__ = "host"  # argparse names the type in its errors
+    return host
+
+
+def _add_tracker_address(parser: argparse.ArgumentParser) -> None:
+    command = parser.prog.split()[-1]
+    parser.add_argument("host", type=_host_for(f"swarm {command} {{host}} {{port}}"),
+                        help="the tracker's address")
+    parser.add_argument("port", type=_port, help="the tracker's port (from its port.txt)")
+    parser.add_argument("--timeout-s", type=_seconds, default=5.0,
+                        help="how long to wait for the tracker (default: 5)")
+
+
+def swarm_version() -> str:
+    """The version in pyproject.toml, as installed; read from the checkout
+    when swarm runs from one without being installed."""
+    import importlib.metadata  # tens of milliseconds: only when asked
+
+    try:
+        return importlib.metadata.version("swarm")
+    except importlib.metadata.PackageNotFoundError:
+        with (PROJECT_DIR / "pyproject.toml").open("rb") as project:
+            return str(tomllib.load(project)["project"]["version"])
+
+
+class _PrintVersion(argparse.Action):
+    """--version, looking the version up only when it is asked for (every
+    peer builds this parser at start-up)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"swarm {swarm_version()}")
+        parser.exit()
+
+
+def _global_options() -> argparse.ArgumentParser:
+    """Options every command takes, before the command or after it.  Their
+    default is SUPPRESS so that a command's parser, which runs after the main
+    one, does not overwrite a value given before the command."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
+                         help="settings file (default: SWARM_CONFIG, else config/swarm.toml)")
+    options.add_argument("--version", action=_PrintVersion,
+                         help="print swarm's version and exit")
+    return options
+
+
+def _command(commands: Any, name: str, summary: str, examples: str) -> argparse.ArgumentParser:
+    return commands.add_parser(  # type: ignore[no-any-return]
+        name, help=summary, description=summary, parents=[_global_options()],
+        epilog=f"examples:\n{examples}\n\n{EXIT_CODES}",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole `swarm` parser: every command with its arguments, its
+    examples and the flags of the settings it reads.  The one place the
+    command line is defined: `swarm` parses with it, the completion scripts
+    are generated from it, and so is the CLI reference in the docs."""
+    parser = argparse.ArgumentParser(
+        prog="swarm", description="A peer-to-peer file-sharing swarm on ZeroMQ.",
+        epilog="examples:\n  swarm tracker\n  swarm peer 127.0.0.1 40001 5\n"
+               "  swarm ls 127.0.0.1 40001 --json\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter, parents=[_global_options()])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Each command takes the flags of the settings its roles read (the roles
+    # are in swarm/config.py, beside the settings): the tracker's, a peer's,
+    # a client's.  A new command that runs a peer calls
+    # add_settings_flags(command, roles=(PEER,)).
+    _add_process_commands(commands)
+    _add_query_commands(commands)
+    _add_local_commands(commands)
+    return parser
+
+
+def _add_process_commands(commands: Any) -> None:
+    """The commands that run a tracker or a peer: tracker, peer, get, seed."""
+    tracker = _command(commands, "tracker", "run the tracker; it writes its port to ./port.txt",
+                       "  swarm tracker\n  swarm tracker --bind-address 127.0.0.1\n"
+                       "  swarm tracker --events tracker-events.jsonl\n"
+                       "  swarm tracker --http 8080        (the dashboard at "
+                       "http://127.0.0.1:8080/)")
+    tracker.add_argument("--events", type=Path, metavar="FILE",
+                         help="also write what happens as JSON lines to FILE")
+    tracker.add_argument("--http", dest="set_http_address", metavar="[ADDR:]PORT",
+                         help="serve the dashboard and metrics over HTTP (a port alone: "
+                              "127.0.0.1; 0: a free port); the same as --http-address")
+    add_settings_flags(tracker, roles=(TRACKER,))
+
+    peer = _command(commands, "peer", "run a peer sharing ./Shared",
+                    "  swarm peer 127.0.0.1 40001 5\n"
+                    "  swarm peer 10.0.0.7 40001 30 --shared ~/outbox --events peer.jsonl\n"
+                    "  SWARM_TRACKER_GRACE_S=5 swarm peer 127.0.0.1 40001 5")
+    peer.add_argument("host", type=_host_for("swarm peer {host} {port} MIN_ALIVE_SECONDS"),
+                      help="the tracker's address")
+    peer.add_argument("port", type=_port, help="the tracker's port (from its port.txt)")
+    peer.add_argument("min_alive_s", metavar="MIN_ALIVE_SECONDS", type=_seconds,
+                      help="stay at least this long, and this long after the last new file")
+    peer.add_argument("--shared", type=Path, default=Path("Shared"),
+                      help="the shared folder (default: ./Shared)")
+    peer.add_argument("--events", type=Path, metavar="FILE",
+                      help="also write what happens as JSON lines to FILE")
+    peer.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                      help="progress bars on stderr: auto shows them on a terminal only")
+    add_settings_flags(peer, roles=(PEER,))
+
+    _add_one_shot_commands(commands)
+
+
+def _add_one_shot_commands(commands: Any) -> None:
+    """swarm get and swarm seed: they run a peer's loop, so they take a
+    peer's settings; nobody waits for them (rule (a) does not count them)."""
+    get = _command(commands, "get", "fetch files of a swarm into a folder, then leave",
+                   "  swarm get 127.0.0.1 40001 report.pdf\n"
+                   "  swarm get 127.0.0.1 40001 3fa9c2 photo.jpg --to ~/Downloads\n"
+                   "stdout: the path of each file once it is in the folder, one a line")
+    _add_tracker_address(get)
+    get.add_argument("files", nargs="+", metavar="NAME|DIGEST",
+                     help="a file name, or its digest (at least 4 leading hex digits)")
+    get.add_argument("--to", type=Path, default=Path("."), metavar="DIR",
+                     help="where to put the files (default: .); partial downloads wait "
+                          "in DIR/.swarm and resume on the next get into DIR")
+    seed = _command(commands, "seed", "share local files without fetching any",
+                    "  swarm seed 127.0.0.1 40001 ~/report.pdf\n"
+                    "  swarm seed 127.0.0.1 40001 build/*.tar.gz --forever")
+    seed.add_argument("host", type=_host_for("swarm seed {host} {port} FILE..."),
+                      help="the tracker's address")
+    seed.add_argument("port", type=_port, help="the tracker's port (from its port.txt)")
+    seed.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                      help="files to share, from anywhere (known by their names)")
+    until = seed.add_mutually_exclusive_group()
+    until.add_argument("--until-complete", dest="forever", action="store_false", default=False,
+                       help="leave once every living peer holds them (the default)")
+    until.add_argument("--forever", dest="forever", action="store_true",
+                       help="stay until SIGINT or SIGTERM")
+    for command in (get, seed):
+        command.add_argument("--events", type=Path, metavar="FILE",
+                             help="also write what happens as JSON lines to FILE")
+        command.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                             help="progress on stderr: auto shows it on a terminal only")
+        add_settings_flags(command, roles=(PEER,))
+
+
+def _add_query_commands(commands: Any) -> None:
+    """The commands that ask a tracker and print what it says: ls, who, status."""
+    ls = _command(commands, "ls", "list every file of a swarm",
+                  "  swarm ls 127.0.0.1 40001\n  swarm ls 127.0.0.1 40001 --json | jq .files")
+    _add_tracker_address(ls)
+    ls.add_argument("--json", action="store_true", help="machine-readable output")
+    add_settings_flags(ls, roles=(CLIENT,))
+
+    who = _command(commands, "who", "show the peers holding a file, and how much of it",
+                   "  swarm who 127.0.0.1 40001 report.pdf\n"
+                   "  swarm who 127.0.0.1 40001 3fa9c2 --json   (a digest prefix)")
+    _add_tracker_address(who)
+    who.add_argument("file", metavar="NAME|DIGEST",
+                     help="a file name, or its digest (at least 4 leading hex digits)")
+    who.add_argument("--json", action="store_true", help="machine-readable output")
+    add_settings_flags(who, roles=(CLIENT,))
+
+    status = _command(commands, "status", "show peers and per-file progress, live",
+                      "  swarm status 127.0.0.1 40001\n"
+                      "  swarm status 127.0.0.1 40001 --once --json")
+    _add_tracker_address(status)
+    status.add_argument("--json", action="store_true",
+                        help="one JSON object per refresh, one per line")
+    status.add_argument("--interval-s", type=_seconds, default=1.0,
+                        help="seconds between refreshes (default: 1)")
+    status.add_argument("--once", action="store_true", help="show one refresh and exit")
+    add_settings_flags(status, roles=(CLIENT,))
+
+
+def _add_local_commands(commands: Any) -> None:
+    """The commands that need no swarm: config, digest, keygen, completion."""
+    config = _command(commands, "config", "print the effective settings and where each came from",
+                      "  swarm config\n  SWARM_HEARTBEAT_INTERVAL_S=0.5 swarm config --json")
+    config.add_argument("--json", action="store_true", help="machine-readable output")
+    add_settings_flags(config, roles=ROLES)
+
+    digest = _command(commands, "digest", "print the swarm digest of local files",
+                      "  swarm digest Shared/report.pdf")
+    digest.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    keygen = _command(commands, "keygen", "print a new swarm key",
+                      "  swarm keygen > swarm.key && chmod 600 swarm.key\n"
+                      "  SWARM_KEY=$(cat swarm.key) swarm tracker\n"
+                      "  SWARM_KEY=$(cat swarm.key) swarm keygen --http-token")
+    keygen.add_argument("--http-token", action="store_true",
+                        help="print instead the token the tracker's dashboard asks for, "
+                             "derived from the configured key")
+
+    completion = _command(commands, "completion", "print a shell completion script",
+                          '  eval "$(swarm completion bash)"      (in ~/.bashrc)\n'
+                          "  swarm completion zsh > ~/.zfunc/_swarm")
+    completion.add_argument("shell", choices=COMPLETION_SHELLS)
