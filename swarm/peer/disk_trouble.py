@@ -11,13 +11,15 @@ and is not said at error level again.
 What the disk refused is kept to be tried again: one verified piece (its
 bytes), downloads whose partial file could not be created, finished
 downloads that could not be placed in Shared; and the names this peer was
-excused from meanwhile, to take the excuses back.
+excused from meanwhile, to take the excuses back.  When the backoff is over
+the fetcher tries one of them again (the *probe*): its answer ends the
+pause, or lengthens it.
 """
 
 from __future__ import annotations
 
 from swarm.protocol.meta import FileMeta
-from swarm.protocol.output import Outbox
+from swarm.protocol.output import Action, Outbox
 
 FIRST_RETRY_S = 1.0
 MAX_RETRY_S = 30.0  # a full disk is seldom fixed in less; and never a busy loop
@@ -35,6 +37,7 @@ class DiskTrouble:
         self.unstarted: dict[bytes, FileMeta] = {}
         self.unplaced: set[bytes] = set()
         self.excused: set[str] = set()  # names excused while the disk refuses
+        self.probe: Action | None = None  # what was tried again when the backoff ended
 
     @property
     def paused(self) -> bool:
@@ -42,6 +45,17 @@ class DiskTrouble:
 
     def due(self, now_s: float) -> bool:
         return self.paused and now_s >= self.retry_at_s
+
+    def refused(self, action: Action, error: OSError, now_s: float) -> bool:
+        """The disk refused ``action``.  True when that is a try that counts:
+        the first refusal, which pauses fetching, or the probe at the end of
+        a backoff, which lengthens it.  Other actions refused meanwhile were
+        on their way before the pause and are no new tries."""
+        if self.paused and action is not self.probe:
+            return False
+        self.probe = None
+        self.failed(error, now_s)
+        return True
 
     def failed(self, error: OSError, now_s: float) -> None:
         """A write was refused: pause (or stay paused), and say so once."""
@@ -62,6 +76,7 @@ class DiskTrouble:
     def recovered(self, now_s: float) -> list[str]:
         """A write worked: the pause is over.  Returns the names to take the
         excuses back for."""
+        self.probe = None
         if self.failures:
             self.out.warning("the disk takes writes again after %d failed %s; fetching goes on",
                              self.failures, "try" if self.failures == 1 else "tries")

@@ -1,9 +1,11 @@
 """What a peer is doing, as the state reports it for a person to read: a
 record per download (the bars) and one for the peer as a whole (the status
-line), and the words of that line.  Pure: the terminal is drawn elsewhere."""
+line), and the words of that line; and the figures of a run, said when it
+ends.  Pure: the terminal is drawn elsewhere."""
 
 from __future__ import annotations
 
+from swarm.peer.transfer_plan import TransferPlan
 from swarm.protocol.record import Record
 
 
@@ -19,6 +21,29 @@ class FileProgress(Record):
     # Held before this run fetched anything (resumed from an earlier run):
     # shown as resumed, never counted into a rate.
     resumed_bytes: int = 0
+
+
+def download_progress(plan: TransferPlan) -> list[FileProgress]:
+    """The downloads under way, for progress bars."""
+    out = []
+    for digest, download in plan.downloads.items():
+        layout = download.layout
+        held = min(layout.size_bytes, (layout.pieces - download.missing) * layout.piece_bytes)
+        resumed = min(layout.size_bytes, download.resumed_pieces * layout.piece_bytes)
+        out.append(FileProgress(digest, download.meta.name, layout.size_bytes, held,
+                                len(download.sources()), download.done, resumed))
+    return out
+
+
+def transfer_summary(peer_id: int, plan: TransferPlan) -> str:
+    """The transfer figures of a run, for stderr (tests and benchmarks read them)."""
+    banned = sorted(pid for pid, s in plan.sources.items() if s.banned)
+    return (
+        f"summary: peer {peer_id} received {plan.pieces_good} pieces "
+        f"({plan.chunks_good} chunks); fetched twice {plan.chunks_wasted} chunks; "
+        f"bad pieces {plan.bad_pieces}; timeouts {plan.timeouts}; "
+        f"end-game duplicates {plan.duplicate_requests}; banned {banned or 'none'}"
+    )
 
 
 class PeerStatus(Record):

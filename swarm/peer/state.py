@@ -21,10 +21,7 @@ from typing import Any
 
 from swarm.peer.actions import (
     CheckShared,
-    CloseLink,
     LearnMapping,
-    OpenPunch,
-    OpenReverse,
     Place,
     Reply,
     ServeFile,
@@ -38,11 +35,13 @@ from swarm.peer.disk import PlaceResult
 from swarm.peer.fetcher import Fetcher
 from swarm.peer.holdings import Holdings
 from swarm.peer.leave_check import LeaveCheck
+from swarm.peer.links import Links
 from swarm.peer.mode import Mode
-from swarm.peer.progress import FileProgress, PeerStatus
-from swarm.peer.punch import NatMapping, Punches, judge_mapping, mapping_said
+from swarm.peer.partial_files import PartialFiles
+from swarm.peer.piece_requests import PieceRequests
+from swarm.peer.progress import FileProgress, PeerStatus, download_progress, transfer_summary
 from swarm.peer.quiet_clock import QuietClock
-from swarm.peer.reversal import Reversals, ReverseRoute
+from swarm.peer.reversal import ReverseRoute
 from swarm.peer.settings import PeerSettings
 from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
 from swarm.peer.sync import TrackerSync
@@ -51,7 +50,6 @@ from swarm.peer.unobtained import Unobtained, unobtained
 from swarm.peer.uploads import Uploads
 from swarm.protocol import display
 from swarm.protocol.events import Event
-from swarm.protocol.message_parts import PartialOffer
 from swarm.protocol.messages import (
     PROTOCOL_VERSION,
     ConnectTo,
@@ -71,10 +69,8 @@ from swarm.protocol.messages import (
     Offer,
     Pong,
     Punch,
-    PunchReady,
     Refused,
     Rejoin,
-    ReverseRequest,
     ReverseToken,
     Snapshot,
     Welcome,
@@ -150,14 +146,14 @@ class PeerState:
         self.holdings.taken = dict(taken)
         for meta in local_files:
             self._hold_local(meta)
-        self.reversals = Reversals(self.out)
-        self.punches = Punches(self.out)
-        self.mapping: NatMapping | None = None  # our punch port as the tracker's echoes saw it
+        self.links = Links(self.out, self.view, settings.curve)
         self.plan = TransferPlan(rng, settings.request_window_bytes)
         self.leave_check = LeaveCheck(now_s)
-        self.fetcher = Fetcher(settings, self.out, self.view, self.holdings, self.plan,
-                               self.reversals, self.punches, leftovers, now_s, self.leave_check,
-                               self.mode)
+        self.requests = PieceRequests(self.out, self.plan, self.links, settings, now_s)
+        self.partials = PartialFiles(self.out, self.plan, leftovers, settings.report_interval_s,
+                                     now_s)
+        self.fetcher = Fetcher(self.out, self.view, self.holdings, self.mode, self.leave_check,
+                               self.plan, self.requests, self.partials)
         self.uploads = Uploads(settings.upload_limit_bytes_s, self.out, self.holdings, self.plan,
                                now_s)
         self._served_at_join = 0  # heartbeats count what was served since the last Join
@@ -191,34 +187,23 @@ class PeerState:
     def local(self) -> dict[str, FileMeta]:
         return self.holdings.local
 
-    @property
-    def partials(self) -> dict[bytes, FileMeta]:
-        return self.fetcher.partials
-
     def unobtained(self) -> list[Unobtained]:
         """The swarm's files this peer leaves without, and why (said at exit)."""
-        kept = {digest: (len(self.fetcher.held_pieces(digest)), meta.layout.pieces)
-                for digest, meta in self.partials.items()}
+        kept = self.partials.kept()
         wanted = (f for f in self.view.files.values() if self.mode.fetches(f))
         return unobtained(wanted, self.holdings, kept)
 
     def empty_partials(self) -> list[bytes]:
         """Downloads that never stored a piece: nothing in them to resume."""
-        return [digest for digest in self.partials if not self.fetcher.held_pieces(digest)]
+        return self.partials.empty()
 
     def _hold_local(self, meta: FileMeta) -> None:
         self.holdings.hold(meta)
         self.out.put(ServeFile(meta))
 
     def _join_message(self) -> Join:
-        partial_offers = []
-        for digest, meta in self.partials.items():
-            ranges = meta.layout.pieces_to_chunk_ranges(self.fetcher.held_pieces(digest))
-            if ranges:
-                flat = tuple(x for pair in ranges for x in pair)
-                partial_offers.append(PartialOffer(meta, flat))
         files = tuple(sorted(self.local.values(), key=lambda m: m.name))
-        return Join(PROTOCOL_VERSION, self.listen_port, files, tuple(partial_offers),
+        return Join(PROTOCOL_VERSION, self.listen_port, files, self.partials.offers(),
                     self.mode.role)
 
     def _set_phase(self, phase: Phase) -> None:
@@ -227,7 +212,6 @@ class PeerState:
         if phase not in TRANSITIONS[self.phase]:
             raise IllegalTransition(f"{self.phase.value} -> {phase.value}")
         self.phase = phase
-        self.fetcher.active = phase in (Phase.RUNNING, Phase.LEAVING)
 
     # --- the tracker --------------------------------------------------------------
 
@@ -288,7 +272,7 @@ class PeerState:
             "peer": welcome.peer_id, "files": len(self.local), "port": self.listen_port,
             "bytes": sum(m.size_bytes for m in self.local.values())}))
         self._refused(Refused(welcome.refused), now_s)
-        self._say_punch_ready()
+        self.links.say_punch_ready()
         self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
         if self.view.awaiting_snapshot:
             self.sync.ask(now_s)
@@ -308,7 +292,7 @@ class PeerState:
         self.view.reset()
         self._leave_status = None
         for peer_id in list(self.plan.sources):
-            self.fetcher.drop_source(peer_id)
+            self.requests.drop_source(peer_id)
         self.fetcher.tracker_forgot_us()
         self._send_join()
 
@@ -342,7 +326,7 @@ class PeerState:
                                               "digest": summary.digest.hex()}))
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
             self.fetcher.consider(name, now_s)
-        self.fetcher.schedule_pump()
+        self.requests.schedule_pump()
         if self.view.synced and self.phase is Phase.RUNNING:
             problem = self.mode.cannot_have(self.view.files, self.local)
             if problem is not None:
@@ -366,7 +350,7 @@ class PeerState:
 
     def on_peer_reply(self, peer_id: int, message: Message, payload: memoryview | None,
                       now_s: float) -> list[Action]:
-        if isinstance(message, (ChunkRequest, Cancel)) and self.punches.punched(peer_id):
+        if isinstance(message, (ChunkRequest, Cancel)) and self.links.punched(peer_id):
             # A punched link carries the other side's requests too; we answer
             # over the same connection, which we opened ourselves.
             self._request(ReverseRoute(peer_id), message, now_s, payload)
@@ -375,74 +359,36 @@ class PeerState:
         return self.out.take()
 
     def on_link_down(self, peer_id: int) -> list[Action]:
-        self.punches.link_down(peer_id)
-        self.fetcher.link_down(peer_id)
+        self.links.link_down(peer_id)
+        self.requests.link_down(peer_id)
         return self.out.take()
 
     def on_link_up(self, peer_id: int) -> list[Action]:
-        self.punches.link_up(peer_id)
-        self.fetcher.link_up(peer_id)
+        self.links.link_up(peer_id)
+        self.requests.link_up(peer_id)
         return self.out.take()
 
     def on_link_unreachable(self, peer_id: int, now_s: float) -> list[Action]:
-        self.fetcher.link_unreachable(peer_id, now_s)
+        self.requests.link_unreachable(peer_id, now_s)
         return self.out.take()
 
-    def on_reversal_failed(self, peer_id: int, now_s: float) -> list[Action]:
+    def on_reversal_failed(self, peer_id: int) -> list[Action]:
         """The link we opened to serve ``peer_id`` (it cannot reach us) never
-        came up: neither of us can reach the other.  Behind a NAT that allows
-        it, we ask the tracker for a punch (it answers with one when the other
-        can punch too: its own request may have come before either of us had
-        said so); once punching was tried, the other gets our files from others."""
-        if self._can_punch() and not self.punches.punched(peer_id):
-            self.out.info("cannot connect out to peer %d either; asking the tracker to have us "
-                          "both punch through", peer_id)
-            self.out.put(ToTracker(ReverseRequest(peer_id)))
-        else:
-            self.out.warning("cannot connect out to peer %d either: neither of us can reach the "
-                             "other, so it gets this peer's files from others", peer_id)
+        came up (``Links.reversal_failed``)."""
+        self.links.reversal_failed(peer_id)
         return self.out.take()
 
-    # --- hole punching --------------------------------------------------------------
-
-    def _can_punch(self) -> bool:
-        mapping = self.mapping
-        return mapping is not None and mapping.behind_nat and mapping.public_port is not None
-
-    def on_mapping(self, local_address: str, seen: list[tuple[str, int]],
-                   now_s: float) -> list[Action]:
+    def on_mapping(self, local_address: str, seen: list[tuple[str, int]]) -> list[Action]:
         """What the tracker's address echoes saw of our punch port."""
-        self.mapping = judge_mapping(local_address, seen)
-        said = mapping_said(self.mapping)
-        if said is not None:
-            self.out.warning("%s", said)
-        if self.peer_id is not None:
-            self._say_punch_ready()
+        self.links.mapping_seen(local_address, seen)
         return self.out.take()
-
-    def _say_punch_ready(self) -> None:
-        """Behind a NAT that allows it, this peer can be punched through to."""
-        if self._can_punch():
-            assert self.mapping is not None and self.mapping.public_port is not None
-            self.out.put(ToTracker(PunchReady(self.mapping.public_port)))
-
-    def _punch(self, order: Punch) -> None:
-        mapping = self.mapping
-        own_id = self.peer_id
-        if (own_id is None or order.peer_id == own_id or mapping is None
-                or mapping.public_port is None):
-            return  # not ours to punch: nothing was said to make the tracker think so
-        self.out.info("punching through to peer %d at %s", order.peer_id, order.endpoint)
-        self.punches.started(order.peer_id)
-        # With a swarm key every link is CURVE, which needs a server side, and
-        # both sides of a punched link connect: the lower id is the server.
-        curve_server = self.settings.curve and own_id < order.peer_id
-        self.out.put(OpenPunch(order.peer_id, order.endpoint, curve_server))
 
     def flush(self, now_s: float) -> list[Action]:
         """The requests that the messages handled since the last call made
-        possible (the IO loop calls this after each batch)."""
-        self.fetcher.flush(now_s)
+        possible (the IO loop calls this after each batch); requests go out
+        only while the peer is in the swarm."""
+        if self.phase in (Phase.RUNNING, Phase.LEAVING):
+            self.fetcher.flush(now_s)
         return self.out.take()
 
     # --- serving ----------------------------------------------------------------
@@ -456,13 +402,12 @@ class PeerState:
 
     def _request(self, route: Hashable, message: Message, now_s: float,
                  payload: memoryview | None) -> None:
-        source = self.reversals.source_of(route)
+        source = self.links.source_of(route)
         if source is not None and isinstance(message, (ChunkData, ChunkRefused)):
             self.fetcher.on_reply(source, message, payload, now_s)
         elif isinstance(message, Introduce):
-            if self.reversals.introduced(message.peer_id, message.token, route):
-                self.out.put(CloseLink(message.peer_id))  # the one that never came up
-                self.fetcher.link_up(message.peer_id)
+            if self.links.introduced(message, route):
+                self.requests.link_up(message.peer_id)
             else:
                 self._unwanted(f"an introduction as peer {message.peer_id} with a token the "
                                "tracker did not give")
@@ -481,24 +426,12 @@ class PeerState:
         if self._unwanted_count <= UNWANTED_LOGGED or self._unwanted_count % 1000 == 0:
             self.out.warning("dropped %s (%d so far)", what, self._unwanted_count)
 
-    def _connect_to(self, order: ConnectTo) -> None:
-        """The tracker asks us to connect out to a peer that cannot reach us."""
-        if order.peer_id == self.peer_id or self.peer_id is None:
-            return
-        self.out.info("peer %d cannot reach us; connecting out to serve it", order.peer_id)
-        self.out.put(OpenReverse(order.peer_id, order.endpoint))
-        self.out.put(Reply(ReverseRoute(order.peer_id), Introduce(self.peer_id, order.token)))
-
     # --- Shared ----------------------------------------------------------------------
 
     def on_local_file(self, meta: FileMeta, now_s: float) -> list[Action]:
         """A file that appeared in Shared, hashed once it stopped changing."""
         if meta.name not in self.local:
-            if meta.digest in self.plan.downloads:  # the very file we were fetching
-                self.fetcher.drop(meta.digest)
-            summary = self.view.files.get(meta.name)
-            if summary is not None and summary.digest in self.plan.downloads:
-                self.fetcher.drop(summary.digest)  # the swarm's, under the name now taken
+            self.fetcher.local_file_appeared(meta)
             self.holdings.taken.pop(meta.name, None)
             self._hold_local(meta)
             self.leave_check.news(now_s)
@@ -569,7 +502,7 @@ class PeerState:
         for digest, what in changed:
             self._local_changed(digest, what, now_s)
         if not changed and self.phase is Phase.RUNNING:
-            self.fetcher.flush_have()
+            self.partials.report()
             self._set_phase(Phase.LEAVING)
             self.out.put(ToTracker(Goodbye(force=False)))
         return self.out.take()
@@ -599,6 +532,7 @@ class PeerState:
             return
         self.sync.on_timer(now_s)
         self.fetcher.on_timer(now_s)
+        self.links.on_timer(now_s)
         self.uploads.serve_queued(now_s)
         if self.phase is Phase.RUNNING and self.leave_check.due(now_s):
             self._maybe_leave(now_s)
@@ -612,6 +546,7 @@ class PeerState:
         if self.phase not in (Phase.HELLO, Phase.JOINING):
             candidates.append(self.sync.next_deadline_s())
             candidates.append(self.fetcher.next_deadline_s())
+            candidates.append(self.links.next_deadline_s())
             if self.phase is Phase.RUNNING:
                 candidates.append(self.leave_check.due_s)
         if self._leave_deadline_s is not None:
@@ -683,7 +618,7 @@ class PeerState:
 
     def _leave_now(self, now_s: float) -> None:
         """A goodbye the tracker does not check: the peer leaves whatever the rules say."""
-        self.fetcher.flush_have()
+        self.partials.report()
         self._set_phase(Phase.LEAVING)
         self._leave_deadline_s = now_s + FAREWELL_WAIT_S
         self.out.put(ToTracker(Goodbye(force=True)))
@@ -701,13 +636,7 @@ class PeerState:
 
     def summary(self) -> str:
         """The transfer figures of this run, for stderr (tests and benchmarks read them)."""
-        f = self.fetcher.summary_fields()
-        return (
-            f"summary: peer {self.display_id} received {f['pieces']} pieces "
-            f"({f['chunks']} chunks); fetched twice {f['twice']} chunks; "
-            f"bad pieces {f['bad']}; timeouts {f['timeouts']}; "
-            f"end-game duplicates {f['duplicates']}; banned {f['banned'] or 'none'}"
-        )
+        return transfer_summary(self.display_id, self.plan)
 
     @property
     def done(self) -> bool:
@@ -718,7 +647,7 @@ class PeerState:
         return self.fetcher.fetching
 
     def progress(self) -> list[FileProgress]:
-        return self.fetcher.progress()
+        return download_progress(self.plan)
 
     def ask_why_not_leaving(self, now_s: float) -> list[Action]:
         """While it only waits to leave, ask the tracker why, in detail (for
@@ -757,13 +686,13 @@ TRACKER_MESSAGES: dict[type[Message], TrackerMessage] = {
     Pong: lambda p, m, now: p.sync.tracker_at(m.seq, now),
     Snapshot: lambda p, m, now: p._snapshot(m, now),
     MetaReply: lambda p, m, now: p.fetcher.meta_arrived(m.meta, now),
-    Holders: lambda p, m, now: p.fetcher.holders_arrived(m, now),
+    Holders: lambda p, m, now: p.requests.holders_arrived(m, p.peer_id, now),
     Refused: lambda p, m, now: p._refused(m, now),
     Farewell: lambda p, _m, _now: p._farewell(),
     NotYet: lambda p, m, now: p._not_yet(m, now),
     Rejoin: lambda p, _m, _now: p._rejoin(),
-    ConnectTo: lambda p, m, _now: p._connect_to(m),
-    ReverseToken: lambda p, m, _now: p.reversals.expect(m.peer_id, m.token),
-    Punch: lambda p, m, _now: p._punch(m),
+    ConnectTo: lambda p, m, _now: p.links.connect_to(m),
+    ReverseToken: lambda p, m, _now: p.links.expect(m.peer_id, m.token),
+    Punch: lambda p, m, _now: p.links.punch(m),
     LeaveStatus: lambda p, m, now: p._leave_status_arrived(m, now),
 }

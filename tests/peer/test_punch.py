@@ -90,14 +90,14 @@ def test_a_peer_learns_its_mapping_and_offers_to_punch_once_joined() -> None:
     actions = state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, (5557, 5558)), 0.1)
     assert LearnMapping((5557, 5558)) in actions
     # The echoes answer before the welcome: the offer waits for it.
-    assert state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.15) == []
+    assert state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)]) == []
     actions = state.on_tracker(m.Welcome(3, m.Snapshot(0, ()), ()), 0.2)
     assert ToTracker(m.PunchReady(40001)) in actions
 
 
 def test_behind_a_symmetric_nat_a_peer_warns_and_does_not_offer() -> None:
     state = joined_peer()
-    actions = state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 50002)], 0.3)
+    actions = state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 50002)])
     assert without_said(actions) == []
     (warning,) = said(actions, Level.WARNING)
     assert "symmetric NAT" in warning
@@ -106,7 +106,7 @@ def test_behind_a_symmetric_nat_a_peer_warns_and_does_not_offer() -> None:
 def test_with_a_swarm_key_the_lower_id_is_the_curve_server_of_a_punched_link() -> None:
     # Peer 3 (ours) punches to peers 5 and 2: CURVE needs one server side.
     state = joined_peer(Settings(key=KEY))
-    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
+    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)])
     assert without_said(state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 1.0)) == [
         OpenPunch(5, "tcp://10.77.0.205:40005", curve_server=True)]
     assert without_said(state.on_tracker(m.Punch(2, "tcp://10.77.0.202:40002"), 1.0)) == [
@@ -115,7 +115,7 @@ def test_with_a_swarm_key_the_lower_id_is_the_curve_server_of_a_punched_link() -
 
 def test_told_to_punch_a_peer_connects_and_serves_over_the_punched_link() -> None:
     state = joined_peer()
-    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
+    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)])
     actions = state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 1.0)
     assert without_said(actions) == [OpenPunch(5, "tcp://10.77.0.205:40005")]
     state.on_link_up(5)
@@ -127,7 +127,7 @@ def test_told_to_punch_a_peer_connects_and_serves_over_the_punched_link() -> Non
 
 def test_a_punch_that_does_not_come_up_is_asked_for_again() -> None:
     state = joined_peer()
-    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
+    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)])
     state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 1.0)
     state.on_link_unreachable(5, 4.0)
     assert state.next_deadline_s(4.0) <= 4.0 + RETRY_BACKOFF_S[0]
@@ -137,7 +137,7 @@ def test_a_punch_that_does_not_come_up_is_asked_for_again() -> None:
 
 def test_after_the_last_failed_punch_a_peer_asks_for_a_reversal() -> None:
     state = joined_peer()
-    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
+    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)])
     now = 1.0
     for _ in range(PUNCH_ATTEMPTS - 1):
         state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), now)
@@ -156,16 +156,16 @@ def test_a_punch_without_a_mapping_is_ignored() -> None:
 
 def test_a_failed_reversal_behind_a_punchable_nat_asks_for_a_punch() -> None:
     state = joined_peer()
-    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)], 0.3)
-    assert without_said(state.on_reversal_failed(5, 4.0)) == [ToTracker(m.ReverseRequest(5))]
+    state.on_mapping(LOCAL, [(PUBLIC, 40001), (PUBLIC, 40001)])
+    assert without_said(state.on_reversal_failed(5)) == [ToTracker(m.ReverseRequest(5))]
     # Once punching was tried, a failed reversal is the end of it.
     state.on_tracker(m.Punch(5, "tcp://10.77.0.205:40005"), 5.0)
-    assert without_said(state.on_reversal_failed(5, 9.0)) == []
+    assert without_said(state.on_reversal_failed(5)) == []
 
 
 def test_a_failed_reversal_without_a_mapping_is_only_said() -> None:
     state = joined_peer()
-    actions = state.on_reversal_failed(5, 4.0)
+    actions = state.on_reversal_failed(5)
     assert without_said(actions) == []
     (warning,) = said(actions, Level.WARNING)
     assert "neither of us can reach the other" in warning

@@ -231,7 +231,7 @@ def test_a_peer_behind_nat_is_reached_by_connection_reversal() -> None:
     check_complete(sim, everything, [public, hidden])
     assert public.state is not None and hidden.state is not None
     hidden_id = hidden.state.peer_id
-    assert hidden_id in public.state.reversals.routes  # its chunks came over its connection
+    assert hidden_id in public.state.links.reversals.routes  # its chunks came over its connection
 
 
 def test_two_peers_behind_nat_cannot_reach_each_other() -> None:

@@ -449,7 +449,7 @@ class PeerMachine(RuleBasedStateMachine):
         return data.draw(WORLD_METAS, label="file")
 
     def _draw_holders(self, data: st.DataObject, meta: FileMeta) -> m.Holders:
-        known = sorted(self.state.fetcher.endpoints)  # sources it already knows, often
+        known = sorted(self.state.requests.endpoints)  # sources it already knows, often
         peer_ids = st.one_of(st.sampled_from(known), PEER_IDS) if known else PEER_IDS
         holders = []
         for peer_id in data.draw(st.lists(peer_ids, unique=True, max_size=3), label="holders"):

@@ -124,9 +124,9 @@ class PeerLoop:
         """What the sockets found out by themselves: our public mapping, and
         links that never came up."""
         for seen in self.net.mapping_results():
-            run(state.on_mapping(self.net.punch_host, seen, now))
+            run(state.on_mapping(self.net.punch_host, seen))
         for peer_id in self.net.failed_reversals(now):
-            run(state.on_reversal_failed(peer_id, now))
+            run(state.on_reversal_failed(peer_id))
         for peer_id in self.net.unreachable(now):
             run(state.on_link_unreachable(peer_id, now))
 
