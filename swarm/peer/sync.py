@@ -12,7 +12,8 @@ count as lost.
 from __future__ import annotations
 
 from swarm.peer.actions import ToTracker
-from swarm.peer.swarm_view import SwarmView
+from swarm.peer.swarm_view import EventResult, SwarmView, ViewChanges
+from swarm.protocol.events import Event
 from swarm.protocol.messages import SyncRequest
 from swarm.protocol.output import Outbox
 
@@ -32,6 +33,15 @@ class TrackerSync:
         if self._asked_at_s is None or now_s - self._asked_at_s >= SYNC_RETRY_S:
             self._asked_at_s = now_s
             self.out.put(ToTracker(SyncRequest()))
+
+    def event(self, event: Event, now_s: float) -> ViewChanges | None:
+        """An event from the tracker: what it changed in the view, if it was
+        applied (a gap in the numbers asks for a snapshot instead)."""
+        result, changes = self.view.on_event(event)
+        if result is EventResult.GAP:
+            self.out.info("missed events before %d; asking for a snapshot", event.seq)
+            self.ask(now_s)
+        return changes if result is EventResult.APPLIED else None
 
     def snapshot_arrived(self, now_s: float) -> None:
         self._asked_at_s = None

@@ -23,6 +23,7 @@ from swarm.protocol.output import Outbox
 from swarm.protocol.peer_messages import ChunkData, ChunkRefused, ChunkRequest
 
 MAX_SERVE_CHUNKS = 4096  # 2 MiB: the most one request may ask for
+UNWANTED_SAID = 20  # unwanted messages said one by one; then one in a thousand
 MAX_QUEUED_UPLOADS = 4096  # requests waiting for the upload limit; beyond: "busy"
 SERVING_WINDOW_S = 5.0  # a peer that asked this recently is one "being served"
 
@@ -40,6 +41,7 @@ class Uploads:
         # When each peer last asked for data: who is being served, for the
         # status line a person reads (counted only when it is drawn).
         self._asked_at: dict[Hashable, float] = {}
+        self._unwanted_count = 0
 
     def serving_peers(self, now_s: float) -> int:
         """Peers that asked for data in the last SERVING_WINDOW_S."""
@@ -59,6 +61,14 @@ class Uploads:
         else:
             self.queue.append((route, request))
             self.serve_queued(now_s)
+
+    def unwanted(self, what: str) -> None:
+        """A message on our chunk port that is not ours to answer.  Said on
+        stderr a few times, then only now and then: anyone can send valid
+        messages to the chunk port, and a flood must not flood the log."""
+        self._unwanted_count += 1
+        if self._unwanted_count <= UNWANTED_SAID or self._unwanted_count % 1000 == 0:
+            self.out.warning("dropped %s (%d so far)", what, self._unwanted_count)
 
     def cancel(self, route: Hashable, request_id: int) -> None:
         self.queue = deque((r, q) for r, q in self.queue

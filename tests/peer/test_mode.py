@@ -8,6 +8,7 @@ import random
 
 from swarm.peer.actions import ToTracker
 from swarm.peer.mode import Mode
+from swarm.peer.state import PeerState
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
@@ -67,11 +68,17 @@ def test_a_seed_stays_until_rule_a_holds_or_forever() -> None:
         "seeding until stopped"]
 
 
+def join_of(state: PeerState) -> m.Join:
+    state.start()
+    actions = state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.1)
+    (join,) = [a.message for a in actions
+               if isinstance(a, ToTracker) and isinstance(a.message, m.Join)]
+    return join
+
+
 def test_the_join_says_the_role() -> None:
-    state = lone_peer()
-    assert state._join_message().role == ROLE_PEER
-    state.mode = Mode.seed()
-    assert state._join_message().role == ROLE_SEED
+    assert join_of(lone_peer()).role == ROLE_PEER
+    assert join_of(lone_peer(mode=Mode.seed())).role == ROLE_SEED
 
 
 # --- whole swarms -----------------------------------------------------------------------------

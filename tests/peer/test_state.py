@@ -11,7 +11,9 @@ import pytest
 from swarm.config import Settings
 from swarm.peer.actions import Reply, SendChunks, ServeFile, Subscribe, ToTracker
 from swarm.peer.fetcher import MAX_ACTIVE_DOWNLOADS
-from swarm.peer.state import TRANSITIONS, IllegalTransition, PeerState, Phase
+from swarm.peer.mode import Mode
+from swarm.peer.phase import TRANSITIONS, IllegalTransition, Phase
+from swarm.peer.state import PeerState
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
@@ -252,9 +254,9 @@ def test_two_peers_behind_nat_cannot_reach_each_other() -> None:
 # --- the state alone: values in, actions out ------------------------------------------
 
 
-def lone_peer(local: list[FileMeta] | None = None) -> PeerState:
+def lone_peer(local: list[FileMeta] | None = None, mode: Mode | None = None) -> PeerState:
     return PeerState(Settings().peer_settings(), 1.0, local or [], [], {}, 20001, 0.0,
-                     random.Random(1))
+                     random.Random(1), mode)
 
 
 def test_a_peer_says_hello_then_subscribes_before_it_joins() -> None:

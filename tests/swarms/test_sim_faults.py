@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from swarm.config import Settings
 from swarm.peer.disk_trouble import FIRST_RETRY_S, MAX_RETRY_S
-from swarm.peer.state import Phase
+from swarm.peer.phase import Phase
 from swarm.protocol import display
 from swarm.protocol.chunks import chunk_count
 from swarm.protocol.events import (

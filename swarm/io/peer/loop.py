@@ -100,7 +100,7 @@ class PeerLoop:
                 run(state.on_timer(now))
                 if now >= next_draw and not state.done:
                     if now >= next_reason:
-                        run(state.ask_why_not_leaving(now))
+                        run(state.ask_why_not_leaving())
                         next_reason = now + REASON_REFRESH_S
                     self.console.update(state.progress(), state.status(now), now)
                     next_draw = now + CONSOLE_REFRESH_S

@@ -1,0 +1,59 @@
+"""A peer's session with the tracker, as the peer speaks it (pure).
+
+First a hello, whose answer says where the tracker publishes its events (the
+peer subscribes before it joins, so it misses none) and where its address
+echoes are (to learn this peer's NAT mapping); then a Join with the peer's
+files, what its partial files hold, and its role -- and the Join again
+whenever the tracker forgot the peer.  The phases these move the peer
+through are ``PeerState``'s; heartbeats are ``Heartbeats``', keeping the
+view in step ``TrackerSync``'s.
+"""
+
+from __future__ import annotations
+
+from swarm.peer.actions import LearnMapping, Subscribe, ToTracker
+from swarm.peer.heartbeats import Heartbeats
+from swarm.peer.holdings import Holdings
+from swarm.peer.mode import Mode
+from swarm.peer.partial_files import PartialFiles
+from swarm.protocol.messages import PROTOCOL_VERSION, Hello, HelloReply, Join
+from swarm.protocol.output import Observe, Outbox
+
+
+class TrackerSession:
+    def __init__(self, out: Outbox, holdings: Holdings, partials: PartialFiles,
+                 heartbeats: Heartbeats, mode: Mode, listen_port: int) -> None:
+        """``listen_port``: where this peer serves chunks, said in its Join."""
+        self.out = out
+        self.holdings = holdings
+        self.partials = partials
+        self.heartbeats = heartbeats
+        self.mode = mode
+        self.listen_port = listen_port
+
+    def hello(self) -> None:
+        self.out.put(ToTracker(Hello(PROTOCOL_VERSION)))
+
+    def hello_answered(self, reply: HelloReply) -> None:
+        if reply.version != PROTOCOL_VERSION:
+            self.out.warning("the tracker speaks protocol %d, this peer %d", reply.version,
+                             PROTOCOL_VERSION)
+        self.out.put(Subscribe(reply.pub_port))
+        if reply.echo_ports:
+            self.out.put(LearnMapping(reply.echo_ports))
+
+    def join(self) -> None:
+        self.heartbeats.joining()
+        self.out.put(ToTracker(self.join_message()))
+
+    def join_message(self) -> Join:
+        files = tuple(sorted(self.holdings.local.values(), key=lambda m: m.name))
+        return Join(PROTOCOL_VERSION, self.listen_port, files, self.partials.offers(),
+                    self.mode.role)
+
+    def welcomed(self, peer_id: int) -> None:
+        local = self.holdings.local
+        self.out.info("joined as peer %d", peer_id)
+        self.out.put(Observe("joined", {
+            "peer": peer_id, "files": len(local), "port": self.listen_port,
+            "bytes": sum(m.size_bytes for m in local.values())}))
