@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 
+from swarm.peer.actions import WritePiece
 from swarm.peer.disk_trouble import FIRST_RETRY_S, MAX_RETRY_S, RELAPSE_WINDOW_S, DiskTrouble
 from swarm.protocol.output import Level, Outbox
 from tests.peer.said import levels, said
@@ -65,3 +66,14 @@ def test_a_dropped_download_is_not_tried_again() -> None:
     trouble.forget(b"d" * 32)
     assert trouble.unstored is None
     assert trouble.unplaced == set()
+
+
+def test_only_the_first_refusal_and_the_retry_count_as_tries() -> None:
+    trouble = DiskTrouble(Outbox())
+    first, late, probe = (WritePiece(b"d" * 32, piece, b"data") for piece in range(3))
+    assert trouble.refused(first, FULL, 0.0)
+    assert not trouble.refused(late, FULL, 0.1)  # it was on its way before the pause
+    assert trouble.failures == 1
+    trouble.probe = probe  # what is tried again when the backoff is over
+    assert trouble.refused(probe, FULL, trouble.retry_at_s)
+    assert trouble.failures == 2 and trouble.probe is None
