@@ -160,7 +160,7 @@ class Fetcher:
         """Questions put to a tracker that no longer knows us (it expired us
         or restarted) will not be answered: they are asked again at once."""
         self._meta_asked.clear()
-        self.requests.holder_queries.tracker_forgot_us()
+        self.requests.tracker_forgot_us()
 
     # --- a download's life ------------------------------------------------------------
 
@@ -181,7 +181,7 @@ class Fetcher:
             self._finish(meta.digest, now_s)
         else:
             self.consider(meta.name, now_s)
-            self.requests.holder_queries.ask(meta.digest, now_s)
+            self.requests.ask_holders(meta.digest, now_s)
         return start
 
     def on_started(self, action: StartPartial, error: OSError | None, now_s: float) -> None:

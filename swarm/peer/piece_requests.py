@@ -76,6 +76,14 @@ class PieceRequests:
                        for d in downloads):
                 self.drop_source(peer_id)
 
+    def ask_holders(self, digest: bytes, now_s: float) -> None:
+        """A download starts: who holds its file?"""
+        self.holder_queries.ask(digest, now_s)
+
+    def tracker_forgot_us(self) -> None:
+        """Questions put to a tracker that no longer knows us are asked again."""
+        self.holder_queries.tracker_forgot_us()
+
     def drop_source(self, peer_id: int) -> None:
         self.plan.drop_source(peer_id)
         self.endpoints.pop(peer_id, None)
