@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 
-from swarm.peer.punch import PUNCH_ATTEMPTS
+from swarm.protocol.messages import PUNCH_ATTEMPTS
 from swarm.protocol.record import Record
 
 # Both sides of a pair that failed ask again at about the same moment: a

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import random
 
-from swarm.peer.punch import PUNCH_ATTEMPTS
 from swarm.protocol import messages as m
 from swarm.protocol.fields import TOKEN_BYTES
+from swarm.protocol.messages import PUNCH_ATTEMPTS
 from swarm.tracker.punch import PUNCH_WINDOW_S, Decision, PunchBoard, punch_endpoint
 from swarm.tracker.state import TrackerState
 
