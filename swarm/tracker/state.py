@@ -1,14 +1,15 @@
 """The tracker's registry, free of sockets.
 
-``TrackerState.handle(sender, message, now)`` takes one request and returns an
-``Outcome``: messages to send (each to a routing id), events to publish (already
-numbered), and display blocks to print.  ``expire(now)`` drops silent peers.
-The IO loop owns the sockets and the clock; nothing here blocks or reads time.
+``TrackerState.handle(sender, message, address, now)`` takes one request and
+returns the actions it decided, in order: messages to send (each to a routing
+id), events to publish (already numbered), stdout blocks, lines for stderr
+and entries of the ``--events`` log.  ``expire(now)`` drops silent peers;
+``bad_request`` takes a request the IO side could not decode.  The IO loop
+owns the sockets and the clock; nothing here blocks or reads time.
 """
 
 from __future__ import annotations
 
-import logging
 import random
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -77,18 +78,21 @@ from swarm.protocol.messages import (
     Withdraw,
 )
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.output import Action, Level, Outbox, Show
 from swarm.protocol.record import Record, field
 from swarm.protocol.roles import ROLE_GET, ROLE_NAMES, ROLE_PEER, ROLE_SEED
+from swarm.tracker.actions import Publish, Send
+from swarm.tracker.entries import entries
 from swarm.tracker.leave_rules import unmet_a, unmet_b
 from swarm.tracker.punch import Decision, PunchBoard, punch_endpoint
 from swarm.tracker.rate_meter import CounterMeter, RateMeter
 from swarm.tracker.readiness import Readiness
 
-log = logging.getLogger("swarm.tracker")
-
 COMPLAINTS_LOGGED_PER_PEER = 20  # beyond this, complaints are counted, not logged
 STRIKES_LOGGED = 10  # bad requests logged per peer; beyond, only counted
 STRIKES_TO_EXPEL = 50  # a peer that keeps sending bad requests is expelled
+BAD_REQUESTS_ANSWERED = 10  # per stranger; then its undecodable requests are only dropped
+STRANGERS_REMEMBERED = 10_000  # bounds the memory a flood of new senders can take
 # Holders named in one answer: enough sources to fill a peer's credit many
 # times over (Kraken's agents keep at most 10 per blob), few enough that a
 # wide swarm costs each answer nothing more.
@@ -133,23 +137,13 @@ class FileRecord(Record, frozen=False):
         return FileSummary(m.name, m.size_bytes, m.digest, self.available)
 
 
-class TrackerCounts(Record, frozen=False):
-    """Running totals since the tracker started, for monitoring: what the
-    IO loop cannot tell from an outcome (a strike's answer looks like any
-    other error reply)."""
+class TrackerFigures(Record):
+    """Running totals since the tracker started, for monitoring (the
+    metrics): what the actions cannot tell (a strike's answer looks like
+    any other error reply)."""
 
-    strikes: int = 0
-
-
-class Outcome(Record, frozen=False):
-    sends: list[tuple[bytes, Message]] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    blocks: list[display.Block] = field(default_factory=list)
-
-    def extend(self, other: Outcome) -> None:
-        self.sends.extend(other.sends)
-        self.events.extend(other.events)
-        self.blocks.extend(other.blocks)
+    moved_bytes: int  # verified bytes peers have reported receiving
+    strikes: int  # requests from peers refused as bad
 
 
 class TrackerState:
@@ -181,7 +175,10 @@ class TrackerState:
         # Verified bytes peers have reported receiving since the tracker
         # started (`swarm status`'s bytes moved); a peer's leaving keeps them.
         self.moved_bytes = 0
-        self.counts = TrackerCounts()
+        self.strikes = 0  # every strike against any peer, the expelled ones' too
+        # Senders not joined whose requests could not be decoded, and how many.
+        self._strangers: dict[bytes, int] = {}
+        self.out = Outbox()
         # No peer expires before this: a bound kept so that expiry costs a
         # walk over the peers once per expiry period, not once per request
         # (last_seen_s only grows, so a bound found by a walk stays true).
@@ -189,35 +186,53 @@ class TrackerState:
 
     # --- entry points --------------------------------------------------------
 
-    def handle(self, sender: bytes, message: Message, address: str, now_s: float) -> Outcome:
+    def handle(self, sender: bytes, message: Message, address: str,
+               now_s: float) -> list[Action]:
         """One request from ``sender`` (a routing id) seen from ``address``."""
-        out = self._handle(sender, message, address, now_s)
-        self._tell_readiness(out)
-        return out
+        self._handle(sender, message, address, now_s)
+        return self._finish()
 
-    def _handle(self, sender: bytes, message: Message, address: str, now_s: float) -> Outcome:
-        out = Outcome()
+    def _handle(self, sender: bytes, message: Message, address: str, now_s: float) -> None:
         if isinstance(message, Join):
-            self._join(out, sender, message, address, now_s)
-            return out
+            self._join(sender, message, address, now_s)
+            return
         if isinstance(message, ListQuery):
-            out.sends.append((sender, self.listing(now_s)))
-            return out
+            self.out.put(Send(sender, self.listing(now_s)))
+            return
         if isinstance(message, Hello):
-            out.sends.append((sender, HelloReply(PROTOCOL_VERSION, self.pub_port, self.echo_ports)))
-            return out
+            self.out.put(Send(sender, HelloReply(PROTOCOL_VERSION, self.pub_port,
+                                                 self.echo_ports)))
+            return
         peer_id = self.by_sender.get(sender)
         if peer_id is None:
-            out.sends.append((sender, Rejoin()))
-            return out
+            self.out.put(Send(sender, Rejoin()))
+            return
         peer = self.peers[peer_id]
         peer.last_seen_s = now_s
         handler = PEER_REQUESTS.get(type(message))
         if handler is None:
-            self.strike(out, sender, f"{type(message).__name__} is not a request a tracker takes")
+            self._strike(peer, f"{type(message).__name__} is not a request a tracker takes")
         else:
-            handler(self, out, peer, message, now_s)
-        return out
+            handler(self, peer, message, now_s)
+
+    def bad_request(self, sender: bytes, reason: str) -> list[Action]:
+        """A request from ``sender`` that could not be decoded, for
+        ``reason``.  A peer's is a strike against it (it is not a sign of
+        life); a stranger's is answered and said a few times, then only
+        dropped, so a flood costs little and cannot be turned against
+        anyone else."""
+        peer_id = self.by_sender.get(sender)
+        if peer_id is not None:
+            self._strike(self.peers[peer_id], f"bad request: {reason}")
+            return self._finish()
+        if len(self._strangers) > STRANGERS_REMEMBERED:
+            self._strangers.clear()
+        count = self._strangers.get(sender, 0) + 1
+        self._strangers[sender] = count
+        if count <= BAD_REQUESTS_ANSWERED:
+            self.out.warning("dropped a bad request from %s: %s", sender.hex()[:12], reason)
+            self.out.put(Send(sender, ErrorReply(f"bad request: {reason}"[:MAX_REASON])))
+        return self._finish()
 
     def _meta_reply(self, digest: bytes) -> Message:
         record = self._file_by_digest(digest)
@@ -225,27 +240,34 @@ class TrackerState:
             return MetaReply(record.meta)
         return ErrorReply("removed file" if digest in self.removed_digests else "unknown file")
 
-    def _offer_request(self, out: Outcome, peer: PeerRecord, offer: Offer) -> None:
-        refused = self._offer(out, peer, offer.files)
+    def _offer_request(self, peer: PeerRecord, offer: Offer) -> None:
+        refused = self._offer(peer, offer.files)
         if refused:
-            out.sends.append((peer.sender, Refused(tuple(refused))))
+            self.out.put(Send(peer.sender, Refused(tuple(refused))))
 
-    def expire(self, now_s: float) -> Outcome:
-        out = Outcome()
+    def expire(self, now_s: float) -> list[Action]:
+        """Drop the peers silent for longer than ``expiry_s``."""
         if now_s <= self._expiry_due_s:
-            return out
+            return self.out.take()
         for peer in list(self.peers.values()):
             silent_s = now_s - peer.last_seen_s
             if silent_s > self.expiry_s:
-                log.warning("peer %d expired: silent for %.1f s (limit %.1f s)",
+                self.out.warning("peer %d expired: silent for %.1f s (limit %.1f s)",
                             peer.peer_id, silent_s, self.expiry_s)
-                self._remove(out, peer, "expired")
+                self._remove(peer, "expired")
         self._expiry_due_s = min((p.last_seen_s for p in self.peers.values()),
                                  default=float("inf")) + self.expiry_s
-        self._tell_readiness(out)
-        return out
+        return self._finish()
 
-    def _tell_readiness(self, out: Outcome) -> None:
+    def _finish(self) -> list[Action]:
+        """The end of every entry point: peers hear where they stand, and
+        tools what was shown and published."""
+        self._tell_readiness()
+        actions = self.out.take()
+        actions += entries(actions, self.peers)
+        return actions
+
+    def _tell_readiness(self) -> None:
         """Tell each peer whose readiness changed whether rules (a) and (b)
         now hold for it (and, if not, why)."""
         for pid in sorted(self.readiness.take_changed()):
@@ -254,7 +276,11 @@ class TrackerState:
             if ready != peer.told_ready:
                 peer.told_ready = ready
                 reason = self.readiness.blocker(pid)[:MAX_REASON]
-                out.sends.append((peer.sender, LeaveStatus(ready, reason)))
+                self.out.put(Send(peer.sender, LeaveStatus(ready, reason)))
+
+    def figures(self) -> TrackerFigures:
+        """The running totals the metrics show (a query: changes nothing)."""
+        return TrackerFigures(self.moved_bytes, self.strikes)
 
     def next_expiry_s(self) -> float | None:
         """When ``expire`` may next find a peer silent too long (it may find
@@ -351,18 +377,18 @@ class TrackerState:
 
     # --- requests ------------------------------------------------------------
 
-    def _publish(self, out: Outcome, make: type[Event], *fields: object) -> None:
+    def _publish(self, make: type[Event], *fields: object) -> None:
         if make.TOPIC == FILE_TOPIC:
             self.seq += 1
-            out.events.append(make(self.seq, *fields))
+            self.out.put(Publish(make(self.seq, *fields)))
         else:
             self.peer_seq += 1
-            out.events.append(make(self.peer_seq, *fields))
+            self.out.put(Publish(make(self.peer_seq, *fields)))
 
-    def _join(self, out: Outcome, sender: bytes, join: Join, address: str, now_s: float) -> None:
+    def _join(self, sender: bytes, join: Join, address: str, now_s: float) -> None:
         if sender in self.by_sender:
             pid = self.by_sender[sender]
-            out.sends.append((sender, ErrorReply(f"already joined as peer {pid}")))
+            self.out.put(Send(sender, ErrorReply(f"already joined as peer {pid}")))
             return
         peer_id = self._next_id
         self._next_id += 1
@@ -372,17 +398,17 @@ class TrackerState:
         self.by_sender[sender] = peer_id
         self._expiry_due_s = min(self._expiry_due_s, now_s + self.expiry_s)
         self.readiness.peer_joined(peer)
-        self._publish(out, PeerJoined, peer_id, peer.endpoint)
-        refused = self._offer(out, peer, join.files)
+        self._publish(PeerJoined, peer_id, peer.endpoint)
+        refused = self._offer(peer, join.files)
         for partial in join.partials:
-            self._take_partial(out, peer, partial.meta, pairs(partial.ranges))
+            self._take_partial(peer, partial.meta, pairs(partial.ranges))
         offered = sorted((name, self.files[name].meta.chunks) for name in peer.complete)
-        out.blocks.append(display.Connect(peer_id, offered))
-        out.sends.append((sender, Welcome(peer_id, self.snapshot(), tuple(refused))))
-        log.info("peer %d (%s) joined from %s offering %d file(s)", peer_id,
+        self.out.put(Show(display.Connect(peer_id, offered)))
+        self.out.put(Send(sender, Welcome(peer_id, self.snapshot(), tuple(refused))))
+        self.out.info("peer %d (%s) joined from %s offering %d file(s)", peer_id,
                  ROLE_NAMES[join.role], peer.endpoint, len(offered))
 
-    def _offer(self, out: Outcome, peer: PeerRecord, files: Iterable[FileMeta]) -> list[Refusal]:
+    def _offer(self, peer: PeerRecord, files: Iterable[FileMeta]) -> list[Refusal]:
         refused: list[Refusal] = []
         for meta in files:
             record = self.files.get(meta.name)
@@ -391,11 +417,11 @@ class TrackerState:
             if record is not None and record.meta.digest != meta.digest:
                 reason = (f"the swarm already has {meta.name!r} with other content "
                           f"(digest {record.meta.short_digest}, offered {meta.short_digest})")
-                log.warning("peer %d: refused offer: %s", peer.peer_id, reason)
+                self.out.warning("peer %d: refused offer: %s", peer.peer_id, reason)
                 refused.append(Refusal(meta.name, reason))
                 if meta.name not in peer.excused:
                     self.readiness.set_excused(peer, meta.name, True)
-                    self._publish(out, Excused, peer.peer_id, meta.name)
+                    self._publish(Excused, peer.peer_id, meta.name)
                 continue
             if record is None:
                 record = FileRecord(meta, available=True)
@@ -403,20 +429,20 @@ class TrackerState:
                 self.by_digest[meta.digest] = meta.name
                 self.removed_digests.discard(meta.digest)
                 self.readiness.file_added(meta.name)
-                self._publish(out, FileAdded, record.summary(), peer.peer_id)
+                self._publish(FileAdded, record.summary(), peer.peer_id)
             record.holders[peer.peer_id] = ChunkSet.full(meta.chunks)
             record.ever_held = ChunkSet.full(meta.chunks)
             peer.touched.add(meta.name)
             self.readiness.set_complete(peer, meta.name, True)
-            self._publish(out, FileCompleted, peer.peer_id, meta.name)
-            self._refresh_availability(out, record)
+            self._publish(FileCompleted, peer.peer_id, meta.name)
+            self._refresh_availability(record)
         return refused
 
-    def _take_partial(self, out: Outcome, peer: PeerRecord, meta: FileMeta,
+    def _take_partial(self, peer: PeerRecord, meta: FileMeta,
                       ranges: list[tuple[int, int]]) -> None:
         record = self.files.get(meta.name)
         if record is not None and record.meta.digest != meta.digest:
-            log.warning("peer %d: partial %r has other content than the swarm's; ignored",
+            self.out.warning("peer %d: partial %r has other content than the swarm's; ignored",
                         peer.peer_id, meta.name)
             return
         if record is None:
@@ -426,39 +452,36 @@ class TrackerState:
             self.files[meta.name] = record
             self.by_digest[meta.digest] = meta.name
             self.readiness.file_added(meta.name)
-            self._publish(out, FileAdded, record.summary(), peer.peer_id)
+            self._publish(FileAdded, record.summary(), peer.peer_id)
         chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
         for start, end in ranges:
             chunks.add(start, end)
             record.ever_held.add(start, end)
         peer.touched.add(meta.name)
-        self._refresh_availability(out, record)
+        self._refresh_availability(record)
 
-    def strike(self, out: Outcome, sender: bytes, reason: str) -> bool:
-        """A bad request: said on stderr, answered, and counted; a peer that
-        keeps at it is expelled.  True when it was."""
-        peer_id = self.by_sender.get(sender)
-        if peer_id is None:
-            return False  # not a peer: the IO loop answers and rate-limits strangers
-        peer = self.peers[peer_id]
+    def _strike(self, peer: PeerRecord, reason: str) -> bool:
+        """A bad request from a peer: said on stderr, answered, and counted;
+        a peer that keeps at it is expelled.  True when it was."""
         peer.strikes += 1
-        self.counts.strikes += 1
+        self.strikes += 1
         if peer.strikes <= STRIKES_LOGGED:
-            log.warning("peer %d: refused: %s", peer_id, reason)
-        out.sends.append((sender, ErrorReply(reason[:MAX_REASON])))
+            self.out.warning("peer %d: refused: %s", peer.peer_id, reason)
+        self.out.put(Send(peer.sender, ErrorReply(reason[:MAX_REASON])))
         if peer.strikes >= STRIKES_TO_EXPEL:
-            log.warning("peer %d expelled after %d bad requests", peer_id, peer.strikes)
-            self._remove(out, peer, "expelled")
+            self.out.warning("peer %d expelled after %d bad requests", peer.peer_id,
+                             peer.strikes)
+            self._remove(peer, "expelled")
             return True
         return False
 
-    def _have(self, out: Outcome, peer: PeerRecord, have: Have, now_s: float) -> None:
+    def _have(self, peer: PeerRecord, have: Have, now_s: float) -> None:
         for report in have.reports:
             record = self._file_by_digest(report.digest)
             if record is None:
                 if report.digest in self.removed_digests:
                     continue  # sent before the news of its removal arrived
-                if self.strike(out, peer.sender, "chunks reported for an unknown file"):
+                if self._strike(peer, "chunks reported for an unknown file"):
                     return
                 continue
             total = record.meta.chunks
@@ -472,15 +495,15 @@ class TrackerState:
                 elif not record.ever_held.contains_range(start, end):
                     problem = "no peer ever had them to give"
                 if problem is not None:
-                    if self.strike(out, peer.sender, f"chunks {start}-{end}: {problem}"):
+                    if self._strike(peer, f"chunks {start}-{end}: {problem}"):
                         return
                     continue
                 new.extend(chunks.add(start, end))
             if new:
-                out.blocks.append(display.Acquired(peer.peer_id, record.meta.name, total, new))
+                self.out.put(Show(display.Acquired(peer.peer_id, record.meta.name, total, new)))
                 self._count_received(peer, record, new, now_s)
             if not record.available:
-                self._refresh_availability(out, record)
+                self._refresh_availability(record)
 
     def _count_received(self, peer: PeerRecord, record: FileRecord,
                         new: list[tuple[int, int]], now_s: float) -> None:
@@ -494,19 +517,19 @@ class TrackerState:
         record.intake.add(received, now_s)
         self.moved_bytes += received
 
-    def _heartbeat(self, out: Outcome, peer: PeerRecord, beat: Heartbeat, now_s: float) -> None:
+    def _heartbeat(self, peer: PeerRecord, beat: Heartbeat, now_s: float) -> None:
         problem = peer.outflow.report(beat.served_bytes, now_s)
         if problem is not None:
             # Not a strike: only this peer's send rate suffers, and a peer
             # confused about what it served breaks nothing else.
-            log.info("peer %d: bytes-served count not believed: %s", peer.peer_id, problem)
-        out.sends.append((peer.sender, Pong(self.seq)))
+            self.out.info("peer %d: bytes-served count not believed: %s", peer.peer_id, problem)
+        self.out.put(Send(peer.sender, Pong(self.seq)))
 
-    def _complete(self, out: Outcome, peer: PeerRecord, complete: Complete) -> None:
+    def _complete(self, peer: PeerRecord, complete: Complete) -> None:
         record = self._file_by_digest(complete.digest)
         if record is None:
             if complete.digest not in self.removed_digests:
-                self.strike(out, peer.sender, "complete: unknown file")
+                self._strike(peer, "complete: unknown file")
             return
         name = record.meta.name
         if name in peer.complete:
@@ -515,7 +538,7 @@ class TrackerState:
         held = len(chunks) if chunks is not None else 0
         if held != record.meta.chunks:
             # Checked before anything is recorded: a refused claim leaves no trace.
-            self.strike(out, peer.sender, f"complete: {name!r} has {held} of "
+            self._strike(peer, f"complete: {name!r} has {held} of "
                         f"{record.meta.chunks} chunks reported")
             return
         if chunks is None:  # an empty file: whole without a single chunk
@@ -523,8 +546,8 @@ class TrackerState:
         peer.touched.add(name)
         self.readiness.set_complete(peer, name, True)
         peer.received.add(name)
-        self._publish(out, FileCompleted, peer.peer_id, name)
-        self._refresh_availability(out, record)
+        self._publish(FileCompleted, peer.peer_id, name)
+        self._refresh_availability(record)
 
     def _complaint(self, peer: PeerRecord, complaint: Complaint) -> None:
         accused = self.peers.get(complaint.peer_id)
@@ -533,10 +556,10 @@ class TrackerState:
             return
         accused.complaints_against += 1
         if accused.complaints_against <= COMPLAINTS_LOGGED_PER_PEER:
-            log.warning("peer %d reports peer %d for %r: %s", peer.peer_id,
+            self.out.warning("peer %d reports peer %d for %r: %s", peer.peer_id,
                         accused.peer_id, name, complaint.reason)
 
-    def _reverse(self, out: Outcome, asker: PeerRecord, target_id: int, now_s: float) -> None:
+    def _reverse(self, asker: PeerRecord, target_id: int, now_s: float) -> None:
         """Connection reversal: ``asker`` cannot reach ``target_id``, so the
         target is told to connect out to the asker -- or, when both are
         behind NATs that allow it, both are told to punch through to each
@@ -544,52 +567,52 @@ class TrackerState:
         pass through it."""
         target = self.peers.get(target_id)
         if target is None or target_id == asker.peer_id:
-            out.sends.append((asker.sender, ErrorReply(f"no peer {target_id} to reverse")))
+            self.out.put(Send(asker.sender, ErrorReply(f"no peer {target_id} to reverse")))
             return
         decision = self.punches.decide(asker.peer_id, target_id, now_s)
         if decision is Decision.IN_FLIGHT:
             return
         if decision is Decision.PUNCH:
-            self._punch(out, asker, target)
+            self._punch(asker, target)
             return
         token = self.new_token()
-        log.info("peer %d cannot reach peer %d; asking peer %d to connect out to it",
+        self.out.info("peer %d cannot reach peer %d; asking peer %d to connect out to it",
                  asker.peer_id, target_id, target_id)
-        out.sends.append((target.sender, ConnectTo(asker.peer_id, asker.endpoint, token)))
-        out.sends.append((asker.sender, ReverseToken(target_id, token)))
+        self.out.put(Send(target.sender, ConnectTo(asker.peer_id, asker.endpoint, token)))
+        self.out.put(Send(asker.sender, ReverseToken(target_id, token)))
 
-    def _punch(self, out: Outcome, a: PeerRecord, b: PeerRecord) -> None:
+    def _punch(self, a: PeerRecord, b: PeerRecord) -> None:
         ports = self.punches.ports
-        log.info("peers %d and %d are both behind NAT; telling both to punch through to "
+        self.out.info("peers %d and %d are both behind NAT; telling both to punch through to "
                  "each other (attempt %d)", a.peer_id, b.peer_id,
                  self.punches.attempts(a.peer_id, b.peer_id))
-        out.sends.append((a.sender, Punch(b.peer_id, punch_endpoint(b.endpoint,
+        self.out.put(Send(a.sender, Punch(b.peer_id, punch_endpoint(b.endpoint,
                                                                     ports[b.peer_id]))))
-        out.sends.append((b.sender, Punch(a.peer_id, punch_endpoint(a.endpoint,
+        self.out.put(Send(b.sender, Punch(a.peer_id, punch_endpoint(a.endpoint,
                                                                     ports[a.peer_id]))))
 
     def _punch_ready(self, peer: PeerRecord, message: PunchReady) -> None:
-        log.info("peer %d is behind NAT and can punch from public port %d", peer.peer_id,
+        self.out.info("peer %d is behind NAT and can punch from public port %d", peer.peer_id,
                  message.port)
         self.punches.ready(peer.peer_id, message.port)
 
-    def _cannot_hold(self, out: Outcome, peer: PeerRecord, message: CannotHold) -> None:
+    def _cannot_hold(self, peer: PeerRecord, message: CannotHold) -> None:
         """The peer cannot take the swarm's file of that name: excused."""
         name = message.name
         if name not in self.files or name in peer.complete or name in peer.excused:
             return  # removed meanwhile, or nothing changes
-        log.info("peer %d cannot hold %r: %s", peer.peer_id, name, message.reason)
+        self.out.info("peer %d cannot hold %r: %s", peer.peer_id, name, message.reason)
         self.readiness.set_excused(peer, name, True)
-        self._publish(out, Excused, peer.peer_id, name)
+        self._publish(Excused, peer.peer_id, name)
 
-    def _can_hold_again(self, out: Outcome, peer: PeerRecord, name: str) -> None:
+    def _can_hold_again(self, peer: PeerRecord, name: str) -> None:
         if name not in peer.excused:
             return
-        log.info("peer %d can hold %r again", peer.peer_id, name)
+        self.out.info("peer %d can hold %r again", peer.peer_id, name)
         self.readiness.set_excused(peer, name, False)
-        self._publish(out, ExcuseWithdrawn, peer.peer_id, name)
+        self._publish(ExcuseWithdrawn, peer.peer_id, name)
 
-    def _withdraw(self, out: Outcome, peer: PeerRecord, message: Withdraw) -> None:
+    def _withdraw(self, peer: PeerRecord, message: Withdraw) -> None:
         """The peer no longer holds a file.  If the living peers no longer
         cover it, nobody ever will: the file is removed and its name is free."""
         record = self._file_by_digest(message.digest)
@@ -602,14 +625,14 @@ class TrackerState:
         peer.touched.discard(name)
         if held is None and not was_complete:
             return
-        log.warning("peer %d no longer holds %r: %s", peer.peer_id, name, message.reason)
-        self._publish(out, FileDropped, peer.peer_id, name)
+        self.out.warning("peer %d no longer holds %r: %s", peer.peer_id, name, message.reason)
+        self._publish(FileDropped, peer.peer_id, name)
         if self._covered(record):
-            self._refresh_availability(out, record)
+            self._refresh_availability(record)
         else:
-            self._remove_file(out, record)
+            self._remove_file(record)
 
-    def _remove_file(self, out: Outcome, record: FileRecord) -> None:
+    def _remove_file(self, record: FileRecord) -> None:
         name = record.meta.name
         self.readiness.file_removing(name)
         del self.files[name]
@@ -617,22 +640,22 @@ class TrackerState:
         self.removed_digests.add(record.meta.digest)
         for peer in self.peers.values():
             peer.touched.discard(name)
-        log.warning("file %r removed from the swarm: its holders withdrew it and the living "
+        self.out.warning("file %r removed from the swarm: its holders withdrew it and the living "
                     "peers do not cover it", name)
-        self._publish(out, FileRemoved, name)
+        self._publish(FileRemoved, name)
 
-    def _goodbye(self, out: Outcome, peer: PeerRecord, goodbye: Goodbye) -> None:
+    def _goodbye(self, peer: PeerRecord, goodbye: Goodbye) -> None:
         if not goodbye.force and not self.readiness.ready(peer.peer_id):
-            out.sends.append((peer.sender, NotYet(self.seq)))
+            self.out.put(Send(peer.sender, NotYet(self.seq)))
             return
-        out.sends.append((peer.sender, Farewell()))
-        self._remove(out, peer, "goodbye")
+        self.out.put(Send(peer.sender, Farewell()))
+        self._remove(peer, "goodbye")
 
-    def _leave_query(self, out: Outcome, peer: PeerRecord) -> None:
+    def _leave_query(self, peer: PeerRecord) -> None:
         ready = self.readiness.ready(peer.peer_id)
         peer.told_ready = ready
         reason = "" if ready else self.why_not_leaving(peer.peer_id)[:MAX_REASON]
-        out.sends.append((peer.sender, LeaveStatus(ready, reason)))
+        self.out.put(Send(peer.sender, LeaveStatus(ready, reason)))
 
     def why_not_leaving(self, peer_id: int) -> str:
         """Why rules (a) and (b) do not hold for a peer, naming a peer that
@@ -668,18 +691,18 @@ class TrackerState:
 
     # --- leaving -------------------------------------------------------------
 
-    def _remove(self, out: Outcome, peer: PeerRecord, reason: str) -> None:
+    def _remove(self, peer: PeerRecord, reason: str) -> None:
         self.readiness.peer_leaving(peer)
         self.punches.forget(peer.peer_id)
         del self.peers[peer.peer_id]
         del self.by_sender[peer.sender]
-        out.blocks.append(display.Disconnect(peer.peer_id, sorted(peer.received), reason))
-        self._publish(out, PeerLeft, peer.peer_id)
+        self.out.put(Show(display.Disconnect(peer.peer_id, sorted(peer.received), reason)))
+        self._publish(PeerLeft, peer.peer_id)
         for name in sorted(peer.touched):
             record = self.files[name]
             record.holders.pop(peer.peer_id, None)
             record.named.pop(peer.peer_id, None)
-            self._refresh_availability(out, record)
+            self._refresh_availability(record)
 
     def _covered(self, record: FileRecord) -> bool:
         """Do the living peers together hold every chunk of the file?"""
@@ -693,40 +716,38 @@ class TrackerState:
         chunks = record.meta.chunks
         return chunks > 0 and union_covers(record.holders.values(), chunks)
 
-    def _refresh_availability(self, out: Outcome, record: FileRecord) -> None:
+    def _refresh_availability(self, record: FileRecord) -> None:
         available = self._covered(record)
         if available != record.available:
             record.available = available
             self.readiness.availability_changed(record.meta.name)
-            self._publish(out, Availability, record.meta.name, available)
+            self._publish(Availability, record.meta.name, available)
             state = "available again" if available else "lost: the living peers no longer cover it"
             # Worth a warning while a living peer still wants it; when the
             # last one has left, or all are excused, it is lost to nobody.
             name = record.meta.name
             wanted = any(name not in p.complete and name not in p.excused
                          for p in self.peers.values())
-            level = logging.WARNING if wanted else logging.INFO
-            log.log(level, "file %r is %s", record.meta.name, state)
+            level = Level.WARNING if wanted else Level.INFO
+            self.out.say(level, "file %r is %s", record.meta.name, state)
 
 
 # What a joined peer may ask, and who answers it: one entry per request kind.
-PeerRequest = Callable[[TrackerState, Outcome, PeerRecord, Any, float], None]
+PeerRequest = Callable[[TrackerState, PeerRecord, Any, float], None]
 PEER_REQUESTS: dict[type[Message], PeerRequest] = {
-    Heartbeat: lambda t, out, peer, m, now: t._heartbeat(out, peer, m, now),
-    Have: lambda t, out, peer, m, now: t._have(out, peer, m, now),
-    Complete: lambda t, out, peer, m, _now: t._complete(out, peer, m),
-    Offer: lambda t, out, peer, m, _now: t._offer_request(out, peer, m),
-    HoldersQuery: lambda t, out, peer, m, _now: out.sends.append(
-        (peer.sender, t._holders(peer, m))),
-    MetaQuery: lambda t, out, peer, m, _now: out.sends.append(
-        (peer.sender, t._meta_reply(m.digest))),
-    SyncRequest: lambda t, out, peer, _m, _now: out.sends.append((peer.sender, t.snapshot())),
-    Complaint: lambda t, _out, peer, m, _now: t._complaint(peer, m),
-    ReverseRequest: lambda t, out, peer, m, now: t._reverse(out, peer, m.peer_id, now),
-    PunchReady: lambda t, _out, peer, m, _now: t._punch_ready(peer, m),
-    CannotHold: lambda t, out, peer, m, _now: t._cannot_hold(out, peer, m),
-    CanHoldAgain: lambda t, out, peer, m, _now: t._can_hold_again(out, peer, m.name),
-    Withdraw: lambda t, out, peer, m, _now: t._withdraw(out, peer, m),
-    Goodbye: lambda t, out, peer, m, _now: t._goodbye(out, peer, m),
-    LeaveQuery: lambda t, out, peer, _m, _now: t._leave_query(out, peer),
+    Heartbeat: lambda t, peer, m, now: t._heartbeat(peer, m, now),
+    Have: lambda t, peer, m, now: t._have(peer, m, now),
+    Complete: lambda t, peer, m, _now: t._complete(peer, m),
+    Offer: lambda t, peer, m, _now: t._offer_request(peer, m),
+    HoldersQuery: lambda t, peer, m, _now: t.out.put(Send(peer.sender, t._holders(peer, m))),
+    MetaQuery: lambda t, peer, m, _now: t.out.put(Send(peer.sender, t._meta_reply(m.digest))),
+    SyncRequest: lambda t, peer, _m, _now: t.out.put(Send(peer.sender, t.snapshot())),
+    Complaint: lambda t, peer, m, _now: t._complaint(peer, m),
+    ReverseRequest: lambda t, peer, m, now: t._reverse(peer, m.peer_id, now),
+    PunchReady: lambda t, peer, m, _now: t._punch_ready(peer, m),
+    CannotHold: lambda t, peer, m, _now: t._cannot_hold(peer, m),
+    CanHoldAgain: lambda t, peer, m, _now: t._can_hold_again(peer, m.name),
+    Withdraw: lambda t, peer, m, _now: t._withdraw(peer, m),
+    Goodbye: lambda t, peer, m, _now: t._goodbye(peer, m),
+    LeaveQuery: lambda t, peer, _m, _now: t._leave_query(peer),
 }

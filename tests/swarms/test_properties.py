@@ -64,9 +64,10 @@ from swarm.protocol.message_parts import (
     Refusal,
 )
 from swarm.protocol.meta import FileMeta, meta_of_bytes
-from swarm.protocol.output import Action
+from swarm.protocol.output import Action, Show
 from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest, Introduce
-from swarm.tracker.state import Outcome, TrackerState
+from swarm.tracker.actions import Publish, Send
+from swarm.tracker.state import TrackerState
 from tests.swarms.sim import MemoryStore, SimPeer, Simulation, on_disk
 
 # Seeded from each test's own source, with no example database: every run
@@ -140,7 +141,7 @@ class TrackerHistory:
         self.last_seq = {FILE_TOPIC: 0, PEER_TOPIC: 0}  # per topic
         self.ledger = DisplayLedger()
         self.step_sender: bytes | None = None  # None: an expiry, nobody asked anything
-        self.step_outcome = Outcome()
+        self.step_actions: list[Action] = []
 
 
 def expected_available(state: TrackerState, name: str) -> bool:
@@ -152,19 +153,21 @@ def expected_available(state: TrackerState, name: str) -> bool:
 
 
 def check_tracker_invariants(state: TrackerState, history: TrackerHistory) -> None:
-    outcome, history.step_outcome = history.step_outcome, Outcome()
-    for event in outcome.events:  # numbered per topic without gaps or repeats
+    actions, history.step_actions = history.step_actions, []
+    # Events are numbered per topic without gaps or repeats.
+    for event in [a.event for a in actions if isinstance(a, Publish)]:
         last = history.last_seq[event.TOPIC]
         assert event.seq == last + 1, f"{event} after seq {last} of its topic"
         history.last_seq[event.TOPIC] = event.seq
     assert state.seq == history.last_seq[FILE_TOPIC]
     assert state.peer_seq == history.last_seq[PEER_TOPIC]
-    for target, message in outcome.sends:
+    for target, message in [(a.to, a.message) for a in actions if isinstance(a, Send)]:
         if isinstance(message, (m.ConnectTo, m.LeaveStatus)):
             assert target in state.by_sender, f"{message} for a dead sender {target!r}"
         else:
             assert target == history.step_sender, f"{message} to {target!r}, who asked nothing"
-    history.ledger.take(outcome.blocks, {n: r.meta.chunks for n, r in state.files.items()})
+    history.ledger.take([a.block for a in actions if isinstance(a, Show)],
+                        {n: r.meta.chunks for n, r in state.files.items()})
     check_tracker_structure(state, history.ledger)
 
 
@@ -297,7 +300,7 @@ class TrackerMachine(RuleBasedStateMachine):
         if isinstance(message, m.Join):
             self.offered.extend(partial.meta for partial in message.partials)
         self.history.step_sender = sender
-        self.history.step_outcome = self.state.handle(sender, message, "127.0.0.1", self.now_s)
+        self.history.step_actions = self.state.handle(sender, message, "127.0.0.1", self.now_s)
 
     # Joins and reports get rules of their own: most runs then have several
     # peers whose holdings move.
@@ -320,7 +323,7 @@ class TrackerMachine(RuleBasedStateMachine):
     def expire(self, advance_s: float) -> None:
         self.now_s += advance_s
         self.history.step_sender = None
-        self.history.step_outcome = self.state.expire(self.now_s)
+        self.history.step_actions = self.state.expire(self.now_s)
 
     @invariant()
     def invariants_hold(self) -> None:

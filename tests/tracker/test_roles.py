@@ -9,12 +9,14 @@ from collections.abc import Sequence
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.meta import FileMeta
+from swarm.protocol.output import Action
 from swarm.protocol.roles import ROLE_GET, ROLE_PEER, ROLE_SEED
-from swarm.tracker.state import Outcome, TrackerState
-from tests.tracker.test_state import (
+from swarm.tracker.state import TrackerState
+from tests.tracker.helpers import (
     ADDRESS,
     BIG,
     SMALL,
+    blocks,
     fetch_whole,
     have,
     join,
@@ -26,7 +28,8 @@ from tests.tracker.test_state import (
 )
 
 
-def join_as(state: TrackerState, peer: int, role: int, files: Sequence[FileMeta] = ()) -> Outcome:
+def join_as(state: TrackerState, peer: int, role: int,
+            files: Sequence[FileMeta] = ()) -> list[Action]:
     return state.handle(sender(peer), m.Join(1, 5000 + peer, tuple(files), (), role),
                         ADDRESS, 0.0)
 
@@ -62,7 +65,7 @@ def test_no_peer_waits_for_a_get_to_take_its_files() -> None:
     fetch_whole(state, 3, SMALL)
     out = send(state, 3, m.Goodbye(False))
     assert only_reply(out, 3) == m.Farewell()
-    assert out.blocks == [display.Disconnect(3, ["small.txt"])]
+    assert blocks(out) == [display.Disconnect(3, ["small.txt"])]
     out = send(state, 1, m.Goodbye(False))
     assert only_reply(out, 1) == m.Farewell()
 
@@ -75,7 +78,7 @@ def test_a_get_is_ready_though_it_lacks_available_files() -> None:
     agree(state)
     out = send(state, 2, m.Goodbye(False))
     assert only_reply(out, 2) == m.Farewell()
-    assert out.blocks == [display.Disconnect(2, [])]
+    assert blocks(out) == [display.Disconnect(2, [])]
 
 
 def test_a_get_that_holds_a_file_does_not_keep_peers_waiting_for_it() -> None:
@@ -108,7 +111,7 @@ def test_a_seed_waits_for_every_counted_peer_and_none_waits_for_it() -> None:
     # The seed never fetched big.bin and needs not: rule (b) is not its.
     out = send(state, 1, m.Goodbye(False))
     assert only_reply(out, 1) == m.Farewell()
-    assert out.blocks == [display.Disconnect(1, [])]
+    assert blocks(out) == [display.Disconnect(1, [])]
 
 
 def test_a_seed_goes_back_to_waiting_when_the_last_counted_peer_leaves() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from swarm.protocol import messages as m
 from swarm.protocol.message_parts import PeerTraffic
 from swarm.tracker.state import TrackerState
-from tests.tracker.test_state import (
+from tests.tracker.helpers import (
     ADDRESS,
     BIG,
     SMALL,
@@ -16,11 +16,12 @@ from tests.tracker.test_state import (
     new_state,
     only_reply,
     send,
+    sends,
 )
 
 
 def listing_at(state: TrackerState, now_s: float) -> m.Listing:
-    [(_, listing)] = state.handle(b"tool", m.ListQuery(), ADDRESS, now_s).sends
+    [(_, listing)] = sends(state.handle(b"tool", m.ListQuery(), ADDRESS, now_s))
     assert isinstance(listing, m.Listing)
     return listing
 

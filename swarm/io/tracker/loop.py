@@ -1,8 +1,9 @@
 """The tracker's sockets and poll loop: a ROUTER for requests, a PUB for events.
 
 All decisions are ``TrackerState``'s; this loop receives, decodes, hands over,
-and carries out the outcome: replies, published events, and stdout blocks
-(written once per pass, each block whole).
+and carries out the actions the state returns, in order: replies, published
+events, lines on stderr, entries of the ``--events`` log (stamped here with
+the time) and stdout blocks (written once per pass, each block whole).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,20 +29,13 @@ from swarm.io.common.zmq_util import Waker, configure, monotonic, receive_all, t
 from swarm.io.tracker.port_file import FolderLock, FolderTaken, write_port_file
 from swarm.protocol.addresses import bracketed, is_ipv6
 from swarm.protocol.codec import MAX_HEADER_BYTES, decode, encode, encode_frames
-from swarm.protocol.display import Acquired, Block, Connect, Disconnect
-from swarm.protocol.events import (
-    Availability,
-    Event,
-    Excused,
-    ExcuseWithdrawn,
-    FileAdded,
-    FileCompleted,
-    FileDropped,
-    FileRemoved,
-)
+from swarm.protocol.display import Block
+from swarm.protocol.events import Event
 from swarm.protocol.fields import TOKEN_BYTES, ProtocolError
-from swarm.protocol.messages import ErrorReply, Message
-from swarm.tracker.state import Outcome, TrackerState
+from swarm.protocol.messages import Message
+from swarm.protocol.output import Action, Observe, Say, Show
+from swarm.tracker.actions import Publish, Send
+from swarm.tracker.state import TrackerState
 
 if TYPE_CHECKING:
     from swarm.io.http.feed import DashboardFeed
@@ -52,8 +47,6 @@ log = logging.getLogger("swarm.tracker")
 EXIT_FOLDER_TAKEN = 2  # another tracker serves from this folder's port.txt
 EXIT_NO_DASHBOARD = 1  # --http asked for an address it cannot have (taken, not ours)
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
-BAD_MESSAGES_LOGGED = 10  # per stranger; then its bad requests are only dropped
-STRANGERS_REMEMBERED = 10_000  # bounds the memory a flood of new senders can take
 FDS_PER_PEER = 2  # its request connection and its event connection
 
 
@@ -96,7 +89,6 @@ class TrackerLoop:
                                   lambda: os.urandom(TOKEN_BYTES), random.Random(), echo_ports)
         self.writer = StdoutWriter()
         self.waker = Waker()
-        self._bad_from: dict[bytes, int] = {}
         self._blocks: list[Block] = []  # stdout blocks of the current pass
         self.accepts: AcceptWatch | None = None  # made with the poller, in run
         # The dashboard (--http): its feed, the metrics it serves, its server.
@@ -211,35 +203,27 @@ class TrackerLoop:
     def _bad_message(self, sender: bytes, reason: str) -> None:
         if self.metrics is not None:
             self.metrics.bad_message()
-        if sender in self.state.by_sender:  # a peer: counted, and expelled if it keeps on
-            out = Outcome()
-            self.state.strike(out, sender, f"bad request: {reason}")
-            self._carry_out(out)
-            return
-        # A stranger: answered and logged a few times, then only dropped, so
-        # a flood costs us little and cannot be turned against anyone else.
-        if len(self._bad_from) > STRANGERS_REMEMBERED:
-            self._bad_from.clear()
-        count = self._bad_from.get(sender, 0) + 1
-        self._bad_from[sender] = count
-        if count <= BAD_MESSAGES_LOGGED:
-            log.warning("dropped a bad request from %s: %s", sender.hex()[:12], reason)
-            self._send(sender, ErrorReply(f"bad request: {reason}"[:1000]))
+        self._carry_out(self.state.bad_request(sender, reason))
 
-    def _carry_out(self, outcome: Outcome) -> None:
-        self._blocks.extend(outcome.blocks)
+    def _carry_out(self, actions: list[Action]) -> None:
         if self.metrics is not None:
-            self.metrics.count_outcome(outcome, self.state.moved_bytes, self.state.counts.strikes)
-        if self.events is not None or self.feed is not None:
-            for record in self._event_records(outcome):
-                if self.events is not None:
-                    self.events.write(record)
-                if self.feed is not None:
-                    self.feed.publish_event(record)
-        for event in outcome.events:
-            self._publish(event)
-        for target, message in outcome.sends:
-            self._send(target, message)
+            self.metrics.count_actions(actions, self.state.figures())
+        for action in actions:
+            carry_out = CARRY_OUT.get(type(action))
+            if carry_out is None:  # pragma: no cover - a new action without its carrying out
+                raise TypeError(f"no way to carry out {type(action).__name__}")
+            carry_out(self, action)
+
+    def _observe(self, action: Observe) -> None:
+        """An entry for tools: the --events file and the dashboard's
+        /api/events get the same object."""
+        if self.events is None and self.feed is None:
+            return
+        record = event_record(action.kind, **action.fields)
+        if self.events is not None:
+            self.events.write(record)
+        if self.feed is not None:
+            self.feed.publish_event(record)
 
     def _publish(self, event: Event) -> None:
         self.pub.send_multipart([event.TOPIC, encode(event)])
@@ -251,51 +235,6 @@ class TrackerLoop:
             # Gone (EHOSTUNREACH with ROUTER_MANDATORY) or not reading (EAGAIN):
             # the heartbeat expiry deals with a peer that stays away.
             log.info("could not answer %s: %s", target.hex()[:12], exc.strerror)
-
-    def _event_records(self, outcome: Outcome) -> list[dict[str, Any]]:
-        """The outcome of a request as tools see it: the --events file and
-        the dashboard's /api/events get these same objects."""
-        return [*self._block_records(outcome.blocks), *self._published_records(outcome.events)]
-
-    def _block_records(self, blocks: list[Block]) -> list[dict[str, Any]]:
-        records = []
-        for block in blocks:
-            if isinstance(block, Connect):
-                peer = self.state.peers.get(block.peer_id)
-                records.append(event_record(
-                    "join", peer=block.peer_id, endpoint=peer.endpoint if peer else "",
-                    offers=[name for name, _ in block.offers]))
-            elif isinstance(block, Acquired):
-                records.append(event_record(
-                    "chunks", peer=block.peer_id, file=block.name,
-                    chunks=sum(e - s for s, e in block.ranges),
-                    ranges=[list(r) for r in block.ranges]))
-            elif isinstance(block, Disconnect):
-                records.append(event_record("leave", peer=block.peer_id, reason=block.reason,
-                                            received=list(block.received)))
-        return records
-
-    def _published_records(self, events: list[Event]) -> list[dict[str, Any]]:
-        records = []
-        for event in events:
-            if isinstance(event, FileAdded):
-                records.append(event_record(
-                    "file", name=event.file.name, size=event.file.size_bytes,
-                    digest=event.file.digest.hex(), owner=event.owner))
-            elif isinstance(event, FileCompleted):
-                records.append(event_record("complete", peer=event.peer_id, file=event.name))
-            elif isinstance(event, Availability):
-                records.append(event_record("available" if event.available else "lost",
-                                            file=event.name))
-            elif isinstance(event, Excused):
-                records.append(event_record("excused", peer=event.peer_id, file=event.name))
-            elif isinstance(event, ExcuseWithdrawn):
-                records.append(event_record("unexcused", peer=event.peer_id, file=event.name))
-            elif isinstance(event, FileDropped):
-                records.append(event_record("dropped", peer=event.peer_id, file=event.name))
-            elif isinstance(event, FileRemoved):
-                records.append(event_record("removed", file=event.name))
-        return records
 
     def close(self) -> None:
         if self.http is not None:
@@ -314,6 +253,16 @@ class TrackerLoop:
         self.ctx.term()
         self.waker.close()
         self.folder_lock.release()
+
+
+# How each action is carried out.
+CARRY_OUT: dict[type[Action], Callable[[TrackerLoop, Any], None]] = {
+    Send: lambda loop, a: loop._send(a.to, a.message),
+    Publish: lambda loop, a: loop._publish(a.event),
+    Show: lambda loop, a: loop._blocks.append(a.block),
+    Say: lambda _loop, a: log.log(a.level, a.template, *a.args),
+    Observe: TrackerLoop._observe,
+}
 
 
 def _tracker_metrics(feed: DashboardFeed) -> TrackerMetrics | None:
