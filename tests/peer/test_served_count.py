@@ -16,7 +16,7 @@ from tests.swarms.sim import Simulation
 
 
 def sent_by(tracker: TrackerState, peer_id: int) -> int:
-    return tracker.peers[peer_id].outflow.believed_total
+    return tracker.registry.peers[peer_id].outflow.believed_total
 
 
 def test_the_tracker_hears_every_byte_a_lone_source_served() -> None:

@@ -184,8 +184,9 @@ class Departure:
 
     @classmethod
     def of(cls, tracker: TrackerState) -> Departure:
-        return cls({name: r.meta.digest for name, r in tracker.files.items()},
-                   {pid: (set(p.complete), set(p.excused)) for pid, p in tracker.peers.items()})
+        registry = tracker.registry
+        return cls({name: r.meta.digest for name, r in registry.files.items()},
+                   {pid: (set(p.complete), set(p.excused)) for pid, p in registry.peers.items()})
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from swarm.protocol import messages as m
 from swarm.protocol.message_parts import HolderRanges
-from swarm.tracker.state import MAX_HOLDERS_ANSWERED
+from swarm.tracker.queries import MAX_HOLDERS_ANSWERED
 from tests.tracker.helpers import (
     BIG,
     SMALL,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from swarm.protocol import display
 from swarm.protocol import messages as m
+from swarm.tracker.leaving import leave_blockers
 from tests.tracker.helpers import (
     BIG,
     OTHER_SMALL,
@@ -27,12 +28,12 @@ def test_goodbye_waits_until_every_other_peer_holds_my_files() -> None:
     state = new_state()
     join(state, 1, [SMALL])
     join(state, 2)
-    assert state.leave_blockers(1) == ["peer 2 lacks 'small.txt'"]
+    assert leave_blockers(state.registry, 1) == ["peer 2 lacks 'small.txt'"]
     out = send(state, 1, m.Goodbye(False))
-    assert only_reply(out, 1) == m.NotYet(state.seq)
-    assert blocks(out) == [] and events(out) == [] and 1 in state.peers
+    assert only_reply(out, 1) == m.NotYet(state.registry.seq)
+    assert blocks(out) == [] and events(out) == [] and 1 in state.registry.peers
     fetch_whole(state, 2, SMALL)
-    assert state.leave_blockers(1) == []
+    assert leave_blockers(state.registry, 1) == []
     out = send(state, 1, m.Goodbye(False))
     assert only_reply(out, 1) == m.Farewell()
     assert blocks(out) == [display.Disconnect(1, [])]
@@ -42,7 +43,7 @@ def test_goodbye_waits_while_i_lack_an_available_file() -> None:
     state = new_state()
     join(state, 1, [SMALL])
     join(state, 2, [BIG])
-    assert state.leave_blockers(2) == ["peer 1 lacks 'big.bin'", "it lacks 'small.txt'"]
+    assert leave_blockers(state.registry, 2) == ["peer 1 lacks 'big.bin'", "it lacks 'small.txt'"]
     assert isinstance(only_reply(send(state, 2, m.Goodbye(False)), 2), m.NotYet)
 
 
@@ -50,8 +51,8 @@ def test_excused_peer_does_not_block_leaving() -> None:
     state = new_state()
     join(state, 1, [SMALL])
     join(state, 2, [OTHER_SMALL])
-    assert state.leave_blockers(1) == []
-    assert state.leave_blockers(2) == []
+    assert leave_blockers(state.registry, 1) == []
+    assert leave_blockers(state.registry, 2) == []
     assert only_reply(send(state, 1, m.Goodbye(False)), 1) == m.Farewell()
 
 
@@ -59,9 +60,9 @@ def test_forced_goodbye_leaves_regardless() -> None:
     state = new_state()
     join(state, 1, [SMALL])
     join(state, 2)
-    assert state.leave_blockers(1)
+    assert leave_blockers(state.registry, 1)
     assert only_reply(send(state, 1, m.Goodbye(True)), 1) == m.Farewell()
-    assert list(state.peers) == [2]
+    assert list(state.registry.peers) == [2]
 
 # --- telling peers when rules (a) and (b) hold --------------------------------------------
 
@@ -94,11 +95,11 @@ def test_readiness_follows_withdrawals_removals_and_departures() -> None:
     join(state, 3)
     send(state, 3, have(BIG.digest, 0, 10))
     for pid in (1, 2, 3):
-        assert state.readiness.ready(pid) == (not state.leave_blockers(pid))
+        assert state.registry.readiness.ready(pid) == (not leave_blockers(state.registry, pid))
     out = send(state, 3, m.Goodbye(True))  # peer 3 leaves: nobody lacks BIG any more
     assert {p: s.ready for p, s in statuses(out).items()} == {1: True, 2: True}
     send(state, 1, m.Withdraw(BIG.digest, "modified"))
     send(state, 2, m.Withdraw(BIG.digest, "deleted"))  # removed: nobody holds it
-    assert "big.bin" not in state.files
+    assert "big.bin" not in state.registry.files
     for pid in (1, 2):
-        assert state.readiness.ready(pid) and state.leave_blockers(pid) == []
+        assert state.registry.readiness.ready(pid) and leave_blockers(state.registry, pid) == []

@@ -85,8 +85,8 @@ def test_a_peer_that_leaves_takes_its_mapping_and_its_pairs_along() -> None:
     send(state, 2, m.PunchReady(40002), 0.0)
     send(state, 1, m.ReverseRequest(2), 1.0)
     send(state, 2, m.Goodbye(True), 2.0)
-    assert 2 not in state.punches.ports
-    assert state.punches.attempts(1, 2) == 0
+    assert 2 not in state.introductions.punches.ports
+    assert state.introductions.punches.attempts(1, 2) == 0
 
 
 def test_punch_endpoint_keeps_the_host_and_takes_the_punch_port() -> None:

@@ -18,6 +18,8 @@ from swarm.protocol.events import (
 )
 from swarm.protocol.message_parts import PartialOffer
 from swarm.protocol.meta import meta_of_bytes
+from swarm.tracker.leaving import leave_blockers
+from swarm.tracker.queries import snapshot
 from tests.tracker.helpers import (
     BIG,
     EMPTY,
@@ -60,7 +62,8 @@ def test_have_prints_nothing_for_unknown_files_bad_ranges_or_brought_files() -> 
     join(state, 2)
     assert blocks(send(state, 2, have(BIG.digest, 0, 5))) == []
     assert blocks(send(state, 2, have(SMALL.digest, 0, 4))) == []  # SMALL has 3 chunks
-    assert 2 not in state.files["small.txt"].holders or not state.files["small.txt"].holders[2]
+    small = state.registry.files["small.txt"]
+    assert 2 not in small.holders or not small.holders[2]
     assert blocks(send(state, 1, have(SMALL.digest, 0, 3))) == []  # peer 1 brought it
 
 
@@ -70,7 +73,7 @@ def test_complete_records_a_received_file_listed_on_disconnect() -> None:
     join(state, 2, [meta_of_bytes("zeta.txt", b"brought")])
     completed = fetch_whole(state, 2, SMALL)
     assert events_of(completed, FileCompleted) == [
-        FileCompleted(state.peer_seq, 2, "small.txt")]
+        FileCompleted(state.registry.peer_seq, 2, "small.txt")]
     fetch_whole(state, 2, EMPTY)
     fetch_whole(state, 2, BIG)
     out = send(state, 2, m.Goodbye(True))
@@ -79,7 +82,7 @@ def test_complete_records_a_received_file_listed_on_disconnect() -> None:
     assert blocks(out) == [display.Disconnect(2, ["big.bin", "empty", "small.txt"])]
     assert events_of(out, PeerLeft) == [PeerLeft(events(out)[0].seq, 2)]
     # zeta.txt had no other holder: leaving makes it unavailable.
-    assert events_of(out, Availability) == [Availability(state.seq, "zeta.txt", False)]
+    assert events_of(out, Availability) == [Availability(state.registry.seq, "zeta.txt", False)]
 
 
 def test_complete_before_every_chunk_is_reported_is_refused() -> None:
@@ -90,7 +93,7 @@ def test_complete_before_every_chunk_is_reported_is_refused() -> None:
     out = send(state, 2, m.Complete(BIG.digest))
     assert isinstance(only_reply(out, 2), m.ErrorReply)
     assert events(out) == []
-    assert "big.bin" not in state.peers[2].complete
+    assert "big.bin" not in state.registry.peers[2].complete
     assert isinstance(only_reply(send(state, 2, m.Complete(SMALL.digest)), 2), m.ErrorReply)
 
 
@@ -115,7 +118,7 @@ def test_offer_after_join_adds_a_file_once_and_refuses_a_conflict() -> None:
 def test_same_name_other_content_is_refused_and_excused() -> None:
     state = new_state()
     join(state, 1, [SMALL])
-    before = state.snapshot().files
+    before = snapshot(state.registry).files
     out = join(state, 2, [OTHER_SMALL])
     welcome = only_reply(out, 2)
     assert isinstance(welcome, m.Welcome)
@@ -126,11 +129,11 @@ def test_same_name_other_content_is_refused_and_excused() -> None:
     ]
     assert blocks(out) == [display.Connect(2, [])]
     # Nothing of the first file changes.
-    assert state.files["small.txt"].meta == SMALL
-    assert list(state.files["small.txt"].holders) == [1]
-    assert state.snapshot().files == before
-    assert state.peers[2].excused == {"small.txt"}
-    assert OTHER_SMALL.digest not in state.by_digest
+    assert state.registry.files["small.txt"].meta == SMALL
+    assert list(state.registry.files["small.txt"].holders) == [1]
+    assert snapshot(state.registry).files == before
+    assert state.registry.peers[2].excused == {"small.txt"}
+    assert OTHER_SMALL.digest not in state.registry.by_digest
 
 
 def test_same_name_same_content_is_a_second_source() -> None:
@@ -138,9 +141,9 @@ def test_same_name_same_content_is_a_second_source() -> None:
     join(state, 1, [SMALL])
     out = join(state, 2, [SMALL])
     assert [type(e) for e in events(out)] == [PeerJoined, FileCompleted]
-    assert events_of(out, FileCompleted) == [FileCompleted(state.peer_seq, 2, "small.txt")]
+    assert events_of(out, FileCompleted) == [FileCompleted(state.registry.peer_seq, 2, "small.txt")]
     assert blocks(out) == [display.Connect(2, [("small.txt", 3)])]
-    assert sorted(state.files["small.txt"].holders) == [1, 2]
+    assert sorted(state.registry.files["small.txt"].holders) == [1, 2]
 
 
 # --- availability -------------------------------------------------------------------------
@@ -153,14 +156,14 @@ def test_file_unavailable_when_its_only_holder_leaves_and_back_with_a_partial() 
     left = send(state, 1, m.Goodbye(True))
     lost = sorted((e.name, e.available) for e in events_of(left, Availability))
     assert lost == [("big.bin", False), ("empty", False)]
-    assert state.available_names() == []
+    assert state.registry.available_names() == []
     # A partial that does not cover the file changes nothing.
     part = join(state, 3, partials=[PartialOffer(BIG, (0, 64))])
     assert events_of(part, Availability) == []
     back = join(state, 4, partials=[PartialOffer(BIG, (0, 10, 64, 130))])
     # Peers 3 and 4 together cover every chunk again.
-    assert events_of(back, Availability) == [Availability(state.seq, "big.bin", True)]
-    assert state.available_names() == ["big.bin"]
+    assert events_of(back, Availability) == [Availability(state.registry.seq, "big.bin", True)]
+    assert state.registry.available_names() == ["big.bin"]
 
 
 def test_partial_offer_of_a_new_file_starts_unavailable() -> None:
@@ -169,7 +172,7 @@ def test_partial_offer_of_a_new_file_starts_unavailable() -> None:
     added = events_of(out, FileAdded)
     assert len(added) == 1 and not added[0].file.available
     assert blocks(out) == [display.Connect(1, [])]  # partials are not offers
-    assert state.available_names() == []
+    assert state.registry.available_names() == []
 
 # --- peers that cannot hold a file, and files withdrawn ---------------------------------
 
@@ -180,11 +183,11 @@ def test_a_peer_that_cannot_hold_a_file_is_excused_until_it_can() -> None:
     join(state, 2)
     out = send(state, 2, m.CannotHold("big.bin", "a folder has that name in its Shared folder"))
     assert [(e.peer_id, e.name) for e in events_of(out, Excused)] == [(2, "big.bin")]
-    assert state.leave_blockers(1) == []  # nobody waits for it
+    assert leave_blockers(state.registry, 1) == []  # nobody waits for it
     assert events(send(state, 2, m.CannotHold("big.bin", "again"))) == []  # said once
     out = send(state, 2, m.CanHoldAgain("big.bin"))
     assert [(e.peer_id, e.name) for e in events_of(out, ExcuseWithdrawn)] == [(2, "big.bin")]
-    assert state.leave_blockers(1) == ["peer 2 lacks 'big.bin'"]
+    assert leave_blockers(state.registry, 1) == ["peer 2 lacks 'big.bin'"]
     assert events(send(state, 2, m.CanHoldAgain("big.bin"))) == []
     # An excuse for a name the swarm does not have changes nothing.
     assert events(send(state, 2, m.CannotHold("nothing.bin", "why"))) == []
@@ -198,15 +201,15 @@ def test_a_withdrawn_file_that_others_cover_stays() -> None:
     out = send(state, 1, m.Withdraw(BIG.digest, "modified"))
     assert [(e.peer_id, e.name) for e in events_of(out, FileDropped)] == [(1, "big.bin")]
     assert events_of(out, FileRemoved) == []
-    assert state.files["big.bin"].available
-    assert list(state.files["big.bin"].holders) == [2]
-    assert "big.bin" not in state.peers[1].complete
+    assert state.registry.files["big.bin"].available
+    assert list(state.registry.files["big.bin"].holders) == [2]
+    assert "big.bin" not in state.registry.peers[1].complete
     # Peer 1 now lacks it like any peer; its new content is a conflict.
-    assert "peer 1 lacks 'big.bin'" in state.leave_blockers(2)
+    assert "peer 1 lacks 'big.bin'" in leave_blockers(state.registry, 2)
     changed = meta_of_bytes("big.bin", b"new content")
     refused = only_reply(send(state, 1, m.Offer((changed,))), 1)
     assert isinstance(refused, m.Refused)
-    assert "big.bin" in state.peers[1].excused
+    assert "big.bin" in state.registry.peers[1].excused
 
 
 def test_a_withdrawn_file_nobody_else_covers_is_removed_and_its_name_freed() -> None:
@@ -216,19 +219,19 @@ def test_a_withdrawn_file_nobody_else_covers_is_removed_and_its_name_freed() -> 
     send(state, 2, have(BIG.digest, 0, 64))  # half of it: not enough to go on with
     out = send(state, 1, m.Withdraw(BIG.digest, "deleted"))
     assert [type(e) for e in events(out)] == [FileDropped, FileRemoved]
-    assert "big.bin" not in state.files and BIG.digest not in state.by_digest
-    assert state.snapshot().files == ()
-    assert state.leave_blockers(1) == [] and state.leave_blockers(2) == []
+    assert "big.bin" not in state.registry.files and BIG.digest not in state.registry.by_digest
+    assert snapshot(state.registry).files == ()
+    assert leave_blockers(state.registry, 1) == [] and leave_blockers(state.registry, 2) == []
     # Reports that were on their way are dropped quietly, not held against
     # the sender; a partial copy of the removed version does not bring it back.
     late = send(state, 2, have(BIG.digest, 64, 130))
     assert sends(late) == [] and blocks(late) == []
-    assert state.peers[2].strikes == 0
+    assert state.registry.peers[2].strikes == 0
     assert sends(send(state, 2, m.Complete(BIG.digest))) == []
     assert only_reply(send(state, 2, m.HoldersQuery(BIG.digest, 0, 0)), 2) == m.Holders(
         BIG.digest, ())
     join(state, 3, partials=[PartialOffer(BIG, (0, 64))])
-    assert "big.bin" not in state.files
+    assert "big.bin" not in state.registry.files
     # The name is free: new content under it is a new file.
     changed = meta_of_bytes("big.bin", b"new content")
     out = send(state, 1, m.Offer((changed,)))
@@ -241,4 +244,4 @@ def test_a_withdrawal_of_a_file_not_held_changes_nothing() -> None:
     join(state, 2)
     assert events(send(state, 2, m.Withdraw(BIG.digest, "modified"))) == []
     assert events(send(state, 2, m.Withdraw(SMALL.digest, "modified"))) == []
-    assert state.peers[2].strikes == 0
+    assert state.registry.peers[2].strikes == 0

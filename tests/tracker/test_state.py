@@ -14,6 +14,7 @@ from swarm.protocol.events import (
     PeerLeft,
 )
 from swarm.protocol.output import Action, Level, Say
+from swarm.tracker.queries import snapshot
 from tests.tracker.helpers import (
     ADDRESS,
     BIG,
@@ -44,11 +45,11 @@ def test_join_assigns_ids_in_order_and_welcomes_with_a_snapshot() -> None:
         assert isinstance(welcome, m.Welcome)
         assert welcome.peer_id == peer
         assert welcome.refused == ()
-        assert welcome.snapshot.seq == state.seq
-    assert state.peers[2].endpoint == "tcp://127.0.0.1:5002"
+        assert welcome.snapshot.seq == state.registry.seq
+    assert state.registry.peers[2].endpoint == "tcp://127.0.0.1:5002"
     # Joining again from the same socket is an error, not a fourth peer.
     assert isinstance(only_reply(join(state, 1), 1), m.ErrorReply)
-    assert list(state.peers) == [1, 2, 3]
+    assert list(state.registry.peers) == [1, 2, 3]
 
 
 def test_join_prints_connect_with_offers_sorted_and_chunk_counts() -> None:
@@ -60,7 +61,7 @@ def test_join_prints_connect_with_offers_sorted_and_chunk_counts() -> None:
     names = [f.name for f in welcome.snapshot.files]
     assert names == ["big.bin", "empty", "small.txt"]
     assert all(f.available for f in welcome.snapshot.files)
-    assert state.peers[1].complete == {"big.bin", "empty", "small.txt"}
+    assert state.registry.peers[1].complete == {"big.bin", "empty", "small.txt"}
 
 
 def test_join_without_files_offers_nothing() -> None:
@@ -73,7 +74,7 @@ def test_empty_file_is_shared_and_available() -> None:
     state = new_state()
     out = join(state, 1, [EMPTY])
     assert [type(e) for e in events(out)] == [PeerJoined, FileAdded, FileCompleted]
-    assert state.available_names() == ["empty"]
+    assert state.registry.available_names() == ["empty"]
 
 
 def test_events_are_numbered_without_gaps_across_calls() -> None:
@@ -88,7 +89,7 @@ def test_events_are_numbered_without_gaps_across_calls() -> None:
         send(state, 1, m.Goodbye(True)),
         state.expire(100.0),
     ]
-    for topic, last in ((FILE_TOPIC, state.seq), (PEER_TOPIC, state.peer_seq)):
+    for topic, last in ((FILE_TOPIC, state.registry.seq), (PEER_TOPIC, state.registry.peer_seq)):
         seqs = [e.seq for out in outcomes for e in events(out) if topic == e.TOPIC]
         assert seqs == list(range(1, len(seqs) + 1)), topic
         assert last == len(seqs)
@@ -106,11 +107,11 @@ def test_meta_query_sync_request_and_heartbeat_replies() -> None:
     join(state, 1, [BIG])
     assert only_reply(send(state, 1, m.MetaQuery(BIG.digest)), 1) == m.MetaReply(BIG)
     assert isinstance(only_reply(send(state, 1, m.MetaQuery(SMALL.digest)), 1), m.ErrorReply)
-    snapshot = only_reply(send(state, 1, m.SyncRequest()), 1)
-    assert snapshot == state.snapshot()
+    answer = only_reply(send(state, 1, m.SyncRequest()), 1)
+    assert answer == snapshot(state.registry)
     # One file event (big.bin added): what peers follow; the peer topic has two.
-    assert isinstance(snapshot, m.Snapshot) and snapshot.seq == state.seq == 1
-    assert state.peer_seq == 2
+    assert isinstance(answer, m.Snapshot) and answer.seq == state.registry.seq == 1
+    assert state.registry.peer_seq == 2
     assert only_reply(send(state, 1, m.Heartbeat()), 1) == m.Pong(1)
 
 
@@ -118,7 +119,7 @@ def test_unknown_sender_is_asked_to_rejoin() -> None:
     state = new_state()
     for message in (m.Heartbeat(), m.Have(()), m.Goodbye(False), m.Complete(SMALL.digest)):
         assert only_reply(send(state, 7, message), 7) == m.Rejoin()
-    assert state.peers == {} and state.seq == 0
+    assert state.registry.peers == {} and state.registry.seq == 0
 
 
 def test_peer_only_message_is_answered_with_an_error() -> None:
@@ -137,7 +138,7 @@ def test_listing_shows_complete_and_partial_holders() -> None:
     [(target, listing)] = sends(state.handle(b"tool", m.ListQuery(), ADDRESS, 0.0))
     assert target == b"tool"
     assert isinstance(listing, m.Listing)
-    assert listing.seq == state.seq
+    assert listing.seq == state.registry.seq
     assert [p.peer_id for p in listing.peers] == [1, 2]
     by_name = {f.summary.name: f for f in listing.files}
     assert list(by_name) == ["big.bin", "small.txt"]
@@ -178,7 +179,7 @@ def test_silent_peer_expires_with_disconnect_and_peer_left() -> None:
     out = state.expire(3.5)
     assert blocks(out) == [display.Disconnect(1, [], "expired")]
     assert [e.peer_id for e in events_of(out, PeerLeft)] == [1]
-    assert list(state.peers) == [2]
+    assert list(state.registry.peers) == [2]
     assert state.next_expiry_s() == 2.0 + EXPIRY_S
     later = state.expire(5.5)
     assert blocks(later) == [display.Disconnect(2, ["small.txt"], "expired")]

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from swarm.protocol import display
 from swarm.protocol import messages as m
-from swarm.tracker.state import BAD_REQUESTS_ANSWERED, STRIKES_LOGGED, STRIKES_TO_EXPEL
+from swarm.tracker.queries import snapshot
+from swarm.tracker.registry import STRIKES_LOGGED, STRIKES_TO_EXPEL
+from swarm.tracker.state import BAD_REQUESTS_ANSWERED
 from tests.tracker.helpers import (
     BIG,
     SMALL,
@@ -29,11 +31,11 @@ def test_every_strike_against_a_peer_is_counted_across_peers_and_past_expulsion(
     join(state, 2)
     assert state.figures().strikes == 0
     send(state, 2, have(SMALL.digest, 0, 1))  # chunks of a file the swarm does not have
-    send(state, 1, m.Welcome(1, state.snapshot(), ()))  # not a request a tracker takes
+    send(state, 1, m.Welcome(1, snapshot(state.registry), ()))  # not a request a tracker takes
     assert state.figures().strikes == 2
     for _ in range(STRIKES_TO_EXPEL - 1):
         send(state, 2, have(SMALL.digest, 0, 1))
-    assert 2 not in state.peers
+    assert 2 not in state.registry.peers
     assert state.figures().strikes == STRIKES_TO_EXPEL + 1  # the expelled peer's strikes stay
 
 
@@ -63,7 +65,7 @@ def test_a_strike_is_answered_and_said_until_the_peer_is_expelled() -> None:
     out = send(state, 1, m.Pong(1))
     assert said(out) == [f"peer 1 expelled after {STRIKES_TO_EXPEL} bad requests"]
     assert blocks(out) == [display.Disconnect(1, [], "expelled")]
-    assert state.peers == {}
+    assert state.registry.peers == {}
 
 
 def test_an_undecodable_request_from_a_peer_is_a_strike_and_tells_the_others() -> None:

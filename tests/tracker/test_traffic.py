@@ -65,7 +65,7 @@ def test_a_count_that_goes_backwards_or_leaps_is_not_believed() -> None:
     after = traffic_at(state, 5.0)[1]
     assert after.sent_bytes == 701_000
     assert after.send_bytes_s < 1_000_000
-    assert state.peers[1].strikes == 0
+    assert state.registry.peers[1].strikes == 0
 
 
 def test_bytes_moved_sums_every_verified_report_and_outlives_the_peers() -> None:

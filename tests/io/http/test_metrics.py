@@ -16,7 +16,8 @@ from swarm.protocol import messages as m
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
 from swarm.protocol.output import Action
 from swarm.tools.report import status_json
-from swarm.tracker.state import STRIKES_TO_EXPEL, TrackerState
+from swarm.tracker.registry import STRIKES_TO_EXPEL
+from swarm.tracker.state import TrackerState
 from tests.tracker.helpers import (
     BIG,
     EXPIRY_S,
@@ -193,10 +194,10 @@ def test_strikes_expulsions_and_expiries() -> None:
     assert value(scrape(metrics), "swarm_strikes_total") == 1
     for _ in range(STRIKES_TO_EXPEL - 1):
         carry_out(metrics, state, send(state, 3, have(SMALL.digest, 0, 1)))
-    assert 3 not in state.peers
+    assert 3 not in state.registry.peers
     carry_out(metrics, state, send(state, 1, m.Heartbeat(), EXPIRY_S))
     carry_out(metrics, state, state.expire(EXPIRY_S + 0.5))
-    assert list(state.peers) == [1]
+    assert list(state.registry.peers) == [1]
     families = scrape(metrics)
     assert value(families, "swarm_strikes_total") == STRIKES_TO_EXPEL
     assert value(families, "swarm_expulsions_total") == 1
