@@ -375,15 +375,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def wanted_files(listing: Any, keys: list[str]) -> dict[str, bytes]:
     """The files a get names (NAME or digest prefix, as `swarm who` reads
-    them), name -> digest; report.FileNotFound for one unknown, ambiguous,
+    them), name -> digest; FileNotFound for one unknown, ambiguous,
     or not available (no living peer holds all of it)."""
-    from swarm.tools import report
+    from swarm.tracker.listing_json import FileNotFound, find_file
 
     wanted = {}
     for key in keys:
-        found = report.find_file(listing, key).summary
+        found = find_file(listing, key).summary
         if not found.available:
-            raise report.FileNotFound(f"{found.name!r} is not available: no living peer "
+            raise FileNotFound(f"{found.name!r} is not available: no living peer "
                                       "holds all of it")
         wanted[found.name] = found.digest
     return wanted
@@ -393,7 +393,7 @@ def _get(settings: Settings, args: argparse.Namespace) -> int:
     from swarm.io.common.curve import keys_from as curve_keys
     from swarm.io.peer.one_shot import run_get
     from swarm.tools.client import TrackerClient, TrackerQueryError
-    from swarm.tools.report import FileNotFound
+    from swarm.tracker.listing_json import FileNotFound
 
     try:
         with TrackerClient(args.host, args.port, args.timeout_s,
@@ -461,23 +461,24 @@ def _query(command: str, args: argparse.Namespace) -> int:
     from swarm.io.common.curve import keys_from as curve_keys
     from swarm.tools import report
     from swarm.tools.client import TrackerClient, TrackerQueryError
+    from swarm.tracker import listing_json
 
     try:
         with TrackerClient(args.host, args.port, args.timeout_s,
                            curve_keys(args.settings.key)) as client:
             if command == "ls":
                 listing = client.listing()
-                _emit(report.ls_json(listing) if args.json else report.ls_table(listing),
+                _emit(listing_json.ls_json(listing) if args.json else report.ls_table(listing),
                       args.json)
                 return EXIT_OK
             if command == "who":
                 listing = client.listing()
                 try:
-                    found = report.find_file(listing, args.file)
-                except report.FileNotFound as exc:
+                    found = listing_json.find_file(listing, args.file)
+                except listing_json.FileNotFound as exc:
                     print(f"swarm: {exc}", file=sys.stderr)
                     return EXIT_FAILURE
-                _emit(report.who_json(listing, found) if args.json
+                _emit(listing_json.who_json(listing, found) if args.json
                       else report.who_table(listing, found), args.json)
                 return EXIT_OK
             return _status(client, args)
@@ -513,11 +514,12 @@ def _status(client: Any, args: argparse.Namespace) -> int:
     import shutil
 
     from swarm.tools import report
+    from swarm.tracker.listing_json import status_json
 
     live = sys.stdout.isatty() and not args.json and not args.once
     try:
         while True:
-            status = report.status_json(client.listing())
+            status = status_json(client.listing())
             if args.json:
                 _emit(status | {"time": time.time()}, True)
             else:

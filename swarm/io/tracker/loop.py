@@ -35,6 +35,7 @@ from swarm.protocol.fields import TOKEN_BYTES, ProtocolError
 from swarm.protocol.messages import Message
 from swarm.protocol.output import Action, Observe, Say, Show
 from swarm.tracker.actions import Publish, Send
+from swarm.tracker.listing_json import status_json
 from swarm.tracker.state import TrackerState
 
 if TYPE_CHECKING:
@@ -178,8 +179,6 @@ class TrackerLoop:
     def _publish_status(self) -> None:
         """What /api/status serves: `swarm status --json`'s object, built
         only while somebody reads it."""
-        from swarm.tools.report import status_json
-
         assert self.feed is not None
         status = status_json(self.state.listing(monotonic()))
         self.feed.publish_status(status | {"time": time.time()})

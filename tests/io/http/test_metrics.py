@@ -15,7 +15,7 @@ from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
 from swarm.protocol.output import Action
-from swarm.tools.report import status_json
+from swarm.tracker.listing_json import status_json
 from swarm.tracker.registry import STRIKES_TO_EXPEL
 from swarm.tracker.state import TrackerState
 from tests.tracker.helpers import (
