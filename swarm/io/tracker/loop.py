@@ -22,7 +22,7 @@ import zmq
 from swarm.config import Settings
 from swarm.io.common.address_echo import AddressEcho
 from swarm.io.common.curve import http_token, keys_from, make_server, start_authenticator
-from swarm.io.common.event_log import EventLogHandler, event_record, open_event_log
+from swarm.io.common.event_log import EventLogHandler, log_entry, open_event_log
 from swarm.io.common.process_limits import AcceptWatch, peers_within, raise_open_file_limit
 from swarm.io.common.stdout import StdoutWriter
 from swarm.io.common.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
@@ -162,7 +162,7 @@ class TrackerLoop:
                                       http_token(self.settings.key),
                                       self.metrics.render if self.metrics else None)
         # Warnings and errors (refused offers, expiries) show among the page's events.
-        self._feed_log = EventLogHandler(self.feed.publish_event)
+        self._feed_log = EventLogHandler(self.feed.publish_entry)
         logging.getLogger().addHandler(self._feed_log)
         sys.stderr.write(f"dashboard at {self.http.url} (status at /api/status, events at "
                          f"/api/events, metrics at /metrics)\n")
@@ -218,11 +218,11 @@ class TrackerLoop:
         /api/events get the same object."""
         if self.events is None and self.feed is None:
             return
-        record = event_record(action.kind, **action.fields)
+        entry = log_entry(action.kind, **action.fields)
         if self.events is not None:
-            self.events.write(record)
+            self.events.write(entry)
         if self.feed is not None:
-            self.feed.publish_event(record)
+            self.feed.publish_entry(entry)
 
     def _publish(self, event: Event) -> None:
         self.pub.send_multipart([event.TOPIC, encode(event)])
