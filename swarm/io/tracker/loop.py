@@ -49,6 +49,7 @@ EXIT_FOLDER_TAKEN = 2  # another tracker serves from this folder's port.txt
 EXIT_NO_DASHBOARD = 1  # --http asked for an address it cannot have (taken, not ours)
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
 FDS_PER_PEER = 2  # its request connection and its event connection
+MAX_WAIT_S = 1.0  # a pass waits at most this long, deadline or not: a net under a missed wake
 
 
 def bind_spec(address: str) -> str:
@@ -57,7 +58,12 @@ def bind_spec(address: str) -> str:
 
 
 class TrackerLoop:
-    def __init__(self, settings: Settings, workdir: Path, events: Path | None = None) -> None:
+    """Made, it holds its folder and has bound its sockets; ``run`` serves
+    until a signal.  Tests drive it pass by pass instead: ``watch``, then
+    ``run_once`` as often as they like, then ``close``."""
+
+    def __init__(self, settings: Settings, workdir: Path, events: Path | None = None,
+                 writer: StdoutWriter | None = None) -> None:
         self.settings = settings
         self.workdir = workdir
         # Before anything is bound or written: a second tracker in this
@@ -88,10 +94,12 @@ class TrackerLoop:
         echo_ports = self.echo.ports
         self.state = TrackerState(self.pub_port, settings.expiry_s,
                                   lambda: os.urandom(TOKEN_BYTES), random.Random(), echo_ports)
-        self.writer = StdoutWriter()
+        self.writer = writer if writer is not None else StdoutWriter()
         self.waker = Waker()
         self._blocks: list[Block] = []  # stdout blocks of the current pass
-        self.accepts: AcceptWatch | None = None  # made with the poller, in run
+        self._poller: zmq.Poller | None = None  # made by watch
+        self.accepts: AcceptWatch | None = None  # made with the poller
+        self._take_request = self._on_request
         # The dashboard (--http): its feed, the metrics it serves, its server.
         self.feed: DashboardFeed | None = None
         self.metrics: TrackerMetrics | None = None
@@ -112,34 +120,46 @@ class TrackerLoop:
                 return EXIT_NO_DASHBOARD
         log.info("open-file limit %d: room for about %d peers", self.fd_limit,
                  peers_within(self.fd_limit, FDS_PER_PEER))
-        poller = zmq.Poller()
+        self.watch()
+        try:
+            while not self.waker.stop_requested:
+                self.run_once()
+        finally:
+            self.close()
+        log.info("tracker stopped by signal %s", self.waker.stop_signal)
+        return 0
+
+    def watch(self) -> None:
+        """What a pass waits on: requests, the waker, the address echoes,
+        connections refused for want of descriptors."""
+        poller = self._poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.waker.read_fd, zmq.POLLIN)
         self.echo.watch(poller)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
                                    self.fd_limit, FDS_PER_PEER, poller)
         # Requests are timed only for the metrics: without them, not a clock read more.
-        on_request = self._on_request if self.metrics is None else self._on_request_timed
-        try:
-            while not self.waker.stop_requested:
-                now = monotonic()
-                ready = dict(poller.poll(timeout_ms(self._next_deadline_s(), now)))
-                self.waker.drain()
-                now = monotonic()
-                for monitor in self.accepts.monitors:
-                    if monitor in ready:
-                        self.accepts.check(monitor, now)
-                self.echo.serve(ready, now)
-                self._blocks = []
-                receive_all(self.router, on_request)
-                self._carry_out(self.state.expire(monotonic()))
-                self.writer.write(self._blocks)
-                if self.feed is not None and self.feed.status_due():
-                    self._publish_status()
-        finally:
-            self.close()
-        log.info("tracker stopped by signal %s", self.waker.stop_signal)
-        return 0
+        self._take_request = self._on_request if self.metrics is None else self._on_request_timed
+
+    def run_once(self, max_wait_s: float = MAX_WAIT_S) -> None:
+        """One pass: wait for something to arrive or the next deadline (at
+        most ``max_wait_s``), hand every waiting request to the state, run
+        the expiry, write the pass's stdout blocks in one write."""
+        assert self._poller is not None and self.accepts is not None, "watch() first"
+        now = monotonic()
+        ready = dict(self._poller.poll(timeout_ms(self._next_deadline_s(), now, max_wait_s)))
+        self.waker.drain()
+        now = monotonic()
+        for monitor in self.accepts.monitors:
+            if monitor in ready:
+                self.accepts.check(monitor, now)
+        self.echo.serve(ready, now)
+        self._blocks = []
+        receive_all(self.router, self._take_request)
+        self._carry_out(self.state.expire(monotonic()))
+        self.writer.write(self._blocks)
+        if self.feed is not None and self.feed.status_due():
+            self._publish_status()
 
     def _say_where(self, port_path: Path) -> None:
         """Where to reach this tracker, whatever the log level: a person
