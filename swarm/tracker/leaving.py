@@ -36,7 +36,7 @@ class Leaving:
                 reason = readiness.blocker(pid)[:MAX_REASON]
                 self.out.put(Send(peer.sender, LeaveStatus(ready, reason)))
 
-    def answer(self, peer: PeerRecord) -> None:
+    def answer_query(self, peer: PeerRecord) -> None:
         """A peer asks whether it may leave."""
         ready = self.registry.readiness.ready(peer.peer_id)
         peer.told_ready = ready

@@ -253,5 +253,5 @@ PEER_REQUESTS: dict[type[Message], PeerRequest] = {
     CanHoldAgain: lambda t, peer, m, _now: t.registry.unexcuse(peer, m.name),
     Withdraw: lambda t, peer, m, _now: t.registry.withdraw(peer, m.digest, m.reason),
     Goodbye: lambda t, peer, m, _now: t.leaving.goodbye(peer, m),
-    LeaveQuery: lambda t, peer, _m, _now: t.leaving.answer(peer),
+    LeaveQuery: lambda t, peer, _m, _now: t.leaving.answer_query(peer),
 }

@@ -225,6 +225,10 @@ class TrackerLoop:
         self._carry_out(self.state.bad_request(sender, reason))
 
     def _carry_out(self, actions: list[Action]) -> None:
+        """The actions of one call of the state, in the order it decided
+        them.  A reply that carries an event number (a Welcome, a Pong) is
+        decided after the events of its request, so it never goes out
+        before them: a peer that compares the two sees no false gap."""
         if self.metrics is not None:
             self.metrics.count_actions(actions, self.state.figures())
         for action in actions:
