@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import logging
 
+from swarm.protocol.messages import PUNCH_ATTEMPTS
 from swarm.protocol.record import Record
 
 log = logging.getLogger("swarm.peer")
 
-# Per pair of peers, on both sides (the tracker punches a pair at most this
-# often; a peer asks again at most this often less one).
-PUNCH_ATTEMPTS = 3
 RETRY_BACKOFF_S = (1.0, 2.0)  # after the first and second failed punch of a peer
 
 

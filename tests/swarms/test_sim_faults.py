@@ -317,7 +317,7 @@ def apply_fault(sim: Simulation, current: list[SimPeer], fault: Fault) -> None:
         name = rng.choice(sorted(store.shared))
         sim.edit(peer, name, content_of(100 + fault.seed % 50) if fault.kind == "edit" else None)
     elif fault.kind == "take_name":
-        lacking = sorted(set(sim.tracker.files) - set(store.shared))
+        lacking = sorted(set(sim.tracker.registry.files) - set(store.shared))
         if lacking:
             store.blocked[rng.choice(lacking)] = rng.choice(("a folder", "a symbolic link"))
     elif fault.kind == "restart":
