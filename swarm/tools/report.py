@@ -130,7 +130,7 @@ def who_table(listing: Listing, file: FileListing) -> str:
 #
 # One schema, for `swarm status --json` and anything that shows it: sizes in
 # bytes, rates in bytes/s, times left in seconds (null when unknown: nothing
-# is arriving, or the file is lost).  README "swarm status" documents it.
+# is arriving, or the file is lost).  docs/guide/watching.md documents it.
 
 
 def bytes_held(listing: Listing) -> dict[int, int]:
