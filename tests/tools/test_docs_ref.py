@@ -16,6 +16,8 @@ from swarm.protocol.codec import decode, encode_frames
 from swarm.protocol.messages import PROTOCOL_VERSION
 from swarm.tools import docs_ref
 
+README = docs_ref.DOCS.parent / "README.md"
+
 
 def page(name: str) -> str:
     return (docs_ref.DOCS / docs_ref.SECTIONS[name][0]).read_text(encoding="utf-8")
@@ -156,3 +158,14 @@ def test_every_metric_a_scrape_shows_is_in_the_metrics_reference() -> None:
     assert {name.removesuffix("_total") for name in listed} == scraped
     assert len(listed) == 19
 
+
+# --- the README points into the docs ------------------------------------------
+
+
+def test_the_readme_stays_short_and_its_links_lead_somewhere() -> None:
+    text = README.read_text(encoding="utf-8")
+    assert len(text.encode("utf-8")) <= 12 * 1024
+    targets = re.findall(r"\]\((?!https?://|#)([^)#\s]+)", text)
+    assert targets, "the README links into the docs"
+    for target in targets:
+        assert (README.parent / target).exists(), f"README links to a missing {target}"
