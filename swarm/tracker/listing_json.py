@@ -1,9 +1,9 @@
 """The tracker's Listing as JSON objects (sans-IO): what `swarm ls`, `swarm
 who` and `swarm status` print with --json, and the dashboard serves at
 /api/status -- one schema: sizes in bytes, rates in bytes/s, times left in
-seconds (null when unknown: nothing is arriving, or the file is lost); README
-"swarm status" documents it.  With them, the lookup of a file by name or
-digest prefix that `who` and `get` share.  The tables for people are
+seconds (null when unknown: nothing is arriving, or the file is lost);
+docs/guide/watching.md documents it.  With them, the lookup of a file by
+name or digest prefix that `who` and `get` share.  The tables for people are
 ``swarm.tools.report``'s."""
 
 from __future__ import annotations
