@@ -8,7 +8,7 @@ Each section sits in a page of docs/ between two marker lines (HTML
 comments, invisible on the site), so a page can be part prose, part
 generated.  They come from public entry points only:
 
-    cli       docs/reference/cli.md       swarm.cli.build_parser(): every command, argument, option
+    cli       docs/reference/cli.md       swarm.cli.parser.build_parser()
     settings  docs/reference/settings.md  swarm.config.Settings and SETTING_HELP, the env prefix
     wire      docs/protocol.md            swarm.protocol.catalogue and PROTOCOL_VERSION
     metrics   docs/reference/metrics.md   the tracker's registry (swarm.io.http.metrics)
