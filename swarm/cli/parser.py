@@ -238,7 +238,7 @@ def _add_local_commands(commands: Any) -> None:
     digest = _command(commands, "digest", "print the swarm digest of local files",
                       "  swarm digest Shared/report.pdf")
     digest.add_argument("files", nargs="+", type=Path, metavar="FILE",
-                        help="local files, each printed as DIGEST  NAME")
+                        help="local files, each printed as DIGEST  PATH")
 
     keygen = _command(commands, "keygen", "print a new swarm key",
                       "  swarm keygen > swarm.key && chmod 600 swarm.key\n"
