@@ -6,7 +6,8 @@ What tools follow (the ``--events`` file and the dashboard's
 the state showed on stdout and published: the entries of its blocks first
 (a peer's join before the files it brought), then those of its events.
 
-- from the blocks: join, chunks, leave;
+- from the blocks: join, chunks (``brought``: kept from the peer's earlier
+  run, shown as it joins), leave;
 - from the events: file, complete, available, lost, excused, unexcused,
   dropped, removed (a peer's joining and leaving are told by its blocks).
 
@@ -61,7 +62,8 @@ def _block_entry(block: Block, peers: Mapping[int, HasEndpoint]) -> Observe | No
     if isinstance(block, Acquired):
         return Observe("chunks", {"peer": block.peer_id, "file": block.name,
                                   "chunks": sum(e - s for s, e in block.ranges),
-                                  "ranges": [list(r) for r in block.ranges]})
+                                  "ranges": [list(r) for r in block.ranges],
+                                  "brought": block.brought})
     if isinstance(block, Connect):
         peer = peers.get(block.peer_id)
         return Observe("join", {"peer": block.peer_id,

@@ -160,14 +160,26 @@ class Registry:
 
     def take_partial(self, peer: PeerRecord, meta: FileMeta,
                      ranges: list[tuple[int, int]]) -> None:
-        """Chunks a joining peer kept from an earlier run."""
+        """Chunks a joining peer kept from an earlier run (a partial of its
+        Join), shown as its ACQUIRED lines: a peer restarted in the same
+        folder is a new peer that brings data with it, and each id's CONNECT
+        offers and ACQUIRED lines are what it holds.  The join shows them
+        after its CONNECT block.
+
+        Believed as they come, unlike a Have report's chunks that no peer
+        ever had: they are pieces the peer verified against the file's
+        hashes as it started, and when the tracker itself has restarted they
+        are all the swarm has of the file (an offer of a whole file is
+        believed the same way)."""
         record = self.files.get(meta.name)
         if record is not None and record.meta.digest != meta.digest:
             self.out.warning("peer %d: partial %r has other content than the swarm's; ignored",
                              peer.peer_id, meta.name)
             return
         if record is None:
-            if meta.digest in self.by_digest or meta.digest in self.removed_digests:
+            if meta.digest in self.removed_digests:
+                self.out.info("peer %d: partial %r is of a file removed from the swarm; "
+                              "ignored", peer.peer_id, meta.name)
                 return
             record = FileRecord(meta, available=False)
             self.files[meta.name] = record
@@ -175,10 +187,15 @@ class Registry:
             self.readiness.file_added(meta.name)
             self._publish(FileAdded, record.summary(), peer.peer_id)
         chunks = record.holders.setdefault(peer.peer_id, ChunkSet())
+        new: list[tuple[int, int]] = []
         for start, end in ranges:
-            chunks.add(start, end)
+            new.extend(chunks.add(start, end))
             record.ever_held.add(start, end)
         peer.touched.add(meta.name)
+        if new:
+            # Not counted as bytes moved: they came from the disk, not the swarm.
+            self.out.put(Show(display.Acquired(peer.peer_id, meta.name, meta.chunks, new,
+                                               brought=True)))
         self._refresh_availability(record)
 
     def take_reports(self, peer: PeerRecord, reports: Iterable[HaveReport],

@@ -199,10 +199,11 @@ class TrackerState:
                                  now_s)
         self._expiry_due_s = min(self._expiry_due_s, now_s + self.expiry_s)
         refused = registry.offer(peer, join.files)
-        for partial in join.partials:
-            registry.take_partial(peer, partial.meta, pairs(partial.ranges))
         offered = sorted((name, registry.files[name].meta.chunks) for name in peer.complete)
         self.out.put(Show(display.Connect(peer.peer_id, offered)))
+        # What it kept from an earlier run: its ACQUIRED lines, after its CONNECT.
+        for partial in sorted(join.partials, key=lambda p: p.meta.name):
+            registry.take_partial(peer, partial.meta, pairs(partial.ranges))
         self.out.put(Send(sender, Welcome(peer.peer_id, queries.snapshot(registry),
                                           tuple(refused))))
         self.out.info("peer %d (%s) joined from %s offering %d file(s)", peer.peer_id,

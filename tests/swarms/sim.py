@@ -543,12 +543,14 @@ class Simulation:
                 raise AssertionError(f"simulation still running at t={self.now_s:.1f}s")
             self.step()
 
-    def acquired(self, peer_id: int, name: str) -> list[int]:
-        """Chunks of ``name`` the tracker has printed as acquired by ``peer_id``."""
+    def acquired(self, peer_id: int, name: str, brought: bool | None = None) -> list[int]:
+        """Chunks of ``name`` the tracker has printed as acquired by ``peer_id``:
+        all of them, or only those it brought from an earlier run (``brought``
+        True) or only those it fetched (False)."""
         chunks: list[int] = []
         for block in self.tracker_blocks:
             if isinstance(block, display.Acquired) and (block.peer_id, block.name) == (
-                    peer_id, name):
+                    peer_id, name) and brought in (None, block.brought):
                 for start, end in block.ranges:
                     chunks.extend(range(start, end))
         return sorted(chunks)

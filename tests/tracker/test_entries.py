@@ -49,7 +49,8 @@ def test_chunks_then_what_they_made_available() -> None:
     send(state, 1, m.Goodbye(True))  # what is left of big.bin does not cover it
     out = send(state, 2, have(BIG.digest, 60, 130))
     assert entries(out) == [
-        ("chunks", {"peer": 2, "file": "big.bin", "chunks": 66, "ranges": [[64, 130]]}),
+        ("chunks", {"peer": 2, "file": "big.bin", "chunks": 66, "ranges": [[64, 130]],
+                    "brought": False}),
         ("available", {"file": "big.bin"}),
     ]
     # Nothing new: no entry at all.

@@ -171,7 +171,9 @@ def test_partial_offer_of_a_new_file_starts_unavailable() -> None:
     out = join(state, 1, partials=[PartialOffer(BIG, (0, 64))])
     added = events_of(out, FileAdded)
     assert len(added) == 1 and not added[0].file.available
-    assert blocks(out) == [display.Connect(1, [])]  # partials are not offers
+    # Partials are not offers: the chunks are its ACQUIRED lines, after its CONNECT.
+    assert blocks(out) == [display.Connect(1, []),
+                           display.Acquired(1, "big.bin", 130, [(0, 64)], brought=True)]
     assert state.registry.available_names() == []
 
 # --- peers that cannot hold a file, and files withdrawn ---------------------------------

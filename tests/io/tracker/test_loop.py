@@ -201,7 +201,7 @@ def test_stdout_blocks_are_written_whole_and_entries_stamped(rig: Rig) -> None:
     assert [e["event"] for e in entries] == [
         "join", "file", "complete", "file", "complete", "join", "chunks", "complete", "leave"]
     assert entries[6] == {"event": "chunks", "peer": 2, "file": "a.bin", "chunks": 3,
-                          "ranges": [[0, 3]]}
+                          "ranges": [[0, 3]], "brought": False}
 
 
 def test_a_clean_close_lets_the_folder_go(rig: Rig) -> None:
