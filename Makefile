@@ -70,7 +70,7 @@ $(DOCS_STAMP): $(STAMP) requirements-docs.txt
 # pages generated from the code are checked first; --strict fails on a broken
 # link, a missing anchor or a page left out of the navigation.
 docs: $(DOCS_STAMP)
-	$(PY) -m swarm.tools.docs_ref
+	$(PY) -m swarm.cli.reference
 	$(PY) -m mkdocs build --strict --quiet --site-dir site
 
 clean:

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from swarm.cli import reference as docs_ref
 from swarm.cli.parser import build_parser
 from swarm.config import ENV_PREFIX, SETTING_NAMES, Settings, setting_literal
 from swarm.protocol.catalogue import ALL_MESSAGES, RECORDS, ROUTES
 from swarm.protocol.codec import decode, encode_frames
 from swarm.protocol.messages import PROTOCOL_VERSION
-from swarm.tools import docs_ref
 
 README = docs_ref.DOCS.parent / "README.md"
 

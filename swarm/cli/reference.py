@@ -1,8 +1,8 @@
 """The reference sections of the documentation, generated from the code.
 
-    python -m swarm.tools.docs_ref            check: exit 1 naming each stale section
-    python -m swarm.tools.docs_ref --update   rewrite the stale sections in docs/
-    python -m swarm.tools.docs_ref --print wire   print one section
+    python -m swarm.cli.reference            check: exit 1 naming each stale section
+    python -m swarm.cli.reference --update   rewrite the stale sections in docs/
+    python -m swarm.cli.reference --print wire   print one section
 
 Each section sits in a page of docs/ between two marker lines (HTML
 comments, invisible on the site), so a page can be part prose, part
@@ -13,7 +13,7 @@ generated.  They come from public entry points only:
     wire      docs/protocol.md            swarm.protocol.catalogue and PROTOCOL_VERSION
     metrics   docs/reference/metrics.md   the tracker's registry (swarm.io.http.metrics)
 
-The pages are checked in, and tests/tools/test_docs_ref.py fails when one
+The pages are checked in, and tests/cli/test_reference.py fails when one
 differs from what the code generates now: `make test` catches the drift
 without building the site, and the pages read the same on the forge.
 """
@@ -33,7 +33,7 @@ from swarm.protocol.peer_messages import ChunkData
 from swarm.protocol.record import Record
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-COMMAND = "python -m swarm.tools.docs_ref --update"
+COMMAND = "python -m swarm.cli.reference --update"
 
 
 def begin_marker(name: str) -> str:
