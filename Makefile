@@ -1,15 +1,16 @@
 # swarm -- `make` sets up .venv; `make test`; `make test-unit`; `make demo`; `make bench`;
-# `make bench-scale`; `make lint`.
+# `make bench-scale`; `make lint`; `make docs`; `make clean`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.bench-installed
-# Shell completion, generated from the parser (see README, "Shell completion").
+DOCS_STAMP := $(VENV)/.docs-installed
+# Shell completion, generated from the parser (see docs/getting-started.md).
 BASH_COMPLETION := $(VENV)/share/bash-completion/completions/swarm
 ZSH_COMPLETION := $(VENV)/share/zsh/site-functions/_swarm
 
-.PHONY: all venv bytecode completions test test-unit demo bench bench-scale lint clean
+.PHONY: all venv bytecode completions test test-unit demo bench bench-scale lint docs clean
 
 all: venv bytecode completions
 
@@ -61,5 +62,16 @@ bench: $(BENCH_STAMP) bytecode
 bench-scale: $(BENCH_STAMP) bytecode
 	$(PY) -m bench --scale
 
+$(DOCS_STAMP): $(STAMP) requirements-docs.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-docs.txt
+	touch $(DOCS_STAMP)
+
+# The documentation site, into site/ (open site/index.html).  The reference
+# pages generated from the code are checked first; --strict fails on a broken
+# link, a missing anchor or a page left out of the navigation.
+docs: $(DOCS_STAMP)
+	$(PY) -m swarm.cli.reference
+	$(PY) -m mkdocs build --strict --quiet --site-dir site
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

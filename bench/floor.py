@@ -329,16 +329,16 @@ class FloorResult:
 def run_floor(peers: int, size: int, crowd: bool = False) -> FloorResult:
     """Every peer starts with one file (a ring), or with ``crowd`` the first
     peer alone has one and the others each take it (a line)."""
-    from bench.swarm_run import _reap, _write_files
+    from bench.swarm_run import _digest, _reap, _write_files
 
     root = Path(tempfile.mkdtemp(prefix="swarm-floor-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
         names = _write_files(root, peers, size, one_file=crowd)
-        digests = {}
-        for i in range(1, len(names) + 1):
-            digests[i] = hashlib.sha256((root / f"peer{i}" / "Shared" / file_name(i))
-                                        .read_bytes()).hexdigest()
+        # Streamed: this process stays small, or the peers it starts would
+        # inherit its size in the peak RSS that wait4 reports for them.
+        digests = {i: _digest(root / f"peer{i}" / "Shared" / file_name(i)).hex()
+                   for i in range(1, len(names) + 1)}
         lines_sock = str(root / "lines.sock")
         lines_spec = root / "lines.json"
         lines_spec.write_text(json.dumps({"peers": peers, "size": size, "lines": lines_sock,

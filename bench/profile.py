@@ -69,9 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.05)  # let the scripts exec into Python
         for name, pid in (("tracker", tracker_pid), ("peer", peer_pids[0])):
             command = [py_spy, "record", "--pid", str(pid), "--rate", str(RATE_HZ),
-                       "--format", "raw", "--nonblocking", "-o", str(out / f"{name}.txt")]
-            if args.native:
-                command.append("--native")
+                       "--format", "raw", "-o", str(out / f"{name}.txt")]
+            # Native frames need the process stopped for each sample; without
+            # them py-spy reads the Python stack while it runs.
+            command.append("--native" if args.native else "--nonblocking")
             spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
 

@@ -146,7 +146,8 @@ SETTING_HELP = {
     "holders_refresh_s": "seconds between a downloading peer's questions about who holds what",
     "report_interval_s": "seconds between batched reports of acquired chunks",
     "upload_limit_bytes_s": "most bytes per second a peer sends to others; 0 for no limit",
-    "download_limit_bytes_s": "most bytes per second a peer receives from others; 0 for no limit",
+    "download_limit_bytes_s": "most bytes per second of file data a peer asks others for; "
+                              "0 for no limit",
     "follow_symlinks": "share the files that symbolic links in ./Shared point to (true|false)",
     "peer_niceness": "the niceness a peer runs at, at least (0-19; 0 keeps its own)",
     "key": "the swarm key (swarm keygen): only its holders get in; empty for an open swarm",

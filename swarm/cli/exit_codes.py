@@ -9,5 +9,6 @@ EXIT_USAGE = 2
 EXIT_CODES = """exit codes:
   0  success
   1  failure: a peer gave up on a silent tracker, a tracker did not answer,
-     a file was not found
-  2  bad usage or settings, or a tracker already serving from this folder"""
+     a file was not found, the tracker's dashboard (--http) could not listen
+  2  bad usage or settings, a tracker already serving from this folder, or
+     keygen --http-token without a swarm key"""

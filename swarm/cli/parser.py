@@ -62,7 +62,7 @@ def _add_tracker_address(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("host", type=_host_for(f"swarm {command} {{host}} {{port}}"),
                         help="the tracker's address")
     parser.add_argument("port", type=_port, help="the tracker's port (from its port.txt)")
-    parser.add_argument("--timeout-s", type=_seconds, default=5.0,
+    parser.add_argument("--timeout-s", type=_seconds, default=5.0, metavar="SECONDS",
                         help="how long to wait for the tracker (default: 5)")
 
 
@@ -154,7 +154,7 @@ def _add_process_commands(commands: Any) -> None:
     peer.add_argument("port", type=_port, help="the tracker's port (from its port.txt)")
     peer.add_argument("min_alive_s", metavar="MIN_ALIVE_SECONDS", type=_seconds,
                       help="stay at least this long, and this long after the last new file")
-    peer.add_argument("--shared", type=Path, default=Path("Shared"),
+    peer.add_argument("--shared", type=Path, default=Path("Shared"), metavar="DIR",
                       help="the shared folder (default: ./Shared)")
     peer.add_argument("--events", type=Path, metavar="FILE",
                       help="also write what happens as JSON lines to FILE")
@@ -222,7 +222,7 @@ def _add_query_commands(commands: Any) -> None:
     _add_tracker_address(status)
     status.add_argument("--json", action="store_true",
                         help="one JSON object per refresh, one per line")
-    status.add_argument("--interval-s", type=_seconds, default=1.0,
+    status.add_argument("--interval-s", type=_seconds, default=1.0, metavar="SECONDS",
                         help="seconds between refreshes (default: 1)")
     status.add_argument("--once", action="store_true", help="show one refresh and exit")
     add_settings_flags(status, roles=(CLIENT,))
@@ -237,7 +237,8 @@ def _add_local_commands(commands: Any) -> None:
 
     digest = _command(commands, "digest", "print the swarm digest of local files",
                       "  swarm digest Shared/report.pdf")
-    digest.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    digest.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                        help="local files, each printed as DIGEST  PATH")
 
     keygen = _command(commands, "keygen", "print a new swarm key",
                       "  swarm keygen > swarm.key && chmod 600 swarm.key\n"
@@ -250,4 +251,5 @@ def _add_local_commands(commands: Any) -> None:
     completion = _command(commands, "completion", "print a shell completion script",
                           '  eval "$(swarm completion bash)"      (in ~/.bashrc)\n'
                           "  swarm completion zsh > ~/.zfunc/_swarm")
-    completion.add_argument("shell", choices=COMPLETION_SHELLS)
+    completion.add_argument("shell", choices=COMPLETION_SHELLS,
+                            help="the shell the script is for")

@@ -18,23 +18,24 @@ def query(command: str, settings: Settings, args: argparse.Namespace) -> int:
     from swarm.io.common.curve import keys_from as curve_keys
     from swarm.tools import report
     from swarm.tools.client import TrackerClient, TrackerQueryError
+    from swarm.tracker import listing_json
 
     try:
         with TrackerClient(args.host, args.port, args.timeout_s,
                            curve_keys(settings.key)) as client:
             if command == "ls":
                 listing = client.listing()
-                _emit(report.ls_json(listing) if args.json else report.ls_table(listing),
+                _emit(listing_json.ls_json(listing) if args.json else report.ls_table(listing),
                       args.json)
                 return EXIT_OK
             if command == "who":
                 listing = client.listing()
                 try:
-                    found = report.find_file(listing, args.file)
-                except report.FileNotFound as exc:
+                    found = listing_json.find_file(listing, args.file)
+                except listing_json.FileNotFound as exc:
                     print(f"swarm: {exc}", file=sys.stderr)
                     return EXIT_FAILURE
-                _emit(report.who_json(listing, found) if args.json
+                _emit(listing_json.who_json(listing, found) if args.json
                       else report.who_table(listing, found), args.json)
                 return EXIT_OK
             return _status(client, args)
@@ -55,11 +56,12 @@ def _status(client: Any, args: argparse.Namespace) -> int:
     import shutil
 
     from swarm.tools import report
+    from swarm.tracker import listing_json
 
     live = sys.stdout.isatty() and not args.json and not args.once
     try:
         while True:
-            status = report.status_json(client.listing())
+            status = listing_json.status_json(client.listing())
             if args.json:
                 _emit(status | {"time": time.time()}, True)
             else:

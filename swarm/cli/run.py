@@ -49,7 +49,7 @@ def get(settings: Settings, args: argparse.Namespace) -> int:
     from swarm.io.common.curve import keys_from as curve_keys
     from swarm.io.peer.one_shot import run_get
     from swarm.tools.client import TrackerClient, TrackerQueryError
-    from swarm.tools.report import FileNotFound
+    from swarm.tracker.listing_json import FileNotFound
 
     try:
         with TrackerClient(args.host, args.port, args.timeout_s,
@@ -74,15 +74,15 @@ def seed(settings: Settings, args: argparse.Namespace) -> int:
 
 def wanted_files(listing: Any, keys: list[str]) -> dict[str, bytes]:
     """The files a get names (NAME or digest prefix, as `swarm who` reads
-    them), name -> digest; report.FileNotFound for one unknown, ambiguous,
+    them), name -> digest; FileNotFound for one unknown, ambiguous,
     or not available (no living peer holds all of it)."""
-    from swarm.tools import report
+    from swarm.tracker.listing_json import FileNotFound, find_file
 
     wanted = {}
     for key in keys:
-        found = report.find_file(listing, key).summary
+        found = find_file(listing, key).summary
         if not found.available:
-            raise report.FileNotFound(f"{found.name!r} is not available: no living peer "
+            raise FileNotFound(f"{found.name!r} is not available: no living peer "
                                       "holds all of it")
         wanted[found.name] = found.digest
     return wanted

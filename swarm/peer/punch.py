@@ -17,12 +17,10 @@ others.
 
 from __future__ import annotations
 
+from swarm.protocol.messages import PUNCH_ATTEMPTS
 from swarm.protocol.output import Outbox
 from swarm.protocol.record import Record
 
-# Per pair of peers, on both sides (the tracker punches a pair at most this
-# often; a peer asks again at most this often less one).
-PUNCH_ATTEMPTS = 3
 RETRY_BACKOFF_S = (1.0, 2.0)  # after the first and second failed punch of a peer
 
 

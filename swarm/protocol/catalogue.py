@@ -1,6 +1,6 @@
 """The protocol's catalogue: every message kind, and who sends what to
-whom over which sockets (the protocol reference is generated from
-``ROUTES``: python -m swarm.tools.protocol_doc)."""
+whom over which sockets (the protocol reference, docs/protocol.md, is
+generated from ``ROUTES``: python -m swarm.cli.reference --update)."""
 
 from __future__ import annotations
 
@@ -67,7 +67,7 @@ from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkR
 from swarm.protocol.record import Record
 
 # Who sends what to whom, over which sockets: the protocol reference in the
-# README is generated from this table (python -m swarm.tools.protocol_doc).
+# docs is generated from this table (python -m swarm.cli.reference --update).
 ROUTES: tuple[tuple[str, str, tuple[type[Message], ...]], ...] = (
     ("peer → tracker", "DEALER → ROUTER",
      (Hello, Join, Heartbeat, Offer, Have, Complete, SyncRequest, HoldersQuery, MetaQuery,

@@ -25,6 +25,9 @@ class Acquired(Record):
     name: str
     total_chunks: int
     ranges: Sequence[tuple[int, int]]  # 0-based [start, end)
+    # Kept from the peer's earlier run and shown as it joins, rather than
+    # fetched: not printed, but tools (--events) want it.
+    brought: bool = False
 
 
 class Disconnect(Record):

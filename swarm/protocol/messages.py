@@ -457,6 +457,13 @@ class LeaveStatus(Message):
         as_text(self.reason, "reason")
 
 
+# How often one pair of peers is told to punch (the tracker), and, less one,
+# how often a peer asks again after a punched link did not come up: a pair
+# whose punches keep failing is reversed, or left to reach each other
+# through others.
+PUNCH_ATTEMPTS = 3
+
+
 class Punch(Message):
     """Hole punching: connect now, from your punch port, to ``peer_id`` at
     ``endpoint`` (its public punch mapping, as the tracker's echo saw it).  It

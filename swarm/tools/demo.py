@@ -20,7 +20,8 @@ from pathlib import Path
 
 from swarm.config import PROJECT_DIR
 from swarm.tools.client import TrackerClient, TrackerQueryError
-from swarm.tools.report import status_json, status_table
+from swarm.tools.report import status_table
+from swarm.tracker.listing_json import status_json
 
 TRACKER_SH = PROJECT_DIR / "tracker.sh"
 PEER_SH = PROJECT_DIR / "peer.sh"

@@ -3,7 +3,7 @@
 Peers behind NAT whose NAT keeps one public port per local port say so
 (``PunchReady``, with the public port of their punch port).  When one of two
 such peers cannot reach the other, neither can be reached by a reversal
-either, so the tracker tells both, in the same outcome, to connect to each
+either, so the tracker tells both, in the same answer, to connect to each
 other's public punch mapping at once (TCP simultaneous open); it relays no
 data.  A pair is punched a few times at most; after that, or when either
 side cannot punch, the request gets what it got before: a reversal.
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 
-from swarm.peer.punch import PUNCH_ATTEMPTS
+from swarm.protocol.messages import PUNCH_ATTEMPTS
 from swarm.protocol.record import Record
 
 # Both sides of a pair that failed ask again at about the same moment: a

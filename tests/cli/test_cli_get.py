@@ -9,7 +9,7 @@ import pytest
 from swarm.cli.run import wanted_files
 from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.meta import meta_of_bytes
-from swarm.tools.report import FileNotFound
+from swarm.tracker.listing_json import FileNotFound
 
 A = meta_of_bytes("a.bin", b"a" * 1000)
 B = meta_of_bytes("b.bin", b"b" * 1000)

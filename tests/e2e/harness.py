@@ -8,6 +8,7 @@ group and killed by that group, never by name.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 TRACKER_SH = REPO / "tracker.sh"
@@ -374,15 +376,13 @@ class Outcome:
 
 def check_swarm(swarm: Swarm, expected: Mapping[str, bytes],
                 peers: Iterable[PeerRun] | None = None,
-                received_override: Mapping[str, set[str]] | None = None,
-                resumed: Iterable[str] = ()) -> Outcome:
+                received_override: Mapping[str, set[str]] | None = None) -> Outcome:
     """Every finished peer holds exactly ``expected`` byte for byte, and every
     stdout line of the tracker and the peers agrees with the contract and
     with what happened."""
     assert swarm.tracker is not None
     log = parse_tracker(swarm.tracker.stdout())
     runs = list(peers if peers is not None else swarm.peers)
-    resumed = set(resumed)
     outcome = Outcome(log, {}, {})
     for run in runs:
         name = run.proc.name
@@ -409,10 +409,9 @@ def check_swarm(swarm: Swarm, expected: Mapping[str, bytes],
             f"expected {sorted(received)}")
         for fname in received:
             total = chunks_of(len(expected[fname]))
+            # A restarted peer too: what it kept from its earlier run is
+            # shown under its new id as it joins.
             got = sorted(log.acquired.get((peer_id, fname), []))
-            if name in resumed:  # chunks from its earlier run are not acquired again
-                assert len(got) == len(set(got)), f"peer {peer_id}: an ACQUIRED line twice"
-                continue
             assert got == list(range(1, total + 1)), (
                 f"peer {peer_id} ({name}): ACQUIRED lines of {fname!r} are not exactly "
                 f"chunks 1..{total} once each ({len(got)} lines)")
@@ -437,6 +436,24 @@ def check_block_order(log: TrackerLog) -> None:
         else:
             assert state.get(peer) == "in", f"DISCONNECT of peer {peer} without CONNECT"
             state[peer] = "out"
+
+
+def read_entries(path: Path) -> list[dict[str, Any]]:
+    """The entries of an --events file, in order (every line whole JSON)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def brought_chunks(entries: Iterable[Mapping[str, Any]]) -> dict[tuple[int, str], set[int]]:
+    """From a tracker's entries: the chunks each peer brought from an
+    earlier run (shown as it joined), per (peer, file), counted from 1 as
+    the ACQUIRED lines count them."""
+    brought: dict[tuple[int, str], set[int]] = {}
+    for entry in entries:
+        if entry["event"] == "chunks" and entry["brought"]:
+            chunks = brought.setdefault((entry["peer"], entry["file"]), set())
+            for start, end in entry["ranges"]:
+                chunks.update(range(start + 1, end + 1))
+    return brought
 
 
 def pieces_stored(peer_dir: Path) -> int:

@@ -18,12 +18,14 @@ from tests.e2e.harness import (
     TEST_ENV,
     PeerRun,
     Swarm,
+    brought_chunks,
     check_swarm,
     chunks_of,
     parse_shutdown,
     parse_tracker,
     pieces_stored,
     random_bytes,
+    read_entries,
     shared_contents,
     wait_for,
 )
@@ -112,7 +114,7 @@ def test_restart_after_sigkill_fetches_only_the_rest(swarm: Swarm) -> None:
     data = {"big.bin": random_bytes(92, 4 * MIB)}
     total_chunks = chunks_of(4 * MIB)
     pieces = Layout.for_size(4 * MIB).pieces
-    swarm.start_tracker()
+    swarm.start_tracker(args=["--events", "events.jsonl"])
     seeder = swarm.start_peer(data, env=SLOW_SEED, quiet_s=3)
     fetcher = swarm.start_peer({})
     wait_for(lambda: pieces_saved(fetcher) >= pieces // 2, 60, "half the file", poll_s=0.01)
@@ -124,9 +126,12 @@ def test_restart_after_sigkill_fetches_only_the_rest(swarm: Swarm) -> None:
     again = swarm.restart_peer(fetcher)
     assert swarm.wait_peers(60, [seeder, again]) == [0, 0]
     assert swarm.stop_tracker() == 0
-    out = check_swarm(swarm, data, peers=[seeder, again], resumed={again.proc.name})
+    out = check_swarm(swarm, data, peers=[seeder, again])
     new_id = out.peer_ids[again.proc.name]
-    fetched = len(out.tracker.acquired[(new_id, "big.bin")])
+    brought = brought_chunks(read_entries(swarm.root / "tracker" / "events.jsonl"))
+    kept = brought.get((new_id, "big.bin"), set())
+    assert len(kept) >= total_chunks // 2, "what it kept is shown under its new id"
+    fetched = len(set(out.tracker.acquired[(new_id, "big.bin")]) - kept)
     assert fetched < 0.6 * total_chunks, f"fetched {fetched} of {total_chunks} chunks again"
     assert out.tracker.connects[new_id] == []  # a partial file is not an offer
     print(f"\nFIGURES resume: restarted peer fetched {fetched} of {total_chunks} chunks; "
@@ -197,7 +202,7 @@ def test_slow_peer_does_not_hold_the_swarm_back(swarm: Swarm) -> None:
 def test_lost_file_releases_waiters_and_partial_data_waits_for_a_holder(swarm: Swarm) -> None:
     data = {"only.bin": random_bytes(99, 4 * MIB)}
     pieces = Layout.for_size(4 * MIB).pieces
-    swarm.start_tracker()
+    swarm.start_tracker(args=["--events", "events.jsonl"])
     holder = swarm.start_peer(data, env=SLOW_SEED)
     fetcher = swarm.start_peer({}, quiet_s=1)
     wait_for(lambda: pieces_saved(fetcher) >= pieces // 4, 60, "a quarter of the file",
@@ -220,5 +225,9 @@ def test_lost_file_releases_waiters_and_partial_data_waits_for_a_holder(swarm: S
     log = parse_tracker(swarm.tracker.stdout())
     new_id, _ = parse_shutdown(again.proc.stdout())
     piece_chunks = Layout.for_size(4 * MIB).piece_chunks
-    assert len(log.acquired[(new_id, "only.bin")]) <= chunks_of(4 * MIB) - kept * piece_chunks
+    brought = brought_chunks(read_entries(swarm.root / "tracker" / "events.jsonl"))
+    shown = log.acquired[(new_id, "only.bin")]
+    assert sorted(shown) == list(range(1, chunks_of(4 * MIB) + 1))
+    fetched = set(shown) - brought[(new_id, "only.bin")]
+    assert len(fetched) <= chunks_of(4 * MIB) - kept * piece_chunks
     assert log.disconnects[peer_id] == []

@@ -6,8 +6,10 @@ and a missing Shared is created, with a word."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 
+from swarm.config import Settings
 from tests.e2e.harness import (
     PEER_SH,
     Swarm,
@@ -17,6 +19,15 @@ from tests.e2e.harness import (
     start,
     wait_for,
 )
+
+LINK_LINE = ("not sharing 'link.bin': a symbolic link (links are not followed; the setting "
+             "follow_symlinks shares what they point to)")
+
+
+def not_sharing(stderr: str, level: str) -> list[str]:
+    """The 'not sharing' lines said at ``level``, without time and pid."""
+    return [line.split(f" {level} ", 1)[1] for line in stderr.splitlines()
+            if f" {level} not sharing " in line]
 
 
 def test_entries_of_shared_that_are_not_shared_are_named_once_each(swarm: Swarm) -> None:
@@ -30,14 +41,39 @@ def test_entries_of_shared_that_are_not_shared_are_named_once_each(swarm: Swarm)
     peer = swarm.start_peer({"offered.bin": random_bytes(1, 2000)}, quiet_s=3.0, name="peer1")
     assert peer.proc.wait(30) == 0
     assert parse_shutdown(peer.proc.stdout())[1] == ["offered.bin"]
-    lines = [line.split(" INFO ", 1)[1] for line in peer.proc.stderr().splitlines()
-             if " INFO not sharing " in line]
-    assert sorted(lines) == [
+    stderr = peer.proc.stderr()
+    # A choice, and said at every start: info.  A link: a warning.
+    assert sorted(not_sharing(stderr, "INFO")) == [
         "not sharing '.draft': hidden (its name starts with a dot)",
         "not sharing 'album': a folder (subfolders are not shared)",
-        "not sharing 'link.bin': a symbolic link (links are not followed; the setting "
-        "follow_symlinks shares what they point to)",
     ]
+    assert not_sharing(stderr, "WARNING") == [LINK_LINE]
+
+
+def test_a_link_and_a_fifo_in_shared_are_said_at_the_default_level(swarm: Swarm) -> None:
+    """What a user sees with no settings: why the file they linked into
+    Shared never reached the swarm, and the setting that would share it."""
+    default = Settings().log_level
+    assert default == "warning"
+    swarm.start_tracker()
+    shared = swarm.root / "linker" / "Shared"
+    shared.mkdir(parents=True)
+    (shared / "album").mkdir()
+    (shared / ".draft").write_bytes(b"hidden")
+    os.symlink(swarm.root / "elsewhere.bin", shared / "link.bin")
+    os.mkfifo(shared / "pipe")
+    peer = swarm.start_peer({"offered.bin": random_bytes(3, 2000)}, quiet_s=3.0, name="linker",
+                            env={"SWARM_LOG_LEVEL": default})
+    assert peer.proc.wait(30) == 0
+    assert parse_shutdown(peer.proc.stdout())[1] == ["offered.bin"]
+    stderr = peer.proc.stderr()
+    assert not_sharing(stderr, "WARNING") == [
+        LINK_LINE, "not sharing 'pipe': not a regular file but a FIFO"]
+    assert " INFO " not in stderr  # hidden entries and folders: not at this level
+    line = next(line for line in stderr.splitlines() if "'link.bin'" in line)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3} swarm-peer\[\d+\] WARNING " + re.escape(LINK_LINE),
+                        line), line
+    print(f"\nFIGURES the line a user sees for a link in Shared:\n{line}")
 
 
 def test_a_peer_whose_only_holder_died_says_what_it_lacks_and_leaves_no_empty_part(

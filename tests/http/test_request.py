@@ -23,7 +23,7 @@ from swarm.http.request import (
     parse_target,
 )
 from swarm.io.common.curve import SwarmKeyError, http_token
-from swarm.io.http.feed import FeedEvent
+from swarm.io.http.feed import FeedEntry
 from swarm.io.http.server import load_assets, response_head, sse_message
 
 KEY = "11" * 32
@@ -166,7 +166,7 @@ def test_assets_are_a_fixed_map_of_the_visible_files(tmp_path: Path) -> None:
 
 
 def test_an_sse_message_is_an_id_and_one_data_line() -> None:
-    message = sse_message(FeedEvent(7, {"event": "join", "name": "a\nb"}))
+    message = sse_message(FeedEntry(7, {"event": "join", "name": "a\nb"}))
     lines = message.decode().split("\n")
     assert lines[:2] == ["id: 7", 'data: {"event":"join","name":"a\\nb"}'] and lines[2:] == ["", ""]
     assert json.loads(lines[1][6:]) == {"event": "join", "name": "a\nb"}

@@ -7,10 +7,11 @@ import random
 
 from swarm.config import Settings
 from swarm.peer.actions import LearnMapping, OpenPunch, Reply, ToTracker
-from swarm.peer.punch import PUNCH_ATTEMPTS, RETRY_BACKOFF_S, Punches, judge_mapping
+from swarm.peer.punch import RETRY_BACKOFF_S, Punches, judge_mapping
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.state import PeerState
 from swarm.protocol import messages as m
+from swarm.protocol.messages import PUNCH_ATTEMPTS
 from swarm.protocol.output import Level, Outbox
 from swarm.protocol.peer_messages import ChunkRefused, ChunkRequest
 from tests.peer.said import said, without_said

@@ -16,7 +16,7 @@ from tests.swarms.sim import Simulation
 
 
 def sent_by(tracker: TrackerState, peer_id: int) -> int:
-    return tracker.peers[peer_id].outflow.believed_total
+    return tracker.registry.peers[peer_id].outflow.believed_total
 
 
 def test_the_tracker_hears_every_byte_a_lone_source_served() -> None:
@@ -32,7 +32,7 @@ def test_the_tracker_hears_every_byte_a_lone_source_served() -> None:
     sim.run(lambda: sent_by(sim.tracker, source_id) >= len(content), limit_s=sim.now_s + 5)
     assert sent_by(sim.tracker, source_id) == len(content)  # one source: nothing twice
     assert sent_by(sim.tracker, fetcher_id) == 0
-    assert sim.tracker.moved_bytes == len(content)
+    assert sim.tracker.figures().moved_bytes == len(content)
 
 
 def heartbeats(actions: list[Action]) -> list[m.Message]:

@@ -49,6 +49,7 @@ from swarm.protocol.messages import Farewell, Message
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 from swarm.protocol.output import Action, Observe, Say, Show
 from swarm.protocol.peer_messages import ChunkRefused
+from swarm.tracker.actions import Publish, Send
 from swarm.tracker.state import TrackerState
 
 TICK_S = 0.01
@@ -183,8 +184,9 @@ class Departure:
 
     @classmethod
     def of(cls, tracker: TrackerState) -> Departure:
-        return cls({name: r.meta.digest for name, r in tracker.files.items()},
-                   {pid: (set(p.complete), set(p.excused)) for pid, p in tracker.peers.items()})
+        registry = tracker.registry
+        return cls({name: r.meta.digest for name, r in registry.files.items()},
+                   {pid: (set(p.complete), set(p.excused)) for pid, p in registry.peers.items()})
 
 
 @dataclass
@@ -461,22 +463,28 @@ class Simulation:
         assert kind == "to-peer", kind
         return peer, state.on_tracker(message, now)
 
-    def _carry_out(self, outcome: object) -> None:
-        self.tracker_blocks.extend(outcome.blocks)  # type: ignore[attr-defined]
-        for key, message in outcome.sends:  # type: ignore[attr-defined]
-            if isinstance(message, Farewell):
-                self.departures[key] = Departure.of(self.tracker)
-            self.send(self.now_s, "to-peer", self.by_key[key], message, None)
-        self.published.extend(outcome.events)  # type: ignore[attr-defined]
-        for event in outcome.events:  # type: ignore[attr-defined]
-            if event.TOPIC != FILE_TOPIC:
-                continue  # the one topic peers subscribe to
-            for peer in self.peers:
-                if peer.subscribed and peer.alive:
-                    if self.drop_event(event):
-                        self.events_dropped += 1
-                        continue
-                    self.send(self.now_s, "event", peer, event, None)
+    def _carry_out(self, actions: list[Action]) -> None:
+        """The tracker's actions, as its loop carries them out."""
+        for action in actions:
+            if isinstance(action, Show):
+                self.tracker_blocks.append(action.block)
+            elif isinstance(action, Send):
+                if isinstance(action.message, Farewell):
+                    self.departures[action.to] = Departure.of(self.tracker)
+                self.send(self.now_s, "to-peer", self.by_key[action.to], action.message, None)
+            elif isinstance(action, Publish):
+                self._publish(action.event)
+
+    def _publish(self, event: Event) -> None:
+        self.published.append(event)
+        if event.TOPIC != FILE_TOPIC:
+            return  # the one topic peers subscribe to
+        for peer in self.peers:
+            if peer.subscribed and peer.alive:
+                if self.drop_event(event):
+                    self.events_dropped += 1
+                    continue
+                self.send(self.now_s, "event", peer, event, None)
 
     # --- running -------------------------------------------------------------------------
 
@@ -536,12 +544,14 @@ class Simulation:
                 raise AssertionError(f"simulation still running at t={self.now_s:.1f}s")
             self.step()
 
-    def acquired(self, peer_id: int, name: str) -> list[int]:
-        """Chunks of ``name`` the tracker has printed as acquired by ``peer_id``."""
+    def acquired(self, peer_id: int, name: str, brought: bool | None = None) -> list[int]:
+        """Chunks of ``name`` the tracker has printed as acquired by ``peer_id``:
+        all of them, or only those it brought from an earlier run (``brought``
+        True) or only those it fetched (False)."""
         chunks: list[int] = []
         for block in self.tracker_blocks:
             if isinstance(block, display.Acquired) and (block.peer_id, block.name) == (
-                    peer_id, name):
+                    peer_id, name) and brought in (None, block.brought):
                 for start, end in block.ranges:
                     chunks.extend(range(start, end))
         return sorted(chunks)

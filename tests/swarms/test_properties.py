@@ -64,9 +64,11 @@ from swarm.protocol.message_parts import (
     Refusal,
 )
 from swarm.protocol.meta import FileMeta, meta_of_bytes
-from swarm.protocol.output import Action
+from swarm.protocol.output import Action, Show
 from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest, Introduce
-from swarm.tracker.state import Outcome, TrackerState
+from swarm.tracker.actions import Publish, Send
+from swarm.tracker.leaving import leave_blockers
+from swarm.tracker.state import TrackerState
 from tests.swarms.sim import MemoryStore, SimPeer, Simulation, on_disk
 
 # Seeded from each test's own source, with no example database: every run
@@ -140,54 +142,58 @@ class TrackerHistory:
         self.last_seq = {FILE_TOPIC: 0, PEER_TOPIC: 0}  # per topic
         self.ledger = DisplayLedger()
         self.step_sender: bytes | None = None  # None: an expiry, nobody asked anything
-        self.step_outcome = Outcome()
+        self.step_actions: list[Action] = []
 
 
 def expected_available(state: TrackerState, name: str) -> bool:
-    record = state.files[name]
+    record = state.registry.files[name]
     if record.meta.chunks == 0:  # available while a living peer has it whole
-        return any(name in peer.complete for peer in state.peers.values())
+        return any(name in peer.complete for peer in state.registry.peers.values())
     held = {c for holding in record.holders.values() for c in chunks_of(holding.ranges())}
     return held >= set(range(record.meta.chunks))
 
 
 def check_tracker_invariants(state: TrackerState, history: TrackerHistory) -> None:
-    outcome, history.step_outcome = history.step_outcome, Outcome()
-    for event in outcome.events:  # numbered per topic without gaps or repeats
+    actions, history.step_actions = history.step_actions, []
+    # Events are numbered per topic without gaps or repeats.
+    for event in [a.event for a in actions if isinstance(a, Publish)]:
         last = history.last_seq[event.TOPIC]
         assert event.seq == last + 1, f"{event} after seq {last} of its topic"
         history.last_seq[event.TOPIC] = event.seq
-    assert state.seq == history.last_seq[FILE_TOPIC]
-    assert state.peer_seq == history.last_seq[PEER_TOPIC]
-    for target, message in outcome.sends:
+    assert state.registry.seq == history.last_seq[FILE_TOPIC]
+    assert state.registry.peer_seq == history.last_seq[PEER_TOPIC]
+    for target, message in [(a.to, a.message) for a in actions if isinstance(a, Send)]:
         if isinstance(message, (m.ConnectTo, m.LeaveStatus)):
-            assert target in state.by_sender, f"{message} for a dead sender {target!r}"
+            assert target in state.registry.by_sender, f"{message} for a dead sender {target!r}"
         else:
             assert target == history.step_sender, f"{message} to {target!r}, who asked nothing"
-    history.ledger.take(outcome.blocks, {n: r.meta.chunks for n, r in state.files.items()})
+    history.ledger.take([a.block for a in actions if isinstance(a, Show)],
+                        {n: r.meta.chunks for n, r in state.registry.files.items()})
     check_tracker_structure(state, history.ledger)
 
 
 def check_tracker_structure(state: TrackerState, ledger: DisplayLedger) -> None:
     """The registry's indexes agree with each other and with what was printed."""
-    assert len(state.by_sender) == len(state.peers)
-    assert {pid: p.sender for pid, p in state.peers.items()} == {
-        pid: sender for sender, pid in state.by_sender.items()}
-    assert all(pid == peer.peer_id for pid, peer in state.peers.items())
-    assert set(state.peers) == ledger.connected - ledger.disconnected
-    assert len(state.by_digest) == len(state.files)
-    assert {r.meta.digest: name for name, r in state.files.items()} == state.by_digest
-    for name, record in state.files.items():
+    assert len(state.registry.by_sender) == len(state.registry.peers)
+    assert {pid: p.sender for pid, p in state.registry.peers.items()} == {
+        pid: sender for sender, pid in state.registry.by_sender.items()}
+    assert all(pid == peer.peer_id for pid, peer in state.registry.peers.items())
+    assert set(state.registry.peers) == ledger.connected - ledger.disconnected
+    assert len(state.registry.by_digest) == len(state.registry.files)
+    assert {r.meta.digest: name for name, r in state.registry.files.items()} == \
+        state.registry.by_digest
+    for name, record in state.registry.files.items():
         assert record.meta.name == name
         for holder_id, holding in record.holders.items():
-            assert holder_id in state.peers, f"dead peer {holder_id} holds {name!r}"
+            assert holder_id in state.registry.peers, f"dead peer {holder_id} holds {name!r}"
             assert all(0 <= s < e <= record.meta.chunks for s, e in holding.ranges())
         assert record.available == expected_available(state, name), f"{name!r} availability"
     # The counts behind LeaveStatus agree with rules (a) and (b) checked from
     # scratch, and every peer was told where it stands.
-    for pid, peer in state.peers.items():
-        ready = state.readiness.ready(pid)
-        assert ready == (not state.leave_blockers(pid)), (pid, state.leave_blockers(pid))
+    for pid, peer in state.registry.peers.items():
+        ready = state.registry.readiness.ready(pid)
+        blockers = leave_blockers(state.registry, pid)
+        assert ready == (not blockers), (pid, blockers)
         assert peer.told_ready == ready, f"peer {pid} was not told it is {ready}"
 
 
@@ -225,7 +231,7 @@ class TrackerMachine(RuleBasedStateMachine):
     def _draw_meta(self, data: st.DataObject) -> FileMeta:
         """Mostly a file the swarm has, or one offered before (maybe refused)."""
         source = data.draw(META_SOURCES, label="file from")
-        pool = {"swarm": [r.meta for r in self.state.files.values()],
+        pool = {"swarm": [r.meta for r in self.state.registry.files.values()],
                 "offered": self.offered}.get(source)
         return data.draw(st.sampled_from(pool) if pool else FILE_METAS, label="file")
 
@@ -286,9 +292,9 @@ class TrackerMachine(RuleBasedStateMachine):
     def _draw_sender(self, data: st.DataObject) -> bytes:
         """Mostly a peer that has joined: a stranger only ever hears Rejoin."""
         anyone = st.sampled_from(SENDERS)
-        if not self.state.by_sender:
+        if not self.state.registry.by_sender:
             return data.draw(anyone, label="sender")
-        joined = st.sampled_from(sorted(self.state.by_sender))
+        joined = st.sampled_from(sorted(self.state.registry.by_sender))
         return data.draw(st.one_of(joined, joined, joined, anyone), label="sender")
 
     def _handle(self, sender: bytes, message: m.Message) -> None:
@@ -297,14 +303,14 @@ class TrackerMachine(RuleBasedStateMachine):
         if isinstance(message, m.Join):
             self.offered.extend(partial.meta for partial in message.partials)
         self.history.step_sender = sender
-        self.history.step_outcome = self.state.handle(sender, message, "127.0.0.1", self.now_s)
+        self.history.step_actions = self.state.handle(sender, message, "127.0.0.1", self.now_s)
 
     # Joins and reports get rules of their own: most runs then have several
     # peers whose holdings move.
-    @precondition(lambda self: len(self.state.by_sender) < len(SENDERS))
+    @precondition(lambda self: len(self.state.registry.by_sender) < len(SENDERS))
     @rule(data=st.data())
     def join(self, data: st.DataObject) -> None:
-        strangers = [s for s in SENDERS if s not in self.state.by_sender]
+        strangers = [s for s in SENDERS if s not in self.state.registry.by_sender]
         sender = data.draw(st.sampled_from(strangers), label="sender")
         self._handle(sender, m.Join(m.PROTOCOL_VERSION, 5000, self._draw_metas(data), ()))
 
@@ -320,7 +326,7 @@ class TrackerMachine(RuleBasedStateMachine):
     def expire(self, advance_s: float) -> None:
         self.now_s += advance_s
         self.history.step_sender = None
-        self.history.step_outcome = self.state.expire(self.now_s)
+        self.history.step_actions = self.state.expire(self.now_s)
 
     @invariant()
     def invariants_hold(self) -> None:
@@ -642,7 +648,7 @@ class SeededSimulation(Simulation):
     def __init__(self, seed: int) -> None:
         super().__init__(seed=seed)
         tokens = counting_tokens()
-        self.tracker.new_token = lambda: next(tokens)
+        self.tracker.introductions.new_token = lambda: next(tokens)
 
 
 def run_swarm(plan: SwarmPlan) -> tuple[Simulation, list[SimPeer]]:
@@ -665,10 +671,11 @@ def run_swarm(plan: SwarmPlan) -> tuple[Simulation, list[SimPeer]]:
 def check_swarm_outcome(sim: Simulation, plan: SwarmPlan, survivors: list[SimPeer]) -> None:
     tracker = sim.tracker
     ledger = DisplayLedger()
-    ledger.take(sim.tracker_blocks, {name: r.meta.chunks for name, r in tracker.files.items()})
+    files = tracker.registry.files
+    ledger.take(sim.tracker_blocks, {name: r.meta.chunks for name, r in files.items()})
     check_tracker_structure(tracker, ledger)
     # The bytes the swarm took for each name: those of its first offer.
-    accepted = {name: record.meta.digest for name, record in tracker.files.items()}
+    accepted = {name: record.meta.digest for name, record in tracker.registry.files.items()}
 
     def holds_swarms(peer: SimPeer, name: str) -> bool:
         data = peer.store.shared.get(name)
@@ -687,7 +694,7 @@ def check_swarm_outcome(sim: Simulation, plan: SwarmPlan, survivors: list[SimPee
         received = sorted(set(peer.store.shared) - set(brought))
         for name in received:  # the swarm's bytes, each chunk ACQUIRED once
             assert holds_swarms(peer, name), f"peer {peer.index} holds a stray {name!r}"
-            chunks = tracker.files[name].meta.chunks
+            chunks = tracker.registry.files[name].meta.chunks
             assert ledger.acquired.get((state.peer_id, name), set()) == set(range(chunks))
         (disconnect,) = [b for b in sim.tracker_blocks
                          if isinstance(b, display.Disconnect) and b.peer_id == state.peer_id]

@@ -259,9 +259,12 @@ def test_a_restarted_peer_fetches_only_what_its_partial_file_lacks() -> None:
     sim.run(sim.all_done, limit_s=60)
     assert left_cleanly(seeder) and left_cleanly(again)
     assert again.store.shared == {"big": big}
-    fetched_again = set(sim.acquired(peer_id(again), "big"))
+    fetched_again = set(sim.acquired(peer_id(again), "big", brought=False))
     assert not fetched_again & kept_chunks, "every piece stored before the kill was kept"
     assert fetched_again | kept_chunks == set(range(chunk_count(len(big))))
+    # What it kept is shown under its new id, as it joins: each id on its own.
+    assert sim.acquired(peer_id(again), "big", brought=True) == sorted(kept_chunks)
+    assert sim.acquired(peer_id(again), "big") == list(range(chunk_count(len(big))))
 
 
 # --- liveness, over many random swarms and faults -------------------------------------------
@@ -317,7 +320,7 @@ def apply_fault(sim: Simulation, current: list[SimPeer], fault: Fault) -> None:
         name = rng.choice(sorted(store.shared))
         sim.edit(peer, name, content_of(100 + fault.seed % 50) if fault.kind == "edit" else None)
     elif fault.kind == "take_name":
-        lacking = sorted(set(sim.tracker.files) - set(store.shared))
+        lacking = sorted(set(sim.tracker.registry.files) - set(store.shared))
         if lacking:
             store.blocked[rng.choice(lacking)] = rng.choice(("a folder", "a symbolic link"))
     elif fault.kind == "restart":

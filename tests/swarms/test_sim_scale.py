@@ -11,7 +11,7 @@ peers, and no more: its requests per peer stay flat too.
 One thing does grow, and the test shows it rather than hides it: a file's
 first holder, when every peer wants the file at the same moment, receives a
 request from each of them (a flash crowd; nobody else holds it yet).  The
-figures are printed for the README.
+figures are printed for the docs (docs/performance.md).
 """
 
 from __future__ import annotations

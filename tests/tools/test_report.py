@@ -1,40 +1,14 @@
-"""What `swarm ls`, `who` and `status` print, from a Listing."""
+"""What `swarm ls`, `who` and `status` print for people, from a Listing (the
+JSON they print with --json: tests/tracker/test_listing_json.py)."""
 
 from __future__ import annotations
 
-import pytest
-
 from swarm.protocol.message_parts import FileListing, FileSummary, PeerSummary, PeerTraffic
 from swarm.protocol.messages import Listing
-from swarm.protocol.roles import ROLE_GET, ROLE_SEED
 from swarm.tools import report
+from swarm.tracker import listing_json
 from swarm.units import human_size
-
-DIGEST_A = bytes.fromhex("ab" * 32)
-DIGEST_B = bytes.fromhex("abcd" + "00" * 30)
-
-
-def listing() -> Listing:
-    a = FileSummary("a.bin", 1024, DIGEST_A, True)  # 2 chunks
-    b = FileSummary("b file.txt", 5000, DIGEST_B, False)  # 10 chunks
-    return Listing(
-        7,
-        (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin",), ()),
-         PeerSummary(2, "tcp://127.0.0.1:1002", (), ())),
-        (FileListing(a, (1,), ((2, 1),), 256), FileListing(b, (), ((1, 5),))),
-        (PeerTraffic(1, 512, 256, 4096, 8192), PeerTraffic(2, 0, 0, 512, 0)),
-        9000,
-    )
-
-
-def test_ls_json_lists_every_file_with_its_holders() -> None:
-    out = report.ls_json(listing())
-    assert out["event"] == 7
-    a, b = out["files"]
-    assert a == {"name": "a.bin", "size": 1024, "chunks": 2, "digest": DIGEST_A.hex(),
-                 "available": True, "complete_holders": [1],
-                 "partial_holders": [{"peer": 2, "chunks": 1}]}
-    assert b["available"] is False and b["chunks"] == 10
+from tests.tracker.test_listing_json import DIGEST_A, listing, traffic_free
 
 
 def test_ls_table_has_a_row_per_file() -> None:
@@ -44,42 +18,20 @@ def test_ls_table_has_a_row_per_file() -> None:
     assert table[2].startswith("b file.txt (lost)")
 
 
-def test_find_file_by_name_or_digest_prefix() -> None:
-    data = listing()
-    assert report.find_file(data, "a.bin").summary.name == "a.bin"
-    assert report.find_file(data, "abab").summary.name == "a.bin"
-    assert report.find_file(data, "ABCD").summary.name == "b file.txt"
-    with pytest.raises(report.FileNotFound):
-        report.find_file(data, "ababx")  # not hex
-    with pytest.raises(report.FileNotFound):
-        report.find_file(data, "nope")
-    with pytest.raises(report.FileNotFound):
-        report.find_file(data, "ab")  # too short to be a digest prefix
-
-
-def test_ambiguous_digest_prefix_is_refused() -> None:
-    a = FileSummary("one", 1, bytes.fromhex("ab1200" + "00" * 29), True)
-    b = FileSummary("two", 1, bytes.fromhex("ab12ff" + "00" * 29), True)
-    data = Listing(1, (), (FileListing(a, (), ()), FileListing(b, (), ())), ())
-    with pytest.raises(report.FileNotFound, match="give more digits"):
-        report.find_file(data, "ab12")
-    assert report.find_file(data, "ab12f").summary.name == "two"
-
-
 def test_who_json_gives_each_holder_and_its_share() -> None:
     data = listing()
-    out = report.who_json(data, report.find_file(data, "a.bin"))
+    out = listing_json.who_json(data, listing_json.find_file(data, "a.bin"))
     assert out["holders"] == [
         {"peer": 1, "endpoint": "tcp://127.0.0.1:1001", "chunks": 2, "fraction": 1.0,
          "complete": True},
         {"peer": 2, "endpoint": "tcp://127.0.0.1:1002", "chunks": 1, "fraction": 0.5,
          "complete": False},
     ]
-    assert "complete" in report.who_table(data, report.find_file(data, "a.bin"))
+    assert "complete" in report.who_table(data, listing_json.find_file(data, "a.bin"))
 
 
 def test_status_gives_each_peer_its_holdings_and_both_directions() -> None:
-    status = report.status_json(listing())
+    status = listing_json.status_json(listing())
     one, two = status["peers"]
     assert one["chunks"] == {"a.bin": 2, "b file.txt": 5}
     assert one["bytes_held"] == 1024 + 5 * 512 and two["bytes_held"] == 512
@@ -91,46 +43,30 @@ def test_status_gives_each_peer_its_holdings_and_both_directions() -> None:
     assert "512 B/s" in table and "256 B/s" in table and "a.bin" in table
 
 
-def test_status_gives_each_file_what_remains_and_when_it_should_be_done() -> None:
-    a, b = report.status_json(listing())["files"]
-    # a.bin (1,024 bytes): peer 2 holds one chunk of two; 256 B/s arrive.
-    assert a["lacking"] == [2] and a["remaining_bytes"] == 512
-    assert a["recv_bytes_s"] == 256 and a["eta_s"] == 2.0
-    # b file.txt: nobody has it whole, nobody covers it: no time can be told.
-    assert b["lacking"] == [1, 2]
-    assert b["remaining_bytes"] == (5000 - 5 * 512) + 5000
-    assert b["eta_s"] is None
-
-
 def test_status_totals_for_the_whole_swarm() -> None:
-    totals = report.status_json(listing())["totals"]
+    totals = listing_json.status_json(listing())["totals"]
     assert totals == {"peers": 2, "files": 2, "moved_bytes": 9000, "recv_bytes_s": 512,
                       "send_bytes_s": 256, "remaining_bytes": 512 + 2440 + 5000,
                       "eta_s": None}  # a lost file is never done
-    table = report.status_table(report.status_json(listing()))
+    table = report.status_table(listing_json.status_json(listing()))
     total_line = table.splitlines()[-1]
     assert total_line.startswith("total: moved 8.8 KiB, receiving 512 B/s, sending 256 B/s")
     assert total_line.endswith("ETA \u2014")
-
-
-def traffic_free(files: tuple[FileListing, ...], peers: tuple[PeerSummary, ...],
-                 rates: dict[int, int]) -> Listing:
-    return Listing(3, peers, files,
-                   tuple(PeerTraffic(p.peer_id, rates.get(p.peer_id, 0), 0, 0, 0) for p in peers))
 
 
 def test_eta_is_a_dash_when_nothing_arrives_and_done_when_nothing_remains() -> None:
     a = FileSummary("a.bin", 1 << 20, DIGEST_A, True)
     peers = (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin",), ()),
              PeerSummary(2, "tcp://127.0.0.1:1002", (), ()))
-    stalled = report.status_json(traffic_free((FileListing(a, (1,), ((2, 100),)),), peers, {}))
+    stalled = listing_json.status_json(
+        traffic_free((FileListing(a, (1,), ((2, 100),)),), peers, {}))
     assert stalled["files"][0]["eta_s"] is None and stalled["totals"]["eta_s"] is None
     rows = report.status_table(stalled).splitlines()
     file_row = next(r for r in rows if r.startswith("a.bin"))
     assert file_row.split()[6] == "\u2014"  # FILE, SIZE (2 words), COPIES, RECV (2), ETA
     assert rows[-1].endswith("ETA \u2014")
 
-    moving = report.status_json(traffic_free((FileListing(a, (1,), ((2, 100),), 1 << 19),),
+    moving = listing_json.status_json(traffic_free((FileListing(a, (1,), ((2, 100),), 1 << 19),),
                                              peers, {2: 1 << 19}))
     remaining = (1 << 20) - 100 * 512
     assert moving["files"][0]["eta_s"] == remaining / (1 << 19)
@@ -140,21 +76,12 @@ def test_eta_is_a_dash_when_nothing_arrives_and_done_when_nothing_remains() -> N
 
     whole = (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin",), ()),
              PeerSummary(2, "tcp://127.0.0.1:1002", ("a.bin",), ()))
-    done = report.status_json(traffic_free((FileListing(a, (1, 2), ()),), whole, {}))
+    done = listing_json.status_json(traffic_free((FileListing(a, (1, 2), ()),), whole, {}))
     assert done["files"][0]["eta_s"] == 0 and done["totals"]["eta_s"] == 0
     assert done["files"][0]["lacking"] == []
     rows = report.status_table(done).splitlines()
     assert next(r for r in rows if r.startswith("a.bin")).split()[6] == "done"
     assert rows[-1].endswith("ETA done")
-
-
-def test_an_excused_peer_is_not_waited_for() -> None:
-    a = FileSummary("a.bin", 1024, DIGEST_A, True)
-    peers = (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin",), ()),
-             PeerSummary(2, "tcp://127.0.0.1:1002", (), ("a.bin",)))
-    status = report.status_json(traffic_free((FileListing(a, (1,), ()),), peers, {}))
-    assert status["files"][0]["remaining_bytes"] == 0
-    assert status["totals"]["eta_s"] == 0
 
 
 def test_human_eta() -> None:
@@ -181,7 +108,7 @@ def wide_swarm(peers: int, files: int) -> Listing:
 
 
 def test_status_table_fits_100_columns_for_8_peers_and_8_files() -> None:
-    table = report.status_table(report.status_json(wide_swarm(8, 8)))
+    table = report.status_table(listing_json.status_json(wide_swarm(8, 8)))
     lines = table.splitlines()
     assert max(map(len, lines)) <= report.STATUS_WIDTH
     assert sum(1 for line in lines if line.startswith("file number")) == 8
@@ -192,7 +119,7 @@ def test_status_table_fits_100_columns_for_8_peers_and_8_files() -> None:
 
 
 def test_status_table_cuts_64_peers_short_and_says_so() -> None:
-    status = report.status_json(wide_swarm(64, 3))
+    status = listing_json.status_json(wide_swarm(64, 3))
     assert len(status["peers"]) == 64  # JSON keeps every one
     lines = report.status_table(status).splitlines()
     assert max(map(len, lines)) <= report.STATUS_WIDTH
@@ -211,22 +138,8 @@ def test_human_sizes() -> None:
     assert human_size(3 << 20) == "3.0 MiB"
 
 
-def test_a_seed_lacks_nothing_and_a_get_only_what_it_began() -> None:
-    a = FileSummary("a.bin", 1024, DIGEST_A, True)
-    b = FileSummary("b file.txt", 5000, DIGEST_B, True)
-    peers = (PeerSummary(1, "tcp://127.0.0.1:1001", ("a.bin", "b file.txt"), ()),
-             PeerSummary(2, "tcp://127.0.0.1:1002", (), (), ROLE_SEED),
-             PeerSummary(3, "tcp://127.0.0.1:1003", (), (), ROLE_GET))
-    files = (FileListing(a, (1,), ((3, 1),)), FileListing(b, (1,), ()))
-    status = report.status_json(traffic_free(files, peers, {}))
-    assert [p["role"] for p in status["peers"]] == ["peer", "seed", "get"]
-    got_a, got_b = status["files"]
-    assert got_a["lacking"] == [3] and got_a["remaining_bytes"] == 512
-    assert got_b["lacking"] == [] and got_b["eta_s"] == 0
-
-
 def test_a_live_table_fits_the_terminal_it_is_drawn_on() -> None:
-    status = report.status_json(wide_swarm(64, 30))
+    status = listing_json.status_json(wide_swarm(64, 30))
     for lines, columns in ((24, 80), (40, 100), (10, 80)):
         rows = report.rows_for_terminal(lines)
         table = report.status_table(status, rows, columns).splitlines()

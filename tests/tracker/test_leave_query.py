@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from swarm.protocol import messages as m
 from swarm.tracker.state import TrackerState
-from tests.tracker.test_state import BIG, SMALL, have, join, new_state, send, statuses
+from tests.tracker.helpers import BIG, SMALL, have, join, new_state, send, statuses
 
 
 def ask(state: TrackerState, peer: int) -> m.LeaveStatus:

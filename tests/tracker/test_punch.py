@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import random
 
-from swarm.peer.punch import PUNCH_ATTEMPTS
 from swarm.protocol import messages as m
 from swarm.protocol.fields import TOKEN_BYTES
+from swarm.protocol.messages import PUNCH_ATTEMPTS
 from swarm.tracker.punch import PUNCH_WINDOW_S, Decision, PunchBoard, punch_endpoint
 from swarm.tracker.state import TrackerState
+from tests.tracker.helpers import sends
 
 PUB_PORT = 9100
 ECHO_PORTS = (9101, 9102)
@@ -23,7 +24,7 @@ def sender(peer: int) -> bytes:
 def send(state: TrackerState, peer: int, message: m.Message, now_s: float) -> list[
         tuple[bytes, m.Message]]:
     out = state.handle(sender(peer), message, ROUTERS[peer], now_s)
-    return [(t, msg) for t, msg in out.sends if not isinstance(msg, m.LeaveStatus)]
+    return [(t, msg) for t, msg in sends(out) if not isinstance(msg, m.LeaveStatus)]
 
 
 def tracker_with_peers() -> TrackerState:
@@ -37,7 +38,7 @@ def tracker_with_peers() -> TrackerState:
 def test_hello_reply_names_the_address_echoes() -> None:
     state = TrackerState(PUB_PORT, 30.0, lambda: b"t" * TOKEN_BYTES, random.Random(1),
                          ECHO_PORTS)
-    sent = state.handle(b"x", m.Hello(m.PROTOCOL_VERSION), "10.0.0.9", 0.0).sends
+    sent = sends(state.handle(b"x", m.Hello(m.PROTOCOL_VERSION), "10.0.0.9", 0.0))
     assert sent == [(b"x", m.HelloReply(m.PROTOCOL_VERSION, PUB_PORT, ECHO_PORTS))]
 
 
@@ -84,8 +85,8 @@ def test_a_peer_that_leaves_takes_its_mapping_and_its_pairs_along() -> None:
     send(state, 2, m.PunchReady(40002), 0.0)
     send(state, 1, m.ReverseRequest(2), 1.0)
     send(state, 2, m.Goodbye(True), 2.0)
-    assert 2 not in state.punches.ports
-    assert state.punches.attempts(1, 2) == 0
+    assert 2 not in state.introductions.punches.ports
+    assert state.introductions.punches.attempts(1, 2) == 0
 
 
 def test_punch_endpoint_keeps_the_host_and_takes_the_punch_port() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from swarm.protocol import messages as m
 from swarm.protocol.message_parts import PeerTraffic
 from swarm.tracker.state import TrackerState
-from tests.tracker.test_state import (
+from tests.tracker.helpers import (
     ADDRESS,
     BIG,
     SMALL,
@@ -16,11 +16,12 @@ from tests.tracker.test_state import (
     new_state,
     only_reply,
     send,
+    sends,
 )
 
 
 def listing_at(state: TrackerState, now_s: float) -> m.Listing:
-    [(_, listing)] = state.handle(b"tool", m.ListQuery(), ADDRESS, now_s).sends
+    [(_, listing)] = sends(state.handle(b"tool", m.ListQuery(), ADDRESS, now_s))
     assert isinstance(listing, m.Listing)
     return listing
 
@@ -64,7 +65,7 @@ def test_a_count_that_goes_backwards_or_leaps_is_not_believed() -> None:
     after = traffic_at(state, 5.0)[1]
     assert after.sent_bytes == 701_000
     assert after.send_bytes_s < 1_000_000
-    assert state.peers[1].strikes == 0
+    assert state.registry.peers[1].strikes == 0
 
 
 def test_bytes_moved_sums_every_verified_report_and_outlives_the_peers() -> None:

@@ -1,6 +1,6 @@
 """`--events FILE`: what happens, as JSON lines, for tools to follow.
 
-Each line is one object: ``{"ts": <unix time>, "event": <kind>, ...}``.
+Each line is one entry, an object: ``{"ts": <unix time>, "event": <kind>, ...}``.
 Kinds: a peer writes joined, file, chunks, complete, leave; a tracker writes
 join, file, chunks, complete, lost, available, excused, unexcused, dropped,
 removed, leave; both write warning and error for what goes to stderr at those
@@ -17,11 +17,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-EventSink = Callable[[dict[str, Any]], None]
+EntrySink = Callable[[dict[str, Any]], None]
 
 
-def event_record(kind: str, **fields: Any) -> dict[str, Any]:
-    """One event, as every sink gets it: the file here, the tracker's dashboard."""
+def log_entry(kind: str, **fields: Any) -> dict[str, Any]:
+    """One entry, stamped with the time, as every sink gets it: the file
+    here, the tracker's dashboard."""
     return {"ts": round(time.time(), 6), "event": kind, **fields}
 
 
@@ -31,28 +32,28 @@ class EventLog:
         self._file: TextIO = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
     def emit(self, kind: str, **fields: Any) -> None:
-        self.write(event_record(kind, **fields))
+        self.write(log_entry(kind, **fields))
 
-    def write(self, record: dict[str, Any]) -> None:
+    def write(self, entry: dict[str, Any]) -> None:
         if self._file.closed:
             return
-        self._file.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         self._file.close()
 
 
 class EventLogHandler(logging.Handler):
-    """Warnings and errors of the log, as events too."""
+    """Warnings and errors of the log, as entries too."""
 
-    def __init__(self, sink: EventSink) -> None:
+    def __init__(self, sink: EntrySink) -> None:
         super().__init__(logging.WARNING)
         self.sink = sink
 
     def emit(self, record: logging.LogRecord) -> None:
         kind = "error" if record.levelno >= logging.ERROR else "warning"
         try:
-            self.sink(event_record(kind, message=record.getMessage(), logger=record.name))
+            self.sink(log_entry(kind, message=record.getMessage(), logger=record.name))
         except Exception:  # a handler must never raise into the code that logs
             self.handleError(record)
 

@@ -2,14 +2,15 @@
 
 The tracker's loop and the HTTP thread share only a ``DashboardFeed``.  The
 loop's side is O(1) per call and never waits: it swaps in a status reference
-(``publish_status``) and appends to a bounded deque of recent events
-(``publish_event``).  The HTTP side reads them and says when somebody is
-watching (``want_status``), so the tracker builds a status -- O(peers x files)
--- only while it is read, and at most every ``STATUS_INTERVAL_S``.
+(``publish_status``) and appends to a bounded deque of the recent entries of
+its ``--events`` log (``publish_entry``), which ``/api/events`` streams.
+The HTTP side reads them and says when somebody is watching
+(``want_status``), so the tracker builds a status -- O(peers x files) --
+only while it is read, and at most every ``STATUS_INTERVAL_S``.
 
 Waking readers: a single listener (the HTTP server's event loop) is told that
 something changed; a wake already pending is not repeated, so a burst of
-events costs the tracker one cross-thread call, not one per event per client.
+entries costs the tracker one cross-thread call, not one per entry per client.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 from swarm.protocol.record import Record
 
-RECENT_EVENTS = 500  # what a page just opened shows; bounds the feed's memory
+RECENT_ENTRIES = 500  # what a page just opened shows; bounds the feed's memory
 STATUS_INTERVAL_S = 0.5  # the newest status is at most this old while watched
 WANTED_HOLD_S = 5.0  # a read keeps the status coming this long (a page polls every 1-2 s)
 
@@ -32,18 +33,18 @@ class StatusSnapshot(Record):
     published_s: float  # on the feed's clock (monotonic)
 
 
-class FeedEvent(Record):
-    event_id: int  # counts from 1, one per event published; SSE's `id:`
-    event: dict[str, Any]  # as `--events` writes it; never changed once published
+class FeedEntry(Record):
+    entry_id: int  # counts from 1, one per entry published; SSE's `id:`
+    entry: dict[str, Any]  # as `--events` writes it; never changed once published
 
 
 class DashboardFeed:
-    def __init__(self, max_events: int = RECENT_EVENTS,
+    def __init__(self, max_entries: int = RECENT_ENTRIES,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._events: deque[FeedEvent] = deque(maxlen=max_events)
-        self._last_event_id = 0
+        self._entries: deque[FeedEntry] = deque(maxlen=max_entries)
+        self._last_entry_id = 0
         self._status: StatusSnapshot | None = None
         self._wanted_s: float | None = None  # when the status was last asked for
         self._listener: Callable[[], None] | None = None
@@ -52,10 +53,10 @@ class DashboardFeed:
 
     # -- the tracker's side -------------------------------------------------
 
-    def publish_event(self, event: dict[str, Any]) -> None:
+    def publish_entry(self, entry: dict[str, Any]) -> None:
         with self._lock:
-            self._last_event_id += 1
-            self._events.append(FeedEvent(self._last_event_id, event))
+            self._last_entry_id += 1
+            self._entries.append(FeedEntry(self._last_entry_id, entry))
         self._notify()
 
     def publish_status(self, status: dict[str, Any]) -> None:
@@ -105,25 +106,18 @@ class DashboardFeed:
     def status_age_s(self, snapshot: StatusSnapshot) -> float:
         return self._clock() - snapshot.published_s
 
-    def recent_events(self) -> list[FeedEvent]:
+    def entries_after(self, entry_id: int) -> list[FeedEntry]:
+        """The entries kept that came after ``entry_id``, oldest first (0:
+        all of them; those that fell out of the deque are gone: a slow
+        reader sees a gap in ids)."""
         with self._lock:
-            return list(self._events)
-
-    def events_after(self, event_id: int) -> list[FeedEvent]:
-        """The events kept that came after ``event_id``, oldest first (those
-        that fell out of the deque are gone: a slow reader sees a gap in ids)."""
-        with self._lock:
-            newer: list[FeedEvent] = []
-            for item in reversed(self._events):
-                if item.event_id <= event_id:
+            newer: list[FeedEntry] = []
+            for item in reversed(self._entries):
+                if item.entry_id <= entry_id:
                     break
                 newer.append(item)
         newer.reverse()
         return newer
-
-    def last_event_id(self) -> int:
-        with self._lock:
-            return self._last_event_id
 
     def listen(self, listener: Callable[[], None] | None) -> None:
         """One listener (or None to stop): called from the publishing thread

@@ -5,7 +5,7 @@ left) are read from the latest status the dashboard feed holds, at scrape
 time, so the tracker's loop does nothing for them but build a status while
 somebody reads them, as it does for the page.  Counters and the request
 latency histogram are counted by the loop as things happen, in plain
-numbers (one call per request or outcome, never one per chunk), and turned
+numbers (one call per request, never one per chunk), and turned
 into metric families at scrape time.  The library writes the exposition
 (names, types, escaping, bucket labels); everything lives in a private
 registry, nothing in the library's global one.
@@ -29,8 +29,10 @@ from prometheus_client.utils import floatToGoString
 
 from swarm.io.http.feed import DashboardFeed
 from swarm.protocol.display import Acquired, Block, Disconnect
-from swarm.protocol.messages import Listing, Refused, Snapshot, Welcome
-from swarm.tracker.state import Outcome
+from swarm.protocol.messages import Listing, Message, Refused, Snapshot, Welcome
+from swarm.protocol.output import Action, Show
+from swarm.tracker.actions import Publish, Send
+from swarm.tracker.state import TrackerFigures
 
 # From a heartbeat answered at once (tens of microseconds) to a request that
 # held the loop long enough for peers to notice (a second).
@@ -117,7 +119,7 @@ class LoopTally:
         self.bad_messages = 0
         self.expiries = 0
         self.expulsions = 0
-        # The state's own running totals, as of the last outcome.
+        # The state's own running totals, as of the last request.
         self.moved_bytes = 0
         self.strikes = 0
         # Requests per latency bucket (the last one past every bound), and
@@ -184,7 +186,7 @@ def _labelled_counter(name: str, help_text: str, label: str,
 
 class TrackerMetrics:
     """The tracker's metrics: gauges read from ``feed`` when scraped, and
-    counts the tracker's loop feeds (``count_outcome``, ``bad_message``,
+    counts the tracker's loop feeds (``count_actions``, ``bad_message``,
     ``request_handled``), all in a private registry."""
 
     def __init__(self, feed: DashboardFeed) -> None:
@@ -199,44 +201,49 @@ class TrackerMetrics:
 
     # --- fed by the tracker's loop, in its thread ----------------------------
 
-    def count_outcome(self, outcome: Outcome, moved_bytes: int, strikes: int) -> None:
-        """What one outcome did, with the state's running totals after it.
+    def count_actions(self, actions: list[Action], figures: TrackerFigures) -> None:
+        """What the actions of one call of the tracker's state did, with the
+        state's running totals after it.
 
         Kinds are told apart by ``type(x) is``: ``isinstance`` on the
-        message classes (their metaclass is not ``type``) costs ten times
+        record classes (their metaclass is not ``type``) costs ten times
         as much, and this runs for every request."""
         t = self.tally
-        if outcome.blocks:
-            self._count_blocks(outcome.blocks)
-        for event in outcome.events:
-            kind = type(event).__name__
-            t.events_published[kind] = t.events_published.get(kind, 0) + 1
-        for _, message in outcome.sends:
-            if type(message) is Welcome:
-                t.snapshots_served["welcome"] += 1
-                t.refused_offers += len(message.refused)
-            elif type(message) is Refused:
-                t.refused_offers += len(message.refused)
-            elif type(message) is Listing:
-                t.snapshots_served["listing"] += 1
-            elif type(message) is Snapshot:
-                t.snapshots_served["snapshot"] += 1
-        t.moved_bytes = moved_bytes
-        t.strikes = strikes
+        for action in actions:
+            if type(action) is Send:
+                self._count_answer(action.message)
+            elif type(action) is Publish:
+                kind = type(action.event).__name__
+                t.events_published[kind] = t.events_published.get(kind, 0) + 1
+            elif type(action) is Show:
+                self._count_block(action.block)
+        t.moved_bytes = figures.moved_bytes
+        t.strikes = figures.strikes
 
-    def _count_blocks(self, blocks: list[Block]) -> None:
+    def _count_answer(self, message: Message) -> None:
         t = self.tally
-        for block in blocks:
-            if type(block) is Acquired:
-                chunks = t.chunks_acquired.get(block.peer_id, 0)
-                for start, end in block.ranges:  # a loop: a generator costs more here
-                    chunks += end - start
-                t.chunks_acquired[block.peer_id] = chunks
-            elif type(block) is Disconnect:
-                if block.reason == "expired":
-                    t.expiries += 1
-                elif block.reason == "expelled":
-                    t.expulsions += 1
+        if type(message) is Welcome:
+            t.snapshots_served["welcome"] += 1
+            t.refused_offers += len(message.refused)
+        elif type(message) is Refused:
+            t.refused_offers += len(message.refused)
+        elif type(message) is Listing:
+            t.snapshots_served["listing"] += 1
+        elif type(message) is Snapshot:
+            t.snapshots_served["snapshot"] += 1
+
+    def _count_block(self, block: Block) -> None:
+        t = self.tally
+        if type(block) is Acquired:
+            chunks = t.chunks_acquired.get(block.peer_id, 0)
+            for start, end in block.ranges:  # a loop: a generator costs more here
+                chunks += end - start
+            t.chunks_acquired[block.peer_id] = chunks
+        elif type(block) is Disconnect:
+            if block.reason == "expired":
+                t.expiries += 1
+            elif block.reason == "expelled":
+                t.expulsions += 1
 
     def bad_message(self) -> None:
         self.tally.bad_messages += 1

@@ -30,7 +30,7 @@ from swarm.http.request import (
     host_allowed,
     is_loopback,
 )
-from swarm.io.http.feed import RECENT_EVENTS, DashboardFeed, FeedEvent, StatusSnapshot
+from swarm.io.http.feed import RECENT_ENTRIES, DashboardFeed, FeedEntry, StatusSnapshot
 
 log = logging.getLogger("swarm.http")
 
@@ -95,9 +95,9 @@ def load_assets(folder: Path) -> dict[str, Asset]:
     return assets
 
 
-def sse_message(item: FeedEvent) -> bytes:
-    data = json.dumps(item.event, ensure_ascii=False, separators=(",", ":"))
-    return f"id: {item.event_id}\ndata: {data}\n\n".encode()
+def sse_message(item: FeedEntry) -> bytes:
+    data = json.dumps(item.entry, ensure_ascii=False, separators=(",", ":"))
+    return f"id: {item.entry_id}\ndata: {data}\n\n".encode()
 
 
 def response_head(status: int, headers: dict[str, str]) -> bytes:
@@ -126,7 +126,7 @@ class HttpServer:
         self._stopped: asyncio.Event | None = None
         self._tick: asyncio.Future[None] | None = None
         self._encoded: tuple[StatusSnapshot, bytes] | None = None
-        self._sse_encoded: dict[int, bytes] = {}  # event id -> its SSE message
+        self._sse_encoded: dict[int, bytes] = {}  # entry id -> its SSE message
 
     @property
     def url(self) -> str:
@@ -291,7 +291,7 @@ class HttpServer:
         if request.path == "/api/status":
             return 200, self._status
         if request.path == "/api/events":
-            return 200, self._events
+            return 200, self._entry_stream
         if request.path == "/metrics":
             return 200, self._metrics
         return 404, None
@@ -335,14 +335,14 @@ class HttpServer:
         await self._send(writer, 200, self._status_body(snapshot), "application/json",
                          request.method == "HEAD")
 
-    def _sse_bytes(self, item: FeedEvent) -> bytes:
-        """Each event encoded once for every stream that sends it."""
-        encoded = self._sse_encoded.get(item.event_id)
+    def _sse_bytes(self, item: FeedEntry) -> bytes:
+        """Each entry encoded once for every stream that sends it."""
+        encoded = self._sse_encoded.get(item.entry_id)
         if encoded is None:
-            encoded = self._sse_encoded[item.event_id] = sse_message(item)
-            if len(self._sse_encoded) > 2 * RECENT_EVENTS:  # the oldest half goes
-                for event_id in list(self._sse_encoded)[:RECENT_EVENTS]:
-                    del self._sse_encoded[event_id]
+            encoded = self._sse_encoded[item.entry_id] = sse_message(item)
+            if len(self._sse_encoded) > 2 * RECENT_ENTRIES:  # the oldest half goes
+                for entry_id in list(self._sse_encoded)[:RECENT_ENTRIES]:
+                    del self._sse_encoded[entry_id]
         return encoded
 
     def _status_body(self, snapshot: StatusSnapshot) -> bytes:
@@ -360,7 +360,9 @@ class HttpServer:
         body, content_type = self.metrics()
         await self._send(writer, 200, body, content_type, request.method == "HEAD")
 
-    async def _events(self, request: Request, writer: asyncio.StreamWriter) -> None:
+    async def _entry_stream(self, request: Request, writer: asyncio.StreamWriter) -> None:
+        """/api/events: the entries of the tracker's --events log as they come
+        (server-sent events, resumed after Last-Event-ID)."""
         writer.write(response_head(200, {"Content-Type": "text/event-stream; charset=utf-8",
                                          "Connection": "close"}))
         if request.method == "HEAD":
@@ -373,10 +375,10 @@ class HttpServer:
         written_s = clock()
         while True:
             change = self._next_change()
-            batch = self.feed.events_after(last)
+            batch = self.feed.entries_after(last)
             if batch:
                 writer.write(b"".join(self._sse_bytes(item) for item in batch))
-                last = batch[-1].event_id
+                last = batch[-1].entry_id
                 written_s = clock()
             elif clock() - written_s >= KEEPALIVE_S:
                 writer.write(b": keep-alive\n\n")

@@ -27,13 +27,30 @@ log = logging.getLogger("swarm.store")
 NOT_SHARED_YET = "a file that is not shared yet"
 
 
+class Skipped(Record):
+    """Why an entry of Shared is not shared, and whether to say it aloud.
+
+    Aloud (at warning level, the default) for what a user most likely put
+    there to be shared and would otherwise wait for in vain: a symbolic
+    link (the setting follow_symlinks shares its target), a FIFO, a socket
+    or a device, a file whose name the swarm cannot carry.  Quietly (at
+    info level) for hidden entries and folders: keeping them in Shared is a
+    choice (a subfolder of finished work, an editor's dot-file), folders
+    are visibly not files, and a warning for them would come back at every
+    start.  An entry that cannot be looked at is said quietly too: it is
+    most often one deleted while the scan ran."""
+
+    reason: str
+    aloud: bool = False
+
+
 class SharedScan(Record):
     """One look at Shared."""
 
     # Regular, visible files with acceptable names that are not served yet.
     files: dict[str, LocalFile] = field(default_factory=dict)
     # Every other entry, with the reason it is not shared.
-    skipped: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, Skipped] = field(default_factory=dict)
     # Every entry that is not a file this peer serves, with what it is (a
     # folder, a link, a file not offered yet): a swarm file of that name
     # cannot be placed.
@@ -43,30 +60,30 @@ class SharedScan(Record):
 
 
 def _entry_problem(entry: os.DirEntry[str], follow_symlinks: bool) -> tuple[
-        os.stat_result | None, str | None]:
+        os.stat_result | None, Skipped | None]:
     """The stat of a Shared entry that can be shared, or why it cannot."""
     if entry.name.startswith("."):
-        return None, "hidden (its name starts with a dot)"
+        return None, Skipped("hidden (its name starts with a dot)")
     try:
         if entry.is_symlink():
             if not follow_symlinks:
-                return None, ("a symbolic link (links are not followed; the setting "
-                              "follow_symlinks shares what they point to)")
+                return None, Skipped("a symbolic link (links are not followed; the setting "
+                                     "follow_symlinks shares what they point to)", aloud=True)
             try:
                 st = entry.stat(follow_symlinks=True)
             except FileNotFoundError:
-                return None, "a symbolic link to nothing"
+                return None, Skipped("a symbolic link to nothing", aloud=True)
         else:
             st = entry.stat(follow_symlinks=False)
     except OSError as exc:
-        return None, f"it cannot be read ({exc.strerror})"
-    if stat.S_ISDIR(st.st_mode):
-        return None, "a folder (subfolders are not shared)"
+        return None, Skipped(f"it cannot be read ({exc.strerror})")
+    if stat.S_ISDIR(st.st_mode):  # a link to a folder, followed, is a folder too
+        return None, Skipped("a folder (subfolders are not shared)")
     if not stat.S_ISREG(st.st_mode):
-        return None, f"not a regular file but {_kind(st.st_mode)}"
+        return None, Skipped(f"not a regular file but {_kind(st.st_mode)}", aloud=True)
     problem = name_problem(entry.name)
     if problem is not None:
-        return None, f"its name is {problem}"
+        return None, Skipped(f"its name is {problem}", aloud=True)
     return st, None
 
 
@@ -147,7 +164,7 @@ class SharedFolder:
                 continue  # our own copy, about to be renamed into place
             st, problem = _entry_problem(entry, self.follow_symlinks)
             if st is None:
-                scan.skipped[name] = problem or "unreadable"
+                scan.skipped[name] = problem or Skipped("unreadable")
                 scan.taken[name] = self.blocking_entry(name) or "something"
                 continue
             digest = served_by_name.get(name)

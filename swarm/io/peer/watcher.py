@@ -9,7 +9,7 @@ from queue import SimpleQueue
 
 from swarm.io.common.zmq_util import Waker
 from swarm.io.peer.hashing import LocalFile
-from swarm.io.peer.shared import SharedScan
+from swarm.io.peer.shared import SharedScan, Skipped
 from swarm.io.peer.store import Store
 from swarm.protocol.meta import FileMeta
 
@@ -29,19 +29,21 @@ class SharedWatcher:
         self.waker = waker
         self._seen: dict[str, LocalFile] = {}
         self._hashing: dict[str, LocalFile] = {}
-        self._skipped: dict[str, str] = {}  # said on stderr, while it stays so
+        self._skipped: dict[str, Skipped] = {}  # said on stderr, while it stays so
         self._jobs: SimpleQueue[str | None] = SimpleQueue()
         self._results: SimpleQueue[tuple[str, FileMeta | OSError]] = SimpleQueue()
         self._thread: threading.Thread | None = None
 
-    def note_skipped(self, skipped: dict[str, str]) -> None:
-        """Say once why each entry is not shared, at info level: all of them
-        at start, then each that appears or changes (again if it comes
-        back).  Info, not warning: leaving a folder or a hidden file in
-        Shared is a choice, and the line would repeat at every start."""
-        for name, reason in sorted(skipped.items()):
-            if self._skipped.get(name) != reason:
-                log.info("not sharing %r: %s", name, reason)
+    def note_skipped(self, skipped: dict[str, Skipped]) -> None:
+        """Say once why each entry is not shared: all of them at start, then
+        each that appears or changes (again if it comes back).  A link or a
+        special file at warning level, so that a user who put it there to
+        share it hears why it never reaches the swarm; a hidden entry or a
+        folder at info level (``Skipped`` says why)."""
+        for name, why in sorted(skipped.items()):
+            if self._skipped.get(name) != why:
+                log.log(logging.WARNING if why.aloud else logging.INFO, "not sharing %r: %s",
+                        name, why.reason)
         self._skipped = dict(skipped)
 
     def scan(self) -> SharedScan:

@@ -1,8 +1,9 @@
 """The tracker's sockets and poll loop: a ROUTER for requests, a PUB for events.
 
 All decisions are ``TrackerState``'s; this loop receives, decodes, hands over,
-and carries out the outcome: replies, published events, and stdout blocks
-(written once per pass, each block whole).
+and carries out the actions the state returns, in order: replies, published
+events, lines on stderr, entries of the ``--events`` log (stamped here with
+the time) and stdout blocks (written once per pass, each block whole).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,27 +22,21 @@ import zmq
 from swarm.config import Settings
 from swarm.io.common.address_echo import AddressEcho
 from swarm.io.common.curve import http_token, keys_from, make_server, start_authenticator
-from swarm.io.common.event_log import EventLogHandler, event_record, open_event_log
+from swarm.io.common.event_log import EventLogHandler, log_entry, open_event_log
 from swarm.io.common.process_limits import AcceptWatch, peers_within, raise_open_file_limit
 from swarm.io.common.stdout import StdoutWriter
 from swarm.io.common.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
 from swarm.io.tracker.port_file import FolderLock, FolderTaken, write_port_file
 from swarm.protocol.addresses import bracketed, is_ipv6
 from swarm.protocol.codec import MAX_HEADER_BYTES, decode, encode, encode_frames
-from swarm.protocol.display import Acquired, Block, Connect, Disconnect
-from swarm.protocol.events import (
-    Availability,
-    Event,
-    Excused,
-    ExcuseWithdrawn,
-    FileAdded,
-    FileCompleted,
-    FileDropped,
-    FileRemoved,
-)
+from swarm.protocol.display import Block
+from swarm.protocol.events import Event
 from swarm.protocol.fields import TOKEN_BYTES, ProtocolError
-from swarm.protocol.messages import ErrorReply, Message
-from swarm.tracker.state import Outcome, TrackerState
+from swarm.protocol.messages import Message
+from swarm.protocol.output import Action, Observe, Say, Show
+from swarm.tracker.actions import Publish, Send
+from swarm.tracker.listing_json import status_json
+from swarm.tracker.state import TrackerState
 
 if TYPE_CHECKING:
     from swarm.io.http.feed import DashboardFeed
@@ -52,9 +48,8 @@ log = logging.getLogger("swarm.tracker")
 EXIT_FOLDER_TAKEN = 2  # another tracker serves from this folder's port.txt
 EXIT_NO_DASHBOARD = 1  # --http asked for an address it cannot have (taken, not ours)
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
-BAD_MESSAGES_LOGGED = 10  # per stranger; then its bad requests are only dropped
-STRANGERS_REMEMBERED = 10_000  # bounds the memory a flood of new senders can take
 FDS_PER_PEER = 2  # its request connection and its event connection
+MAX_WAIT_S = 1.0  # a pass waits at most this long, deadline or not: a net under a missed wake
 
 
 def bind_spec(address: str) -> str:
@@ -63,7 +58,12 @@ def bind_spec(address: str) -> str:
 
 
 class TrackerLoop:
-    def __init__(self, settings: Settings, workdir: Path, events: Path | None = None) -> None:
+    """Made, it holds its folder and has bound its sockets; ``run`` serves
+    until a signal.  Tests drive it pass by pass instead: ``watch``, then
+    ``run_once`` as often as they like, then ``close``."""
+
+    def __init__(self, settings: Settings, workdir: Path, events: Path | None = None,
+                 writer: StdoutWriter | None = None) -> None:
         self.settings = settings
         self.workdir = workdir
         # Before anything is bound or written: a second tracker in this
@@ -94,11 +94,12 @@ class TrackerLoop:
         echo_ports = self.echo.ports
         self.state = TrackerState(self.pub_port, settings.expiry_s,
                                   lambda: os.urandom(TOKEN_BYTES), random.Random(), echo_ports)
-        self.writer = StdoutWriter()
+        self.writer = writer if writer is not None else StdoutWriter()
         self.waker = Waker()
-        self._bad_from: dict[bytes, int] = {}
         self._blocks: list[Block] = []  # stdout blocks of the current pass
-        self.accepts: AcceptWatch | None = None  # made with the poller, in run
+        self._poller: zmq.Poller | None = None  # made by watch
+        self.accepts: AcceptWatch | None = None  # made with the poller
+        self._take_request = self._on_request
         # The dashboard (--http): its feed, the metrics it serves, its server.
         self.feed: DashboardFeed | None = None
         self.metrics: TrackerMetrics | None = None
@@ -119,34 +120,46 @@ class TrackerLoop:
                 return EXIT_NO_DASHBOARD
         log.info("open-file limit %d: room for about %d peers", self.fd_limit,
                  peers_within(self.fd_limit, FDS_PER_PEER))
-        poller = zmq.Poller()
+        self.watch()
+        try:
+            while not self.waker.stop_requested:
+                self.run_once()
+        finally:
+            self.close()
+        log.info("tracker stopped by signal %s", self.waker.stop_signal)
+        return 0
+
+    def watch(self) -> None:
+        """What a pass waits on: requests, the waker, the address echoes,
+        connections refused for want of descriptors."""
+        poller = self._poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.waker.read_fd, zmq.POLLIN)
         self.echo.watch(poller)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
                                    self.fd_limit, FDS_PER_PEER, poller)
         # Requests are timed only for the metrics: without them, not a clock read more.
-        on_request = self._on_request if self.metrics is None else self._on_request_timed
-        try:
-            while not self.waker.stop_requested:
-                now = monotonic()
-                ready = dict(poller.poll(timeout_ms(self._next_deadline_s(), now)))
-                self.waker.drain()
-                now = monotonic()
-                for monitor in self.accepts.monitors:
-                    if monitor in ready:
-                        self.accepts.check(monitor, now)
-                self.echo.serve(ready, now)
-                self._blocks = []
-                receive_all(self.router, on_request)
-                self._carry_out(self.state.expire(monotonic()))
-                self.writer.write(self._blocks)
-                if self.feed is not None and self.feed.status_due():
-                    self._publish_status()
-        finally:
-            self.close()
-        log.info("tracker stopped by signal %s", self.waker.stop_signal)
-        return 0
+        self._take_request = self._on_request if self.metrics is None else self._on_request_timed
+
+    def run_once(self, max_wait_s: float = MAX_WAIT_S) -> None:
+        """One pass: wait for something to arrive or the next deadline (at
+        most ``max_wait_s``), hand every waiting request to the state, run
+        the expiry, write the pass's stdout blocks in one write."""
+        assert self._poller is not None and self.accepts is not None, "watch() first"
+        now = monotonic()
+        ready = dict(self._poller.poll(timeout_ms(self._next_deadline_s(), now, max_wait_s)))
+        self.waker.drain()
+        now = monotonic()
+        for monitor in self.accepts.monitors:
+            if monitor in ready:
+                self.accepts.check(monitor, now)
+        self.echo.serve(ready, now)
+        self._blocks = []
+        receive_all(self.router, self._take_request)
+        self._carry_out(self.state.expire(monotonic()))
+        self.writer.write(self._blocks)
+        if self.feed is not None and self.feed.status_due():
+            self._publish_status()
 
     def _say_where(self, port_path: Path) -> None:
         """Where to reach this tracker, whatever the log level: a person
@@ -169,7 +182,7 @@ class TrackerLoop:
                                       http_token(self.settings.key),
                                       self.metrics.render if self.metrics else None)
         # Warnings and errors (refused offers, expiries) show among the page's events.
-        self._feed_log = EventLogHandler(self.feed.publish_event)
+        self._feed_log = EventLogHandler(self.feed.publish_entry)
         logging.getLogger().addHandler(self._feed_log)
         sys.stderr.write(f"dashboard at {self.http.url} (status at /api/status, events at "
                          f"/api/events, metrics at /metrics)\n")
@@ -186,8 +199,6 @@ class TrackerLoop:
     def _publish_status(self) -> None:
         """What /api/status serves: `swarm status --json`'s object, built
         only while somebody reads it."""
-        from swarm.tools.report import status_json
-
         assert self.feed is not None
         status = status_json(self.state.listing(monotonic()))
         self.feed.publish_status(status | {"time": time.time()})
@@ -211,35 +222,31 @@ class TrackerLoop:
     def _bad_message(self, sender: bytes, reason: str) -> None:
         if self.metrics is not None:
             self.metrics.bad_message()
-        if sender in self.state.by_sender:  # a peer: counted, and expelled if it keeps on
-            out = Outcome()
-            self.state.strike(out, sender, f"bad request: {reason}")
-            self._carry_out(out)
-            return
-        # A stranger: answered and logged a few times, then only dropped, so
-        # a flood costs us little and cannot be turned against anyone else.
-        if len(self._bad_from) > STRANGERS_REMEMBERED:
-            self._bad_from.clear()
-        count = self._bad_from.get(sender, 0) + 1
-        self._bad_from[sender] = count
-        if count <= BAD_MESSAGES_LOGGED:
-            log.warning("dropped a bad request from %s: %s", sender.hex()[:12], reason)
-            self._send(sender, ErrorReply(f"bad request: {reason}"[:1000]))
+        self._carry_out(self.state.bad_request(sender, reason))
 
-    def _carry_out(self, outcome: Outcome) -> None:
-        self._blocks.extend(outcome.blocks)
+    def _carry_out(self, actions: list[Action]) -> None:
+        """The actions of one call of the state, in the order it decided
+        them.  A reply that carries an event number (a Welcome, a Pong) is
+        decided after the events of its request, so it never goes out
+        before them: a peer that compares the two sees no false gap."""
         if self.metrics is not None:
-            self.metrics.count_outcome(outcome, self.state.moved_bytes, self.state.counts.strikes)
-        if self.events is not None or self.feed is not None:
-            for record in self._event_records(outcome):
-                if self.events is not None:
-                    self.events.write(record)
-                if self.feed is not None:
-                    self.feed.publish_event(record)
-        for event in outcome.events:
-            self._publish(event)
-        for target, message in outcome.sends:
-            self._send(target, message)
+            self.metrics.count_actions(actions, self.state.figures())
+        for action in actions:
+            carry_out = CARRY_OUT.get(type(action))
+            if carry_out is None:  # pragma: no cover - a new action without its carrying out
+                raise TypeError(f"no way to carry out {type(action).__name__}")
+            carry_out(self, action)
+
+    def _observe(self, action: Observe) -> None:
+        """An entry for tools: the --events file and the dashboard's
+        /api/events get the same object."""
+        if self.events is None and self.feed is None:
+            return
+        entry = log_entry(action.kind, **action.fields)
+        if self.events is not None:
+            self.events.write(entry)
+        if self.feed is not None:
+            self.feed.publish_entry(entry)
 
     def _publish(self, event: Event) -> None:
         self.pub.send_multipart([event.TOPIC, encode(event)])
@@ -251,51 +258,6 @@ class TrackerLoop:
             # Gone (EHOSTUNREACH with ROUTER_MANDATORY) or not reading (EAGAIN):
             # the heartbeat expiry deals with a peer that stays away.
             log.info("could not answer %s: %s", target.hex()[:12], exc.strerror)
-
-    def _event_records(self, outcome: Outcome) -> list[dict[str, Any]]:
-        """The outcome of a request as tools see it: the --events file and
-        the dashboard's /api/events get these same objects."""
-        return [*self._block_records(outcome.blocks), *self._published_records(outcome.events)]
-
-    def _block_records(self, blocks: list[Block]) -> list[dict[str, Any]]:
-        records = []
-        for block in blocks:
-            if isinstance(block, Connect):
-                peer = self.state.peers.get(block.peer_id)
-                records.append(event_record(
-                    "join", peer=block.peer_id, endpoint=peer.endpoint if peer else "",
-                    offers=[name for name, _ in block.offers]))
-            elif isinstance(block, Acquired):
-                records.append(event_record(
-                    "chunks", peer=block.peer_id, file=block.name,
-                    chunks=sum(e - s for s, e in block.ranges),
-                    ranges=[list(r) for r in block.ranges]))
-            elif isinstance(block, Disconnect):
-                records.append(event_record("leave", peer=block.peer_id, reason=block.reason,
-                                            received=list(block.received)))
-        return records
-
-    def _published_records(self, events: list[Event]) -> list[dict[str, Any]]:
-        records = []
-        for event in events:
-            if isinstance(event, FileAdded):
-                records.append(event_record(
-                    "file", name=event.file.name, size=event.file.size_bytes,
-                    digest=event.file.digest.hex(), owner=event.owner))
-            elif isinstance(event, FileCompleted):
-                records.append(event_record("complete", peer=event.peer_id, file=event.name))
-            elif isinstance(event, Availability):
-                records.append(event_record("available" if event.available else "lost",
-                                            file=event.name))
-            elif isinstance(event, Excused):
-                records.append(event_record("excused", peer=event.peer_id, file=event.name))
-            elif isinstance(event, ExcuseWithdrawn):
-                records.append(event_record("unexcused", peer=event.peer_id, file=event.name))
-            elif isinstance(event, FileDropped):
-                records.append(event_record("dropped", peer=event.peer_id, file=event.name))
-            elif isinstance(event, FileRemoved):
-                records.append(event_record("removed", file=event.name))
-        return records
 
     def close(self) -> None:
         if self.http is not None:
@@ -314,6 +276,16 @@ class TrackerLoop:
         self.ctx.term()
         self.waker.close()
         self.folder_lock.release()
+
+
+# How each action is carried out.
+CARRY_OUT: dict[type[Action], Callable[[TrackerLoop, Any], None]] = {
+    Send: lambda loop, a: loop._send(a.to, a.message),
+    Publish: lambda loop, a: loop._publish(a.event),
+    Show: lambda loop, a: loop._blocks.append(a.block),
+    Say: lambda _loop, a: log.log(a.level, a.template, *a.args),
+    Observe: TrackerLoop._observe,
+}
 
 
 def _tracker_metrics(feed: DashboardFeed) -> TrackerMetrics | None:

@@ -15,30 +15,29 @@ class Clock:
         return self.now_s
 
 
-def test_events_are_numbered_and_only_the_newest_are_kept() -> None:
-    feed = DashboardFeed(max_events=3)
+def test_entries_are_numbered_and_only_the_newest_are_kept() -> None:
+    feed = DashboardFeed(max_entries=3)
     for n in range(5):
-        feed.publish_event({"event": "chunks", "n": n})
-    recent = feed.recent_events()
-    assert [item.event_id for item in recent] == [3, 4, 5]
-    assert [item.event["n"] for item in recent] == [2, 3, 4]
-    assert feed.last_event_id() == 5
+        feed.publish_entry({"event": "chunks", "n": n})
+    recent = feed.entries_after(0)
+    assert [item.entry_id for item in recent] == [3, 4, 5]
+    assert [item.entry["n"] for item in recent] == [2, 3, 4]
 
 
-def test_events_after_gives_only_the_newer_ones_oldest_first() -> None:
-    feed = DashboardFeed(max_events=10)
+def test_entries_after_gives_only_the_newer_ones_oldest_first() -> None:
+    feed = DashboardFeed(max_entries=10)
     for n in range(4):
-        feed.publish_event({"n": n})
-    assert [item.event_id for item in feed.events_after(2)] == [3, 4]
-    assert feed.events_after(4) == []
-    assert [item.event_id for item in feed.events_after(0)] == [1, 2, 3, 4]
+        feed.publish_entry({"n": n})
+    assert [item.entry_id for item in feed.entries_after(2)] == [3, 4]
+    assert feed.entries_after(4) == []
+    assert [item.entry_id for item in feed.entries_after(0)] == [1, 2, 3, 4]
 
 
 def test_a_reader_too_far_behind_sees_a_gap_not_a_repeat() -> None:
-    feed = DashboardFeed(max_events=2)
+    feed = DashboardFeed(max_entries=2)
     for n in range(6):
-        feed.publish_event({"n": n})
-    assert [item.event_id for item in feed.events_after(1)] == [5, 6]
+        feed.publish_entry({"n": n})
+    assert [item.entry_id for item in feed.entries_after(1)] == [5, 6]
 
 
 def test_status_is_built_only_while_wanted_and_at_most_every_interval() -> None:
@@ -87,25 +86,25 @@ def test_a_burst_wakes_the_listener_once_until_it_acknowledges() -> None:
     calls: list[None] = []
     feed.listen(lambda: calls.append(None))
     for n in range(100):
-        feed.publish_event({"n": n})
+        feed.publish_entry({"n": n})
     feed.publish_status({})
     assert len(calls) == 1
     feed.acknowledge()
-    feed.publish_event({"n": 100})
+    feed.publish_entry({"n": 100})
     assert len(calls) == 2
     feed.listen(None)
     feed.acknowledge()
-    feed.publish_event({"n": 101})
+    feed.publish_entry({"n": 101})
     assert len(calls) == 2
 
 
 def test_publishers_on_many_threads_lose_and_repeat_nothing() -> None:
-    feed = DashboardFeed(max_events=10_000)
+    feed = DashboardFeed(max_entries=10_000)
     per_thread = 1000
 
     def publish(thread: int) -> None:
         for n in range(per_thread):
-            feed.publish_event({"thread": thread, "n": n})
+            feed.publish_entry({"thread": thread, "n": n})
 
     threads = [threading.Thread(target=publish, args=(t,)) for t in range(4)]
     for thread in threads:
@@ -113,12 +112,12 @@ def test_publishers_on_many_threads_lose_and_repeat_nothing() -> None:
     seen: set[int] = set()
     last = 0
     while any(t.is_alive() for t in threads) or last < 4 * per_thread:
-        for item in feed.events_after(last):
-            assert item.event_id == last + 1  # in order, none skipped
-            seen.add(item.event_id)
-            last = item.event_id
+        for item in feed.entries_after(last):
+            assert item.entry_id == last + 1  # in order, none skipped
+            seen.add(item.entry_id)
+            last = item.entry_id
     for thread in threads:
         thread.join()
     assert seen == set(range(1, 4 * per_thread + 1))
-    assert sorted((e.event["thread"], e.event["n"]) for e in feed.recent_events()) == sorted(
+    assert sorted((e.entry["thread"], e.entry["n"]) for e in feed.entries_after(0)) == sorted(
         (t, n) for t in range(4) for n in range(per_thread))

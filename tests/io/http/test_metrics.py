@@ -1,5 +1,6 @@
-"""TrackerMetrics: gauges read from the dashboard feed, counters fed by real
-tracker-state outcomes, the whole read back with prometheus_client's parser."""
+"""TrackerMetrics: gauges read from the dashboard feed, counters fed by the
+actions of a real tracker state, the whole read back with prometheus_client's
+parser."""
 
 from __future__ import annotations
 
@@ -13,13 +14,17 @@ from swarm.io.http.metrics import TrackerMetrics
 from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import CHUNK_SIZE_BYTES
-from swarm.tools.report import status_json
-from swarm.tracker.state import STRIKES_TO_EXPEL, Outcome, TrackerState
-from tests.tracker.test_state import (
+from swarm.protocol.output import Action
+from swarm.tracker.listing_json import status_json
+from swarm.tracker.registry import STRIKES_TO_EXPEL
+from swarm.tracker.state import TrackerState
+from tests.tracker.helpers import (
     BIG,
     EXPIRY_S,
     OTHER_SMALL,
     SMALL,
+    blocks,
+    events,
     have,
     join,
     new_state,
@@ -51,10 +56,11 @@ def value(families: Families, name: str, **labels: str) -> float:
     return found[0]
 
 
-def carry_out(metrics: TrackerMetrics, state: TrackerState, outcome: Outcome) -> Outcome:
-    """As the tracker's loop does after each outcome."""
-    metrics.count_outcome(outcome, state.moved_bytes, state.counts.strikes)
-    return outcome
+def carry_out(metrics: TrackerMetrics, state: TrackerState,
+              actions: list[Action]) -> list[Action]:
+    """As the tracker's loop does with the actions of each call."""
+    metrics.count_actions(actions, state.figures())
+    return actions
 
 
 def status(peers: list[dict[str, Any]], files: list[dict[str, Any]],
@@ -127,7 +133,7 @@ def test_a_status_as_the_tracker_builds_it_gives_every_gauge() -> None:
         + SMALL.size_bytes
 
 
-# --- counters, from outcomes ---------------------------------------------------------
+# --- counters, from actions ----------------------------------------------------------
 
 
 def test_chunks_acquired_per_peer_are_the_acquired_lines_and_bytes_moved_follow_the_state(
@@ -137,12 +143,12 @@ def test_chunks_acquired_per_peer_are_the_acquired_lines_and_bytes_moved_follow_
     carry_out(metrics, state, join(state, 1, [BIG, SMALL]))
     carry_out(metrics, state, join(state, 2))
     carry_out(metrics, state, join(state, 3))
-    outcomes = [carry_out(metrics, state, send(state, 2, have(BIG.digest, 0, 10, 20, 25))),
+    answers = [carry_out(metrics, state, send(state, 2, have(BIG.digest, 0, 10, 20, 25))),
                 carry_out(metrics, state, send(state, 3, have(SMALL.digest, 0, 3))),
                 carry_out(metrics, state, send(state, 2, have(BIG.digest, 5, 40)))]
     lines: dict[str, int] = {}
-    for out in outcomes:
-        for block in out.blocks:
+    for out in answers:
+        for block in blocks(out):
             if isinstance(block, display.Acquired):
                 text = display.render(block)
                 lines[str(block.peer_id)] = lines.get(str(block.peer_id), 0) + text.count(
@@ -152,7 +158,7 @@ def test_chunks_acquired_per_peer_are_the_acquired_lines_and_bytes_moved_follow_
     assert lines == {"2": 40, "3": 3}  # the overlap of the second report counts once
     for peer, count in lines.items():
         assert value(families, "swarm_chunks_acquired_total", peer=peer) == count
-    assert value(families, "swarm_moved_bytes_total") == state.moved_bytes == \
+    assert value(families, "swarm_moved_bytes_total") == state.figures().moved_bytes == \
         40 * CHUNK_SIZE_BYTES + SMALL.size_bytes
 
 
@@ -164,7 +170,7 @@ def test_events_snapshots_and_refusals_are_counted_from_what_is_sent() -> None:
                 send(state, 2, m.Offer((OTHER_SMALL,))), send(state, 1, m.SyncRequest()),
                 state.handle(b"tool", m.ListQuery(), "127.0.0.1", 0.0)):
         carry_out(metrics, state, out)
-        for event in out.events:
+        for event in events(out):
             published[type(event).__name__] = published.get(type(event).__name__, 0) + 1
     families = scrape(metrics)
     assert published["PeerJoined"] == 2 and published["FileCompleted"] == 2
@@ -188,10 +194,10 @@ def test_strikes_expulsions_and_expiries() -> None:
     assert value(scrape(metrics), "swarm_strikes_total") == 1
     for _ in range(STRIKES_TO_EXPEL - 1):
         carry_out(metrics, state, send(state, 3, have(SMALL.digest, 0, 1)))
-    assert 3 not in state.peers
+    assert 3 not in state.registry.peers
     carry_out(metrics, state, send(state, 1, m.Heartbeat(), EXPIRY_S))
     carry_out(metrics, state, state.expire(EXPIRY_S + 0.5))
-    assert list(state.peers) == [1]
+    assert list(state.registry.peers) == [1]
     families = scrape(metrics)
     assert value(families, "swarm_strikes_total") == STRIKES_TO_EXPEL
     assert value(families, "swarm_expulsions_total") == 1

@@ -38,12 +38,15 @@ def test_scan_names_every_entry_it_does_not_share(tmp_path: Path) -> None:
     (shared / "bad\nname").write_bytes(b"b")
     scan = shared_folder.scan()
     assert sorted(scan.files) == ["ok.txt"]
-    assert scan.skipped["link"].startswith("a symbolic link (links are not followed")
-    assert scan.skipped["dangling"].startswith("a symbolic link (links are not followed")
-    assert scan.skipped["sub"] == "a folder (subfolders are not shared)"
-    assert scan.skipped["pipe"] == "not a regular file but a FIFO"
-    assert scan.skipped[".hidden"] == "hidden (its name starts with a dot)"
-    assert scan.skipped["bad\nname"].startswith("its name is ")
+    assert scan.skipped["link"].reason.startswith("a symbolic link (links are not followed")
+    assert scan.skipped["dangling"].reason.startswith("a symbolic link (links are not followed")
+    assert scan.skipped["sub"].reason == "a folder (subfolders are not shared)"
+    assert scan.skipped["pipe"].reason == "not a regular file but a FIFO"
+    assert scan.skipped[".hidden"].reason == "hidden (its name starts with a dot)"
+    assert scan.skipped["bad\nname"].reason.startswith("its name is ")
+    # Said aloud: what a user put there to share; hidden entries and folders are a choice.
+    assert {n for n, why in scan.skipped.items() if why.aloud} == {
+        "link", "dangling", "pipe", "bad\nname"}
     assert scan.changed == []
 
 
@@ -57,8 +60,9 @@ def test_links_are_followed_only_when_asked(tmp_path: Path) -> None:
     (shared / "dirlink").symlink_to(tmp_path)
     scan = shared_folder.scan()
     assert list(scan.files) == ["link.jpg"]
-    assert scan.skipped["dangling"] == "a symbolic link to nothing"
-    assert scan.skipped["dirlink"] == "a folder (subfolders are not shared)"
+    assert scan.skipped["dangling"].reason == "a symbolic link to nothing"
+    assert scan.skipped["dirlink"].reason == "a folder (subfolders are not shared)"
+    assert scan.skipped["dangling"].aloud and not scan.skipped["dirlink"].aloud
     assert shared_folder.hash("link.jpg") == meta_of_bytes("link.jpg", b"jpeg")
 
 

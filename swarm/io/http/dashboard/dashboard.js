@@ -1,7 +1,7 @@
 // The tracker's live page: polls /api/status, follows /api/events, and draws
 // the status into the tables, the progress grid and the throughput chart.
-// Every value shown comes from the status JSON (README, "swarm status: the
-// table and its JSON"); names from the network only ever go in as text.
+// Every value shown comes from the status JSON (docs/guide/watching.md, "The
+// JSON"); names from the network only ever go in as text.
 "use strict";
 
 const POLL_INTERVAL_MS = 1000;  // the tracker refreshes its status every 0.5 s while read

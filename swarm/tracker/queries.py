@@ -1,0 +1,114 @@
+"""The tracker's answers to questions (sans-IO): the Snapshot a peer keeps in
+step with, the Listing tools read, a file's meta, and whom to name as the
+holders of a file.
+
+They change nothing but how often each holder has been named, so the next
+answer spreads the requests over others.
+"""
+
+from __future__ import annotations
+
+import random
+
+from swarm.protocol.message_parts import FileListing, HolderRanges, PeerSummary, PeerTraffic
+from swarm.protocol.messages import (
+    ErrorReply,
+    Holders,
+    HoldersQuery,
+    Listing,
+    Message,
+    MetaReply,
+    Snapshot,
+)
+from swarm.tracker.records import FileRecord, PeerRecord
+from swarm.tracker.registry import Registry
+
+# Holders named in one answer: enough sources to fill a peer's credit many
+# times over (Kraken's agents keep at most 10 per blob), few enough that a
+# wide swarm costs each answer nothing more.
+MAX_HOLDERS_ANSWERED = 16
+MIN_COMPLETE_ANSWERED = 2
+NAMING_POOL_FACTOR = 4  # holders drawn per holder named, the least named of them win
+
+
+def snapshot(registry: Registry) -> Snapshot:
+    """Every file, numbered as the last file event."""
+    files = registry.files
+    return Snapshot(registry.seq, tuple(files[name].summary() for name in sorted(files)))
+
+
+def listing(registry: Registry, now_s: float) -> Listing:
+    """Every peer and every file with its holders, and the traffic, for tools."""
+    peers = registry.peers
+    files = []
+    for name in sorted(registry.files):
+        record = registry.files[name]
+        complete = sorted(pid for pid in record.holders if name in peers[pid].complete)
+        partial = sorted((pid, len(chunks)) for pid, chunks in record.holders.items()
+                         if name not in peers[pid].complete and len(chunks))
+        rate = round(record.intake.rate(now_s)) if record.intake is not None else 0
+        files.append(FileListing(record.summary(), tuple(complete), tuple(partial), rate))
+    living = sorted(peers.values(), key=lambda p: p.peer_id)
+    summaries = tuple(PeerSummary(p.peer_id, p.endpoint, tuple(sorted(p.complete)),
+                                  tuple(sorted(p.excused)), p.role) for p in living)
+    traffic = tuple(
+        PeerTraffic(p.peer_id, round(p.intake.rate(now_s)), round(p.outflow.rate(now_s)),
+                    round(p.intake.added_total), p.outflow.believed_total)
+        for p in living)
+    return Listing(registry.seq, summaries, tuple(files), traffic, registry.moved_bytes)
+
+
+def meta_reply(registry: Registry, digest: bytes) -> Message:
+    record = registry.file_by_digest(digest)
+    if record is not None:
+        return MetaReply(record.meta)
+    return ErrorReply("removed file" if digest in registry.removed_digests else "unknown file")
+
+
+def holders(registry: Registry, asker: PeerRecord, query: HoldersQuery,
+            rng: random.Random) -> Message:
+    """At most MAX_HOLDERS_ANSWERED holders of a file that hold something
+    of it (at least a couple of complete ones when there are), the least
+    named so far first: what a peer hears stays the same size however
+    wide the swarm, and requests spread over the holders instead of
+    piling onto the first ones."""
+    record = registry.file_by_digest(query.digest)
+    if record is None:
+        if query.digest in registry.removed_digests:  # asked before the news arrived
+            return Holders(query.digest, ())
+        return ErrorReply("unknown file")
+    total = record.meta.chunks
+    first = min(query.first_chunk, total)
+    end = total if query.chunk_count == 0 else min(total, first + query.chunk_count)
+    name = record.meta.name
+    peers = registry.peers
+    complete: list[int] = []
+    partial: list[int] = []
+    for pid, chunks in record.holders.items():
+        if pid == asker.peer_id or not chunks:
+            continue  # a downloader that holds nothing yet is no source
+        (complete if name in peers[pid].complete else partial).append(pid)
+    chosen = _least_named(record, complete, MIN_COMPLETE_ANSWERED, rng)
+    taken = set(chosen)
+    chosen += _least_named(record, [p for p in complete if p not in taken] + partial,
+                           MAX_HOLDERS_ANSWERED - len(chosen), rng)
+    named = []
+    for pid in sorted(chosen):
+        record.named[pid] = record.named.get(pid, 0) + 1
+        chunks = record.holders[pid]
+        ranges = chunks.to_flat() if (first, end) == (0, total) else chunks.clip(first, end)
+        if ranges:
+            named.append(HolderRanges(pid, peers[pid].endpoint, tuple(ranges)))
+    return Holders(query.digest, tuple(named))
+
+
+def _least_named(record: FileRecord, pids: list[int], count: int,
+                 rng: random.Random) -> list[int]:
+    """``count`` of ``pids``: the least named of a random draw of a few
+    times ``count`` (ties fall at random), so a draw costs the same
+    however many hold the file."""
+    if len(pids) <= count:
+        return pids
+    pool = rng.sample(pids, min(len(pids), NAMING_POOL_FACTOR * count))
+    pool.sort(key=lambda pid: record.named.get(pid, 0))
+    return pool[:count]

@@ -1,0 +1,67 @@
+"""Whom the tracker names as holders of a file: the ranges each holds, clipped
+to the window asked, and a bounded sample that spreads the requests."""
+
+from __future__ import annotations
+
+from swarm.protocol import messages as m
+from swarm.protocol.message_parts import HolderRanges
+from swarm.tracker.queries import MAX_HOLDERS_ANSWERED
+from tests.tracker.helpers import (
+    BIG,
+    SMALL,
+    have,
+    join,
+    new_state,
+    only_reply,
+    send,
+)
+
+
+def test_holders_query_returns_flat_ranges_per_peer() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    join(state, 3)
+    send(state, 3, have(BIG.digest, 0, 64, 100, 110))
+    reply = only_reply(send(state, 2, m.HoldersQuery(BIG.digest, 0, 0)), 2)
+    assert reply == m.Holders(BIG.digest, (
+        HolderRanges(1, "tcp://127.0.0.1:5001", (0, 130)),
+        HolderRanges(3, "tcp://127.0.0.1:5003", (0, 64, 100, 110)),
+    ))
+    unknown = only_reply(send(state, 2, m.HoldersQuery(SMALL.digest, 0, 0)), 2)
+    assert isinstance(unknown, m.ErrorReply)
+
+
+def test_holders_query_clips_to_the_asked_window() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    join(state, 3)
+    send(state, 2, have(BIG.digest, 0, 64, 100, 110))
+
+    def holders_in(first_chunk: int, chunk_count: int) -> list[tuple[int, tuple[int, ...]]]:
+        reply = only_reply(send(state, 3, m.HoldersQuery(BIG.digest, first_chunk, chunk_count)), 3)
+        assert isinstance(reply, m.Holders)
+        return [(h.peer_id, h.ranges) for h in reply.holders]
+
+    assert holders_in(60, 45) == [(1, (60, 105)), (2, (60, 64, 100, 105))]
+    assert holders_in(100, 0) == [(1, (100, 130)), (2, (100, 110))]  # 0: to the end
+    assert holders_in(70, 20) == [(1, (70, 90))]  # peer 2 holds nothing there
+    assert holders_in(500, 10) == []
+
+def test_a_holders_answer_names_a_bounded_sample_with_complete_holders_in_it() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2, [BIG])
+    for peer in range(3, 41):  # 38 partial holders, and the asker
+        join(state, peer)
+        send(state, peer, have(BIG.digest, 0, 10))
+    seen: set[int] = set()
+    for _ in range(20):
+        reply = only_reply(send(state, 40, m.HoldersQuery(BIG.digest, 0, 0)), 40)
+        assert isinstance(reply, m.Holders)
+        named = [h.peer_id for h in reply.holders]
+        assert len(named) == MAX_HOLDERS_ANSWERED and 40 not in named
+        assert {1, 2} <= set(named), "the complete holders are always named"
+        seen.update(named)
+    assert len(seen) > 30, "the partial holders named change from answer to answer"
