@@ -11,12 +11,14 @@ from tests.e2e.harness import (
     REPO,
     Proc,
     Swarm,
+    brought_chunks,
     check_block_order,
     chunks_of,
     parse_shutdown,
     parse_tracker,
     pieces_stored,
     random_bytes,
+    read_entries,
     start,
     wait_for,
 )
@@ -109,7 +111,7 @@ def test_seed_hands_its_file_to_a_peer_and_leaves(swarm: Swarm) -> None:
 
 def test_a_get_killed_half_way_resumes_into_the_same_folder(swarm: Swarm) -> None:
     big = random_bytes(33, 1 << 20)  # 4 pieces of 256 KiB
-    port = swarm.start_tracker()
+    port = swarm.start_tracker(args=["--events", "events.jsonl"])
     swarm.start_peer({"big.bin": big}, quiet_s=60.0, env={"SWARM_UPLOAD_LIMIT_BYTES_S": "300000"})
     swarm.wait_connects(1)
     into = swarm.root / "downloads"
@@ -125,8 +127,14 @@ def test_a_get_killed_half_way_resumes_into_the_same_folder(swarm: Swarm) -> Non
     assert sorted(p.name for p in into.iterdir()) == ["big.bin"]
     log = parse_tracker(swarm.tracker.stdout())  # type: ignore[union-attr]
     second_id = max(log.connects)
-    again = log.acquired[(second_id, "big.bin")]
-    assert len(again) == len(set(again)) < chunks_of(len(big))  # only what was missing
+    shown = log.acquired[(second_id, "big.bin")]
+    # Every chunk once under the new id: what the first get stored it
+    # brought (shown at its join), and only what was missing it fetched.
+    assert sorted(shown) == list(range(1, chunks_of(len(big)) + 1))
+    brought = brought_chunks(read_entries(swarm.root / "tracker" / "events.jsonl"))
+    kept = brought.get((second_id, "big.bin"), set())
+    assert kept, "what the first get stored is brought back"
+    assert len(set(shown) - kept) < chunks_of(len(big))
 
 
 def test_a_forever_seed_stays_until_a_signal_then_says_goodbye(swarm: Swarm) -> None:
