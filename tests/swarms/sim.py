@@ -48,7 +48,6 @@ from swarm.protocol.fields import TOKEN_BYTES
 from swarm.protocol.messages import Farewell, Message
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 from swarm.protocol.output import Action, Observe, Say, Show
-from swarm.protocol.peer_messages import ChunkRefused
 from swarm.tracker.actions import Publish, Send
 from swarm.tracker.state import TrackerState
 
@@ -98,8 +97,10 @@ class MemoryStore:
             if self.shared.get(name) != self.complete[digest]:
                 raise ContentChanged(name, "modified")
             data = self.complete[digest][offset : offset + length]
-        else:
+        elif digest in self.partial:
             data = bytes(self.partial[digest][1][offset : offset + length])
+        else:
+            raise FileNotFoundError(errno.ENOENT, "no such file")
         if self.corrupt_reads:
             data = bytes(b ^ 0x5A for b in data)
         return data
@@ -285,9 +286,8 @@ class SimIO:
             reply = action.reply
             try:
                 data = self.peer.store.read(reply.digest, action.offset, action.length)
-            except ContentChanged as exc:
-                self._reply(action.route, ChunkRefused(reply.request_id, "file changed"), None)
-                return state.on_local_changed(reply.digest, exc.change, now)
+            except OSError as exc:
+                return state.on_read_failed(action, exc, now)
             self._reply(action.route, reply, data)
         elif isinstance(action, Subscribe):
             self.peer.subscribed = True

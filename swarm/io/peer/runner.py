@@ -37,10 +37,9 @@ from swarm.peer.actions import (
     ToTracker,
     WritePiece,
 )
-from swarm.peer.disk import ContentChanged, PlaceResult
+from swarm.peer.disk import PlaceResult
 from swarm.peer.state import PeerState
 from swarm.protocol.output import Action, Observe, Say, Show
-from swarm.protocol.peer_messages import ChunkRefused
 
 log = logging.getLogger("swarm.peer")
 
@@ -100,13 +99,8 @@ class ActionRunner:
         reply = action.reply
         try:
             data = self.store.read(reply.digest, action.offset, action.length)
-        except ContentChanged as exc:
-            self.net.reply(action.route, ChunkRefused(reply.request_id, "file changed"))
-            return self.state.on_local_changed(reply.digest, exc.change, self.clock())
-        except (OSError, KeyError) as exc:
-            log.warning("cannot read a file for a peer: %s", exc)
-            self.net.reply(action.route, ChunkRefused(reply.request_id, "read failed"))
-            return []
+        except OSError as exc:
+            return self.state.on_read_failed(action, exc, self.clock())
         self.net.reply(action.route, reply, data)
         return []
 

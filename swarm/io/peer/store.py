@@ -18,6 +18,7 @@ files; ``swarm.config`` reads the settings file.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from swarm.io.peer.partials import Partials
@@ -73,13 +74,16 @@ class Store:
         self.shared.stop_serving(digest)
 
     def read(self, digest: bytes, offset: int, length: int) -> bytes:
-        """Bytes of a served file or of a download's verified pieces."""
+        """Bytes of a served file or of a download's verified pieces (an
+        OSError when they cannot be had: ContentChanged for a served file no
+        longer what was hashed, FileNotFoundError for a file neither served
+        nor under way)."""
         if self.shared.serves(digest):
             return self.shared.read(digest, offset, length)
         try:
             return self.partials.read(digest, offset, length)
         except KeyError:
-            raise KeyError("no such file") from None
+            raise FileNotFoundError(errno.ENOENT, "no such file") from None
 
     # --- downloads ---------------------------------------------------------------
 
