@@ -87,8 +87,8 @@ class Store:
 
     # --- downloads ---------------------------------------------------------------
 
-    def start_partial(self, meta: FileMeta) -> list[int]:
-        return self.partials.start(meta)
+    def start_partial(self, meta: FileMeta) -> None:
+        self.partials.start(meta)
 
     def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None:
         self.partials.write_piece(digest, piece, data)
