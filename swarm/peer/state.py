@@ -176,7 +176,9 @@ class PeerState:
         self.session.welcomed(welcome.peer_id)
         self.shared.refused(welcome.refused, now_s)
         self.links.say_punch_ready()
-        self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
+        changes = self.view.apply_snapshot(welcome.snapshot)
+        self.fetcher.drop_unlisted()
+        self._apply_changes(changes, now_s)
         if self.view.awaiting_snapshot:
             self.sync.ask(now_s)
         self.heartbeats.welcomed(now_s)
