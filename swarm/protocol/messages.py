@@ -381,13 +381,32 @@ class NotYet(Message):
 
 
 class ErrorReply(Message):
-    """A request that could not be taken, and why."""
+    """A request that could not be taken, and why.
+
+    The answer to a ReverseRequest for a peer the tracker does not know
+    (``no_peer``) is how the asker learns that the peer has left: peers hear
+    of no departures otherwise."""
 
     KIND: ClassVar[int] = 28
+    NO_PEER: ClassVar[str] = "no peer {} to reverse"
     reason: str
 
     def __post_init__(self) -> None:
         as_text(self.reason, "reason")
+
+    @classmethod
+    def no_peer(cls, peer_id: int) -> ErrorReply:
+        return cls(cls.NO_PEER.format(peer_id))
+
+    def peer_gone(self) -> int | None:
+        """The peer a ``no_peer`` answer names; None for any other error."""
+        head, _, tail = self.NO_PEER.partition("{}")
+        reason = self.reason
+        number = reason[len(head):len(reason) - len(tail)]
+        if (reason.startswith(head) and reason.endswith(tail) and number.isdecimal()
+                and number.isascii()):
+            return int(number)
+        return None
 
 
 class Rejoin(Message):

@@ -32,7 +32,7 @@ class Introductions:
         """``asker`` cannot reach ``target_id``."""
         target = self.registry.peers.get(target_id)
         if target is None or target_id == asker.peer_id:
-            self.out.put(Send(asker.sender, ErrorReply(f"no peer {target_id} to reverse")))
+            self.out.put(Send(asker.sender, ErrorReply.no_peer(target_id)))
             return
         decision = self.punches.decide(asker.peer_id, target_id, now_s)
         if decision is Decision.IN_FLIGHT:

@@ -8,6 +8,7 @@ from swarm.protocol.addresses import bracketed, is_ipv6, tcp_endpoint
 from swarm.protocol.catalogue import ALL_MESSAGES, ROUTES
 from swarm.protocol.events import FILE_TOPIC, PEER_TOPIC, Event
 from swarm.protocol.fields import ProtocolError
+from swarm.protocol.messages import ErrorReply
 
 EVENTS = [cls for cls in ALL_MESSAGES if issubclass(cls, Event)]
 
@@ -42,3 +43,12 @@ def test_an_ipv6_host_is_bracketed_once(host: str, written: str) -> None:
     assert bracketed(host) == written
     assert is_ipv6(host) == written.startswith("[")
     assert tcp_endpoint(host, 7000) == f"tcp://{written}:7000"
+
+
+def test_the_tracker_saying_it_knows_no_peer_to_reverse_names_that_peer() -> None:
+    reply = ErrorReply.no_peer(22)
+    assert reply == ErrorReply("no peer 22 to reverse")
+    assert reply.peer_gone() == 22
+    for other in ("unknown file", "no peer  to reverse", "no peer 2x to reverse",
+                  "no peer 22 to reverse!", "no peer -1 to reverse", "no peer ٣ to reverse"):
+        assert ErrorReply(other).peer_gone() is None, other

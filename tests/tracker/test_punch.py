@@ -58,6 +58,14 @@ def test_a_peer_that_cannot_punch_gets_a_reversal_as_before() -> None:
     assert [type(msg) for _, msg in sent] == [m.ConnectTo, m.ReverseToken]
 
 
+def test_a_reversal_asked_of_a_peer_that_has_left_is_the_news_that_it_has() -> None:
+    state = tracker_with_peers()
+    send(state, 3, m.Goodbye(force=True), 0.5)
+    ((to, reply),) = send(state, 1, m.ReverseRequest(3), 1.0)
+    assert to == sender(1) and reply == m.ErrorReply.no_peer(3)
+    assert isinstance(reply, m.ErrorReply) and reply.peer_gone() == 3
+
+
 def test_both_sides_asking_at_once_make_one_punch() -> None:
     state = tracker_with_peers()
     send(state, 1, m.PunchReady(40001), 0.0)
