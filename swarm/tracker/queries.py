@@ -20,6 +20,7 @@ from swarm.protocol.messages import (
     MetaReply,
     Snapshot,
 )
+from swarm.protocol.roles import ROLE_GET
 from swarm.tracker.records import FileRecord, PeerRecord
 from swarm.tracker.registry import Registry
 
@@ -84,10 +85,17 @@ def holders(registry: Registry, asker: PeerRecord, query: HoldersQuery,
     peers = registry.peers
     complete: list[int] = []
     partial: list[int] = []
+    leaving: list[int] = []
     for pid, chunks in record.holders.items():
         if pid == asker.peer_id or not chunks:
             continue  # a downloader that holds nothing yet is no source
-        (complete if name in peers[pid].complete else partial).append(pid)
+        peer = peers[pid]
+        if is_leaving(peer):
+            leaving.append(pid)
+        else:
+            (complete if name in peer.complete else partial).append(pid)
+    if not complete and not partial:
+        complete = leaving  # better a source about to go than none
     chosen = _least_named(record, complete, MIN_COMPLETE_ANSWERED, rng)
     taken = set(chosen)
     chosen += _least_named(record, [p for p in complete if p not in taken] + partial,
@@ -100,6 +108,18 @@ def holders(registry: Registry, asker: PeerRecord, query: HoldersQuery,
         if ranges:
             named.append(HolderRanges(pid, peers[pid].endpoint, tuple(ranges)))
     return Holders(query.digest, tuple(named))
+
+
+def is_leaving(peer: PeerRecord) -> bool:
+    """Is ``peer`` about to leave, as far as the tracker can tell?  A peer
+    whose goodbye was taken is gone already (removed at once); one told
+    NotYet stays, and a seed or a peer told it may leave can stay on (a seed
+    run ``--forever``, a peer's quiet period), so neither is leaving.  A get
+    leaves the moment it holds what it came for: one that holds whole every
+    file it holds chunks of (its ``complete`` is a subset of ``touched``, so
+    equal sizes say so in O(1)) is leaving.  A get between two of its files
+    looks so too, for a moment: it is then named only when nobody else is."""
+    return peer.role == ROLE_GET and bool(peer.touched) and len(peer.complete) == len(peer.touched)
 
 
 def _least_named(record: FileRecord, pids: list[int], count: int,

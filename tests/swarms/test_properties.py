@@ -182,6 +182,9 @@ def check_tracker_structure(state: TrackerState, ledger: DisplayLedger) -> None:
     # The counts behind LeaveStatus agree with rules (a) and (b) checked from
     # scratch, and every peer was told where it stands.
     for pid, peer in state.registry.peers.items():
+        # What whole files a peer holds is among what it holds chunks of
+        # (whom holder answers count as leaving rests on it).
+        assert peer.complete <= peer.touched, (pid, peer.complete, peer.touched)
         ready = state.registry.readiness.ready(pid)
         blockers = leave_blockers(state.registry, pid)
         assert ready == (not blockers), (pid, blockers)

@@ -5,15 +5,20 @@ from __future__ import annotations
 
 from swarm.protocol import messages as m
 from swarm.protocol.message_parts import HolderRanges
-from swarm.tracker.queries import MAX_HOLDERS_ANSWERED
+from swarm.protocol.roles import ROLE_GET, ROLE_SEED
+from swarm.tracker.queries import MAX_HOLDERS_ANSWERED, is_leaving
+from swarm.tracker.state import TrackerState
 from tests.tracker.helpers import (
+    ADDRESS,
     BIG,
     SMALL,
+    fetch_whole,
     have,
     join,
     new_state,
     only_reply,
     send,
+    sender,
 )
 
 
@@ -65,3 +70,47 @@ def test_a_holders_answer_names_a_bounded_sample_with_complete_holders_in_it() -
         assert {1, 2} <= set(named), "the complete holders are always named"
         seen.update(named)
     assert len(seen) > 30, "the partial holders named change from answer to answer"
+
+
+def join_get(state: TrackerState, peer: int) -> None:
+    state.handle(sender(peer), m.Join(1, 5000 + peer, (), (), ROLE_GET), ADDRESS, 0.0)
+
+
+def named(state: TrackerState, asker: int, digest: bytes) -> list[int]:
+    reply = only_reply(send(state, asker, m.HoldersQuery(digest, 0, 0)), asker)
+    assert isinstance(reply, m.Holders)
+    return [h.peer_id for h in reply.holders]
+
+
+def test_a_get_that_holds_whole_all_it_fetched_is_leaving_and_not_named() -> None:
+    state = new_state()
+    join(state, 1, [BIG, SMALL])
+    join_get(state, 2)
+    join_get(state, 3)
+    send(state, 2, have(BIG.digest, 0, 64))
+    assert named(state, 3, BIG.digest) == [1, 2]  # a get fetching is a source
+    fetch_whole(state, 2, BIG)  # it holds what it came for: it leaves at once
+    assert is_leaving(state.registry.peers[2])
+    assert named(state, 3, BIG.digest) == [1]
+    # A get that goes on to fetch another file is not leaving after all.
+    send(state, 2, have(SMALL.digest, 0, 1))
+    assert not is_leaving(state.registry.peers[2])
+    assert named(state, 3, BIG.digest) == [1, 2]
+
+
+def test_a_leaving_get_is_named_when_nobody_else_holds_anything() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join_get(state, 2)
+    join_get(state, 3)
+    fetch_whole(state, 2, BIG)
+    send(state, 1, m.Goodbye(force=True))  # the one other holder has gone
+    assert named(state, 3, BIG.digest) == [2]
+
+
+def test_only_a_get_is_ever_leaving() -> None:
+    state = new_state()
+    join(state, 1, [BIG])  # a peer holding all it holds whole stays for rule (a)
+    state.handle(sender(2), m.Join(1, 5002, (BIG,), (), ROLE_SEED), ADDRESS, 0.0)
+    join_get(state, 3)  # a get that holds nothing is no holder at all
+    assert [is_leaving(state.registry.peers[p]) for p in (1, 2, 3)] == [False, False, False]
