@@ -7,6 +7,13 @@ links that come and go, and what the sources answer, checked.
 Picking waits for ``pump``, once per batch of messages: handlers only note
 that requests may go out (``schedule_pump``).  A verified piece is handed
 back to the caller, which stores it.
+
+A source that has gone costs no more than the time to learn it (peers hear
+of no departures; the tracker names a holder until it leaves, and a holder
+answer is kept for seconds): its link breaks, or its port refuses us, or the
+tracker says it knows no such peer when asked to reverse a link that was
+refused.  Its requests and pieces go to the others at once, and answers that
+still name it are not believed.
 """
 
 from __future__ import annotations
@@ -19,9 +26,14 @@ from swarm.peer.settings import PeerSettings
 from swarm.peer.source import PendingRequest
 from swarm.peer.transfer_plan import DataOutcome, DataVerdict, TransferPlan
 from swarm.protocol.chunks import pairs
-from swarm.protocol.messages import Complaint, Holders, Message
+from swarm.protocol.messages import Complaint, ErrorReply, Holders, Message
 from swarm.protocol.output import Outbox
 from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkRequest
+
+# Peers known to have left, remembered so that holder answers still on
+# their way do not bring them back; ids are never reused while the tracker
+# lives, and the oldest are forgotten past this many.
+GONE_REMEMBERED = 4096
 
 
 class PieceRequests:
@@ -38,6 +50,7 @@ class PieceRequests:
         # Where each source serves, from the holder answers: the tracker
         # names the holders a peer needs, so it need not follow who joins.
         self.endpoints: dict[int, str] = {}
+        self.gone: dict[int, None] = {}  # peers known to have left, oldest first
 
     # --- who holds what -----------------------------------------------------------
 
@@ -51,7 +64,7 @@ class PieceRequests:
         chunks = download.meta.chunks
         complete, partial = [], {}
         for holder in holders.holders:
-            if holder.peer_id == self_id:
+            if holder.peer_id == self_id or holder.peer_id in self.gone:
                 continue
             self.endpoints[holder.peer_id] = holder.endpoint
             ranges = pairs(holder.ranges)
@@ -80,9 +93,22 @@ class PieceRequests:
         """A download starts: who holds its file?"""
         self.holder_queries.ask(digest, now_s)
 
+    def tracker_error(self, reply: ErrorReply) -> None:
+        """An error the tracker answered with (most answer this side's
+        questions: a file it does not know, a report it refused).  That it
+        knows no peer to reverse, asked for a link that was refused, is the
+        news that the source has left: no warning, its pieces go elsewhere."""
+        gone = reply.peer_gone()
+        if gone is None:
+            self.out.warning("tracker: %s", reply.reason)
+        else:
+            self.source_gone(gone, "the tracker no longer knows it")
+
     def tracker_forgot_us(self) -> None:
-        """Questions put to a tracker that no longer knows us are asked again."""
+        """Questions put to a tracker that no longer knows us are asked again
+        (and a tracker restarted hands out the ids of the peers gone again)."""
         self.holder_queries.tracker_forgot_us()
+        self.gone.clear()
 
     def drop_source(self, peer_id: int) -> None:
         self.plan.drop_source(peer_id)
@@ -157,11 +183,31 @@ class PieceRequests:
         self.plan.source_up(peer_id)
         self.schedule_pump()
 
-    def link_unreachable(self, peer_id: int, now_s: float) -> None:
-        """Our connection to a source never came up: it cannot be reached
-        from here.  Its requests go elsewhere, and ``Links`` finds another way."""
+    def link_unreachable(self, peer_id: int, now_s: float, refused: bool = False) -> None:
+        """Our connection to a source is not up: it did not come up in time,
+        or (``refused``) nothing listens at its endpoint.  A refusal after
+        our link to it was up means the peer has gone (a peer's port listens
+        for its whole life).  Otherwise it cannot be reached from here, or
+        has gone: its requests go elsewhere at once, and ``Links`` asks the
+        tracker to reverse the link -- whose answer says which."""
+        source = self.plan.sources.get(peer_id)
+        if refused and source is not None and source.linked and not self.links.punched(peer_id):
+            self.source_gone(peer_id, "its port refuses connections")
+            return
         self.plan.source_down(peer_id)
         self.links.unreachable(peer_id, now_s, peer_id in self.endpoints)
+        self.schedule_pump()
+
+    def source_gone(self, peer_id: int, why: str) -> None:
+        """``peer_id`` has left the swarm: forgotten as a source at once, its
+        requests and pieces go to the others, and holder answers that still
+        name it are not believed."""
+        if peer_id in self.endpoints or peer_id in self.plan.sources:
+            self.out.info("peer %d has left (%s); its pieces go to other sources", peer_id, why)
+        self.gone[peer_id] = None
+        if len(self.gone) > GONE_REMEMBERED:
+            del self.gone[next(iter(self.gone))]
+        self.drop_source(peer_id)
         self.schedule_pump()
 
     # --- what the sources answer ------------------------------------------------------

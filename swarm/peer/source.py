@@ -67,6 +67,9 @@ class Source:
         # request at a time until it answers one in time.
         self.snubbed = False
         self.down = False  # its connection is lost: ask it nothing until it is back
+        # Its link came up once: its port listened, so a refusal since means
+        # the peer has gone (``PieceRequests.link_refused``).
+        self.linked = False
 
     @property
     def free_bytes(self) -> int:

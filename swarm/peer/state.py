@@ -155,8 +155,6 @@ class PeerState:
             handler = TRACKER_MESSAGES.get(type(message))
             if handler is not None:
                 handler(self, message, now_s)
-            elif isinstance(message, ErrorReply):
-                self.out.warning("tracker: %s", message.reason)
             else:
                 self.out.warning("unexpected %s from the tracker", type(message).__name__)
         return self.out.take()
@@ -261,8 +259,9 @@ class PeerState:
         self.requests.link_up(peer_id)
         return self.out.take()
 
-    def on_link_unreachable(self, peer_id: int, now_s: float) -> list[Action]:
-        self.requests.link_unreachable(peer_id, now_s)
+    def on_link_unreachable(self, peer_id: int, now_s: float,
+                            refused: bool = False) -> list[Action]:
+        self.requests.link_unreachable(peer_id, now_s, refused)
         return self.out.take()
 
     def on_reversal_failed(self, peer_id: int) -> list[Action]:
@@ -495,4 +494,5 @@ TRACKER_MESSAGES: dict[type[Message], TrackerMessage] = {
     ReverseToken: lambda p, m, _now: p.links.expect(m.peer_id, m.token),
     Punch: lambda p, m, _now: p.links.punch(m),
     LeaveStatus: lambda p, m, now: p._leave_status_arrived(m, now),
+    ErrorReply: lambda p, m, _now: p.requests.tracker_error(m),
 }

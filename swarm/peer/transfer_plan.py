@@ -127,6 +127,7 @@ class TransferPlan:
         source = self.sources.get(peer_id)
         if source is not None:
             source.down = False
+            source.linked = True
 
     def drop_source(self, peer_id: int) -> list[PendingRequest]:
         """A peer left: forget it everywhere; returns its outstanding requests."""
