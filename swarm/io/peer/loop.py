@@ -122,13 +122,15 @@ class PeerLoop:
     def _link_news(self, state: PeerState, run: Callable[[list[Action]], None],
                    now: float) -> None:
         """What the sockets found out by themselves: our public mapping, and
-        links that never came up."""
+        links that never came up, or are known to be refused."""
         for seen in self.net.mapping_results():
             run(state.on_mapping(self.net.punch_host, seen))
         for peer_id in self.net.failed_reversals(now):
             run(state.on_reversal_failed(peer_id))
         for peer_id in self.net.unreachable(now):
             run(state.on_link_unreachable(peer_id, now))
+        for peer_id in self.net.refused_again():
+            run(state.on_link_unreachable(peer_id, now, refused=True))
 
     def _say_what_is_left(self, state: PeerState) -> None:
         """At exit: the swarm's files this peer leaves without, and why; and
@@ -197,12 +199,14 @@ class PeerLoop:
                 net.link_events(link)  # the peer we serve notices its own losses
 
     def _link_events(self, state: PeerState, run: Callable[[list[Action]], None]) -> None:
-        """Connections to sources that came up or broke."""
+        """Connections to sources that came up, broke, or were refused."""
         for peer_id, event in self.net.fetch_link_events():
             if event == zmq.EVENT_DISCONNECTED:
                 run(state.on_link_down(peer_id))
             elif event == zmq.EVENT_CONNECTED:
                 run(state.on_link_up(peer_id))
+            elif event == zmq.EVENT_CLOSED:
+                run(state.on_link_unreachable(peer_id, monotonic(), refused=True))
 
     def _from_tracker(self, state: PeerState, run: Callable[[list[Action]], None],
                       frames: list[zmq.Frame]) -> None:

@@ -5,8 +5,10 @@ and links to other peers.  Every source we fetch from is reached through
 one ROUTER, connected to each (its routing id per connection set before the
 connect, so messages queue as on a DEALER), with one monitor: the number of
 sockets, and the cost of each poll, stays the same however many sources a
-peer has.  A broken connection is reported at once, and one that never comes
-up is reported as unreachable (which starts a reversal).  For reversal, a
+peer has.  A broken connection is reported at once, and so is a refused one
+(nothing listens at the source's endpoint: it has gone, or refuses us); one
+that never comes up is reported as unreachable after a while (which starts a
+reversal).  For reversal, a
 DEALER per peer we connected out to in order to serve it, because it could
 not reach us (rare: only a peer behind NAT has them).  For hole punching, a
 punch port held for the peer's life: punched links connect from it, on the
@@ -19,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 import threading
 from collections.abc import Callable, Hashable
 
@@ -29,6 +30,7 @@ from swarm.io.common.address_echo import ask_echoes
 from swarm.io.common.curve import CurveKeys, make_client, make_server
 from swarm.io.common.process_limits import AcceptWatch
 from swarm.io.common.zmq_util import configure
+from swarm.io.peer.monitor import address_of, monitor_events
 from swarm.peer.reversal import ReverseRoute
 from swarm.protocol.addresses import bracketed, is_ipv6, tcp_endpoint
 from swarm.protocol.codec import MAX_HEADER_BYTES, MAX_PAYLOAD_BYTES, encode_frames
@@ -41,7 +43,12 @@ EVENT_MAX_BYTES = 1 << 16
 # The chunk port takes requests, and -- from peers that connected to us to be
 # reversed -- their answers, so it must take a piece.
 SERVER_MAX_BYTES = MAX_PAYLOAD_BYTES + 4096
-LINK_CONNECT_TIMEOUT_S = 3.0  # a link not connected by then counts as unreachable
+# A link not connected by then counts as unreachable: a connect that gets no
+# answer at all (a host or firewall that drops it).  A refused one counts at once.
+LINK_CONNECT_TIMEOUT_S = 3.0
+# What the fetch links' monitors report: a connect attempt that failed closes
+# its socket (EVENT_CLOSED), and libzmq then tries again, later and later.
+LINK_EVENTS = zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED
 LINK_HWM_MESSAGES = 10_000
 FDS_PER_PEER = 2  # a connection we fetch over, and one a fetcher opened to us
 
@@ -70,8 +77,9 @@ class FetchLink:
         self.endpoint = endpoint
         self.route = route  # its routing id on the fetch ROUTER
         self.created_at_s = created_at_s
-        self.connected = False
+        self.connected = False  # up now
         self.unreachable_reported = False
+        self.refused = False  # its last connect attempt failed, none came up since
         self.in_use = True
         self.punched = False  # made by hole punching: it serves the other side too
         # With a swarm key, the side of a punched link chosen to be the CURVE
@@ -132,8 +140,7 @@ class PeerSockets:
         self.fetch.setsockopt(zmq.RCVHWM, LINK_HWM_MESSAGES)
         # Links set aside to a peer that left keep trying to reconnect: rarely.
         self.fetch.setsockopt(zmq.RECONNECT_IVL_MAX, 10_000)
-        self.fetch_monitor = self.fetch.get_monitor_socket(
-            zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+        self.fetch_monitor = self.fetch.get_monitor_socket(LINK_EVENTS)
         for sock in (self.fetch, self.fetch_monitor):
             poller.register(sock, zmq.POLLIN)
         # Made at the first punch that makes this peer a link's CURVE server.
@@ -142,9 +149,13 @@ class PeerSockets:
         self.fetch_links: dict[int, FetchLink] = {}  # sources we connect to, in use
         self.by_route: dict[bytes, FetchLink] = {}  # every link, in use or set aside
         self.by_endpoint: dict[str, FetchLink] = {}
+        self.by_address: dict[str, FetchLink] = {}  # by address_of(endpoint)
         # Links in use, not yet up and not yet reported unreachable: what
         # the connect timer watches, so a wake-up never walks every link.
         self.connecting: set[FetchLink] = set()
+        # Links taken up again whose last connect attempt was refused: said
+        # at once (libzmq's next try may be seconds away).
+        self._refused_again: list[FetchLink] = []
         self._next_route = 1
         self.serve_links: dict[int, ServeLink] = {}  # peers we connected to, to serve them
         self.by_socket: dict[zmq.Socket[bytes], ServeLink] = {}
@@ -290,8 +301,7 @@ class PeerSockets:
             sock = self._socket(zmq.ROUTER, MAX_PAYLOAD_BYTES + 4096, server=True)
             sock.setsockopt(zmq.RCVHWM, LINK_HWM_MESSAGES)
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, 10_000)
-            self.punch_monitor = sock.get_monitor_socket(
-                zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+            self.punch_monitor = sock.get_monitor_socket(LINK_EVENTS)
             self.punch_server = sock
             for handle in (sock, self.punch_monitor):
                 self.poller.register(handle, zmq.POLLIN)
@@ -304,8 +314,11 @@ class PeerSockets:
         if link is not None:
             link.peer_id, link.in_use = peer_id, True
             self.fetch_links[peer_id] = link
-            if not link.connected and not link.unreachable_reported:
-                link.created_at_s = self._now()  # wanted again: its timer starts again
+            if link.refused and not link.punched:
+                self._refused_again.append(link)
+            elif not link.connected:
+                link.unreachable_reported = False  # wanted again: its timer starts again
+                link.created_at_s = self._now()
                 self.connecting.add(link)
             return link
         route = f"{peer_id}.{self._next_route}".encode()
@@ -319,6 +332,7 @@ class PeerSockets:
         self.fetch_links[peer_id] = link
         self.by_route[route] = link
         self.by_endpoint[endpoint] = link
+        self.by_address[address_of(endpoint)] = link
         return link
 
     def _open_serve_link(self, peer_id: int, endpoint: str) -> ServeLink:
@@ -353,24 +367,43 @@ class PeerSockets:
 
     def link_events(self, link: ServeLink) -> list[int]:
         """Connection events waiting on a serving link's monitor."""
-        events = [event for event, _ in _monitor_events(link.monitor)]
+        events = [event for event, _ in monitor_events(link.monitor)]
         if zmq.EVENT_CONNECTED in events:
             link.connected = True
         return events
 
     def fetch_link_events(self) -> list[tuple[int, int]]:
-        """(source, event) for the connection events of the fetch links."""
+        """(source, event) for the connection events of the fetch links:
+        EVENT_CONNECTED, EVENT_DISCONNECTED, and EVENT_CLOSED for a connect
+        attempt that failed -- refused: nothing listens there (said once,
+        until the link comes up; libzmq keeps trying).  A punched link's
+        refusals are left to its timer: its two sides' first attempts may
+        refuse each other before they meet."""
         found = []
         monitors = self.fetch_monitors()
-        for event, endpoint in [e for monitor in monitors for e in _monitor_events(monitor)]:
-            link = self.by_endpoint.get(endpoint)
+        for event, endpoint in [e for monitor in monitors for e in monitor_events(monitor)]:
+            link = self.by_endpoint.get(endpoint) or self.by_address.get(address_of(endpoint))
             if link is None:
                 continue
             if event == zmq.EVENT_CONNECTED:
-                link.connected = True
+                link.connected, link.refused = True, False
+                self.connecting.discard(link)
+            elif event == zmq.EVENT_DISCONNECTED:
+                link.connected = False
+            elif event == zmq.EVENT_CLOSED:
+                if link.refused or link.punched:
+                    continue
+                link.refused = True
                 self.connecting.discard(link)
             if link.in_use:  # not one set aside
                 found.append((link.peer_id, event))
+        return found
+
+    def refused_again(self) -> list[int]:
+        """Sources whose link, set aside and wanted again, was refused at its
+        last try: they are known not to listen, now."""
+        found = [link.peer_id for link in self._refused_again if link.in_use and link.refused]
+        self._refused_again = []
         return found
 
     def fetch_source(self, route: bytes) -> int | None:
@@ -402,7 +435,10 @@ class PeerSockets:
         return found
 
     def next_check_s(self) -> float | None:
-        """When ``unreachable`` or ``failed_reversals`` may next have news."""
+        """When ``unreachable``, ``failed_reversals`` or ``refused_again`` may
+        next have news."""
+        if self._refused_again:
+            return self._now()
         pending = [link.created_at_s + LINK_CONNECT_TIMEOUT_S for link in self.connecting]
         pending += [link.created_at_s + LINK_CONNECT_TIMEOUT_S
                     for link in self.serve_links.values() if not link.connected]
@@ -440,20 +476,3 @@ def _punch_port(local_host: str) -> tuple[str, int | None, socket.socket | None]
         log.info("no port to punch from (%s): hole punching is off", exc.strerror)
         return local_host, None, None
     return local_host, int(holder.getsockname()[1]), holder
-
-
-def _monitor_events(monitor: zmq.Socket[bytes]) -> list[tuple[int, str]]:
-    """(event, endpoint) for the messages waiting on a monitor socket.  A
-    monitor message is two frames: the event number (uint16, native order)
-    and a value, then the endpoint.  Parsed here because pyzmq's helper pulls
-    in asyncio, which costs every peer 25 ms at start-up."""
-    events = []
-    while True:
-        try:
-            frames = monitor.recv_multipart(zmq.NOBLOCK)
-        except zmq.Again:
-            break
-        if len(frames) >= 2 and len(frames[0]) >= 2:
-            events.append((int.from_bytes(frames[0][:2], sys.byteorder),
-                           frames[1].decode("utf-8", "replace")))
-    return events

@@ -6,6 +6,7 @@ every socket and context to account."""
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -46,6 +47,14 @@ def until(found: Callable[[], T | None], wait_s: float = WAIT_S) -> T:
 def receive(sock: zmq.Socket[bytes]) -> list[bytes]:
     assert sock.poll(int(WAIT_S * 1000)), "nothing arrived in time"
     return sock.recv_multipart()
+
+
+def refusing_endpoint() -> str:
+    """A port nothing listens on (a ZeroMQ socket closes its listener a
+    moment after close() returns; a plain socket at once)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def message_of(frames: list[bytes]) -> tuple[m.Message, bytes | None]:
@@ -204,15 +213,53 @@ def test_a_link_set_aside_is_not_heard_and_is_taken_up_again(rig: Rig) -> None:
 
 
 def test_a_source_that_never_answers_the_connect_is_unreachable_once(rig: Rig) -> None:
-    nobody = rig.bound(zmq.ROUTER)
-    endpoint = rig.endpoint_of(nobody)
-    nobody.close(linger=0)  # its port now refuses connections
-    rig.net.to_peer(6, endpoint, m.Hello(m.PROTOCOL_VERSION))
-    assert rig.net.next_check_s() == LINK_CONNECT_TIMEOUT_S
-    assert rig.net.unreachable(LINK_CONNECT_TIMEOUT_S - 0.1) == []
-    assert rig.net.unreachable(LINK_CONNECT_TIMEOUT_S) == [6]
-    assert rig.net.unreachable(LINK_CONNECT_TIMEOUT_S + 10) == []  # said once
+    # A port whose backlog is full: the connect gets no answer at all (as
+    # from a host or a firewall that drops it), only the timer tells.
+    silent = socket.socket()
+    try:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(0)
+        with socket.create_connection(silent.getsockname()):  # fills the backlog
+            rig.net.to_peer(6, f"tcp://127.0.0.1:{silent.getsockname()[1]}",
+                            m.Hello(m.PROTOCOL_VERSION))
+            assert rig.net.next_check_s() == LINK_CONNECT_TIMEOUT_S
+            assert rig.net.unreachable(LINK_CONNECT_TIMEOUT_S - 0.1) == []
+            assert rig.net.unreachable(LINK_CONNECT_TIMEOUT_S) == [6]
+            assert rig.net.unreachable(LINK_CONNECT_TIMEOUT_S + 10) == []  # said once
+            assert rig.net.next_check_s() is None
+            assert rig.net.fetch_link_events() == []
+    finally:
+        silent.close()
+
+
+def test_a_source_whose_port_refuses_the_connect_is_said_at_once_and_once(rig: Rig) -> None:
+    rig.net.to_peer(6, refusing_endpoint(), m.Hello(m.PROTOCOL_VERSION))
+    assert rig.fetch_events() == [(6, zmq.EVENT_CLOSED)]
+    # No timer watches it any more, and libzmq's next tries are not said again.
     assert rig.net.next_check_s() is None
+    assert rig.net.unreachable(LINK_CONNECT_TIMEOUT_S + 1) == []
+    time.sleep(0.35)  # libzmq tries again after 0.1 s, then 0.2 s
+    assert rig.net.fetch_link_events() == []
+
+
+def test_a_source_that_left_is_down_then_refused_and_so_when_wanted_again(rig: Rig) -> None:
+    source = rig.bound(zmq.ROUTER)
+    endpoint = rig.endpoint_of(source)
+    rig.net.to_peer(4, endpoint, m.Hello(m.PROTOCOL_VERSION))
+    assert rig.fetch_events() == [(4, zmq.EVENT_CONNECTED)]
+    source.close(linger=0)  # it leaves
+    assert rig.fetch_events() == [(4, zmq.EVENT_DISCONNECTED)]
+    assert rig.fetch_events() == [(4, zmq.EVENT_CLOSED)]  # and nothing listens there
+    link = rig.net.fetch_links[4]
+    assert not link.connected and link.refused
+    # Set aside, then wanted again (a holder answer on its way named it): said
+    # at once, not at libzmq's next try, which may be seconds away.
+    rig.net.close_link(4)
+    assert rig.net.refused_again() == []
+    rig.net.to_peer(4, endpoint, m.Hello(m.PROTOCOL_VERSION))
+    assert rig.net.next_check_s() == rig.now_s
+    assert rig.net.refused_again() == [4]
+    assert rig.net.refused_again() == [] and rig.net.next_check_s() is None
 
 
 def test_a_reversal_serves_the_peer_over_the_connection_it_opens(rig: Rig) -> None:
