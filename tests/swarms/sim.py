@@ -12,6 +12,10 @@ peer serves, delaying a peer's replies; and on each peer's disk: a capacity,
 names taken by things that are not shared, files edited or deleted under a
 running peer, kills and restarts on the same disk.  Each peer's Shared is
 scanned as the real watcher does, every ``scan_interval_s``.
+
+A peer whose state is done has exited, as a killed one has: it answers
+nothing, and the links of others to it break and are then refused, as the
+real sockets report them (``SimNetwork``).
 """
 
 from __future__ import annotations
@@ -205,16 +209,39 @@ class SimPeer:
     # What the watcher saw in the last scan, to offer files once they stop changing.
     seen: dict[str, bytes] = field(default_factory=dict)
     timer_due_s: float = 0.0  # when its loop would next wake with nothing received
+    departed: bool = False  # others' links to it were told it is gone
 
     def run(self, actions: list[Action]) -> None:
         """Carry out what this peer's state returned, as its IO loop would."""
         assert self.runner is not None
         self.runner.run(actions)
 
+    @property
+    def listening(self) -> bool:
+        """Its process runs, so its chunk port takes connections."""
+        return self.alive and self.state is not None and not self.state.done
+
+
+@dataclass(eq=False)
+class SimLink:
+    """A simulated peer's link to a source, as its sockets keep it: up or
+    not (refused, or broken), in use or set aside."""
+
+    target: SimPeer
+    up: bool
+    in_use: bool = True
+
 
 class SimNetwork:
     """One simulated peer's sockets, for its ActionRunner: what it sends
     goes on the simulated wire, for the peer (or the tracker) it is for.
+
+    Links to sources are reported as the real sockets report them: up when
+    made to a peer that runs; refused at once when nothing listens (the
+    peer has exited, or was killed); broken when the peer exits, then
+    refused at libzmq's first try again.  A link set aside and wanted again
+    is said refused at once if it was.  What is sent on a link that is not
+    up goes nowhere.
 
     A peer that is not ``reachable`` (behind NAT) takes no inbound
     connection: a link to it is reported unreachable after LINK_TIMEOUT_S,
@@ -223,12 +250,14 @@ class SimNetwork:
     echoes, so it never asks for a punch."""
 
     LINK_TIMEOUT_S = 0.3
+    RECONNECT_S = 0.1  # libzmq's first try again after a link breaks
 
     def __init__(self, sim: Simulation, peer: SimPeer) -> None:
         self.sim = sim
         self.peer = peer
         self.serving: dict[int, SimPeer] = {}  # peers we connected out to serve
         self._reported: set[int] = set()
+        self.links: dict[int, SimLink] = {}  # to sources, by peer id
 
     def to_tracker(self, message: Message) -> None:
         self.sim.send(self.sim.now_s, "tracker", self.peer.key, message, None)
@@ -237,12 +266,37 @@ class SimNetwork:
         target = self.sim.by_endpoint.get(endpoint)
         if target is None:
             return
-        if target.reachable:
+        if not target.reachable:
+            if peer_id not in self._reported:
+                self._reported.add(peer_id)
+                self.sim.send(self.sim.now_s + self.LINK_TIMEOUT_S, "unreachable",
+                              (self.peer, peer_id), message, None)
+            return
+        link = self._link(peer_id, target)
+        if link.up:
             self.sim.send(self.sim.now_s, "serve", (target, self.peer.key), message, None)
-        elif peer_id not in self._reported:
-            self._reported.add(peer_id)
-            self.sim.send(self.sim.now_s + self.LINK_TIMEOUT_S, "unreachable",
-                          (self.peer, peer_id), message, None)
+
+    def _link(self, peer_id: int, target: SimPeer) -> SimLink:
+        link = self.links.get(peer_id)
+        if link is not None and link.target is target:
+            if not link.in_use:  # taken up again
+                link.in_use = True
+                if not link.up:
+                    self.sim.link_news(self.sim.now_s, self.peer, peer_id, link, "refused")
+            return link
+        link = self.links[peer_id] = SimLink(target, up=target.listening)
+        self.sim.link_news(self.sim.now_s, self.peer, peer_id, link,
+                           "up" if link.up else "refused")
+        return link
+
+    def source_left(self, target: SimPeer) -> None:
+        """``target`` exited: our links to it break, and are then refused."""
+        now = self.sim.now_s
+        for peer_id, link in self.links.items():
+            if link.target is target and link.up:
+                link.up = False
+                self.sim.link_news(now, self.peer, peer_id, link, "down")
+                self.sim.link_news(now + self.RECONNECT_S, self.peer, peer_id, link, "refused")
 
     def reply(self, route: Hashable, message: Message, payload: bytes | None = None) -> None:
         state = self.peer.state
@@ -279,9 +333,12 @@ class SimNetwork:
         raise NotImplementedError("the simulated tracker has no address echoes")
 
     def close_link(self, peer_id: int) -> None:
-        pass  # the wire keeps no links: nothing to close
+        link = self.links.get(peer_id)
+        if link is not None:
+            link.in_use = False  # set aside, as the real sockets do: not heard
 
     def drop_peer(self, peer_id: int) -> None:
+        self.close_link(peer_id)
         self.serving.pop(peer_id, None)
 
 
@@ -312,6 +369,7 @@ class Simulation:
         self.received_bytes: Counter[int] = Counter()
         self.tracker_handled = 0
         self.tracker_requests: Counter[str] = Counter()  # by message type
+        self.link_reports: Counter[str] = Counter()  # what the peers' sockets reported
 
     # --- set-up ------------------------------------------------------------------
 
@@ -373,8 +431,18 @@ class Simulation:
         heapq.heappush(self.wire, (at_s, next(self._sent), kind, target,
                                    encode_frames(message, payload)))
 
+    def link_news(self, at_s: float, peer: SimPeer, source: int, link: SimLink,
+                  what: str) -> None:
+        """What a peer's sockets will report of its link to ``source``: "up",
+        "down" or "refused" (nothing crosses the wire)."""
+        self.link_reports[what] += 1
+        heapq.heappush(self.wire, (at_s, next(self._sent), "link", (peer, source, link, what), []))
+
     def _deliver(self, kind: str, target: object, frames: list[Buffer]) -> SimPeer | None:
         """Hand a message over; the peer it woke, if any."""
+        if kind == "link":
+            assert isinstance(target, tuple)
+            return self._link_news(*target)
         message, payload = decode(frames)
         if kind == "tracker":
             assert isinstance(target, bytes)
@@ -398,8 +466,8 @@ class Simulation:
         peer, detail = target if isinstance(target, tuple) else (target, None)
         assert isinstance(peer, SimPeer)
         state = peer.state
-        if not peer.alive or state is None:
-            return None, []
+        if not peer.listening or state is None:
+            return None, []  # its process has exited
         now = self.now_s
         if kind == "serve":
             return peer, state.on_request(detail, message, now)
@@ -416,6 +484,23 @@ class Simulation:
             return peer, state.on_event(message, now)
         assert kind == "to-peer", kind
         return peer, state.on_tracker(message, now)
+
+    def _link_news(self, peer: SimPeer, source: int, link: SimLink,
+                   what: str) -> SimPeer | None:
+        """A peer's sockets report on its link to a source (not on one set
+        aside or replaced since)."""
+        state, net = peer.state, peer.net
+        if not peer.listening or state is None or net is None:
+            return None
+        if net.links.get(source) is not link or not link.in_use:
+            return None
+        if what == "up":
+            peer.run(state.on_link_up(source))
+        elif what == "down":
+            peer.run(state.on_link_down(source))
+        else:
+            peer.run(state.on_link_unreachable(source, self.now_s, refused=True))
+        return peer
 
     def _carry_out(self, actions: list[Action]) -> None:
         """The tracker's actions, as its loop carries them out."""
@@ -476,6 +561,18 @@ class Simulation:
                     self._scan(peer, peer.state)
                     peer.timer_due_s = self.now_s  # as a scan wakes the real loop
         self._carry_out(self.tracker.expire(self.now_s))
+        self._notice_departures()
+
+    def _notice_departures(self) -> None:
+        """Peers that exited (done, or killed) since the last step: the
+        links of others to them break."""
+        for gone in self.peers:
+            if gone.departed or gone.listening:
+                continue
+            gone.departed = True
+            for peer in self.peers:
+                if peer.net is not None and peer.listening:
+                    peer.net.source_left(gone)
 
     def _scan(self, peer: SimPeer, state: PeerState) -> None:
         """What the real watcher does on each look at Shared."""

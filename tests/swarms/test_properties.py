@@ -492,9 +492,10 @@ class PeerMachine(RuleBasedStateMachine):
             return kind(self._draw_seq(data))
         if kind is m.Refused:
             return m.Refused((Refusal(data.draw(WORLD_NAMES), "taken"),))
-        if kind is m.ErrorReply:
-            return m.ErrorReply("no")
         peer_id = data.draw(PEER_IDS)
+        if kind is m.ErrorReply:  # half of them the news that a peer has left
+            return m.ErrorReply.no_peer(peer_id) if data.draw(st.booleans()) else \
+                m.ErrorReply("no")
         if kind is m.ConnectTo:
             return m.ConnectTo(peer_id, endpoint_of(peer_id), data.draw(TOKENS))
         if kind is m.ReverseToken:
@@ -587,14 +588,15 @@ class PeerMachine(RuleBasedStateMachine):
             message = Introduce(data.draw(PEER_IDS), data.draw(TOKENS))
         self._run(self.state.on_request(route, message, self.now_s))
 
-    @rule(peer_id=PEER_IDS, change=st.sampled_from(("down", "up", "unreachable")))
+    @rule(peer_id=PEER_IDS, change=st.sampled_from(("down", "up", "unreachable", "refused")))
     def link(self, peer_id: int, change: str) -> None:
         if change == "down":
             self._run(self.state.on_link_down(peer_id))
         elif change == "up":
             self._run(self.state.on_link_up(peer_id))
         else:
-            self._run(self.state.on_link_unreachable(peer_id, self.now_s))
+            self._run(self.state.on_link_unreachable(peer_id, self.now_s,
+                                                     refused=change == "refused"))
 
     @rule(advance_s=st.floats(0.0, 3.0))
     def timer(self, advance_s: float) -> None:
