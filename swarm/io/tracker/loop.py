@@ -144,7 +144,7 @@ class TrackerLoop:
     def run_once(self, max_wait_s: float = MAX_WAIT_S) -> None:
         """One pass: wait for something to arrive or the next deadline (at
         most ``max_wait_s``), hand every waiting request to the state, run
-        the expiry, write the pass's stdout blocks in one write."""
+        the expiry, write the pass's stdout blocks as one batch."""
         assert self._poller is not None and self.accepts is not None, "watch() first"
         now = monotonic()
         ready = dict(self._poller.poll(timeout_ms(self._next_deadline_s(), now, max_wait_s)))
