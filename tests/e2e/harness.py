@@ -151,14 +151,15 @@ class Proc:
     cwd: Path
     popen: subprocess.Popen[bytes]
     started_at: float
+    streams: str = ""  # between the name and ".txt" of its stdout and stderr files
 
     @property
     def stdout_path(self) -> Path:
-        return self.cwd / "stdout.txt"
+        return self.cwd / f"stdout{self.streams}.txt"
 
     @property
     def stderr_path(self) -> Path:
-        return self.cwd / "stderr.txt"
+        return self.cwd / f"stderr{self.streams}.txt"
 
     def stdout(self) -> str:
         return self.stdout_path.read_bytes().decode("utf-8")
@@ -195,17 +196,27 @@ def _in_netns(netns: str | None, argv: list[str]) -> list[str]:
     return argv if netns is None else ["ip", "netns", "exec", netns, *argv]
 
 
-def start(name: str, argv: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Proc:
+def start(name: str, argv: list[str], cwd: Path, env: Mapping[str, str] | None = None,
+          streams: str = "") -> Proc:
+    """``streams``: a mark in the names of its stdout and stderr files
+    (``stdout.2.txt``), for a second process in the same folder."""
     cwd.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ)
     full_env.update(TEST_ENV)
     full_env.update(env or {})
-    with open(cwd / "stdout.txt", "wb") as out, open(cwd / "stderr.txt", "wb") as err:
+    with open(cwd / f"stdout{streams}.txt", "wb") as out, \
+            open(cwd / f"stderr{streams}.txt", "wb") as err:
         popen = subprocess.Popen(
             argv, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
             env=full_env, start_new_session=True,
         )
-    return Proc(name, cwd, popen, time.monotonic())
+    return Proc(name, cwd, popen, time.monotonic(), streams)
+
+
+def read_port_file(path: Path) -> int:
+    text = path.read_text()
+    assert re.fullmatch(r"\d+\n?", text), f"port.txt holds {text!r}"
+    return int(text)
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float, what: str,
@@ -249,7 +260,8 @@ class Swarm:
     def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
         self.root = root
         self.env = dict(env or {})
-        self.tracker: Proc | None = None
+        self.tracker: Proc | None = None  # the one running, or the last one that ran
+        self.trackers: list[Proc] = []  # every one, in the order they started
         self.port = 0
         self.peers: list[PeerRun] = []
         self._procs: list[Proc] = []
@@ -274,12 +286,34 @@ class Swarm:
             command = ["sh", str(TRACKER_SH), *args]
         self.tracker = start("tracker", _in_netns(netns, command), cwd, env)
         self._procs.append(self.tracker)
+        self.trackers.append(self.tracker)
         port_file = cwd / "port.txt"
         wait_for(port_file.exists, timeout_s, "port.txt")
-        text = port_file.read_text()
-        assert re.fullmatch(r"\d+\n?", text), f"port.txt holds {text!r}"
-        self.port = int(text)
+        self.port = read_port_file(port_file)
         return self.port
+
+    def restart_tracker(self, args: Iterable[str] = (), netns: str | None = None,
+                        env: Mapping[str, str] | None = None, timeout_s: float = 20.0) -> Proc:
+        """Start the tracker again in its folder, once the one before is gone
+        (killed, say): the new one writes stdout.N.txt and stderr.N.txt
+        beside the earlier ones (``trackers`` keeps every one), and is
+        waited for until it says where it listens.  Its port.txt replaces
+        the dead one's; the port it holds is returned by ``port``."""
+        assert self.tracker is not None and self.tracker.popen.poll() is not None, (
+            "the tracker before is still running")
+        cwd = self.tracker.cwd
+        streams = f".{len(self.trackers) + 1}"
+        command = ["sh", str(TRACKER_SH), *args]
+        proc = start("tracker", _in_netns(netns, command), cwd, {**self.env, **(env or {})},
+                     streams)
+        self._procs.append(proc)
+        self.trackers.append(proc)
+        self.tracker = proc
+        wait_for(lambda: "tracker listening on" in proc.stderr() or proc.popen.poll() is not None,
+                 timeout_s, "the tracker started again to say where it listens")
+        assert proc.popen.poll() is None, f"the tracker did not start again: {proc.stderr()}"
+        self.port = read_port_file(cwd / "port.txt")
+        return proc
 
     def connects(self) -> dict[int, list[tuple[str, int]]]:
         """The CONNECT blocks the tracker has printed so far (peer id -> its
