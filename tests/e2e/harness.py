@@ -535,3 +535,88 @@ def dashboard_url(swarm: Swarm) -> str:
     match = DASHBOARD_URL_RE.search(tracker.stderr())
     assert match is not None
     return match[1]
+
+
+# --- a tracker killed and started again --------------------------------------------
+
+JOINED_AS_RE = re.compile(r"joined as peer (\d+)")
+
+
+def check_tracker_log(log: TrackerLog) -> None:
+    """One tracker's stdout on its own, for what it saw: under each id,
+    ACQUIRED lines inside its session, each chunk at most once, none for a
+    file it offered as it joined, and every file of its DISCONNECT block
+    whole among its ACQUIRED lines and not among its offers."""
+    check_block_order(log)
+    for (peer, name), chunks in log.acquired.items():
+        assert len(chunks) == len(set(chunks)), f"peer {peer}: a chunk of {name!r} twice"
+        offered = {fname for fname, _ in log.connects.get(peer, [])}
+        assert name not in offered, f"peer {peer}: ACQUIRED lines for {name!r}, which it offered"
+    for peer, received in log.disconnects.items():
+        brought_whole = {fname for fname, _ in log.connects[peer]}
+        for name in received:
+            assert name not in brought_whole, f"peer {peer} received {name!r}, which it offered"
+            totals = log.acquired_totals.get(name, set())
+            assert len(totals) == 1, f"{name!r}: chunk totals {totals}"
+            (total,) = totals
+            got = sorted(log.acquired.get((peer, name), []))
+            assert got == list(range(1, total + 1)), (
+                f"peer {peer} received {name!r} but its ACQUIRED lines are {len(got)} of "
+                f"{total} chunks")
+
+
+def shown_holding(log: TrackerLog, peer: int) -> dict[str, set[int]]:
+    """What a tracker's stdout shows ``peer`` holding: every chunk (from 1)
+    of the files it offered as it joined, and its ACQUIRED lines."""
+    held = {name: set(range(1, total + 1)) for name, total in log.connects.get(peer, [])}
+    for (who, name), chunks in log.acquired.items():
+        if who == peer:
+            held.setdefault(name, set()).update(chunks)
+    return held
+
+
+def check_restarted_swarm(
+        swarm: Swarm, expected: Mapping[str, bytes],
+        brought: Mapping[tuple[int, str], set[int]] | None = None) -> list[TrackerLog]:
+    """A swarm whose tracker was killed and started again (``trackers``)
+    while every peer ran: every peer holds exactly ``expected`` byte for
+    byte; each tracker's stdout is held to the contract on its own
+    (``check_tracker_log``); a peer joined the first tracker offering what
+    it started with, and the last one under the id of its SHUTDOWN block,
+    where its offers and what it received make every file.  ``brought``
+    (the last tracker's ``brought_chunks``): then every chunk the first
+    tracker showed a peer holding, of a file it did not hold whole as it
+    joined the last, is among what it brought there."""
+    logs = [parse_tracker(proc.stdout()) for proc in swarm.trackers]
+    for log in logs:
+        check_tracker_log(log)
+    first, last = logs[0], logs[-1]
+    for run in swarm.peers:
+        name = run.proc.name
+        peer_id, holds = parse_shutdown(run.proc.stdout())
+        assert holds == sorted(expected), f"{name} SHUTDOWN lists {holds}"
+        contents = shared_contents(run.shared)
+        assert sorted(contents) == sorted(expected), f"{name} holds {sorted(contents)}"
+        for fname, data in expected.items():
+            assert contents[fname] == data, f"{name}: {fname!r} differs from the original"
+        assert no_partial_data(run.proc.cwd), f"{name} left partial data behind"
+        ids = [int(i) for i in JOINED_AS_RE.findall(run.proc.stderr())]
+        assert len(ids) >= 2 and ids[-1] == peer_id, f"{name} joined as {ids}, left as {peer_id}"
+        offered = sorted((f, chunks_of(len(d))) for f, d in run.initial.items())
+        assert first.connects.get(ids[0]) == offered, (
+            f"{name}: CONNECT of peer {ids[0]} at the first tracker is "
+            f"{first.connects.get(ids[0])}, expected {offered}")
+        rejoined = {fname for fname, _ in last.connects[peer_id]}
+        received = set(last.disconnects.get(peer_id, []))
+        assert rejoined | received == set(expected) and not rejoined & received, (
+            f"{name}: peer {peer_id} offered {sorted(rejoined)} at the last tracker and "
+            f"received {sorted(received)}")
+        if brought is None:
+            continue
+        for fname, chunks in shown_holding(first, ids[0]).items():
+            if fname in rejoined:
+                continue
+            lost = chunks - brought.get((peer_id, fname), set())
+            assert not lost, (f"{name}: {len(lost)} chunks of {fname!r} shown at the first "
+                              f"tracker were not brought to the last as it joined")
+    return logs
