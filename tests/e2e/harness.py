@@ -369,6 +369,14 @@ class Swarm:
         self.peers.append(run)
         return run
 
+    def launch(self, name: str, argv: list[str], cwd: Path,
+               env: Mapping[str, str] | None = None, streams: str = "") -> Proc:
+        """Any other process of the test, killed by its process group with
+        the swarm's (``start``'s arguments)."""
+        proc = start(name, argv, cwd, {**self.env, **(env or {})}, streams)
+        self._procs.append(proc)
+        return proc
+
     def start_double(self, mode: str, name: str, files: Mapping[str, bytes],
                      args: Iterable[str] = ()) -> Proc:
         """A misbehaving peer (tests/e2e/doubles.py) offering one file."""
