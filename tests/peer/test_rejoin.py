@@ -12,9 +12,11 @@ from swarm.peer.session import JOIN_ANSWER_S
 from swarm.peer.state import PeerState
 from swarm.protocol import display
 from swarm.protocol import messages as m
+from swarm.protocol.events import Availability, FileAdded
 from swarm.protocol.meta import meta_of_bytes
 from swarm.protocol.output import Action, Show
 from tests.peer.test_state import lone_peer
+from tests.peer.test_swarm_view import summary
 
 DOC = meta_of_bytes("doc", b"hello")
 
@@ -94,3 +96,27 @@ def test_a_goodbye_whatever_the_rules_ends_the_peer_on_a_rejoin() -> None:
     assert state.phase is Phase.LEAVING
     state.on_tracker(m.Rejoin(), 6.1)
     assert state.done and state.exit_code == 0
+
+
+def test_the_new_trackers_events_count_from_its_snapshot_not_the_old_ones() -> None:
+    """A tracker started again numbers its events from the start: after the
+    new welcome, the peer applies them instead of dropping them as old."""
+    state = running()
+    state.on_event(FileAdded(1, summary("old.bin"), 2), 0.5)
+    for seq in range(2, 41):
+        state.on_event(Availability(seq, "old.bin", seq % 2 == 0), 0.5)
+    assert state.view.seq == 40
+    state.on_tracker(m.Rejoin(), 5.0)
+    state.on_event(FileAdded(2, summary("early.bin"), 3), 5.05)  # before its welcome
+    state.on_tracker(m.Welcome(4, m.Snapshot(1, (summary("old.bin"),)), ()), 5.1)
+    state.on_event(FileAdded(3, summary("new.bin"), 3), 5.2)
+    assert state.view.seq == 3
+    assert sorted(state.view.files) == ["early.bin", "new.bin", "old.bin"]
+
+
+def test_a_peer_behind_nat_says_again_that_it_can_punch() -> None:
+    state = running()
+    seen = [("203.0.113.7", 40123), ("203.0.113.7", 40123)]  # one mapping, whoever asks
+    assert said(state.on_mapping("192.168.1.20", seen)) == [m.PunchReady]
+    state.on_tracker(m.Rejoin(), 5.0)
+    assert said(state.on_tracker(m.Welcome(4, m.Snapshot(0, ()), ()), 5.1)) == [m.PunchReady]
