@@ -29,7 +29,7 @@ from swarm.peer.fetcher import Fetcher
 from swarm.peer.heartbeats import Heartbeats
 from swarm.peer.holdings import Holdings
 from swarm.peer.leave_check import LeaveCheck
-from swarm.peer.leaving import Leaving
+from swarm.peer.leaving import REJOIN_HOLD_HEARTBEATS, Leaving
 from swarm.peer.links import Links
 from swarm.peer.mode import Mode
 from swarm.peer.partial_files import PartialFiles
@@ -190,6 +190,7 @@ class PeerState:
             # A goodbye by the rules that no tracker judged (the one that
             # knew us is gone): the one that is there now judges them.
             self._set_phase(Phase.RUNNING)
+        self.leaving.hold(now_s + REJOIN_HOLD_HEARTBEATS * self.heartbeats.interval_s)
         if self.phase is not Phase.RUNNING:
             # Before the welcome: said of a word we said before our hello or
             # join was handled, or that word died with a tracker that is gone.
@@ -235,7 +236,7 @@ class PeerState:
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
             self.fetcher.consider(name, now_s)
         self.requests.schedule_pump()
-        if self.view.synced and self.phase is Phase.RUNNING:
+        if self.view.synced and self.phase is Phase.RUNNING and not self.leaving.held(now_s):
             problem = self.mode.cannot_have(self.view.files, self.holdings.local)
             if problem is not None:
                 self.leaving.cannot_finish(problem)
@@ -354,6 +355,8 @@ class PeerState:
         self.fetcher.on_timer(now_s)
         self.links.on_timer(now_s)
         self.uploads.serve_queued(now_s)
+        if self.phase is Phase.RUNNING and self.leaving.hold_over(now_s):
+            self._apply_changes(ViewChanges(), now_s)  # the swarm as the tracker knows it now
         if self.phase is Phase.RUNNING and self.leave_check.due(now_s):
             self.leaving.look(now_s, self._in_step(), self.holdings.local)
         self.fetcher.flush(now_s)

@@ -6,7 +6,10 @@ again ends the peer at once."""
 
 from __future__ import annotations
 
+from swarm.config import Settings
 from swarm.peer.actions import CheckShared, ToTracker
+from swarm.peer.leaving import REJOIN_HOLD_HEARTBEATS
+from swarm.peer.mode import Mode
 from swarm.peer.phase import Phase
 from swarm.peer.session import JOIN_ANSWER_S
 from swarm.peer.state import PeerState
@@ -14,7 +17,7 @@ from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.events import Availability, FileAdded
 from swarm.protocol.meta import meta_of_bytes
-from swarm.protocol.output import Action, Show
+from swarm.protocol.output import Action, Say, Show
 from tests.peer.test_state import lone_peer
 from tests.peer.test_swarm_view import summary
 
@@ -120,3 +123,31 @@ def test_a_peer_behind_nat_says_again_that_it_can_punch() -> None:
     assert said(state.on_mapping("192.168.1.20", seen)) == [m.PunchReady]
     state.on_tracker(m.Rejoin(), 5.0)
     assert said(state.on_tracker(m.Welcome(4, m.Snapshot(0, ()), ()), 5.1)) == [m.PunchReady]
+
+
+def test_a_get_does_not_give_up_on_a_file_while_the_tracker_learns_the_swarm_again() -> None:
+    """Joined again before the peer that holds its file, a get would read
+    the file as not available; it waits out the hold, and only then judges."""
+    wanted = summary("want.bin")
+    state = lone_peer(mode=Mode.get({"want.bin": wanted.digest}))
+    state.start()
+    state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.0)
+    state.on_tracker(m.Welcome(1, m.Snapshot(0, (wanted,)), ()), 0.0)
+    state.on_tracker(m.Rejoin(), 5.0)
+    hold_ends = 5.0 + REJOIN_HOLD_HEARTBEATS * Settings().heartbeat_interval_s
+    state.on_tracker(m.Welcome(2, m.Snapshot(0, (summary("want.bin", available=False),)), ()),
+                     5.1)
+    state.on_timer(5.2)
+    assert not state.done
+    assert state.next_deadline_s(5.2) <= hold_ends
+    state.on_timer(hold_ends)  # still not available: now it is believed
+    assert state.leaving.exit_code == 1 and phase(state) is Phase.LEAVING
+
+
+def test_a_peer_joined_again_says_it_waits_for_the_tracker_to_learn_the_swarm() -> None:
+    state = running()
+    state.on_tracker(m.Rejoin(), 5.0)
+    state.on_tracker(m.Welcome(2, m.Snapshot(0, ()), ()), 5.1)
+    state.on_tracker(m.LeaveStatus(True, ""), 5.1)
+    lines = [a.text() for a in state.on_timer(5.2) if isinstance(a, Say)]
+    assert "not leaving yet: the tracker is learning the swarm again" in lines

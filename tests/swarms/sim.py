@@ -16,7 +16,7 @@ import heapq
 import itertools
 import random
 from collections import Counter, deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Collection, Hashable
 from dataclasses import dataclass, field
 
 from swarm.config import Settings
@@ -425,17 +425,22 @@ class Simulation:
         self.wire = [item for item in self.wire if item[2] != "tracker"]
         heapq.heapify(self.wire)
 
-    def start_tracker(self) -> None:
+    def start_tracker(self, lost: Collection[SimPeer] = ()) -> None:
         """A new tracker on the killed one's port: it knows nothing of the
         swarm; the peers' connections (requests and events) come back by
-        themselves, and what they said meanwhile reaches it first."""
+        themselves, and what they said meanwhile reaches it first -- but
+        for the peers in ``lost``, whose words went with their broken
+        connections: the new tracker hears from them at their next."""
         assert not self.tracker_up, "kill_tracker first"
         self.earlier_tracker_blocks.append(self.tracker_blocks)
         self.tracker_blocks = []
         self.tracker = self._new_tracker()
         self.tracker_up = True
+        gone = {peer.key for peer in lost}
         held, self._held_for_tracker = self._held_for_tracker, []
         for key, frames in held:
+            if key in gone:
+                continue
             heapq.heappush(self.wire, (self.now_s, next(self._sent), "tracker", key, frames))
 
     def edit(self, peer: SimPeer, name: str, data: bytes | None) -> None:

@@ -82,6 +82,23 @@ def dies_on(kind: type[m.Message], peer: SimPeer) -> Callable[[bytes, m.Message]
     return lambda key, message: key == peer.key and isinstance(message, kind)
 
 
+def test_no_peer_leaves_on_what_a_tracker_knows_before_the_others_join_it_again() -> None:
+    """The first peer to join the new tracker again holds part of 'big':
+    for that tracker it is the whole swarm, and 'big' is not available.
+    Were it to leave on that (rules (a), (b) and (c) all seem to hold), it
+    would leave without 'big', whose seeder joins a heartbeat later."""
+    files = {"big": data(6, 1_500_000), "other": data(7, 40_000)}
+    sim = Simulation(SLOW)
+    seeder = sim.add_peer({"big": files["big"]}, quiet_s=0.5)
+    first = sim.add_peer({"other": files["other"]}, quiet_s=0.5)
+    run_until(sim, lambda: sim.now_s >= 1.5, 2)  # 'big' about half-way
+    sim.kill_tracker()
+    run_until(sim, lambda: sim.now_s >= 2.5, 2)
+    sim.start_tracker(lost=[seeder])  # its words went with its connection
+    run_until(sim, sim.all_done, 30)
+    check_blocks(sim.tracker_blocks, files, [seeder, first])
+
+
 @pytest.mark.parametrize("lost", [m.Hello, m.Join])
 def test_a_hello_or_join_lost_with_the_tracker_is_said_again(lost: type[m.Message]) -> None:
     files = {"a": data(3, 40_000)}
