@@ -50,6 +50,7 @@ def test_the_swarm_completes_when_the_tracker_comes_back(swarm: Swarm, keyed: bo
              "the fetchers to store pieces", poll_s=0.01)
     first = swarm.tracker
     assert first is not None
+    dead_port_file = (first.cwd / "port.txt").stat().st_ino
     first.signal(signal.SIGKILL)
     assert first.wait(5) == -signal.SIGKILL
     time.sleep(DOWN_S)
@@ -57,6 +58,8 @@ def test_the_swarm_completes_when_the_tracker_comes_back(swarm: Swarm, keyed: bo
     back_at = time.time()
     second = swarm.restart_tracker(args=["--port", str(port), "--events", "events.2.jsonl"])
     assert swarm.port == port  # the dead tracker's port.txt replaced, with the same port
+    assert (second.cwd / "port.txt").stat().st_ino != dead_port_file
+    assert (second.cwd / ".port.txt.lock").read_text().strip() == str(second.popen.pid)
     assert swarm.wait_peers(120) == [0] * 4
     done_at = time.time()
     assert swarm.stop_tracker() == 0

@@ -79,3 +79,35 @@ def test_run_peer_says_which_port_and_exits_2(tmp_path: Path,
         f"not starting: cannot listen on port {base} (peer_port): Address already in use; "
         "stop what uses it, or choose another port"]
     assert not (tmp_path / "Shared").exists()  # it stopped before touching anything
+
+
+def subscriptions(xpub: zmq.Socket[bytes], wait_s: float) -> int:
+    """Subscriptions an XPUB hears within ``wait_s`` (one per connection)."""
+    count = 0
+    while xpub.poll(int(wait_s * 1000)):
+        xpub.recv()
+        count += 1
+    return count
+
+
+def test_events_are_taken_once_and_from_the_port_last_told(
+        ctx: zmq.Context[zmq.Socket[bytes]]) -> None:
+    """Told the event port again (it joined again), a peer keeps one
+    connection to it; told another one, it moves there."""
+    net = sockets(ctx, PeerPorts(0, 0))
+    first, second = ctx.socket(zmq.XPUB), ctx.socket(zmq.XPUB)
+    try:
+        for xpub in (first, second):
+            xpub.setsockopt(zmq.XPUB_VERBOSE, 1)  # every subscription, duplicates too
+            xpub.setsockopt(zmq.LINGER, 0)
+        first_port = first.bind_to_random_port("tcp://127.0.0.1")
+        second_port = second.bind_to_random_port("tcp://127.0.0.1")
+        net.subscribe(first_port)
+        net.subscribe(first_port)
+        assert subscriptions(first, 1.0) == 1
+        net.subscribe(second_port)
+        assert subscriptions(second, 1.0) == 1
+    finally:
+        first.close()
+        second.close()
+        net.close()
