@@ -23,8 +23,8 @@ import random
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from swarm.peer.actions import Place, StartPartial, ToTracker, WritePiece
-from swarm.peer.disk import PlaceResult
+from swarm.peer.actions import Place, SendChunks, StartPartial, ToTracker, WritePiece
+from swarm.peer.disk import ContentChanged, PlaceResult
 from swarm.peer.fetcher import Fetcher
 from swarm.peer.heartbeats import Heartbeats
 from swarm.peer.holdings import Holdings
@@ -176,7 +176,9 @@ class PeerState:
         self.session.welcomed(welcome.peer_id)
         self.shared.refused(welcome.refused, now_s)
         self.links.say_punch_ready()
-        self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
+        changes = self.view.apply_snapshot(welcome.snapshot)
+        self.fetcher.drop_unlisted()
+        self._apply_changes(changes, now_s)
         if self.view.awaiting_snapshot:
             self.sync.ask(now_s)
         self.heartbeats.welcomed(now_s)
@@ -322,6 +324,18 @@ class PeerState:
     def on_placed(self, action: Place, result: PlaceResult | OSError, what: str | None,
                   now_s: float) -> list[Action]:
         self.fetcher.on_placed(action, result, what, now_s)
+        return self.out.take()
+
+    def on_read_failed(self, action: SendChunks, error: OSError, now_s: float) -> list[Action]:
+        """The disk could not read the bytes ``action`` answers a peer with:
+        the request is refused.  A file no longer what was hashed
+        (ContentChanged) is no longer served either, as if a scan had seen it."""
+        if isinstance(error, ContentChanged):
+            self.uploads.file_changed(action)
+            self.shared.file_changed(action.reply.digest, error.change, now_s,
+                                     offered=self.phase is not Phase.HELLO)
+        else:
+            self.uploads.unreadable(action, error)
         return self.out.take()
 
     def on_shared_checked(self, changed: list[tuple[bytes, str]], now_s: float) -> list[Action]:
