@@ -47,27 +47,8 @@ from swarm.peer.transfer_plan import TransferPlan
 from swarm.peer.unobtained import Unobtained, unobtained
 from swarm.peer.uploads import Uploads
 from swarm.protocol import display
+from swarm.protocol import messages as m
 from swarm.protocol.events import Event
-from swarm.protocol.messages import (
-    ConnectTo,
-    ErrorReply,
-    Farewell,
-    Goodbye,
-    HelloReply,
-    Holders,
-    LeaveQuery,
-    LeaveStatus,
-    Message,
-    MetaReply,
-    NotYet,
-    Pong,
-    Punch,
-    Refused,
-    Rejoin,
-    ReverseToken,
-    Snapshot,
-    Welcome,
-)
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.output import Action, Observe, Outbox, Show
 
@@ -91,7 +72,7 @@ class PeerState:
         is taken up again when the swarm lists its file); ``taken``: other
         entries of Shared (name -> what it is); ``mode``: a peer, a get or a
         seed (``swarm.peer.mode``); ``explains_itself``: a person watches its
-        status, so it asks the tracker who it waits for (LeaveQuery), which it
+        status, so it asks the tracker who it waits for (m.LeaveQuery), which it
         otherwise never does."""
         self.mode = mode = mode or Mode()
         self.out = out = Outbox()
@@ -149,26 +130,26 @@ class PeerState:
 
     # --- the tracker --------------------------------------------------------------
 
-    def on_tracker(self, message: Message, now_s: float) -> list[Action]:
+    def on_tracker(self, message: m.Message, now_s: float) -> list[Action]:
         if self.phase is not Phase.DONE:
             self.heartbeats.heard(now_s)
             handler = TRACKER_MESSAGES.get(type(message))
             if handler is not None:
                 handler(self, message, now_s)
-            elif isinstance(message, ErrorReply):
+            elif isinstance(message, m.ErrorReply):
                 self.out.warning("tracker: %s", message.reason)
             else:
                 self.out.warning("unexpected %s from the tracker", type(message).__name__)
         return self.out.take()
 
-    def _hello_reply(self, reply: HelloReply, now_s: float) -> None:
+    def _hello_reply(self, reply: m.HelloReply, now_s: float) -> None:
         if self.phase is not Phase.HELLO:
             return
         self.session.hello_answered(reply)
         self._set_phase(Phase.JOINING)
         self.session.join(now_s)
 
-    def _welcome(self, welcome: Welcome, now_s: float) -> None:
+    def _welcome(self, welcome: m.Welcome, now_s: float) -> None:
         if self.phase is not Phase.JOINING:
             return
         self.view.self_id = welcome.peer_id
@@ -207,7 +188,7 @@ class PeerState:
         self.fetcher.tracker_forgot_us()
         self.session.join(now_s)
 
-    def _snapshot(self, snapshot: Snapshot, now_s: float) -> None:
+    def _snapshot(self, snapshot: m.Snapshot, now_s: float) -> None:
         self._apply_changes(self.view.apply_snapshot(snapshot), now_s)
         self.sync.snapshot_arrived(now_s)
 
@@ -246,13 +227,13 @@ class PeerState:
 
     # --- other peers ----------------------------------------------------------------
 
-    def on_peer_reply(self, peer_id: int, message: Message, payload: memoryview | None,
+    def on_peer_reply(self, peer_id: int, message: m.Message, payload: memoryview | None,
                       now_s: float) -> list[Action]:
         """A message from a source, on a connection we opened to it."""
         self.switchboard.from_source(peer_id, message, payload, now_s)
         return self.out.take()
 
-    def on_request(self, route: Hashable, message: Message, now_s: float,
+    def on_request(self, route: Hashable, message: m.Message, now_s: float,
                    payload: memoryview | None = None) -> list[Action]:
         """A message on our chunk port, or on a connection we opened to serve
         a peer that cannot reach us (``route`` is then a ReverseRoute)."""
@@ -395,11 +376,11 @@ class PeerState:
     def _in_step(self) -> bool:
         return self.peer_id is not None and self.view.synced
 
-    def _leave_status_arrived(self, status: LeaveStatus, now_s: float) -> None:
+    def _leave_status_arrived(self, status: m.LeaveStatus, now_s: float) -> None:
         if self.leaving.status_arrived(status, now_s):
             self._ask_why()  # rather than at the next periodic question
 
-    def _not_yet(self, not_yet: NotYet, now_s: float) -> None:
+    def _not_yet(self, not_yet: m.NotYet, now_s: float) -> None:
         if self.phase is Phase.LEAVING and self.leaving.deadline_s is None:
             self._set_phase(Phase.RUNNING)
             self.leaving.told_not_yet(now_s)
@@ -428,7 +409,7 @@ class PeerState:
     def _goodbye(self, force: bool) -> None:
         self.partials.report()  # the tracker hears every chunk before the goodbye
         self._set_phase(Phase.LEAVING)
-        self.out.put(ToTracker(Goodbye(force=force)))
+        self.out.put(ToTracker(m.Goodbye(force=force)))
 
     def _finish(self, exit_code: int, reason: str) -> None:
         self._set_phase(Phase.DONE)
@@ -443,7 +424,7 @@ class PeerState:
 
     def ask_why_not_leaving(self) -> list[Action]:
         """While it only waits to leave, ask the tracker why, in detail (for
-        the status line a person reads; pushed LeaveStatus words go stale)."""
+        the status line a person reads; pushed m.LeaveStatus words go stale)."""
         self._ask_why()
         return self.out.take()
 
@@ -451,7 +432,7 @@ class PeerState:
         status = self.leaving.status
         if (self.phase is Phase.RUNNING and self.view.synced and not self.fetcher.fetching
                 and (status is None or not status.ready)):
-            self.out.put(ToTracker(LeaveQuery()))
+            self.out.put(ToTracker(m.LeaveQuery()))
 
     # --- what the IO side reads ---------------------------------------------------------
 
@@ -491,19 +472,19 @@ class PeerState:
 
 # What the tracker may say to a peer, and who in the peer hears it.
 TrackerMessage = Callable[[PeerState, Any, float], None]
-TRACKER_MESSAGES: dict[type[Message], TrackerMessage] = {
-    HelloReply: lambda p, m, now: p._hello_reply(m, now),
-    Welcome: lambda p, m, now: p._welcome(m, now),
-    Pong: lambda p, m, now: p.sync.tracker_at(m.seq, now),
-    Snapshot: lambda p, m, now: p._snapshot(m, now),
-    MetaReply: lambda p, m, now: p.fetcher.meta_arrived(m.meta, now),
-    Holders: lambda p, m, now: p.requests.holders_arrived(m, p.peer_id, now),
-    Refused: lambda p, m, now: p.shared.refused(m.refused, now),
-    Farewell: lambda p, _m, _now: p._farewell(),
-    NotYet: lambda p, m, now: p._not_yet(m, now),
-    Rejoin: lambda p, _m, now: p._rejoin(now),
-    ConnectTo: lambda p, m, _now: p.links.connect_to(m),
-    ReverseToken: lambda p, m, _now: p.links.expect(m.peer_id, m.token),
-    Punch: lambda p, m, _now: p.links.punch(m),
-    LeaveStatus: lambda p, m, now: p._leave_status_arrived(m, now),
+TRACKER_MESSAGES: dict[type[m.Message], TrackerMessage] = {
+    m.HelloReply: lambda p, msg, now: p._hello_reply(msg, now),
+    m.Welcome: lambda p, msg, now: p._welcome(msg, now),
+    m.Pong: lambda p, msg, now: p.sync.tracker_at(msg.seq, now),
+    m.Snapshot: lambda p, msg, now: p._snapshot(msg, now),
+    m.MetaReply: lambda p, msg, now: p.fetcher.meta_arrived(msg.meta, now),
+    m.Holders: lambda p, msg, now: p.requests.holders_arrived(msg, p.peer_id, now),
+    m.Refused: lambda p, msg, now: p.shared.refused(msg.refused, now),
+    m.Farewell: lambda p, _m, _now: p._farewell(),
+    m.NotYet: lambda p, msg, now: p._not_yet(msg, now),
+    m.Rejoin: lambda p, _m, now: p._rejoin(now),
+    m.ConnectTo: lambda p, msg, _now: p.links.connect_to(msg),
+    m.ReverseToken: lambda p, msg, _now: p.links.expect(msg.peer_id, msg.token),
+    m.Punch: lambda p, msg, _now: p.links.punch(msg),
+    m.LeaveStatus: lambda p, msg, now: p._leave_status_arrived(msg, now),
 }
