@@ -113,7 +113,10 @@ def parse_target(target: str) -> tuple[str, dict[str, str]]:
     if not target.startswith("/"):
         raise HttpError(400, "the target must be a path")
     parts = urlsplit(target)
-    path = unquote(parts.path, errors="strict") if parts.path else "/"
+    try:
+        path = unquote(parts.path, errors="strict") if parts.path else "/"
+    except UnicodeDecodeError:  # %-escapes that are not UTF-8
+        raise HttpError(400, "the path is not UTF-8") from None
     if "\0" in path:
         raise HttpError(400, "NUL in the path")
     query: dict[str, str] = {}
