@@ -103,6 +103,9 @@ class HttpConnection:
         return self._send(h11.Data(data=data)) if data else b""
 
     def end_stream(self) -> bytes:
+        """The end of a stream's answer; nothing once it has ended."""
+        if self._h11.our_state is not h11.SEND_BODY:
+            return b""
         return self._send(h11.EndOfMessage())
 
     def next_cycle(self) -> bool:

@@ -117,6 +117,7 @@ def test_a_stream_is_chunked_for_http_1_1_and_ended_by_closing_for_http_1_0() ->
     assert connection.stream(b"data: 1\n\n") == b"9\r\ndata: 1\n\n\r\n"
     assert connection.stream(b"") == b""
     assert connection.end_stream() == b"0\r\n\r\n"
+    assert connection.end_stream() == b""  # ended once, however often asked
     old = HttpConnection()
     old.receive(b"GET /api/events HTTP/1.0\r\n\r\n")
     assert b"Transfer-Encoding" not in old.start_stream(200, {"Connection": "close"})
