@@ -5,7 +5,7 @@ closes them, while a swarm runs.  A client that sends a whole
 contract's stdout, and the tracker keeps answering on its request port.
 
 The tracker runs with an open-file limit of 1,024, so the dashboard's cap
-(a sixteenth of it: 58 connections) is well below the connections held."""
+(a sixteenth of it: 54 connections) is well below the connections held."""
 
 from __future__ import annotations
 

@@ -39,7 +39,11 @@ REPORT_EVERY_S = 10.0  # while connections are refused, one line per this long
 # The dashboard's share: at most 1/16 of the descriptors beyond RESERVED_FDS
 # (the peers keep 15/16), less what its server holds of its own ...
 DASHBOARD_SHARE = 16
-DASHBOARD_OWN_FDS = 4  # its listening socket, its event loop's selector and wake-up pair
+# Its listening sockets (two for a name with both an IPv4 and an IPv6 address),
+# its event loop's selector and wake-up pair, and the few connections between
+# being taken and being counted, or between being closed and their descriptor
+# being released at the loop's next turn.
+DASHBOARD_OWN_FDS = 8
 # ... in connections, at least a page's status poll and event stream, a scrape
 # and one more; at most as many as memory bears (a connection may hold a
 # request head of up to 24 KiB) however high the limit.
@@ -90,8 +94,8 @@ class DashboardLimits(Record):
 
 def dashboard_limits(limit: int) -> DashboardLimits:
     """The dashboard's bounds in a tracker with ``limit`` descriptors: a
-    sixteenth of those beyond the process's own, its server's own four out of
-    it, the rest connections (4 to 512), a quarter of them event streams."""
+    sixteenth of those beyond the process's own, its server's own eight out
+    of it, the rest connections (4 to 512), a quarter of them event streams."""
     share = max(0, limit - RESERVED_FDS) // DASHBOARD_SHARE
     connections = min(MAX_DASHBOARD_CONNECTIONS,
                       max(MIN_DASHBOARD_CONNECTIONS, share - DASHBOARD_OWN_FDS))

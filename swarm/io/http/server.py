@@ -33,7 +33,7 @@ from swarm.http.request import (
     host_allowed,
     is_loopback,
 )
-from swarm.io.common.process_limits import DashboardLimits
+from swarm.io.common.process_limits import DASHBOARD_OWN_FDS, DashboardLimits
 from swarm.io.http.assets import DASHBOARD_DIR, PLACEHOLDER, load_assets
 from swarm.io.http.client import COMMON_HEADERS, Client, FullReport, linger
 from swarm.io.http.feed import RECENT_ENTRIES, DashboardFeed, FeedEntry, StatusSnapshot
@@ -54,7 +54,7 @@ LINGER_BYTES = 1 << 20  # ... or this much, then the connection is closed
 
 # Without the tracker's limits (tests): the bounds the server had before
 # the open-file limit set them.
-DEFAULT_LIMITS = DashboardLimits(64, 16, 68)
+DEFAULT_LIMITS = DashboardLimits(64, 16, 64 + DASHBOARD_OWN_FDS)
 
 MetricsRenderer = Callable[[], tuple[bytes, str]]
 Handler = Callable[[Request, Client], Awaitable[None]]
