@@ -280,7 +280,8 @@ def lines_main(spec_path: str) -> int:
     prefixes = {}
     sel = selectors.DefaultSelector()
     conns = 0
-    with open(spec["out"], "wb", buffering=1 << 20) as out:
+    # Flushed 256 KiB at a time, as swarm writes (swarm/io/common/write_blocks.py).
+    with open(spec["out"], "wb", buffering=256 << 10) as out:
         while conns < peers:
             conn, _ = server.accept()
             conn.setblocking(False)

@@ -300,6 +300,21 @@ class Fetcher:
         self.disk.excused.discard(name)
         self.leave_check.news(now_s)
 
+    def drop_unlisted(self) -> None:
+        """As the welcome's snapshot is taken: a partial file of ours (a
+        leftover of an earlier run, or a download under way before a
+        rejoin) whose file the swarm does not list under its name with its
+        digest had its file removed or changed while this peer was away.
+        Dropped, as when a file is removed under a running peer; kept, it
+        would stay on disk and be offered at every start.  (A tracker that did
+        not know the file at all took it from our Join: it is listed.)"""
+        for digest, meta in list(self.partials.by_digest.items()):
+            listed = self.view.files.get(meta.name)
+            if listed is None or listed.digest != digest:
+                self.out.info("dropping what was fetched of %r: the swarm no longer has it",
+                              meta.name)
+                self.drop(digest)
+
     # --- a disk that refuses writes ---------------------------------------------------
 
     def _disk_refused(self, action: Action, error: OSError, now_s: float) -> bool:

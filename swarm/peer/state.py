@@ -23,13 +23,13 @@ import random
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from swarm.peer.actions import Place, StartPartial, ToTracker, WritePiece
-from swarm.peer.disk import PlaceResult
+from swarm.peer.actions import Place, SendChunks, StartPartial, ToTracker, WritePiece
+from swarm.peer.disk import ContentChanged, PlaceResult
 from swarm.peer.fetcher import Fetcher
 from swarm.peer.heartbeats import Heartbeats
 from swarm.peer.holdings import Holdings
 from swarm.peer.leave_check import LeaveCheck
-from swarm.peer.leaving import Leaving
+from swarm.peer.leaving import REJOIN_HOLD_HEARTBEATS, Leaving
 from swarm.peer.links import Links
 from swarm.peer.mode import Mode
 from swarm.peer.partial_files import PartialFiles
@@ -161,12 +161,12 @@ class PeerState:
                 self.out.warning("unexpected %s from the tracker", type(message).__name__)
         return self.out.take()
 
-    def _hello_reply(self, reply: HelloReply) -> None:
+    def _hello_reply(self, reply: HelloReply, now_s: float) -> None:
         if self.phase is not Phase.HELLO:
             return
         self.session.hello_answered(reply)
         self._set_phase(Phase.JOINING)
-        self.session.join()
+        self.session.join(now_s)
 
     def _welcome(self, welcome: Welcome, now_s: float) -> None:
         if self.phase is not Phase.JOINING:
@@ -176,18 +176,28 @@ class PeerState:
         self.session.welcomed(welcome.peer_id)
         self.shared.refused(welcome.refused, now_s)
         self.links.say_punch_ready()
-        self._apply_changes(self.view.apply_snapshot(welcome.snapshot), now_s)
+        changes = self.view.apply_snapshot(welcome.snapshot)
+        self.fetcher.drop_unlisted()
+        self._apply_changes(changes, now_s)
         if self.view.awaiting_snapshot:
             self.sync.ask(now_s)
         self.heartbeats.welcomed(now_s)
 
-    def _rejoin(self) -> None:
+    def _rejoin(self, now_s: float) -> None:
         """The tracker no longer knows us (we were expired, or it restarted)."""
         if self.phase is Phase.LEAVING:
-            self._finish(0, self.leaving.reason)
-            return
+            if self.leaving.deadline_s is not None:  # leaving whatever the rules say
+                self._finish(0, self.leaving.reason)
+                return
+            # A goodbye by the rules that no tracker judged (the one that
+            # knew us is gone): the one that is there now judges them.
+            self._set_phase(Phase.RUNNING)
+        self.leaving.hold(now_s + REJOIN_HOLD_HEARTBEATS * self.heartbeats.interval_s)
         if self.phase is not Phase.RUNNING:
-            return  # a heartbeat that overtook our join: the join is on its way
+            # Before the welcome: said of a word we said before our hello or
+            # join was handled, or that word died with a tracker that is gone.
+            self.session.not_known_yet(now_s)
+            return
         self.out.warning("the tracker no longer knows peer %s; joining again", self.peer_id)
         self._set_phase(Phase.JOINING)
         self.view.reset()
@@ -195,7 +205,7 @@ class PeerState:
         for peer_id in list(self.plan.sources):
             self.requests.drop_source(peer_id)
         self.fetcher.tracker_forgot_us()
-        self.session.join()
+        self.session.join(now_s)
 
     def _snapshot(self, snapshot: Snapshot, now_s: float) -> None:
         self._apply_changes(self.view.apply_snapshot(snapshot), now_s)
@@ -228,7 +238,7 @@ class PeerState:
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
             self.fetcher.consider(name, now_s)
         self.requests.schedule_pump()
-        if self.view.synced and self.phase is Phase.RUNNING:
+        if self.view.synced and self.phase is Phase.RUNNING and not self.leaving.held(now_s):
             problem = self.mode.cannot_have(self.view.files, self.holdings.local)
             if problem is not None:
                 self.leaving.cannot_finish(problem)
@@ -316,6 +326,18 @@ class PeerState:
         self.fetcher.on_placed(action, result, what, now_s)
         return self.out.take()
 
+    def on_read_failed(self, action: SendChunks, error: OSError, now_s: float) -> list[Action]:
+        """The disk could not read the bytes ``action`` answers a peer with:
+        the request is refused.  A file no longer what was hashed
+        (ContentChanged) is no longer served either, as if a scan had seen it."""
+        if isinstance(error, ContentChanged):
+            self.uploads.file_changed(action)
+            self.shared.file_changed(action.reply.digest, error.change, now_s,
+                                     offered=self.phase is not Phase.HELLO)
+        else:
+            self.uploads.unreadable(action, error)
+        return self.out.take()
+
     def on_shared_checked(self, changed: list[tuple[bytes, str]], now_s: float) -> list[Action]:
         """The answer to CheckShared, asked just before a goodbye: a file that
         changed or went since the last scan must not be claimed by it."""
@@ -347,6 +369,8 @@ class PeerState:
         self.fetcher.on_timer(now_s)
         self.links.on_timer(now_s)
         self.uploads.serve_queued(now_s)
+        if self.phase is Phase.RUNNING and self.leaving.hold_over(now_s):
+            self._apply_changes(ViewChanges(), now_s)  # the swarm as the tracker knows it now
         if self.phase is Phase.RUNNING and self.leave_check.due(now_s):
             self.leaving.look(now_s, self._in_step(), self.holdings.local)
         self.fetcher.flush(now_s)
@@ -389,7 +413,8 @@ class PeerState:
         """SIGINT/SIGTERM: say goodbye at once, whatever the rules say."""
         if self.phase is not Phase.DONE:
             self.leaving.reason = "signal"
-            if self.peer_id is None:
+            if self.peer_id is None or self.phase not in IN_THE_SWARM:
+                # Not in the swarm (yet, or again): no goodbye to say.
                 self._finish(0, self.leaving.reason)
             else:
                 self._leave_now(now_s)
@@ -467,7 +492,7 @@ class PeerState:
 # What the tracker may say to a peer, and who in the peer hears it.
 TrackerMessage = Callable[[PeerState, Any, float], None]
 TRACKER_MESSAGES: dict[type[Message], TrackerMessage] = {
-    HelloReply: lambda p, m, _now: p._hello_reply(m),
+    HelloReply: lambda p, m, now: p._hello_reply(m, now),
     Welcome: lambda p, m, now: p._welcome(m, now),
     Pong: lambda p, m, now: p.sync.tracker_at(m.seq, now),
     Snapshot: lambda p, m, now: p._snapshot(m, now),
@@ -476,7 +501,7 @@ TRACKER_MESSAGES: dict[type[Message], TrackerMessage] = {
     Refused: lambda p, m, now: p.shared.refused(m.refused, now),
     Farewell: lambda p, _m, _now: p._farewell(),
     NotYet: lambda p, m, now: p._not_yet(m, now),
-    Rejoin: lambda p, _m, _now: p._rejoin(),
+    Rejoin: lambda p, _m, now: p._rejoin(now),
     ConnectTo: lambda p, m, _now: p.links.connect_to(m),
     ReverseToken: lambda p, m, _now: p.links.expect(m.peer_id, m.token),
     Punch: lambda p, m, _now: p.links.punch(m),

@@ -5,7 +5,9 @@ of pieces this peer holds verified -- and refused at once if it fails, so a
 bad request costs nothing.  Servable requests are answered at once, or,
 under an upload limit, queued and answered as the limit allows (a Cancel
 takes a queued one back).  Answering is an action, ``SendChunks``: the IO
-loop reads the bytes and sends them.
+loop reads the bytes and sends them.  When it cannot, the request is checked
+again (``unreadable``): an answer decided in the same batch as the read that
+found its file changed asks for a file no longer served.
 """
 
 from __future__ import annotations
@@ -89,8 +91,9 @@ class Uploads:
             return self.limit.ready_at_s(now_s)
         return None
 
-    def cannot_serve(self, request: ChunkRequest) -> str | None:
-        """Why this request will not be answered with data (None: it will)."""
+    def cannot_serve(self, request: ChunkRequest | ChunkData) -> str | None:
+        """Why this request (or the answer to it) will not be answered with
+        data (None: it will)."""
         if request.chunk_count > MAX_SERVE_CHUNKS:
             return f"at most {MAX_SERVE_CHUNKS} chunks per request"
         held = self._held(request.digest)
@@ -117,7 +120,24 @@ class Uploads:
         download = self.plan.downloads.get(digest)
         return (download.meta, download.have) if download is not None else None
 
-    def _refuse(self, route: Hashable, request: ChunkRequest, reason: str) -> None:
+    def unreadable(self, answer: SendChunks, error: OSError) -> None:
+        """The disk could not read the bytes of ``answer``.  Checked again, as
+        a request that came now would be: a file given up since the answer was
+        decided (it changed or went, its download was dropped) is refused for
+        the reason a fresh request gets, and nothing is wrong; only a file
+        still ours that cannot be read is the disk's failure, and said."""
+        reply = answer.reply
+        reason = self.cannot_serve(reply)
+        if reason is None:
+            self.out.warning("cannot read a file for a peer: %s", error)
+            reason = "read failed"
+        self._refuse(answer.route, reply, reason)
+
+    def file_changed(self, answer: SendChunks) -> None:
+        """The file ``answer`` reads is no longer what was hashed."""
+        self._refuse(answer.route, answer.reply, "file changed")
+
+    def _refuse(self, route: Hashable, request: ChunkRequest | ChunkData, reason: str) -> None:
         self.out.put(Reply(route, ChunkRefused(request.request_id, reason)))
 
     def _serve(self, route: Hashable, request: ChunkRequest) -> None:

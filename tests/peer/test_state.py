@@ -9,7 +9,15 @@ import random
 import pytest
 
 from swarm.config import Settings
-from swarm.peer.actions import Reply, SendChunks, ServeFile, Subscribe, ToTracker
+from swarm.peer.actions import (
+    DropPartial,
+    Reply,
+    SendChunks,
+    ServeFile,
+    StartPartial,
+    Subscribe,
+    ToTracker,
+)
 from swarm.peer.fetcher import MAX_ACTIVE_DOWNLOADS
 from swarm.peer.mode import Mode
 from swarm.peer.phase import TRANSITIONS, IllegalTransition, Phase
@@ -18,9 +26,11 @@ from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
 from swarm.protocol.events import FileAdded
+from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.meta import FileMeta, meta_of_bytes
-from swarm.protocol.output import Show
+from swarm.protocol.output import Level, Show
 from swarm.protocol.peer_messages import ChunkData, ChunkRefused, ChunkRequest
+from tests.peer.said import said
 from tests.swarms.sim import SimPeer, Simulation
 
 
@@ -300,6 +310,31 @@ def test_a_chunk_request_is_answered_by_an_action_that_reads() -> None:
     assert actions == [SendChunks(b"route", ChunkData(7, doc.digest, 1, 1), 512, 512)]
     refused = state.on_request(b"route", ChunkRequest(8, doc.digest, 2, 1), 0.0)
     assert refused == [Reply(b"route", ChunkRefused(8, "chunks out of range"))]
+
+
+def test_a_partial_file_the_welcome_does_not_list_is_dropped() -> None:
+    # Three downloads an earlier run left: one whose file the swarm still
+    # has (or took from our Join), one whose file was changed while this
+    # peer was down, one whose file was removed.
+    kept = meta_of_bytes("kept", data(40, 300_000))
+    changed = meta_of_bytes("changed", data(41, 300_000))
+    removed = meta_of_bytes("removed", data(42, 300_000))
+    changed_now = meta_of_bytes("changed", data(43, 1000))
+    state = PeerState(Settings().peer_settings(), 1.0, [],
+                      [(kept, [0]), (changed, [1]), (removed, [])], {}, 20001, 0.0,
+                      random.Random(1))
+    state.start()
+    state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.0)
+    listed = tuple(FileSummary(f.name, f.size_bytes, f.digest, True) for f in (kept, changed_now))
+    actions = state.on_tracker(m.Welcome(2, m.Snapshot(3, listed), ()), 0.1)
+    drops = [a for a in actions if isinstance(a, DropPartial)]
+    assert drops == [DropPartial(changed.digest), DropPartial(removed.digest)]
+    assert said(actions, Level.INFO)[1:3] == [
+        "dropping what was fetched of 'changed': the swarm no longer has it",
+        "dropping what was fetched of 'removed': the swarm no longer has it"]
+    assert StartPartial(kept) in actions  # taken up, with the piece it brings
+    assert list(state.partials.by_digest) == [kept.digest]
+    assert [offer.meta for offer in state.session.join_message().partials] == [kept]
 
 
 @pytest.mark.parametrize("watched", [True, False])

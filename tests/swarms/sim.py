@@ -2,6 +2,11 @@
 a fake wire, with a fake clock and in-memory stores.  Every message crosses
 the real codec, so the simulation also checks the wire format.
 
+Each peer's actions are carried out by the real ``ActionRunner``
+(swarm/io/peer/runner.py), as in a peer process, with in-memory stand-ins
+for what it uses: ``SimNetwork`` puts what it sends on the simulated wire,
+``MemoryStore`` is its disk, ``Stdout`` collects the blocks it writes.
+
 Faults are injected by hooks: dropping published events, corrupting what a
 peer serves, delaying a peer's replies; and on each peer's disk: a capacity,
 names taken by things that are not shared, files edited or deleted under a
@@ -15,28 +20,12 @@ import errno
 import heapq
 import itertools
 import random
-from collections import Counter, deque
-from collections.abc import Callable, Hashable
+from collections import Counter
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 
 from swarm.config import Settings
-from swarm.peer.actions import (
-    CheckShared,
-    CloseLink,
-    DropPartial,
-    DropPeer,
-    OpenReverse,
-    Place,
-    Reply,
-    SendChunks,
-    ServeFile,
-    StartPartial,
-    StopServing,
-    Subscribe,
-    ToPeer,
-    ToTracker,
-    WritePiece,
-)
+from swarm.io.peer.runner import ActionRunner
 from swarm.peer.disk import ContentChanged, PlaceResult
 from swarm.peer.mode import Mode
 from swarm.peer.reversal import ReverseRoute
@@ -47,8 +36,7 @@ from swarm.protocol.events import FILE_TOPIC, Event
 from swarm.protocol.fields import TOKEN_BYTES
 from swarm.protocol.messages import Farewell, Message
 from swarm.protocol.meta import FileMeta, meta_of_bytes
-from swarm.protocol.output import Action, Observe, Say, Show
-from swarm.protocol.peer_messages import ChunkRefused
+from swarm.protocol.output import Action, Show
 from swarm.tracker.actions import Publish, Send
 from swarm.tracker.state import TrackerState
 
@@ -78,10 +66,9 @@ class MemoryStore:
         return sum(meta.layout.piece_byte_range(piece)[1]
                    for meta, _, written in self.partial.values() for piece in written)
 
-    def start_partial(self, meta: FileMeta) -> list[int]:
+    def start_partial(self, meta: FileMeta) -> None:
         if meta.digest not in self.partial:
             self.partial[meta.digest] = (meta, bytearray(meta.size_bytes), set())
-        return []
 
     def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None:
         meta, buf, written = self.partial[digest]
@@ -98,8 +85,10 @@ class MemoryStore:
             if self.shared.get(name) != self.complete[digest]:
                 raise ContentChanged(name, "modified")
             data = self.complete[digest][offset : offset + length]
-        else:
+        elif digest in self.partial:
             data = bytes(self.partial[digest][1][offset : offset + length])
+        else:
+            raise FileNotFoundError(errno.ENOENT, "no such file")
         if self.corrupt_reads:
             data = bytes(b ^ 0x5A for b in data)
         return data
@@ -189,6 +178,13 @@ class Departure:
                    {pid: (set(p.complete), set(p.excused)) for pid, p in registry.peers.items()})
 
 
+class Stdout(list[display.Block]):
+    """A simulated peer's stdout: the blocks its runner writes, in order."""
+
+    def write(self, blocks: Iterable[display.Block]) -> None:
+        self.extend(blocks)
+
+
 @dataclass
 class SimPeer:
     index: int
@@ -196,67 +192,35 @@ class SimPeer:
     listen_port: int
     store: MemoryStore
     state: PeerState | None = None
-    blocks: list[display.Block] = field(default_factory=list)
+    blocks: Stdout = field(default_factory=Stdout)
     subscribed: bool = False
     reply_delay_s: float = 0.0
     alive: bool = True
     reachable: bool = True  # False: behind NAT, no inbound connections
     quiet_s: float = 1.0
-    io: SimIO | None = None
+    # Carries out what its state returns: the real ActionRunner, on the
+    # simulated wire (``net``), its MemoryStore and ``blocks``.
+    runner: ActionRunner | None = None
+    net: SimNetwork | None = None
     # What the watcher saw in the last scan, to offer files once they stop changing.
     seen: dict[str, bytes] = field(default_factory=dict)
     timer_due_s: float = 0.0  # when its loop would next wake with nothing received
 
     def run(self, actions: list[Action]) -> None:
         """Carry out what this peer's state returned, as its IO loop would."""
-        assert self.io is not None
-        self.io.run(actions)
+        assert self.runner is not None
+        self.runner.run(actions)
 
 
-def on_disk(store: MemoryStore, state: PeerState, blocks: list[display.Block],
-            action: Action, now_s: float) -> list[Action]:
-    """Carry out a disk action on ``store`` (or a block for stdout, or an
-    event for --events), as the real ActionRunner does: the disk's answer
-    goes straight back to the state, and what it returns comes back."""
-    if isinstance(action, WritePiece):
-        try:
-            store.write_piece(action.digest, action.piece, action.data)
-        except OSError as exc:
-            return state.on_written(action, exc, now_s)
-        return state.on_written(action, None, now_s)
-    if isinstance(action, StartPartial):
-        store.start_partial(action.meta)
-        return state.on_started(action, None, now_s)
-    if isinstance(action, Place):
-        try:
-            result = store.place(action.digest)
-        except OSError as exc:
-            return state.on_placed(action, exc, None, now_s)
-        what = store.blocking_entry(action.name) if result is PlaceResult.NAME_TAKEN else None
-        return state.on_placed(action, result, what, now_s)
-    if isinstance(action, CheckShared):
-        return state.on_shared_checked(store.check_served(), now_s)
-    if isinstance(action, DropPartial):
-        store.drop_partial(action.digest)
-    elif isinstance(action, ServeFile):
-        store.serve_complete(action.meta)
-    elif isinstance(action, StopServing):
-        store.stop_serving(action.digest)
-    elif isinstance(action, Show):
-        blocks.append(action.block)
-    elif not isinstance(action, (Observe, Say)):
-        raise TypeError(f"no way to carry out {type(action).__name__}")
-    return []
-
-
-class SimIO:
-    """Carries out one simulated peer's actions: messages onto the wire
-    queue, disk actions on its MemoryStore (their answers straight back to
-    the state, as the real ActionRunner does), blocks into ``peer.blocks``.
+class SimNetwork:
+    """One simulated peer's sockets, for its ActionRunner: what it sends
+    goes on the simulated wire, for the peer (or the tracker) it is for.
 
     A peer that is not ``reachable`` (behind NAT) takes no inbound
     connection: a link to it is reported unreachable after LINK_TIMEOUT_S,
-    and it can only serve over connections it opens itself (reversal)."""
+    and it can only serve over connections it opens itself (reversal).
+    There is no NAT to punch through: the simulated tracker has no address
+    echoes, so it never asks for a punch."""
 
     LINK_TIMEOUT_S = 0.3
 
@@ -266,42 +230,10 @@ class SimIO:
         self.serving: dict[int, SimPeer] = {}  # peers we connected out to serve
         self._reported: set[int] = set()
 
-    def run(self, actions: list[Action]) -> None:
-        queue = deque(actions)
-        while queue:
-            follow_up = self._do(queue.popleft())
-            queue.extendleft(reversed(follow_up))
+    def to_tracker(self, message: Message) -> None:
+        self.sim.send(self.sim.now_s, "tracker", self.peer.key, message, None)
 
-    def _do(self, action: Action) -> list[Action]:
-        state, now = self.peer.state, self.sim.now_s
-        assert state is not None
-        if isinstance(action, ToTracker):
-            self.sim.send(now, "tracker", self.peer.key, action.message, None)
-        elif isinstance(action, ToPeer):
-            self._to_peer(action.peer_id, action.endpoint, action.message)
-        elif isinstance(action, Reply):
-            self._reply(action.route, action.message, None)
-        elif isinstance(action, SendChunks):
-            reply = action.reply
-            try:
-                data = self.peer.store.read(reply.digest, action.offset, action.length)
-            except ContentChanged as exc:
-                self._reply(action.route, ChunkRefused(reply.request_id, "file changed"), None)
-                return state.on_local_changed(reply.digest, exc.change, now)
-            self._reply(action.route, reply, data)
-        elif isinstance(action, Subscribe):
-            self.peer.subscribed = True
-        elif isinstance(action, OpenReverse):
-            target = self.sim.by_endpoint.get(action.endpoint)
-            if target is not None and target.reachable:
-                self.serving[action.peer_id] = target
-        elif isinstance(action, DropPeer):
-            self.serving.pop(action.peer_id, None)
-        elif not isinstance(action, CloseLink):
-            return on_disk(self.peer.store, state, self.peer.blocks, action, now)
-        return []
-
-    def _to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
+    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None:
         target = self.sim.by_endpoint.get(endpoint)
         if target is None:
             return
@@ -312,7 +244,7 @@ class SimIO:
             self.sim.send(self.sim.now_s + self.LINK_TIMEOUT_S, "unreachable",
                           (self.peer, peer_id), message, None)
 
-    def _reply(self, route: Hashable, message: Message, payload: bytes | None) -> None:
+    def reply(self, route: Hashable, message: Message, payload: bytes | None = None) -> None:
         state = self.peer.state
         if state is None or state.peer_id is None:
             return
@@ -332,16 +264,42 @@ class SimIO:
             if requester is not None:
                 self.sim.send(at, "reply", (requester, state.peer_id), message, payload)
 
+    def subscribe(self, pub_port: int) -> None:
+        self.peer.subscribed = True
+
+    def open_reverse(self, peer_id: int, endpoint: str) -> None:
+        target = self.sim.by_endpoint.get(endpoint)
+        if target is not None and target.reachable:
+            self.serving[peer_id] = target
+
+    def open_punch(self, peer_id: int, endpoint: str, curve_server: bool) -> None:
+        raise NotImplementedError("the simulation has no NAT to punch through")
+
+    def learn_mapping(self, echo_ports: tuple[int, ...]) -> None:
+        raise NotImplementedError("the simulated tracker has no address echoes")
+
+    def close_link(self, peer_id: int) -> None:
+        pass  # the wire keeps no links: nothing to close
+
+    def drop_peer(self, peer_id: int) -> None:
+        self.serving.pop(peer_id, None)
+
 
 class Simulation:
     def __init__(self, settings: Settings | None = None, seed: int = 0) -> None:
         self.settings = settings or Settings()
         self.rng = random.Random(seed)
         self.now_s = 0.0
-        tokens = (i.to_bytes(TOKEN_BYTES, "big") for i in itertools.count(1))
-        self.tracker = TrackerState(5556, self.settings.expiry_s, lambda: next(tokens),
-                                    random.Random(seed))
+        self._seed = seed
+        self._tokens = (i.to_bytes(TOKEN_BYTES, "big") for i in itertools.count(1))
+        self.tracker = self._new_tracker()
         self.tracker_blocks: list[display.Block] = []
+        # A tracker killed and started again: the blocks of each one that
+        # died, and what peers said while none ran (it waits in their
+        # sockets' queues, as in a DEALER's, for the next one).
+        self.tracker_up = True
+        self.earlier_tracker_blocks: list[list[display.Block]] = []
+        self._held_for_tracker: list[tuple[bytes, list[Buffer]]] = []
         self.published: list[Event] = []  # every event the tracker published
         # The tracker's view when it let each peer go (key -> Departure).
         self.departures: dict[bytes, Departure] = {}
@@ -352,6 +310,8 @@ class Simulation:
         self.wire: list[tuple[float, int, str, object, list[Buffer]]] = []
         self._sent = itertools.count()
         self.drop_event: Callable[[Event], bool] = lambda _event: False
+        # True for the request the tracker dies on, as it arrives (it is lost).
+        self.tracker_dies_on: Callable[[bytes, Message], bool] = lambda _key, _message: False
         self.events_dropped = 0
         self._next_scan_s = self.settings.scan_interval_s
         # What crossed the wire: messages and bytes each peer received (by
@@ -360,6 +320,10 @@ class Simulation:
         self.received_bytes: Counter[int] = Counter()
         self.tracker_handled = 0
         self.tracker_requests: Counter[str] = Counter()  # by message type
+
+    def _new_tracker(self) -> TrackerState:
+        return TrackerState(5556, self.settings.expiry_s, lambda: next(self._tokens),
+                            random.Random(self._seed))
 
     # --- set-up ------------------------------------------------------------------
 
@@ -391,8 +355,10 @@ class Simulation:
         peer.state = PeerState(self.settings.peer_settings(), quiet_s, metas, leftovers,
                                store.taken(), peer.listen_port, self.now_s,
                                random.Random(self.rng.random()), mode, explains_itself)
-        peer.io = SimIO(self, peer)
-        peer.io.run(peer.state.start())
+        peer.net = SimNetwork(self, peer)
+        peer.runner = ActionRunner(peer.state, peer.net, store, peer.blocks, None,
+                                   lambda: self.now_s)
+        peer.run(peer.state.start())
         return peer
 
     def kill(self, peer: SimPeer) -> None:
@@ -405,6 +371,32 @@ class Simulation:
         self.kill(peer)
         return self.add_peer({}, peer.quiet_s, peer.reachable, store=peer.store)
 
+    def kill_tracker(self) -> None:
+        """SIGKILL the tracker: what is on its way to it is lost with its
+        connections; until one is started again, it answers and publishes
+        nothing, and what peers say waits for the next one."""
+        self.tracker_up = False
+        self.wire = [item for item in self.wire if item[2] != "tracker"]
+        heapq.heapify(self.wire)
+
+    def start_tracker(self, lost: Collection[SimPeer] = ()) -> None:
+        """A new tracker on the killed one's port: it knows nothing of the
+        swarm; the peers' connections (requests and events) come back by
+        themselves, and what they said meanwhile reaches it first -- but
+        for the peers in ``lost``, whose words went with their broken
+        connections: the new tracker hears from them at their next."""
+        assert not self.tracker_up, "kill_tracker first"
+        self.earlier_tracker_blocks.append(self.tracker_blocks)
+        self.tracker_blocks = []
+        self.tracker = self._new_tracker()
+        self.tracker_up = True
+        gone = {peer.key for peer in lost}
+        held, self._held_for_tracker = self._held_for_tracker, []
+        for key, frames in held:
+            if key in gone:
+                continue
+            heapq.heappush(self.wire, (self.now_s, next(self._sent), "tracker", key, frames))
+
     def edit(self, peer: SimPeer, name: str, data: bytes | None) -> None:
         """A person saves new content over a file of Shared (None: deletes it)."""
         if data is None:
@@ -416,25 +408,32 @@ class Simulation:
 
     def send(self, at_s: float, kind: str, target: object, message: Message,
              payload: bytes | None) -> None:
-        heapq.heappush(self.wire, (at_s, next(self._sent), kind, target,
-                                   encode_frames(message, payload)))
+        frames = encode_frames(message, payload)
+        if kind == "tracker" and not self.tracker_up:
+            assert isinstance(target, bytes)
+            self._held_for_tracker.append((target, frames))
+            return
+        heapq.heappush(self.wire, (at_s, next(self._sent), kind, target, frames))
 
     def _deliver(self, kind: str, target: object, frames: list[Buffer]) -> SimPeer | None:
         """Hand a message over; the peer it woke, if any."""
         message, payload = decode(frames)
         if kind == "tracker":
             assert isinstance(target, bytes)
+            if self.tracker_dies_on(target, message):
+                self.kill_tracker()
+                return None
             if self.by_key[target].alive:
                 self.tracker_handled += 1
                 self.tracker_requests[type(message).__name__] += 1
                 self._carry_out(self.tracker.handle(target, message, "127.0.0.1", self.now_s))
             return None
         peer, actions = self._hand_over(kind, target, message, payload)
-        if peer is None or peer.io is None:
+        if peer is None:
             return None
         self.received[peer.index] += 1
         self.received_bytes[peer.index] += sum(len(memoryview(f)) for f in frames)
-        peer.io.run(actions)
+        peer.run(actions)
         return peer
 
     def _hand_over(self, kind: str, target: object, message: Message,
@@ -504,38 +503,42 @@ class Simulation:
                 rounds += 1
             for index in sorted(touched):
                 peer = touched[index]
-                if peer.alive and peer.state is not None and peer.io is not None:
-                    peer.io.run(peer.state.flush(self.now_s))
+                if peer.alive and peer.state is not None:
+                    peer.run(peer.state.flush(self.now_s))
             woken.update(touched)
         self.now_s += TICK_S
         for peer in self.peers:
             state = peer.state
-            if not peer.alive or state is None or peer.io is None or state.done:
+            if not peer.alive or state is None or state.done:
                 continue
             if peer.index in woken or self.now_s >= peer.timer_due_s:
-                peer.io.run(state.on_timer(self.now_s))
+                peer.run(state.on_timer(self.now_s))
                 peer.timer_due_s = state.next_deadline_s(self.now_s)
         if self.now_s >= self._next_scan_s:
             self._next_scan_s = self.now_s + self.settings.scan_interval_s
             for peer in self.peers:
-                if peer.alive and peer.state is not None and peer.io is not None \
-                        and not peer.state.done:
-                    self._scan(peer, peer.state, peer.io)
+                if peer.alive and peer.state is not None and not peer.state.done:
+                    self._scan(peer, peer.state)
                     peer.timer_due_s = self.now_s  # as a scan wakes the real loop
-        self._carry_out(self.tracker.expire(self.now_s))
+        self._expire()
 
-    def _scan(self, peer: SimPeer, state: PeerState, io: SimIO) -> None:
+    def _expire(self) -> None:
+        """The tracker's expiry, as its loop runs it at every pass."""
+        if self.tracker_up:
+            self._carry_out(self.tracker.expire(self.now_s))
+
+    def _scan(self, peer: SimPeer, state: PeerState) -> None:
         """What the real watcher does on each look at Shared."""
         store, now = peer.store, self.now_s
         for digest, what in store.check_served():
-            io.run(state.on_local_changed(digest, what, now))
+            peer.run(state.on_local_changed(digest, what, now))
         served = set(store.served_names.values())
         unserved = {n: d for n, d in store.shared.items()
                     if n not in served and n not in store.blocked}
-        io.run(state.on_shared_entries(store.taken(), now))
+        peer.run(state.on_shared_entries(store.taken(), now))
         for name, data in sorted(unserved.items()):
             if peer.seen.get(name) == data:
-                io.run(state.on_local_file(meta_of_bytes(name, data), now))
+                peer.run(state.on_local_file(meta_of_bytes(name, data), now))
         peer.seen = unserved
 
     def run(self, until: Callable[[], bool], limit_s: float) -> None:

@@ -27,16 +27,7 @@ from hypothesis.stateful import (
 )
 
 from swarm.config import Settings
-from swarm.peer.actions import (
-    CloseLink,
-    DropPeer,
-    OpenReverse,
-    Reply,
-    SendChunks,
-    Subscribe,
-    ToPeer,
-    ToTracker,
-)
+from swarm.io.peer.runner import ActionRunner
 from swarm.peer.reversal import ReverseRoute
 from swarm.peer.source import PendingRequest
 from swarm.peer.state import PeerState
@@ -69,7 +60,7 @@ from swarm.protocol.peer_messages import Cancel, ChunkData, ChunkRefused, ChunkR
 from swarm.tracker.actions import Publish, Send
 from swarm.tracker.leaving import leave_blockers
 from swarm.tracker.state import TrackerState
-from tests.swarms.sim import MemoryStore, SimPeer, Simulation, on_disk
+from tests.swarms.sim import MemoryStore, SimPeer, Simulation, Stdout
 
 # Seeded from each test's own source, with no example database: every run
 # tries the same examples on every machine.
@@ -369,29 +360,47 @@ def endpoint_of(peer_id: int) -> str:
     return f"tcp://127.0.0.1:{20000 + peer_id}"
 
 
-class RecordingWorld:
-    """The world of one PeerState, with nothing that answers but the test:
-    it records what the peer sends, its questions to the tracker apart, and
-    carries out its disk actions on a MemoryStore."""
+class RecordingNetwork:
+    """The sockets of one PeerState, with nothing that answers but the test:
+    it records what the peer sends, its questions to the tracker apart.  The
+    peer's real ActionRunner sends through it, and carries out its disk
+    actions on a MemoryStore."""
 
-    def __init__(self, store: MemoryStore) -> None:
-        self.store = store
+    def __init__(self) -> None:
         self.sent: list[m.Message] = []
         self.queries: list[m.MetaQuery | m.HoldersQuery] = []
-        self.blocks: list[display.Block] = []
 
-    def run(self, state: PeerState, actions: list[Action], now_s: float) -> None:
-        queue = list(actions)
-        while queue:
-            action = queue.pop(0)
-            if isinstance(action, (ToTracker, ToPeer, Reply)):
-                self.sent.append(action.message)
-                if isinstance(action.message, (m.MetaQuery, m.HoldersQuery)):
-                    self.queries.append(action.message)
-            elif isinstance(action, SendChunks):
-                self.sent.append(action.reply)
-            elif not isinstance(action, (Subscribe, OpenReverse, CloseLink, DropPeer)):
-                queue[:0] = on_disk(self.store, state, self.blocks, action, now_s)
+    def _record(self, message: m.Message) -> None:
+        self.sent.append(message)
+        if isinstance(message, (m.MetaQuery, m.HoldersQuery)):
+            self.queries.append(message)
+
+    def to_tracker(self, message: m.Message) -> None:
+        self._record(message)
+
+    def to_peer(self, peer_id: int, endpoint: str, message: m.Message) -> None:
+        self._record(message)
+
+    def reply(self, route: Hashable, message: m.Message, payload: bytes | None = None) -> None:
+        self._record(message)
+
+    def subscribe(self, pub_port: int) -> None:
+        pass
+
+    def open_reverse(self, peer_id: int, endpoint: str) -> None:
+        pass
+
+    def open_punch(self, peer_id: int, endpoint: str, curve_server: bool) -> None:
+        raise NotImplementedError("no Punch in these runs")
+
+    def learn_mapping(self, echo_ports: tuple[int, ...]) -> None:
+        raise NotImplementedError("no address echoes in these runs")
+
+    def close_link(self, peer_id: int) -> None:
+        pass
+
+    def drop_peer(self, peer_id: int) -> None:
+        pass
 
 
 def check_plan_invariants(state: PeerState) -> None:
@@ -424,18 +433,20 @@ class PeerMachine(RuleBasedStateMachine):
                 seed=st.integers(0, 2**16), data=st.data())
     def start(self, local: list[FileMeta], seed: int, data: st.DataObject) -> None:
         self.now_s = 0.0
-        self.world = RecordingWorld(
-            MemoryStore({meta.name: WORLD_BYTES[meta.digest] for meta in local}))
+        store = MemoryStore({meta.name: WORLD_BYTES[meta.digest] for meta in local})
         # Quiet for 10 s: most runs end before the peer leaves.
         self.state = PeerState(Settings(tracker_grace_s=20.0).peer_settings(), 10.0, local, [],
                                {}, 20000, self.now_s, random.Random(seed))
+        self.net = RecordingNetwork()
+        self.runner = ActionRunner(self.state, self.net, store, Stdout(), None,
+                                   lambda: self.now_s)
         self._run(self.state.start())
         self._run(self.state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), self.now_s))
         welcome = m.Welcome(data.draw(PEER_IDS, label="peer id"), self._draw_snapshot(data), ())
         self._run(self.state.on_tracker(welcome, self.now_s))
 
     def _run(self, actions: list[Action]) -> None:
-        self.world.run(self.state, actions, self.now_s)
+        self.runner.run(actions)
 
     def _draw_seq(self, data: st.DataObject) -> int:
         return max(0, self.state.view.seq + data.draw(SEQ_STEPS, label="seq step"))
@@ -517,10 +528,10 @@ class PeerMachine(RuleBasedStateMachine):
 
     # Random replies seldom answer what the peer asked: its questions and
     # requests are answered too, well or badly.
-    @precondition(lambda self: bool(self.world.queries))
+    @precondition(lambda self: bool(self.net.queries))
     @rule(data=st.data())
     def answer_query(self, data: st.DataObject) -> None:
-        query = self.world.queries.pop(data.draw(st.integers(0, len(self.world.queries) - 1)))
+        query = self.net.queries.pop(data.draw(st.integers(0, len(self.net.queries) - 1)))
         meta = next((meta for meta in WORLD if meta.digest == query.digest), None)
         reply: m.Message = m.ErrorReply("unknown file")
         if meta is not None and isinstance(query, m.MetaQuery):

@@ -109,10 +109,10 @@ class Partials:
     def _base(self, digest: bytes) -> Path:
         return self.folder / digest.hex()
 
-    def start(self, meta: FileMeta) -> list[int]:
-        """Open (or reopen) the download of a file; returns the pieces already held."""
+    def start(self, meta: FileMeta) -> None:
+        """Open (or reopen) the download of a file."""
         if meta.digest in self._partials:
-            return []
+            return
         base = self._base(meta.digest)
         try:
             tmp = base.with_suffix(".meta.tmp")
@@ -128,7 +128,6 @@ class Partials:
             os.close(fd)
             raise DiskError(exc, "create", meta.name, self.folder) from exc
         self._partials[meta.digest] = Partial(meta, base, fd)
-        return []
 
     def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None:
         partial = self._partials[digest]

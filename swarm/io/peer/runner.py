@@ -1,23 +1,25 @@
 """Carrying out what a peer's state asks for: its actions, against the
-sockets, the disk, stdout and the event log.
+sockets, the disk, stdout, the event log and the console.
 
 The disk's answers go straight back to the state, and the actions they
 lead to are carried out before the rest, as if the state had made the call
 itself: a write that fails is known before the next action runs.
+
+What the runner uses of each is a small Protocol here (``PeerNetwork``,
+``PeerDisk``, ``BlockWriter``, ``EntryLog``, ``EntryWatcher``): a peer
+process gives it its ZeroMQ sockets (``sockets.PeerSockets``), its
+``store.Store``, the contract's ``StdoutWriter``, its ``EventLog`` and its
+``Console``; the simulation of whole swarms (tests/swarms/sim.py) gives it a
+wire and a disk in memory, so both run this one dispatch table.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Protocol
 
-from swarm.io.common.event_log import EventLog
-from swarm.io.common.stdout import StdoutWriter
-from swarm.io.peer.console import Console
-from swarm.io.peer.sockets import PeerSockets
-from swarm.io.peer.store import Store
 from swarm.peer.actions import (
     CheckShared,
     CloseLink,
@@ -37,18 +39,83 @@ from swarm.peer.actions import (
     ToTracker,
     WritePiece,
 )
-from swarm.peer.disk import ContentChanged, PlaceResult
+from swarm.peer.disk import PlaceResult
 from swarm.peer.state import PeerState
+from swarm.protocol.display import Block
+from swarm.protocol.messages import Message
+from swarm.protocol.meta import FileMeta
 from swarm.protocol.output import Action, Observe, Say, Show
-from swarm.protocol.peer_messages import ChunkRefused
 
 log = logging.getLogger("swarm.peer")
 
 
+class PeerNetwork(Protocol):
+    """What the runner sends through: the tracker, the sources we fetch
+    from, the peers we serve (``route``: whom to answer, as the state got it)."""
+
+    def to_tracker(self, message: Message) -> None: ...
+    def to_peer(self, peer_id: int, endpoint: str, message: Message) -> None: ...
+    def reply(self, route: Hashable, message: Message, payload: bytes | None = None) -> None: ...
+    def subscribe(self, pub_port: int) -> None: ...
+    def open_reverse(self, peer_id: int, endpoint: str) -> None: ...
+    def open_punch(self, peer_id: int, endpoint: str, curve_server: bool) -> None: ...
+    def learn_mapping(self, echo_ports: tuple[int, ...]) -> None: ...
+    def close_link(self, peer_id: int) -> None: ...
+    def drop_peer(self, peer_id: int) -> None: ...
+
+
+class PeerDisk(Protocol):
+    """What the runner asks of the disk: Shared and the partial files.
+    What fails raises an OSError, which goes back to the state."""
+
+    def read(self, digest: bytes, offset: int, length: int) -> bytes:
+        """ContentChanged: a served file is no longer what was hashed;
+        FileNotFoundError: the file is neither served nor under way."""
+        ...
+
+    def start_partial(self, meta: FileMeta) -> None: ...
+    def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None: ...
+    def place(self, digest: bytes) -> PlaceResult: ...
+
+    def blocking_entry(self, name: str) -> str | None:
+        """What takes ``name`` in Shared (a folder, a link...), if anything."""
+        ...
+
+    def drop_partial(self, digest: bytes) -> None: ...
+    def serve_complete(self, meta: FileMeta) -> None: ...
+    def stop_serving(self, digest: bytes) -> None: ...
+
+    def check_served(self) -> list[tuple[bytes, str]]:
+        """Served files no longer as hashed: (digest, "modified" or "deleted")."""
+        ...
+
+
+class BlockWriter(Protocol):
+    """stdout: whole blocks of the contract."""
+
+    def write(self, blocks: Iterable[Block]) -> None: ...
+
+
+class EntryLog(Protocol):
+    """The ``--events`` log: one entry per Observe."""
+
+    def emit(self, kind: str, **fields: Any) -> None: ...
+
+
+class EntryWatcher(Protocol):
+    """The console a person watches: it draws some entries as lines."""
+
+    def observe(self, kind: str, fields: Mapping[str, Any]) -> None: ...
+
+
 class ActionRunner:
-    def __init__(self, state: PeerState, net: PeerSockets, store: Store, writer: StdoutWriter,
-                 events: EventLog | None, clock: Callable[[], float],
-                 console: Console | None = None) -> None:
+    """Carries out one peer's actions, one dispatch table (``CARRY_OUT``)
+    for a peer process and the simulation alike; ``clock`` is the time the
+    disk's answers are handed back at."""
+
+    def __init__(self, state: PeerState, net: PeerNetwork, store: PeerDisk,
+                 writer: BlockWriter, events: EntryLog | None, clock: Callable[[], float],
+                 console: EntryWatcher | None = None) -> None:
         self.state = state
         self.net = net
         self.store = store
@@ -100,13 +167,8 @@ class ActionRunner:
         reply = action.reply
         try:
             data = self.store.read(reply.digest, action.offset, action.length)
-        except ContentChanged as exc:
-            self.net.reply(action.route, ChunkRefused(reply.request_id, "file changed"))
-            return self.state.on_local_changed(reply.digest, exc.change, self.clock())
-        except (OSError, KeyError) as exc:
-            log.warning("cannot read a file for a peer: %s", exc)
-            self.net.reply(action.route, ChunkRefused(reply.request_id, "read failed"))
-            return []
+        except OSError as exc:
+            return self.state.on_read_failed(action, exc, self.clock())
         self.net.reply(action.route, reply, data)
         return []
 

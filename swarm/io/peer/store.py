@@ -18,6 +18,7 @@ files; ``swarm.config`` reads the settings file.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from swarm.io.peer.partials import Partials
@@ -73,18 +74,21 @@ class Store:
         self.shared.stop_serving(digest)
 
     def read(self, digest: bytes, offset: int, length: int) -> bytes:
-        """Bytes of a served file or of a download's verified pieces."""
+        """Bytes of a served file or of a download's verified pieces (an
+        OSError when they cannot be had: ContentChanged for a served file no
+        longer what was hashed, FileNotFoundError for a file neither served
+        nor under way)."""
         if self.shared.serves(digest):
             return self.shared.read(digest, offset, length)
         try:
             return self.partials.read(digest, offset, length)
         except KeyError:
-            raise KeyError("no such file") from None
+            raise FileNotFoundError(errno.ENOENT, "no such file") from None
 
     # --- downloads ---------------------------------------------------------------
 
-    def start_partial(self, meta: FileMeta) -> list[int]:
-        return self.partials.start(meta)
+    def start_partial(self, meta: FileMeta) -> None:
+        self.partials.start(meta)
 
     def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None:
         self.partials.write_piece(digest, piece, data)

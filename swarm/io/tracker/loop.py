@@ -23,6 +23,7 @@ from swarm.config import Settings
 from swarm.io.common.address_echo import AddressEcho
 from swarm.io.common.curve import http_token, keys_from, make_server, start_authenticator
 from swarm.io.common.event_log import EventLogHandler, log_entry, open_event_log
+from swarm.io.common.ports import PortUnavailable, bind_zmq
 from swarm.io.common.process_limits import (
     AcceptWatch,
     dashboard_limits,
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("swarm.tracker")
 
 EXIT_FOLDER_TAKEN = 2  # another tracker serves from this folder's port.txt
+EXIT_PORT_UNAVAILABLE = 2  # a port the settings fixed cannot be had
 EXIT_NO_DASHBOARD = 1  # --http asked for an address it cannot have (taken, not ours)
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
 FDS_PER_PEER = 2  # its request connection and its event connection
@@ -92,13 +94,14 @@ class TrackerLoop:
                 sock.setsockopt(zmq.IPV6, 1)
             if keys is not None:
                 make_server(sock, keys)
-        spec = bind_spec(settings.bind_address)
-        self.port = self.router.bind_to_random_port(spec)
-        self.pub_port = self.pub.bind_to_random_port(spec)
-        self.echo = AddressEcho(settings.bind_address)
-        echo_ports = self.echo.ports
+        try:
+            self.port, self.pub_port, self.echo = self._bind(settings)
+        except PortUnavailable:
+            self._release()
+            raise
         self.state = TrackerState(self.pub_port, settings.expiry_s,
-                                  lambda: os.urandom(TOKEN_BYTES), random.Random(), echo_ports)
+                                  lambda: os.urandom(TOKEN_BYTES), random.Random(),
+                                  self.echo.ports)
         self.writer = writer if writer is not None else StdoutWriter()
         self.waker = Waker()
         self._blocks: list[Block] = []  # stdout blocks of the current pass
@@ -110,6 +113,15 @@ class TrackerLoop:
         self.metrics: TrackerMetrics | None = None
         self.http: HttpServer | None = None
         self._feed_log: logging.Handler | None = None
+
+    def _bind(self, settings: Settings) -> tuple[int, int, AddressEcho]:
+        """Every port of the tracker, by the port rule: the request port,
+        the event port, the address echoes."""
+        ports = settings.tracker_ports()
+        spec = bind_spec(settings.bind_address)
+        port = bind_zmq(self.router, spec, ports.requests, "tracker_port")
+        pub_port = bind_zmq(self.pub, spec, ports.events, "tracker_port + 1, the event port")
+        return port, pub_port, AddressEcho(settings.bind_address, ports.echoes)
 
     def run(self) -> int:
         self.waker.install_signal_handlers()
@@ -149,7 +161,7 @@ class TrackerLoop:
     def run_once(self, max_wait_s: float = MAX_WAIT_S) -> None:
         """One pass: wait for something to arrive or the next deadline (at
         most ``max_wait_s``), hand every waiting request to the state, run
-        the expiry, write the pass's stdout blocks in one write."""
+        the expiry, write the pass's stdout blocks as one batch."""
         assert self._poller is not None and self.accepts is not None, "watch() first"
         now = monotonic()
         ready = dict(self._poller.poll(timeout_ms(self._next_deadline_s(), now, max_wait_s)))
@@ -274,17 +286,22 @@ class TrackerLoop:
             self.http.close()
         if self._feed_log is not None:
             logging.getLogger().removeHandler(self._feed_log)
-        if self.events is not None:
-            self.events.close()
         if self.accepts is not None:
             self.accepts.close()
+        self.echo.close()
+        self.waker.close()
+        self._release()
+
+    def _release(self) -> None:
+        """What the constructor made before it binds: closed at the end, or
+        when a port cannot be had."""
         self.router.close(linger=0)
         self.pub.close(linger=0)
-        self.echo.close()
         if self.auth is not None:
             self.auth.stop()
         self.ctx.term()
-        self.waker.close()
+        if self.events is not None:
+            self.events.close()
         self.folder_lock.release()
 
 
@@ -315,4 +332,7 @@ def run_tracker(settings: Settings, workdir: Path, events: Path | None = None) -
     except FolderTaken as exc:
         log.error("not starting: %s", exc)
         return EXIT_FOLDER_TAKEN
+    except PortUnavailable as exc:
+        log.error("not starting: %s", exc)
+        return EXIT_PORT_UNAVAILABLE
     return loop.run()

@@ -63,7 +63,7 @@ def test_a_download_is_read_from_its_partial_file_until_it_is_placed(tmp_path: P
     store, meta = finished_download(tmp_path, content)
     assert store.read(meta.digest, 100, 10) == content[100:110]
     store.drop_partial(meta.digest)
-    with pytest.raises(KeyError):
+    with pytest.raises(FileNotFoundError):
         store.read(meta.digest, 0, 10)
 
 
