@@ -24,7 +24,12 @@ from swarm.io.common.address_echo import AddressEcho
 from swarm.io.common.curve import http_token, keys_from, make_server, start_authenticator
 from swarm.io.common.event_log import EventLogHandler, log_entry, open_event_log
 from swarm.io.common.ports import PortUnavailable, bind_zmq
-from swarm.io.common.process_limits import AcceptWatch, peers_within, raise_open_file_limit
+from swarm.io.common.process_limits import (
+    AcceptWatch,
+    dashboard_limits,
+    peers_within,
+    raise_open_file_limit,
+)
 from swarm.io.common.stdout import StdoutWriter
 from swarm.io.common.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
 from swarm.io.tracker.port_file import FolderLock, FolderTaken, write_port_file
@@ -131,7 +136,7 @@ class TrackerLoop:
                 self.close()
                 return EXIT_NO_DASHBOARD
         log.info("open-file limit %d: room for about %d peers", self.fd_limit,
-                 peers_within(self.fd_limit, FDS_PER_PEER))
+                 peers_within(self.fd_limit, FDS_PER_PEER, self._dashboard_fds()))
         self.watch()
         try:
             while not self.waker.stop_requested:
@@ -149,7 +154,7 @@ class TrackerLoop:
         poller.register(self.waker.read_fd, zmq.POLLIN)
         self.echo.watch(poller)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
-                                   self.fd_limit, FDS_PER_PEER, poller)
+                                   self.fd_limit, FDS_PER_PEER, poller, self._dashboard_fds())
         # Requests are timed only for the metrics: without them, not a clock read more.
         self._take_request = self._on_request if self.metrics is None else self._on_request_timed
 
@@ -192,13 +197,18 @@ class TrackerLoop:
         self.metrics = _tracker_metrics(self.feed)
         self.http = start_http_server(self.feed, self.settings.http_address,
                                       http_token(self.settings.key),
-                                      self.metrics.render if self.metrics else None)
+                                      self.metrics.render if self.metrics else None,
+                                      dashboard_limits(self.fd_limit), self.fd_limit)
         # Warnings and errors (refused offers, expiries) show among the page's events.
         self._feed_log = EventLogHandler(self.feed.publish_entry)
         logging.getLogger().addHandler(self._feed_log)
         sys.stderr.write(f"dashboard at {self.http.url} (status at /api/status, events at "
                          f"/api/events, metrics at /metrics)\n")
         sys.stderr.flush()
+
+    def _dashboard_fds(self) -> int:
+        """The descriptors set aside for the dashboard, out of the peers' room."""
+        return dashboard_limits(self.fd_limit).descriptors if self.http is not None else 0
 
     def _next_deadline_s(self) -> float | None:
         """When the loop must wake with nothing received: a peer's expiry, an
