@@ -46,7 +46,7 @@ test-unit: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check swarm tests bench
-	$(PY) -m mypy swarm tests
+	$(PY) -m mypy swarm tests bench
 
 demo: $(STAMP) bytecode
 	$(PY) -m swarm.tools.demo

@@ -1,15 +1,20 @@
-"""`make bench`: swarm against libtorrent on the same machine, in one run.
+"""`make bench`: swarm against libtorrent and against the floor, in one run.
 
 For each workload (peers x file size, every peer starting with one distinct
 random file and ending with all of them, verified byte for byte), runs of
-swarm and of libtorrent alternate, and the medians are compared.  Also: the
-tracker's ACQUIRED lines per second, each peer's peak RSS, and the peak RSS
-of a peer moving a 1 GiB file.  Then the scaling table: N = 8 ... 128 peers
-x 1 MiB, with seconds per GiB moved (every peer receives the N - 1 files it
-lacks), swarm beside libtorrent up to 64 peers.  Prints the tables and writes
-bench/results/results.json, completion.png and scaling.png.
+swarm, libtorrent and the floor (bench/floor.py: only the work any design
+with one process per peer must do) alternate, and the medians are compared.
+Then the flash crowds (one `swarm seed`, N `swarm get` launched at once,
+beside the floor's one source and N receivers); the tracker's ACQUIRED lines
+per second, each peer's peak RSS, and the peak RSS of a peer moving a 1 GiB
+file; the scaling table (N = 8 ... 128 peers x 1 MiB, seconds per GiB
+moved, libtorrent up to 64 peers); and the steadiness runs (five 64 x 1 MiB
+swarms and five 32-get crowds in a row: the slowest against the fastest).
+Prints the tables and writes bench/results/results.json, completion.png and
+scaling.png.
 
     python -m bench [--runs N] [--quick] [--scale] [--no-libtorrent] [--skip-gib]
+                    [--skip-crowd] [--skip-steady]
 """
 
 from __future__ import annotations
@@ -20,20 +25,28 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.swarm_run import SwarmResult, run_swarm
+from bench.floor import run_floor
+from bench.swarm_run import SwarmResult, run_crowd, run_swarm
 
 RESULTS = Path(__file__).resolve().parent / "results"
 MIB = 1 << 20
 GIB = 1 << 30
-WORKLOADS = [(8, 4 * MIB), (8, 32 * MIB), (2, 256 * MIB)]
+WORKLOADS = [(8, 4 * MIB), (8, 32 * MIB), (2, 200 * MIB)]
 QUICK_WORKLOADS = [(8, 4 * MIB), (8, 32 * MIB)]
+CROWDS = [8, 32]  # gets launched at once
+CROWD_SIZE = 32 * MIB
 SCALE_PEERS = [8, 16, 32, 64, 128]
 SCALE_SIZE = 1 * MIB
 LT_SCALE_MAX_PEERS = 64  # beyond, one libtorrent run takes many minutes
+STEADY_RUNS = 5
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 @dataclass
@@ -42,10 +55,12 @@ class Row:
     size_bytes: int
     swarm_s: list[float]
     libtorrent_s: list[float]
+    floor_s: list[float]
     lines_per_s: float
     peak_rss_mib: float
     peer_cpu_s: float
     tracker_cpu_s: float
+    floor_cpu_s: float
 
     @property
     def label(self) -> str:
@@ -56,21 +71,50 @@ class Row:
         """Every peer receives the files of the N - 1 others."""
         return self.peers * (self.peers - 1) * self.size_bytes / GIB
 
-    @property
-    def swarm_s_per_gib(self) -> float:
-        return statistics.median(self.swarm_s) / self.gib_moved
-
-    @property
-    def libtorrent_s_per_gib(self) -> float | None:
-        if not self.libtorrent_s:
-            return None
-        return statistics.median(self.libtorrent_s) / self.gib_moved
+    def s_per_gib(self, runs: list[float]) -> float | None:
+        median = _median(runs)
+        return None if median is None else median / self.gib_moved
 
     @property
     def ratio(self) -> float | None:
+        """swarm / libtorrent, medians."""
         if not self.libtorrent_s:
             return None
         return statistics.median(self.swarm_s) / statistics.median(self.libtorrent_s)
+
+    @property
+    def floor_ratio(self) -> float | None:
+        """swarm / the floor, medians."""
+        if not self.floor_s:
+            return None
+        return statistics.median(self.swarm_s) / statistics.median(self.floor_s)
+
+    def figures(self) -> dict[str, Any]:
+        return asdict(self) | {"ratio": self.ratio, "floor_ratio": self.floor_ratio,
+                               "gib_moved": self.gib_moved,
+                               "swarm_s_per_gib": self.s_per_gib(self.swarm_s),
+                               "libtorrent_s_per_gib": self.s_per_gib(self.libtorrent_s),
+                               "floor_s_per_gib": self.s_per_gib(self.floor_s)}
+
+
+@dataclass
+class CrowdRow:
+    gets: int
+    size_bytes: int
+    swarm_s: list[float]
+    floor_s: list[float]
+    get_cpu_s: float
+    seed_cpu_s: float
+    tracker_cpu_s: float
+    get_complete_s: list[list[float]] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"seed + {self.gets} gets x {self.size_bytes // MIB} MiB"
+
+    @property
+    def floor_ratio(self) -> float:
+        return statistics.median(self.swarm_s) / statistics.median(self.floor_s)
 
 
 def sync_disks() -> None:
@@ -88,24 +132,34 @@ def run_libtorrent(peers: int, size: int) -> float:
     return float(out.split("complete in ")[1].split(" s")[0])
 
 
+def _rotated(engines: list[str], i: int) -> list[str]:
+    """Who goes first turns with each run, so no engine always meets another's
+    leftovers (dirty pages, a warm or cold page allocator)."""
+    k = i % len(engines)
+    return engines[k:] + engines[:k]
+
+
 def bench_workload(peers: int, size: int, runs: int, with_lt: bool) -> Row:
     swarm_runs: list[SwarmResult] = []
     lt_runs: list[float] = []
+    floor_runs: list[float] = []
+    floor_cpu: list[float] = []
+    engines = ["swarm", "libtorrent", "floor"] if with_lt else ["swarm", "floor"]
     for i in range(runs):
-        # Who goes first alternates, so neither always meets the other's
-        # leftovers (dirty pages, a warm or cold page allocator).
-        order = ["swarm", "libtorrent"] if i % 2 == 0 else ["libtorrent", "swarm"]
         figures = []
-        for engine in order:
-            if engine == "libtorrent" and not with_lt:
-                continue
+        for engine in _rotated(engines, i):
             sync_disks()
             if engine == "swarm":
                 swarm_runs.append(run_swarm(peers, size))
                 figures.append(f"swarm {swarm_runs[-1].completion_s:6.2f} s")
-            else:
+            elif engine == "libtorrent":
                 lt_runs.append(run_libtorrent(peers, size))
                 figures.append(f"libtorrent {lt_runs[-1]:6.2f} s")
+            else:
+                floor = run_floor(peers, size)
+                floor_runs.append(floor.completion_s)
+                floor_cpu.append(sum(floor.peer_cpu_s) + floor.lines_cpu_s)
+                figures.append(f"floor {floor.completion_s:6.2f} s")
         print(f"  run {i + 1}: " + "   ".join(figures), flush=True)
     best = sorted(swarm_runs, key=lambda r: r.completion_s)[len(swarm_runs) // 2]
     return Row(
@@ -113,11 +167,52 @@ def bench_workload(peers: int, size: int, runs: int, with_lt: bool) -> Row:
         size_bytes=size,
         swarm_s=[r.completion_s for r in swarm_runs],
         libtorrent_s=lt_runs,
+        floor_s=floor_runs,
         lines_per_s=best.acquired_lines / best.completion_s,
         peak_rss_mib=max(max(r.peak_rss_kib) for r in swarm_runs) / 1024,
         peer_cpu_s=statistics.median(sum(r.peer_cpu_s) for r in swarm_runs),
         tracker_cpu_s=statistics.median(r.tracker_cpu_s for r in swarm_runs),
+        floor_cpu_s=statistics.median(floor_cpu),
     )
+
+
+def bench_crowd(gets: int, size: int, runs: int) -> CrowdRow:
+    """One seed and ``gets`` gets at once, beside the floor's one source and
+    ``gets`` receivers."""
+    swarm_s: list[float] = []
+    floor_s: list[float] = []
+    cpu: list[tuple[float, float, float]] = []
+    complete: list[list[float]] = []
+    for i in range(runs):
+        figures = []
+        for engine in _rotated(["swarm", "floor"], i):
+            sync_disks()
+            if engine == "swarm":
+                crowd = run_crowd(gets, size)
+                swarm_s.append(crowd.completion_s)
+                cpu.append((sum(crowd.get_cpu_s), crowd.seed_cpu_s, crowd.tracker_cpu_s))
+                complete.append(crowd.get_complete_s)
+                figures.append(f"swarm {crowd.completion_s:6.2f} s")
+            else:
+                floor_s.append(run_floor(gets + 1, size, crowd=True).completion_s)
+                figures.append(f"floor {floor_s[-1]:6.2f} s")
+        print(f"  run {i + 1}: " + "   ".join(figures), flush=True)
+    return CrowdRow(gets, size, swarm_s, floor_s,
+                    statistics.median(c[0] for c in cpu), statistics.median(c[1] for c in cpu),
+                    statistics.median(c[2] for c in cpu), complete)
+
+
+def bench_steady(runs: int) -> dict[str, list[float]]:
+    """Five 64 x 1 MiB swarms and five 32-get crowds in a row: is a run's time
+    a property of swarm, or of its luck?"""
+    times: dict[str, list[float]] = {"64 x 1 MiB": [], "seed + 32 gets x 32 MiB": []}
+    for _ in range(runs):
+        sync_disks()
+        times["64 x 1 MiB"].append(run_swarm(64, SCALE_SIZE).completion_s)
+        sync_disks()
+        times["seed + 32 gets x 32 MiB"].append(run_crowd(32, CROWD_SIZE).completion_s)
+        print("  " + "   ".join(f"{k} {v[-1]:6.2f} s" for k, v in times.items()), flush=True)
+    return times
 
 
 def gib_rss() -> tuple[float, float]:
@@ -142,40 +237,50 @@ def render_throughput() -> float:
     return 10 * 65536 / elapsed
 
 
-def print_scaling_table(rows: list[Row]) -> None:
+def _cell(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_table(rows: list[Row]) -> None:
     print()
-    head = (f"{'workload':<14}{'GiB moved':>10}{'swarm s':>9}{'s/GiB':>7}"
-            f"{'libtorrent s':>14}{'s/GiB':>7}{'ratio':>7}{'peak RSS MiB':>14}"
-            f"{'CPU peers/tracker s':>21}")
+    head = (f"{'workload':<14}{'swarm s':>9}{'floor s':>9}{'/floor':>8}{'libtorrent s':>14}"
+            f"{'/lt':>6}{'lines/s':>12}{'peak RSS MiB':>14}{'CPU peers/tracker/floor s':>27}")
     print(head)
     print("-" * len(head))
     for row in rows:
-        lt = f"{statistics.median(row.libtorrent_s):.2f}" if row.libtorrent_s else "-"
-        lt_per_gib = row.libtorrent_s_per_gib
-        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
-        cpu = f"{row.peer_cpu_s:.1f}/{row.tracker_cpu_s:.1f}"
+        cpu = f"{row.peer_cpu_s:.1f}/{row.tracker_cpu_s:.1f}/{row.floor_cpu_s:.1f}"
+        print(f"{row.label:<14}{_cell(_median(row.swarm_s)):>9}{_cell(_median(row.floor_s)):>9}"
+              f"{_cell(row.floor_ratio):>8}{_cell(_median(row.libtorrent_s)):>14}"
+              f"{_cell(row.ratio):>6}{row.lines_per_s:>12,.0f}{row.peak_rss_mib:>14.0f}{cpu:>27}")
+
+
+def print_crowd_table(rows: list[CrowdRow]) -> None:
+    print()
+    head = (f"{'flash crowd':<26}{'swarm s':>9}{'floor s':>9}{'/floor':>8}{'spread':>8}"
+            f"{'CPU gets/seed/tracker s':>25}")
+    print(head)
+    print("-" * len(head))
+    for row in rows:
+        spread = max(row.swarm_s) / min(row.swarm_s)
+        cpu = f"{row.get_cpu_s:.1f}/{row.seed_cpu_s:.1f}/{row.tracker_cpu_s:.1f}"
+        print(f"{row.label:<26}{statistics.median(row.swarm_s):>9.2f}"
+              f"{statistics.median(row.floor_s):>9.2f}{row.floor_ratio:>8.2f}{spread:>8.2f}"
+              f"{cpu:>25}")
+
+
+def print_scaling_table(rows: list[Row]) -> None:
+    print()
+    head = (f"{'workload':<14}{'GiB moved':>10}{'swarm s':>9}{'s/GiB':>7}{'floor s':>9}"
+            f"{'/floor':>8}{'libtorrent s':>14}{'/lt':>6}{'peak RSS MiB':>14}"
+            f"{'CPU peers/tracker/floor s':>27}")
+    print(head)
+    print("-" * len(head))
+    for row in rows:
+        cpu = f"{row.peer_cpu_s:.1f}/{row.tracker_cpu_s:.1f}/{row.floor_cpu_s:.1f}"
         print(f"{row.label:<14}{row.gib_moved:>10.2f}{statistics.median(row.swarm_s):>9.2f}"
-              f"{row.swarm_s_per_gib:>7.2f}{lt:>14}"
-              f"{f'{lt_per_gib:.2f}' if lt_per_gib is not None else '-':>7}{ratio:>7}"
-              f"{row.peak_rss_mib:>14.0f}{cpu:>21}")
-
-
-def scaling_chart(rows: list[Row], reference: Row | None, path: Path) -> None:
-    """Seconds per GiB moved against the number of peers, both engines;
-    the 8 x 32 MiB figure as the line the goal is measured from."""
-    fig, ax = _log_log_chart()
-    ax.plot([r.peers for r in rows], [r.swarm_s_per_gib for r in rows], "o-", label="swarm")
-    with_lt = [r for r in rows if r.libtorrent_s_per_gib is not None]
-    if with_lt:
-        ax.plot([r.peers for r in with_lt], [r.libtorrent_s_per_gib for r in with_lt], "s-",
-                label="libtorrent 2.1")
-    if reference is not None:
-        ax.axhline(reference.swarm_s_per_gib, color="grey", linestyle=":",
-                   label=f"swarm at {reference.label}")
-    ax.set_xticks([r.peers for r in rows])
-    _save_chart(fig, ax, "peers (each starts with one 1 MiB file, ends with all)",
-                "seconds per GiB moved, median",
-                "Cost per byte as the swarm widens, 127.0.0.1, 2 cores", path)
+              f"{_cell(row.s_per_gib(row.swarm_s)):>7}{_cell(_median(row.floor_s)):>9}"
+              f"{_cell(row.floor_ratio):>8}{_cell(_median(row.libtorrent_s)):>14}"
+              f"{_cell(row.ratio):>6}{row.peak_rss_mib:>14.0f}{cpu:>27}")
 
 
 def _log_log_chart() -> tuple[Any, Any]:
@@ -184,7 +289,8 @@ def _log_log_chart() -> tuple[Any, Any]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    return plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    return fig, ax
 
 
 def _save_chart(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str, path: Path) -> None:
@@ -205,6 +311,42 @@ def _save_chart(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str, path: P
     fig.savefig(path, dpi=120)
 
 
+ENGINES = (("swarm", "o", "swarm_s"), ("libtorrent 2.1", "s", "libtorrent_s"),
+           ("the floor", "^", "floor_s"))
+
+
+def chart(rows: list[Row], path: Path) -> None:
+    # Markers only: the workloads differ in peer count too, so a line between
+    # them would suggest a trend that is not there.
+    fig, ax = _log_log_chart()
+    for label, marker, attribute in ENGINES:
+        shown = [r for r in rows if getattr(r, attribute)]
+        if shown:
+            ax.plot([r.size_bytes / MIB for r in shown],
+                    [statistics.median(getattr(r, attribute)) for r in shown], marker,
+                    markersize=8, label=label)
+    for r in rows:
+        ax.annotate(f"{r.peers} peers", (r.size_bytes / MIB, statistics.median(r.swarm_s)),
+                    textcoords="offset points", xytext=(5, 5), fontsize=8)
+    _save_chart(fig, ax, "file size per peer (MiB)", "completion time (s), median",
+                "Every peer holds every file: swarm, libtorrent and the floor", path)
+
+
+def scaling_chart(rows: list[Row], path: Path) -> None:
+    """Seconds per GiB moved against the number of peers: swarm, libtorrent
+    and the floor."""
+    fig, ax = _log_log_chart()
+    for label, marker, attribute in ENGINES:
+        shown = [r for r in rows if getattr(r, attribute)]
+        if shown:
+            ax.plot([r.peers for r in shown], [r.s_per_gib(getattr(r, attribute)) for r in shown],
+                    f"{marker}-", label=label)
+    ax.set_xticks([r.peers for r in rows])
+    _save_chart(fig, ax, "peers (each starts with one 1 MiB file, ends with all)",
+                "seconds per GiB moved, median",
+                "Cost per byte as the swarm widens, 127.0.0.1, 2 cores", path)
+
+
 def bench_scaling(runs: int, with_lt: bool) -> list[Row]:
     rows = []
     for peers in SCALE_PEERS:
@@ -212,38 +354,6 @@ def bench_scaling(runs: int, with_lt: bool) -> list[Row]:
         rows.append(bench_workload(peers, SCALE_SIZE, runs,
                                    with_lt and peers <= LT_SCALE_MAX_PEERS))
     return rows
-
-
-def print_table(rows: list[Row]) -> None:
-    print()
-    head = (f"{'workload':<14}{'swarm s':>9}{'libtorrent s':>14}{'ratio':>7}"
-            f"{'lines/s':>12}{'peak RSS MiB':>14}{'CPU peers/tracker s':>21}")
-    print(head)
-    print("-" * len(head))
-    for row in rows:
-        lt = f"{statistics.median(row.libtorrent_s):.2f}" if row.libtorrent_s else "-"
-        ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
-        cpu = f"{row.peer_cpu_s:.1f}/{row.tracker_cpu_s:.1f}"
-        print(f"{row.label:<14}{statistics.median(row.swarm_s):>9.2f}{lt:>14}{ratio:>7}"
-              f"{row.lines_per_s:>12,.0f}{row.peak_rss_mib:>14.0f}{cpu:>21}")
-
-
-def chart(rows: list[Row], path: Path) -> None:
-    # Markers only: the workloads differ in peer count too, so a line between
-    # them would suggest a trend that is not there.
-    fig, ax = _log_log_chart()
-    xs = [r.size_bytes / MIB for r in rows]
-    ax.plot(xs, [statistics.median(r.swarm_s) for r in rows], "o", markersize=8, label="swarm")
-    with_lt = [r for r in rows if r.libtorrent_s]
-    if with_lt:
-        ax.plot([r.size_bytes / MIB for r in with_lt],
-                [statistics.median(r.libtorrent_s) for r in with_lt], "s", markersize=8,
-                label="libtorrent 2.1")
-    for r in rows:
-        ax.annotate(f"{r.peers} peers", (r.size_bytes / MIB, statistics.median(r.swarm_s)),
-                    textcoords="offset points", xytext=(5, 5), fontsize=8)
-    _save_chart(fig, ax, "file size per peer (MiB)", "completion time (s), median",
-                "Every peer holds every file: swarm vs libtorrent, 127.0.0.1", path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,6 +365,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="only the scaling table (8 to 128 peers x 1 MiB)")
     parser.add_argument("--no-libtorrent", action="store_true")
     parser.add_argument("--skip-gib", action="store_true", help="skip the 1 GiB RSS run")
+    parser.add_argument("--skip-crowd", action="store_true", help="skip the flash crowds")
+    parser.add_argument("--skip-steady", action="store_true", help="skip the steadiness runs")
     args = parser.parse_args(argv)
     with_lt = not args.no_libtorrent
     RESULTS.mkdir(exist_ok=True)
@@ -264,39 +376,43 @@ def main(argv: list[str] | None = None) -> int:
     results_file = RESULTS / "results.json"
     results: dict[str, object] = (json.loads(results_file.read_text())
                                   if results_file.exists() else {})
-    rows: list[Row] = []
     if not args.scale:
+        rows: list[Row] = []
         for peers, size in QUICK_WORKLOADS if args.quick else WORKLOADS:
             print(f"{peers} peers x {size // MIB} MiB:", flush=True)
             rows.append(bench_workload(peers, size, args.runs, with_lt))
         print_table(rows)
         lines_per_s = render_throughput()
         print(f"\ntracker rendering alone: {lines_per_s:,.0f} ACQUIRED lines/s "
-              "(one write per batch)")
-        results |= {"rows": [asdict(r) | {"ratio": r.ratio} for r in rows],
-                    "render_lines_per_s": lines_per_s}
+              "(one batch at a time)")
+        results |= {"rows": [r.figures() for r in rows], "render_lines_per_s": lines_per_s}
+        if not args.skip_crowd and not args.quick:
+            crowds = []
+            for gets in CROWDS:
+                print(f"flash crowd: one seed, {gets} gets x {CROWD_SIZE // MIB} MiB:", flush=True)
+                crowds.append(bench_crowd(gets, CROWD_SIZE, args.runs))
+            print_crowd_table(crowds)
+            results["crowds"] = [asdict(c) | {"floor_ratio": c.floor_ratio} for c in crowds]
         if not args.skip_gib and not args.quick:
             seconds, rss = gib_rss()
             results["gib"] = {"seconds": seconds, "peak_rss_mib": rss}
-            print(f"1 GiB file, seeder to downloader: {seconds:.2f} s, peak RSS per peer "
+            print(f"\n1 GiB file, seeder to downloader: {seconds:.2f} s, peak RSS per peer "
                   f"{rss:.0f} MiB (goal: under 64 MiB)")
         chart(rows, RESULTS / "completion.png")
         print(f"wrote {RESULTS / 'completion.png'}")
     if not args.quick:
         scaling = bench_scaling(args.runs, with_lt)
         print_scaling_table(scaling)
-        reference = next((r for r in rows if (r.peers, r.size_bytes) == (8, 32 * MIB)), None)
-        at_64 = next((r for r in scaling if r.peers == 64), None)
-        if reference is not None and at_64 is not None:
-            print(f"\nswarm s/GiB: {reference.swarm_s_per_gib:.2f} at {reference.label}, "
-                  f"{at_64.swarm_s_per_gib:.2f} at {at_64.label} "
-                  f"({at_64.swarm_s_per_gib / reference.swarm_s_per_gib:.2f}x; goal: 1.5x)")
-        scaling_chart(scaling, reference, RESULTS / "scaling.png")
-        results["scaling"] = [asdict(r) | {"ratio": r.ratio, "gib_moved": r.gib_moved,
-                                           "swarm_s_per_gib": r.swarm_s_per_gib,
-                                           "libtorrent_s_per_gib": r.libtorrent_s_per_gib}
-                              for r in scaling]
+        scaling_chart(scaling, RESULTS / "scaling.png")
+        results["scaling"] = [r.figures() for r in scaling]
         print(f"wrote {RESULTS / 'scaling.png'}")
+    if not args.quick and not args.scale and not args.skip_steady:
+        print(f"\nsteadiness: {STEADY_RUNS} runs of each in a row", flush=True)
+        steady = bench_steady(STEADY_RUNS)
+        for name, times in steady.items():
+            print(f"  {name}: {' '.join(f'{t:.2f}' for t in times)} s; slowest / fastest "
+                  f"{max(times) / min(times):.2f} (goal: 1.3 at most)")
+        results["steady"] = steady
     results_file.write_text(json.dumps(results, indent=2))
     print(f"wrote {results_file}")
     return 0

@@ -43,6 +43,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CHUNK_BYTES = 512
 READ_BYTES = 256 << 10
@@ -65,12 +66,11 @@ class FloorPeer:
     """One peer of the chain: receives from ``prev``, writes and hashes,
     forwards to ``next``; sends its own file first if it has one."""
 
-    def __init__(self, spec: dict[str, object], folder: Path) -> None:
-        self.me = int(spec["index"])  # type: ignore[call-overload]
-        self.size = int(spec["size"])  # type: ignore[call-overload]
-        self.expect = {int(o): bytes.fromhex(d)  # type: ignore[union-attr]
-                       for o, d in spec["expect"].items()}  # type: ignore[union-attr]
-        self.forward_to_next = {int(o) for o in spec["forward"]}  # type: ignore[union-attr]
+    def __init__(self, spec: dict[str, Any], folder: Path) -> None:
+        self.me = int(spec["index"])
+        self.size = int(spec["size"])
+        self.expect = {int(o): bytes.fromhex(d) for o, d in spec["expect"].items()}
+        self.forward_to_next = {int(o) for o in spec["forward"]}
         self.folder = folder
         self.shared = folder / "Shared"
         self.partial_dir = folder / ".floor"
@@ -277,10 +277,11 @@ def lines_main(spec_path: str) -> int:
     # Each line is "PEER <N> ACQUIRED: CHUNK <X>/<C> <NAME>\n": the part after
     # the peer is made once per file, and a range of lines is one join.
     tails: dict[int, list[bytes]] = {}
-    prefixes = {}
+    prefixes: dict[int, bytes] = {}
     sel = selectors.DefaultSelector()
     conns = 0
-    with open(spec["out"], "wb", buffering=1 << 20) as out:
+    # Flushed 256 KiB at a time, as swarm writes (swarm/io/common/write_blocks.py).
+    with open(spec["out"], "wb", buffering=256 << 10) as out:
         while conns < peers:
             conn, _ = server.accept()
             conn.setblocking(False)
@@ -289,11 +290,12 @@ def lines_main(spec_path: str) -> int:
         open_conns = peers
         while open_conns:
             for key, _ in sel.select():
-                conn = key.fileobj
-                data = conn.recv(1 << 16)  # type: ignore[union-attr]
+                peer_conn = key.fileobj
+                assert isinstance(peer_conn, socket.socket)
+                data = peer_conn.recv(1 << 16)
                 if not data:
-                    sel.unregister(conn)
-                    conn.close()  # type: ignore[union-attr]
+                    sel.unregister(peer_conn)
+                    peer_conn.close()
                     open_conns -= 1
                     continue
                 data = key.data + data
@@ -309,7 +311,7 @@ def lines_main(spec_path: str) -> int:
                     if prefix is None:
                         prefix = prefixes[peer] = b"PEER %d ACQUIRED: " % peer
                     out.write(prefix + prefix.join(lines[first:end]))
-                sel.modify(conn, selectors.EVENT_READ, data[whole:])
+                sel.modify(peer_conn, selectors.EVENT_READ, data[whole:])
     return 0
 
 

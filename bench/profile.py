@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mib", type=float, default=32)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--native", action="store_true")
+    parser.add_argument("--gil", action="store_true",
+                        help="only samples holding the GIL: Python at work, not waiting")
     args = parser.parse_args(argv)
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     out = Path(tempfile.mkdtemp(prefix="swarm-profile-"))
@@ -73,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             # Native frames need the process stopped for each sample; without
             # them py-spy reads the Python stack while it runs.
             command.append("--native" if args.native else "--nonblocking")
+            if args.gil:
+                command.append("--gil")
             spies.append(subprocess.Popen(command, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.DEVNULL))
 

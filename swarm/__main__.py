@@ -1,3 +1,5 @@
+"""``python -m swarm``: the `swarm` command."""
+
 from swarm.cli import main
 
 raise SystemExit(main())

@@ -42,9 +42,15 @@ class Settings(Record):
     tracker_grace_s: float = 10.0
     # The tracker's listening address: "*" for every interface.
     bind_address: str = "*"
+    # The tracker's request port, and from it its other ports (the port rule, below);
+    # 0: the system draws every port, and port.txt says which.
+    tracker_port: int = 0
     # The peer's hidden folder for partial downloads and resume state,
     # relative to the working directory.
     state_dir: str = ".swarm"
+    # A peer's chunk port, and from it its punch port (the port rule, below); 0: the
+    # system draws both.
+    peer_port: int = 0
     # Most bytes in flight to one source; the credit adapts below this.
     request_window_bytes: int = 4 << 20
     # How often a peer looks for new files in Shared.
@@ -77,6 +83,19 @@ class Settings(Record):
     @property
     def expiry_s(self) -> float:
         return self.heartbeat_interval_s * self.expiry_misses
+
+    def tracker_ports(self) -> TrackerPorts:
+        """The ports the tracker listens on, by the port rule (0: any free one)."""
+        base = self.tracker_port
+        if not base:
+            return TrackerPorts(0, 0, (0,) * len(TRACKER_ECHO_OFFSETS))
+        return TrackerPorts(base, base + TRACKER_EVENT_OFFSET,
+                            tuple(base + offset for offset in TRACKER_ECHO_OFFSETS))
+
+    def peer_ports(self) -> PeerPorts:
+        """The ports a peer binds, by the port rule (0: any free one)."""
+        base = self.peer_port
+        return PeerPorts(base, base + PEER_PUNCH_OFFSET if base else 0)
 
     def peer_settings(self) -> PeerSettings:
         """The values a peer's state runs by (``swarm.peer`` reads no settings)."""
@@ -115,6 +134,40 @@ class Settings(Record):
             raise ConfigError("key must be 64 hexadecimal digits (make one: swarm keygen)")
         if self.http_address:
             http_host_port(self.http_address)
+        _check_port_settings(self.tracker_port, self.peer_port)
+
+
+# The port rule: every port a process listens on or binds follows from its
+# one port setting, so that a firewall can be written for a swarm.
+# tracker_port P: requests on P, events on P + 1, the two address echoes on
+# P + 2 and P + 3.  peer_port Q: chunks on Q, holes punched from Q + 1.  0:
+# the system draws each one, and port.txt names the tracker's request port.
+TRACKER_EVENT_OFFSET = 1
+TRACKER_ECHO_OFFSETS = (2, 3)
+PEER_PUNCH_OFFSET = 1
+
+
+def _check_port_settings(tracker_port: int, peer_port: int) -> None:
+    for name, port, span in (("tracker_port", tracker_port, 1 + max(TRACKER_ECHO_OFFSETS)),
+                             ("peer_port", peer_port, 1 + PEER_PUNCH_OFFSET)):
+        if not 0 <= port <= 65536 - span:
+            raise ConfigError(f"{name} must be 0 (ports the system draws) or a port from 1 "
+                              f"to {65536 - span} (it takes {span} ports from there)")
+
+
+class TrackerPorts(Record):
+    """The tracker's ports; 0 for one the system draws."""
+
+    requests: int
+    events: int
+    echoes: tuple[int, ...]
+
+
+class PeerPorts(Record):
+    """A peer's ports; 0 for one the system draws."""
+
+    chunks: int
+    punch: int
 
 
 def http_host_port(text: str) -> tuple[str, int]:
@@ -140,7 +193,10 @@ SETTING_HELP = {
     "expiry_misses": "heartbeats a peer may miss before the tracker expires it",
     "tracker_grace_s": "seconds a peer goes on without the tracker before it gives up (exit 1)",
     "bind_address": "the tracker's listening address: * for all, or one such as 127.0.0.1",
+    "tracker_port": "the tracker's request port; events on +1, address echoes on +2 and +3; "
+                    "0 for ports the system draws (port.txt says which)",
     "state_dir": "a peer's hidden folder for partial downloads and resume state",
+    "peer_port": "a peer's chunk port; it punches holes from +1; 0 for ports the system draws",
     "request_window_bytes": "most bytes in flight to one source (the credit adapts below it)",
     "scan_interval_s": "seconds between looks at ./Shared for new files",
     "holders_refresh_s": "seconds between a downloading peer's questions about who holds what",
@@ -180,7 +236,9 @@ SETTING_ROLES: dict[str, frozenset[str]] = {
     "expiry_misses": frozenset({TRACKER}),
     "tracker_grace_s": frozenset({PEER}),
     "bind_address": frozenset({TRACKER}),
+    "tracker_port": frozenset({TRACKER}),
     "state_dir": frozenset({PEER}),
+    "peer_port": frozenset({PEER}),
     "request_window_bytes": frozenset({PEER}),
     "scan_interval_s": frozenset({PEER}),
     "holders_refresh_s": frozenset({PEER}),

@@ -15,7 +15,9 @@ from swarm.config import (
     TRACKER,
     ConfigError,
     LoadedSettings,
+    PeerPorts,
     Settings,
+    TrackerPorts,
     load_settings,
     setting_literal,
     settings_for,
@@ -250,3 +252,47 @@ def test_setting_literals_read_back_and_use_iec(tmp_path: Path) -> None:
     shown = {name: setting_literal(name, getattr(Settings(), name)) for name in SETTING_NAMES}
     toml = "[swarm]\n" + "".join(f"{name} = {text}\n" for name, text in shown.items())
     assert load(tmp_path, toml).settings == Settings()
+
+
+def test_ports_are_drawn_unless_fixed() -> None:
+    settings = Settings()
+    assert settings.tracker_port == settings.peer_port == 0
+    assert settings.tracker_ports() == TrackerPorts(0, 0, (0, 0))
+    assert settings.peer_ports() == PeerPorts(0, 0)
+
+
+def test_every_port_follows_from_its_setting_by_the_rule() -> None:
+    settings = Settings(tracker_port=40001, peer_port=41000)
+    assert settings.tracker_ports() == TrackerPorts(40001, 40002, (40003, 40004))
+    assert settings.peer_ports() == PeerPorts(41000, 41001)
+
+
+def test_ports_come_from_everywhere(tmp_path: Path) -> None:
+    loaded = load(tmp_path, "[swarm]\ntracker_port = 40001\n",
+                  {"SWARM_PEER_PORT": "41000"})
+    assert (loaded.settings.tracker_port, loaded.settings.peer_port) == (40001, 41000)
+    assert loaded.sources["peer_port"] == "environment SWARM_PEER_PORT"
+    flagged = load(tmp_path, environ={"SWARM_TRACKER_PORT": "40001"},
+                   flags={"tracker_port": "50001"})
+    assert flagged.settings.tracker_port == 50001
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("tracker_port", -1), ("tracker_port", 65533), ("tracker_port", 70000),
+    ("peer_port", -1), ("peer_port", 65535),
+])
+def test_a_port_whose_rule_runs_past_the_last_port_is_refused(name: str, value: int) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings().replace(**{name: value})
+
+
+def test_the_highest_ports_the_rule_allows() -> None:
+    assert Settings(tracker_port=65532).tracker_ports().echoes == (65534, 65535)
+    assert Settings(peer_port=65534).peer_ports().punch == 65535
+
+
+def test_each_port_is_read_by_its_own_role() -> None:
+    assert "tracker_port" in settings_for([TRACKER])
+    assert "tracker_port" not in settings_for([PEER])
+    assert "peer_port" in settings_for([PEER])
+    assert "peer_port" not in settings_for([TRACKER])

@@ -137,9 +137,14 @@ def _add_process_commands(commands: Any) -> None:
                        "  swarm tracker\n  swarm tracker --bind-address 127.0.0.1\n"
                        "  swarm tracker --events tracker-events.jsonl\n"
                        "  swarm tracker --http 8080        (the dashboard at "
-                       "http://127.0.0.1:8080/)")
+                       "http://127.0.0.1:8080/)\n"
+                       "  swarm tracker --port 40001       (events on 40002, address echoes "
+                       "on 40003 and 40004)")
     tracker.add_argument("--events", type=Path, metavar="FILE",
                          help="also write what happens as JSON lines to FILE")
+    tracker.add_argument("--port", dest="set_tracker_port", metavar="PORT",
+                         help="take requests on PORT, events on PORT+1, address echoes on "
+                              "PORT+2 and PORT+3 (0: free ports); the same as --tracker-port")
     tracker.add_argument("--http", dest="set_http_address", metavar="[ADDR:]PORT",
                          help="serve the dashboard and metrics over HTTP (a port alone: "
                               "127.0.0.1; 0: a free port); the same as --http-address")
@@ -148,7 +153,9 @@ def _add_process_commands(commands: Any) -> None:
     peer = _command(commands, "peer", "run a peer sharing ./Shared",
                     "  swarm peer 127.0.0.1 40001 5\n"
                     "  swarm peer 10.0.0.7 40001 30 --shared ~/outbox --events peer.jsonl\n"
-                    "  SWARM_TRACKER_GRACE_S=5 swarm peer 127.0.0.1 40001 5")
+                    "  SWARM_TRACKER_GRACE_S=5 swarm peer 127.0.0.1 40001 5\n"
+                    "  swarm peer 10.0.0.1 40001 30 --port 41000   (chunks on 41000, "
+                    "holes punched from 41001)")
     peer.add_argument("host", type=_host_for("swarm peer {host} {port} MIN_ALIVE_SECONDS"),
                       help="the tracker's address")
     peer.add_argument("port", type=_port, help="the tracker's port (from its port.txt)")
@@ -160,9 +167,16 @@ def _add_process_commands(commands: Any) -> None:
                       help="also write what happens as JSON lines to FILE")
     peer.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                       help="progress bars on stderr: auto shows them on a terminal only")
+    _add_peer_port(peer)
     add_settings_flags(peer, roles=(PEER,))
 
     _add_one_shot_commands(commands)
+
+
+def _add_peer_port(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--port", dest="set_peer_port", metavar="PORT",
+                         help="serve chunks on PORT and punch holes from PORT+1 (0: free "
+                              "ports); the same as --peer-port")
 
 
 def _add_one_shot_commands(commands: Any) -> None:
@@ -194,6 +208,7 @@ def _add_one_shot_commands(commands: Any) -> None:
     for command in (get, seed):
         command.add_argument("--events", type=Path, metavar="FILE",
                              help="also write what happens as JSON lines to FILE")
+        _add_peer_port(command)
         command.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                              help="progress on stderr: auto shows it on a terminal only")
         add_settings_flags(command, roles=(PEER,))

@@ -12,6 +12,7 @@ generated.  They come from public entry points only:
     settings  docs/reference/settings.md  swarm.config.Settings and SETTING_HELP, the env prefix
     wire      docs/protocol.md            swarm.protocol.catalogue and PROTOCOL_VERSION
     metrics   docs/reference/metrics.md   the tracker's registry (swarm.io.http.metrics)
+    layout    docs/architecture.md        every module, with its docstring's first sentence
 
 The pages are checked in, and tests/cli/test_reference.py fails when one
 differs from what the code generates now: `make test` catches the drift
@@ -21,7 +22,9 @@ without building the site, and the pages read the same on the forge.
 from __future__ import annotations
 
 import argparse
+import ast
 import html
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -48,12 +51,31 @@ class SectionMissing(ValueError):
     """A page lacks the markers of a section it should hold."""
 
 
+def _escaped(text: str) -> str:
+    for char in "\\`*_[]|":
+        text = text.replace(char, "\\" + char)
+    return text.replace("<", "&lt;")
+
+
 def cell(text: str) -> str:
     """Text for a Markdown table cell: nothing in it may start a link,
     emphasis, an HTML tag or a new cell."""
-    for char in "\\`*_[]|":
-        text = text.replace(char, "\\" + char)
-    return " ".join(text.replace("<", "&lt;").split())
+    return " ".join(_escaped(text).split())
+
+
+CODE_SPAN = re.compile(r"``(.+?)``|`([^`]+)`")
+
+
+def prose_cell(text: str) -> str:
+    """A docstring's sentence for a table cell: its ``code`` and `code`
+    spans as code, the rest as ``cell`` writes text."""
+    parts = []
+    at = 0
+    for span in CODE_SPAN.finditer(text):
+        parts += [_escaped(text[at:span.start()]), code(span.group(1) or span.group(2))]
+        at = span.end()
+    parts.append(_escaped(text[at:]))
+    return " ".join("".join(parts).split())
 
 
 def code(text: str) -> str:
@@ -350,11 +372,48 @@ def metrics_section() -> str:
 
 # --- the pages ------------------------------------------------------------------
 
+# --- the layout -------------------------------------------------------------------
+
+PACKAGE = Path(__file__).resolve().parents[1]
+# The rooms in the order a reader meets them: the pure ones, the IO side by
+# role, then what a person runs around them.
+ROOMS = ("protocol", "tracker", "peer", "http", "io", "io/common", "io/peer", "io/tracker",
+         "io/http", "tools", "cli")
+
+
+def _first_sentence(path: Path) -> str:
+    """The first sentence of a module's docstring, on one line."""
+    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    paragraph = " ".join(doc.split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[:end + 1]
+
+
+def layout_section() -> str:
+    """Every module of the package under its room, each with the first
+    sentence of its docstring: the map of the code, read from the code."""
+    lines = []
+    for room in ROOMS:
+        folder = PACKAGE / room
+        lines += [f"**`{room}/`** — {prose_cell(_first_sentence(folder / '__init__.py'))}", ""]
+        rows = [[f"`{path.name}`", prose_cell(_first_sentence(path))]
+                for path in sorted(folder.glob("*.py")) if path.name != "__init__.py"]
+        if rows:
+            lines += table(["module", "what it is"], rows)
+            lines.append("")
+    top = [[f"`{path.name}`", prose_cell(_first_sentence(path))]
+           for path in sorted(PACKAGE.glob("*.py")) if path.name != "__init__.py"]
+    lines += ["**Beside the rooms**, at the top of the package:", "", *table(
+        ["module", "what it is"], top)]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 SECTIONS: dict[str, tuple[str, Callable[[], str]]] = {
     "cli": ("reference/cli.md", cli_section),
     "settings": ("reference/settings.md", settings_section),
     "wire": ("protocol.md", wire_section),
     "metrics": ("reference/metrics.md", metrics_section),
+    "layout": ("architecture.md", layout_section),
 }
 
 

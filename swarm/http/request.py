@@ -1,15 +1,16 @@
-"""Reading one HTTP/1.1 request head, pure: bytes in, a ``Request`` or an
-``HttpError`` out.  No sockets here; ``swarm.io.http.server`` feeds it lines.
+"""The dashboard's rules for a request, pure: its limits, its path and
+query, its token, its Host.  The framing is h11's (``swarm.http.framing``).
 
-Only what a read-only dashboard needs: a request line, headers, a path and
-a few known query parameters.  Anything else is refused with the status a
-client can act on, never guessed at.
+Only what a read-only dashboard needs: a method, a path, a few known query
+parameters, headers.  Anything else is refused with the status a client can
+act on, never guessed at.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from swarm.protocol.record import Record
@@ -18,9 +19,14 @@ MAX_REQUEST_LINE_BYTES = 8 << 10
 MAX_HEAD_BYTES = 16 << 10  # the header lines together, after the request line
 MAX_HEADER_LINES = 100
 ALLOWED_METHODS = ("GET", "HEAD")
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+           405: "Method Not Allowed", 408: "Request Timeout", 414: "URI Too Long",
+           421: "Misdirected Request", 431: "Request Header Fields Too Large",
+           503: "Service Unavailable", 505: "HTTP Version Not Supported"}
 # The key-derived token, for what a browser cannot send with a header (a
 # page it opens, an EventSource).
 QUERY_PARAMS = frozenset({"token"})
+CONTROL_CHARACTERS = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # all but the tab
 
 
 class HttpError(Exception):
@@ -37,83 +43,39 @@ class Request(Record):
     headers: dict[str, str]  # names lowercased; a repeated header keeps its last value
 
 
-def parse_request_line(line: bytes) -> tuple[str, str]:
-    """(method, target) of ``GET /path HTTP/1.1``; a method we do not serve
-    is not an error here (it gets 405, with Allow)."""
-    if len(line) > MAX_REQUEST_LINE_BYTES:
-        raise HttpError(414, "request line too long")
-    try:
-        text = line.decode("ascii").rstrip("\r\n")
-    except UnicodeDecodeError:
-        raise HttpError(400, "request line is not ASCII") from None
-    parts = text.split(" ")
-    if len(parts) != 3 or not all(parts):
-        raise HttpError(400, "malformed request line")
-    method, target, version = parts
-    if version not in ("HTTP/1.1", "HTTP/1.0"):
-        raise HttpError(505, "only HTTP/1.0 and HTTP/1.1")
-    if not method.isalpha() or not method.isupper():
+def request_from(method: bytes, target: bytes, version: bytes,
+                 headers: list[tuple[bytes, bytes]]) -> Request:
+    """Our request from a head h11 has read whole (its framing and syntax
+    checked), held to our rules: the statuses a client can act on."""
+    name = method.decode("ascii")  # h11 lets only a token through
+    if not name.isalpha() or not name.isupper():
         raise HttpError(400, "malformed method")
-    return method, target
-
-
-def parse_header_line(line: bytes) -> tuple[str, str]:
-    try:
-        text = line.decode("latin-1").rstrip("\r\n")
-    except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes every byte
-        raise HttpError(400, "bad header") from None
-    name, colon, value = text.partition(":")
-    if not colon or not name or name != name.strip() or any(c in name for c in " \t"):
-        raise HttpError(400, "malformed header line")
-    if any(ord(c) < 32 and c != "\t" for c in value):
-        raise HttpError(400, "control character in a header")
-    return name.lower(), value.strip()
-
-
-class HeadParser:
-    """Takes the head's lines one by one, holding the limits as it goes."""
-
-    def __init__(self) -> None:
-        self.request_line: tuple[str, str] | None = None
-        self.headers: dict[str, str] = {}
-        self.head_bytes = 0
-        self.lines = 0
-
-    def feed(self, line: bytes) -> bool:
-        """Take one line (with its line ending); True once the head is whole."""
-        if self.request_line is None:
-            if line in (b"\r\n", b"\n"):  # RFC 9112: ignore empty lines before a request
-                return False
-            self.request_line = parse_request_line(line)
-            return False
-        if line in (b"\r\n", b"\n"):
-            return True
-        self.head_bytes += len(line)
-        self.lines += 1
-        if self.head_bytes > MAX_HEAD_BYTES or self.lines > MAX_HEADER_LINES:
-            raise HttpError(431, "request header fields too large")
-        name, value = parse_header_line(line)
-        self.headers[name] = value
-        return False
-
-    def request(self) -> Request:
-        assert self.request_line is not None
-        method, target = self.request_line
-        path, query = parse_target(target)
-        if method not in ALLOWED_METHODS:
-            return Request(method, path, query, self.headers)  # 405, its body left unread
-        if "transfer-encoding" in self.headers or self.headers.get("content-length", "0") != "0":
-            # Read-only: no request has a body, and one we would have to skip
-            # is a way to smuggle a second request past us.
-            raise HttpError(400, "a request body is not accepted")
-        return Request(method, path, query, self.headers)
+    if version not in (b"1.1", b"1.0"):
+        raise HttpError(505, "only HTTP/1.0 and HTTP/1.1")
+    head_bytes = sum(len(field) + len(value) + 4 for field, value in headers)  # ": ", CRLF
+    if len(headers) > MAX_HEADER_LINES or head_bytes > MAX_HEAD_BYTES:
+        raise HttpError(431, "request header fields too large")
+    if any(CONTROL_CHARACTERS.search(value) for _, value in headers):
+        raise HttpError(400, "control character in a header")  # h11 lets them through
+    # A repeated header keeps its last value.
+    fields = {field.decode("ascii").lower(): value.decode("latin-1") for field, value in headers}
+    path, query = parse_target(target.decode("ascii"))  # h11 lets only visible ASCII through
+    if name in ALLOWED_METHODS and ("transfer-encoding" in fields
+                                    or fields.get("content-length", "0") != "0"):
+        # Read-only: no request has a body, and one we would have to skip
+        # is a way to smuggle a second request past us.
+        raise HttpError(400, "a request body is not accepted")
+    return Request(name, path, query, fields)  # another method: 405, its body left unread
 
 
 def parse_target(target: str) -> tuple[str, dict[str, str]]:
     if not target.startswith("/"):
         raise HttpError(400, "the target must be a path")
     parts = urlsplit(target)
-    path = unquote(parts.path, errors="strict") if parts.path else "/"
+    try:
+        path = unquote(parts.path, errors="strict") if parts.path else "/"
+    except UnicodeDecodeError:  # %-escapes that are not UTF-8
+        raise HttpError(400, "the path is not UTF-8") from None
     if "\0" in path:
         raise HttpError(400, "NUL in the path")
     query: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Everything that touches the world: the ZeroMQ sockets and the poll
-loops of the tracker and the peer, the disk store and the Shared watcher,
-CurveZMQ, stdout, the event log and the progress bars.  Thin: each loop
-hands what arrives to the pure state and carries out what it returns."""
+"""Everything that touches the world, by role: the peer's side (io/peer),
+the tracker's (io/tracker), the dashboard's HTTP (io/http), and what both
+use (io/common).  Thin: each loop hands what arrives to the pure state and
+carries out the actions it returns."""

@@ -24,6 +24,11 @@ from swarm.protocol.output import Outbox
 
 NOT_YET_RETRY_S = 0.5  # after the tracker said "not yet" to a goodbye
 FAREWELL_WAIT_S = 2.0  # how long a peer leaving whatever the rules say waits for the answer
+# A tracker that forgot this peer (started again, say) learns the swarm anew
+# as the peers it had join it again, each at its next heartbeat: until they
+# have, what it says is not the whole swarm, and no peer leaves on it (nor
+# gives up a file as gone).  Three heartbeats: the tracker's own expiry.
+REJOIN_HOLD_HEARTBEATS = 3
 
 
 class Leaving:
@@ -42,12 +47,32 @@ class Leaving:
         # A goodbye the tracker does not check waits this long for its answer.
         self.deadline_s: float | None = None
         self._last_blocker = ""
+        self.held_until_s = float("-inf")  # no leaving before, after a rejoin
+        self._hold_open = False
+
+    def hold(self, until_s: float) -> None:
+        """The tracker learns the swarm again until ``until_s``: the peer
+        does not leave on what it says before then."""
+        self.held_until_s = until_s
+        self._hold_open = True
+
+    def held(self, now_s: float) -> bool:
+        return now_s < self.held_until_s
+
+    def hold_over(self, now_s: float) -> bool:
+        """True, once, when a hold has ended: the swarm is judged afresh."""
+        if self._hold_open and now_s >= self.held_until_s:
+            self._hold_open = False
+            return True
+        return False
 
     def blockers(self, now_s: float, in_step: bool, local: Mapping[str, FileMeta]) -> list[str]:
         """Why the peer may not leave yet (empty when it may); ``in_step``:
         it has an id and its view is in step with the tracker."""
         if not in_step:
             return ["not in step with the tracker"]
+        if self.held(now_s):
+            return ["the tracker is learning the swarm again"]
         if self.mode.one_shot:
             return self.mode.blockers(local, self.status)
         reasons = []
@@ -83,6 +108,8 @@ class Leaving:
         # (c) is a deadline of its own.
         quiet = self.quiet.holds(now_s)
         self.check.due_s = float("inf") if quiet else self.quiet.quiet_until()
+        if self.held(now_s):
+            self.check.due_s = min(self.check.due_s, self.held_until_s)
         # Said once per change, so "why does it not leave?" has an answer at
         # info level without a line per event (the quiet period's seconds
         # left change on every look; its end changes with news).

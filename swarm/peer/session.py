@@ -19,6 +19,12 @@ from swarm.peer.partial_files import PartialFiles
 from swarm.protocol.messages import PROTOCOL_VERSION, Hello, HelloReply, Join
 from swarm.protocol.output import Observe, Outbox
 
+# Our join is answered within a moment; the tracker's "who are you?"
+# (Rejoin) this long after it answers a word said after the join, so the
+# join never reached that tracker: it died with one that is gone.  (Words
+# said before it are answered so until it arrives, quickly.)
+JOIN_ANSWER_S = 3.0
+
 
 class TrackerSession:
     def __init__(self, out: Outbox, holdings: Holdings, partials: PartialFiles,
@@ -30,6 +36,8 @@ class TrackerSession:
         self.heartbeats = heartbeats
         self.mode = mode
         self.listen_port = listen_port
+        self._hello_only = True  # no join said yet: the hello is our one question
+        self._join_said_s = 0.0
 
     def hello(self) -> None:
         self.out.put(ToTracker(Hello(PROTOCOL_VERSION)))
@@ -42,9 +50,24 @@ class TrackerSession:
         if reply.echo_ports:
             self.out.put(LearnMapping(reply.echo_ports))
 
-    def join(self) -> None:
+    def join(self, now_s: float) -> None:
         self.heartbeats.joining()
+        self._hello_only = False
+        self._join_said_s = now_s
         self.out.put(ToTracker(self.join_message()))
+
+    def not_known_yet(self, now_s: float) -> None:
+        """The tracker does not know us, and has not welcomed us yet.  Our
+        hello is the first word we say, answered before any later one: a
+        "who are you?" before its answer means it died with a tracker that
+        is gone (killed, and started again), so it is said again.  Our join,
+        if no answer came long after it (JOIN_ANSWER_S), went the same way."""
+        if self._hello_only:
+            self.hello()
+        elif now_s - self._join_said_s >= JOIN_ANSWER_S:
+            self.out.info("the tracker does not know this peer %.1f s after it asked to join; "
+                          "asking again", now_s - self._join_said_s)
+            self.join(now_s)
 
     def join_message(self) -> Join:
         files = tuple(sorted(self.holdings.local.values(), key=lambda m: m.name))

@@ -29,7 +29,7 @@ from swarm.peer.fetcher import Fetcher
 from swarm.peer.heartbeats import Heartbeats
 from swarm.peer.holdings import Holdings
 from swarm.peer.leave_check import LeaveCheck
-from swarm.peer.leaving import Leaving
+from swarm.peer.leaving import REJOIN_HOLD_HEARTBEATS, Leaving
 from swarm.peer.links import Links
 from swarm.peer.mode import Mode
 from swarm.peer.partial_files import PartialFiles
@@ -47,27 +47,8 @@ from swarm.peer.transfer_plan import TransferPlan
 from swarm.peer.unobtained import Unobtained, unobtained
 from swarm.peer.uploads import Uploads
 from swarm.protocol import display
+from swarm.protocol import messages as m
 from swarm.protocol.events import Event
-from swarm.protocol.messages import (
-    ConnectTo,
-    ErrorReply,
-    Farewell,
-    Goodbye,
-    HelloReply,
-    Holders,
-    LeaveQuery,
-    LeaveStatus,
-    Message,
-    MetaReply,
-    NotYet,
-    Pong,
-    Punch,
-    Refused,
-    Rejoin,
-    ReverseToken,
-    Snapshot,
-    Welcome,
-)
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.output import Action, Observe, Outbox, Show
 
@@ -91,7 +72,7 @@ class PeerState:
         is taken up again when the swarm lists its file); ``taken``: other
         entries of Shared (name -> what it is); ``mode``: a peer, a get or a
         seed (``swarm.peer.mode``); ``explains_itself``: a person watches its
-        status, so it asks the tracker who it waits for (LeaveQuery), which it
+        status, so it asks the tracker who it waits for (m.LeaveQuery), which it
         otherwise never does."""
         self.mode = mode = mode or Mode()
         self.out = out = Outbox()
@@ -149,7 +130,7 @@ class PeerState:
 
     # --- the tracker --------------------------------------------------------------
 
-    def on_tracker(self, message: Message, now_s: float) -> list[Action]:
+    def on_tracker(self, message: m.Message, now_s: float) -> list[Action]:
         if self.phase is not Phase.DONE:
             self.heartbeats.heard(now_s)
             handler = TRACKER_MESSAGES.get(type(message))
@@ -159,14 +140,14 @@ class PeerState:
                 self.out.warning("unexpected %s from the tracker", type(message).__name__)
         return self.out.take()
 
-    def _hello_reply(self, reply: HelloReply) -> None:
+    def _hello_reply(self, reply: m.HelloReply, now_s: float) -> None:
         if self.phase is not Phase.HELLO:
             return
         self.session.hello_answered(reply)
         self._set_phase(Phase.JOINING)
-        self.session.join()
+        self.session.join(now_s)
 
-    def _welcome(self, welcome: Welcome, now_s: float) -> None:
+    def _welcome(self, welcome: m.Welcome, now_s: float) -> None:
         if self.phase is not Phase.JOINING:
             return
         self.view.self_id = welcome.peer_id
@@ -181,13 +162,21 @@ class PeerState:
             self.sync.ask(now_s)
         self.heartbeats.welcomed(now_s)
 
-    def _rejoin(self) -> None:
+    def _rejoin(self, now_s: float) -> None:
         """The tracker no longer knows us (we were expired, or it restarted)."""
         if self.phase is Phase.LEAVING:
-            self._finish(0, self.leaving.reason)
-            return
+            if self.leaving.deadline_s is not None:  # leaving whatever the rules say
+                self._finish(0, self.leaving.reason)
+                return
+            # A goodbye by the rules that no tracker judged (the one that
+            # knew us is gone): the one that is there now judges them.
+            self._set_phase(Phase.RUNNING)
+        self.leaving.hold(now_s + REJOIN_HOLD_HEARTBEATS * self.heartbeats.interval_s)
         if self.phase is not Phase.RUNNING:
-            return  # a heartbeat that overtook our join: the join is on its way
+            # Before the welcome: said of a word we said before our hello or
+            # join was handled, or that word died with a tracker that is gone.
+            self.session.not_known_yet(now_s)
+            return
         self.out.warning("the tracker no longer knows peer %s; joining again", self.peer_id)
         self._set_phase(Phase.JOINING)
         self.view.reset()
@@ -195,9 +184,9 @@ class PeerState:
         for peer_id in list(self.plan.sources):
             self.requests.drop_source(peer_id)
         self.fetcher.tracker_forgot_us()
-        self.session.join()
+        self.session.join(now_s)
 
-    def _snapshot(self, snapshot: Snapshot, now_s: float) -> None:
+    def _snapshot(self, snapshot: m.Snapshot, now_s: float) -> None:
         self._apply_changes(self.view.apply_snapshot(snapshot), now_s)
         self.sync.snapshot_arrived(now_s)
 
@@ -228,7 +217,7 @@ class PeerState:
         for name in dict.fromkeys(changes.new_files + changes.touched_files):
             self.fetcher.consider(name, now_s)
         self.requests.schedule_pump()
-        if self.view.synced and self.phase is Phase.RUNNING:
+        if self.view.synced and self.phase is Phase.RUNNING and not self.leaving.held(now_s):
             problem = self.mode.cannot_have(self.view.files, self.holdings.local)
             if problem is not None:
                 self.leaving.cannot_finish(problem)
@@ -236,13 +225,13 @@ class PeerState:
 
     # --- other peers ----------------------------------------------------------------
 
-    def on_peer_reply(self, peer_id: int, message: Message, payload: memoryview | None,
+    def on_peer_reply(self, peer_id: int, message: m.Message, payload: memoryview | None,
                       now_s: float) -> list[Action]:
         """A message from a source, on a connection we opened to it."""
         self.switchboard.from_source(peer_id, message, payload, now_s)
         return self.out.take()
 
-    def on_request(self, route: Hashable, message: Message, now_s: float,
+    def on_request(self, route: Hashable, message: m.Message, now_s: float,
                    payload: memoryview | None = None) -> list[Action]:
         """A message on our chunk port, or on a connection we opened to serve
         a peer that cannot reach us (``route`` is then a ReverseRoute)."""
@@ -360,6 +349,8 @@ class PeerState:
         self.fetcher.on_timer(now_s)
         self.links.on_timer(now_s)
         self.uploads.serve_queued(now_s)
+        if self.phase is Phase.RUNNING and self.leaving.hold_over(now_s):
+            self._apply_changes(ViewChanges(), now_s)  # the swarm as the tracker knows it now
         if self.phase is Phase.RUNNING and self.leave_check.due(now_s):
             self.leaving.look(now_s, self._in_step(), self.holdings.local)
         self.fetcher.flush(now_s)
@@ -384,11 +375,11 @@ class PeerState:
     def _in_step(self) -> bool:
         return self.peer_id is not None and self.view.synced
 
-    def _leave_status_arrived(self, status: LeaveStatus, now_s: float) -> None:
+    def _leave_status_arrived(self, status: m.LeaveStatus, now_s: float) -> None:
         if self.leaving.status_arrived(status, now_s):
             self._ask_why()  # rather than at the next periodic question
 
-    def _not_yet(self, not_yet: NotYet, now_s: float) -> None:
+    def _not_yet(self, not_yet: m.NotYet, now_s: float) -> None:
         if self.phase is Phase.LEAVING and self.leaving.deadline_s is None:
             self._set_phase(Phase.RUNNING)
             self.leaving.told_not_yet(now_s)
@@ -402,7 +393,8 @@ class PeerState:
         """SIGINT/SIGTERM: say goodbye at once, whatever the rules say."""
         if self.phase is not Phase.DONE:
             self.leaving.reason = "signal"
-            if self.peer_id is None:
+            if self.peer_id is None or self.phase not in IN_THE_SWARM:
+                # Not in the swarm (yet, or again): no goodbye to say.
                 self._finish(0, self.leaving.reason)
             else:
                 self._leave_now(now_s)
@@ -416,7 +408,7 @@ class PeerState:
     def _goodbye(self, force: bool) -> None:
         self.partials.report()  # the tracker hears every chunk before the goodbye
         self._set_phase(Phase.LEAVING)
-        self.out.put(ToTracker(Goodbye(force=force)))
+        self.out.put(ToTracker(m.Goodbye(force=force)))
 
     def _finish(self, exit_code: int, reason: str) -> None:
         self._set_phase(Phase.DONE)
@@ -431,7 +423,7 @@ class PeerState:
 
     def ask_why_not_leaving(self) -> list[Action]:
         """While it only waits to leave, ask the tracker why, in detail (for
-        the status line a person reads; pushed LeaveStatus words go stale)."""
+        the status line a person reads; pushed m.LeaveStatus words go stale)."""
         self._ask_why()
         return self.out.take()
 
@@ -439,7 +431,7 @@ class PeerState:
         status = self.leaving.status
         if (self.phase is Phase.RUNNING and self.view.synced and not self.fetcher.fetching
                 and (status is None or not status.ready)):
-            self.out.put(ToTracker(LeaveQuery()))
+            self.out.put(ToTracker(m.LeaveQuery()))
 
     # --- what the IO side reads ---------------------------------------------------------
 
@@ -479,20 +471,20 @@ class PeerState:
 
 # What the tracker may say to a peer, and who in the peer hears it.
 TrackerMessage = Callable[[PeerState, Any, float], None]
-TRACKER_MESSAGES: dict[type[Message], TrackerMessage] = {
-    HelloReply: lambda p, m, _now: p._hello_reply(m),
-    Welcome: lambda p, m, now: p._welcome(m, now),
-    Pong: lambda p, m, now: p.sync.tracker_at(m.seq, now),
-    Snapshot: lambda p, m, now: p._snapshot(m, now),
-    MetaReply: lambda p, m, now: p.fetcher.meta_arrived(m.meta, now),
-    Holders: lambda p, m, now: p.requests.holders_arrived(m, p.peer_id, now),
-    Refused: lambda p, m, now: p.shared.refused(m.refused, now),
-    Farewell: lambda p, _m, _now: p._farewell(),
-    NotYet: lambda p, m, now: p._not_yet(m, now),
-    Rejoin: lambda p, _m, _now: p._rejoin(),
-    ConnectTo: lambda p, m, _now: p.links.connect_to(m),
-    ReverseToken: lambda p, m, _now: p.links.expect(m.peer_id, m.token),
-    Punch: lambda p, m, _now: p.links.punch(m),
-    LeaveStatus: lambda p, m, now: p._leave_status_arrived(m, now),
-    ErrorReply: lambda p, m, _now: p.requests.tracker_error(m),
+TRACKER_MESSAGES: dict[type[m.Message], TrackerMessage] = {
+    m.HelloReply: lambda p, msg, now: p._hello_reply(msg, now),
+    m.Welcome: lambda p, msg, now: p._welcome(msg, now),
+    m.Pong: lambda p, msg, now: p.sync.tracker_at(msg.seq, now),
+    m.Snapshot: lambda p, msg, now: p._snapshot(msg, now),
+    m.MetaReply: lambda p, msg, now: p.fetcher.meta_arrived(msg.meta, now),
+    m.Holders: lambda p, msg, now: p.requests.holders_arrived(msg, p.peer_id, now),
+    m.Refused: lambda p, msg, now: p.shared.refused(msg.refused, now),
+    m.Farewell: lambda p, _m, _now: p._farewell(),
+    m.NotYet: lambda p, msg, now: p._not_yet(msg, now),
+    m.Rejoin: lambda p, _m, now: p._rejoin(now),
+    m.ConnectTo: lambda p, msg, _now: p.links.connect_to(msg),
+    m.ReverseToken: lambda p, msg, _now: p.links.expect(msg.peer_id, msg.token),
+    m.Punch: lambda p, msg, _now: p.links.punch(msg),
+    m.LeaveStatus: lambda p, msg, now: p._leave_status_arrived(msg, now),
+    m.ErrorReply: lambda p, msg, _now: p.requests.tracker_error(msg),
 }

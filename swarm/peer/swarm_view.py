@@ -45,13 +45,19 @@ class EventResult(enum.Enum):
 class SwarmView:
     def __init__(self) -> None:
         self.self_id: int | None = None  # this peer's id, once the tracker gave one
+        self.files: dict[str, FileSummary] = {}
+        # Names listed before the last reset: a tracker that lists them
+        # again (one started again, say) announces no new file.
+        self._listed_before: frozenset[str] = frozenset()
         self.reset()
 
     def reset(self) -> None:
         """Forget everything, as before the first snapshot (a peer joining
-        again; it keeps its old id until the new welcome)."""
+        again; it keeps its old id until the new welcome), but the names
+        listed so far: the next snapshot does not call them new."""
+        self._listed_before |= frozenset(self.files)
         self.seq = -1  # no snapshot yet
-        self.files: dict[str, FileSummary] = {}
+        self.files = {}
         self.awaiting_snapshot = True
         # Events that arrive while a snapshot is awaited; those newer than the
         # snapshot are applied after it, so they do not cause another resync.
@@ -69,8 +75,9 @@ class SwarmView:
         self.seq = snapshot.seq
         self.files = {f.name: f for f in snapshot.files}
         self.awaiting_snapshot = False
+        listed_before, self._listed_before = before_files | self._listed_before, frozenset()
         changes = ViewChanges(
-            new_files=tuple(sorted(set(self.files) - before_files)),
+            new_files=tuple(sorted(set(self.files) - listed_before)),
             touched_files=tuple(sorted(self.files)),
             removed_files=tuple(sorted(before_files - set(self.files))),
         )

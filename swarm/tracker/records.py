@@ -35,6 +35,9 @@ class PeerRecord(Record, frozen=False):
 class FileRecord(Record, frozen=False):
     meta: FileMeta
     available: bool
+    # It was available and then lost (a file first known from partial copies,
+    # as after a restart of the tracker, was never lost: it is not "again").
+    lost_once: bool = False
     holders: dict[int, ChunkSet] = field(default_factory=dict)
     # Every chunk any peer has ever held: a peer claiming chunks outside it
     # claims what it cannot have fetched from anyone.

@@ -344,6 +344,10 @@ class Registry:
             record.available = available
             self.readiness.availability_changed(record.meta.name)
             self._publish(Availability, record.meta.name, available)
+            if available and not record.lost_once:
+                self.out.info("file %r is available: the living peers cover it", record.meta.name)
+                return
+            record.lost_once = True
             state = "available again" if available else "lost: the living peers no longer cover it"
             # Worth a warning while a living peer still wants it; when the
             # last one has left, or all are excused, it is lost to nobody.

@@ -153,3 +153,27 @@ def commands_of(parser: argparse.ArgumentParser) -> list[str]:
 
 def test_the_parser_builds_one_subparser_per_command() -> None:
     assert set(COMMANDS) <= set(commands_of(build_parser()))
+
+
+@pytest.mark.parametrize(("argv", "setting"), [
+    (["tracker", "--port", "40001"], "tracker_port"),
+    (["peer", "10.0.0.1", "40001", "5", "--port", "41000"], "peer_port"),
+    (["get", "10.0.0.1", "40001", "a.bin", "--port", "41000"], "peer_port"),
+    (["seed", "10.0.0.1", "40001", "a.bin", "--port", "41000"], "peer_port"),
+])
+def test_port_fixes_the_port_of_the_process_it_runs(argv: list[str], setting: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SWARM_TRACKER_PORT", raising=False)
+    monkeypatch.delenv("SWARM_PEER_PORT", raising=False)
+    args = build_parser().parse_args(argv)
+    loaded = settings_from(args)
+    assert getattr(loaded.settings, setting) == int(argv[-1])
+    assert loaded.sources[setting] == "flag " + flag(setting)
+    if argv[0] != "tracker":
+        assert args.port == 40001  # the tracker's port stays the positional one
+
+
+def test_port_is_not_a_flag_of_the_questions(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["ls", "10.0.0.1", "40001", "--port", "41000"])
+    assert "--port PORT" not in help_of("ls", capsys)

@@ -151,14 +151,15 @@ class Proc:
     cwd: Path
     popen: subprocess.Popen[bytes]
     started_at: float
+    streams: str = ""  # between the name and ".txt" of its stdout and stderr files
 
     @property
     def stdout_path(self) -> Path:
-        return self.cwd / "stdout.txt"
+        return self.cwd / f"stdout{self.streams}.txt"
 
     @property
     def stderr_path(self) -> Path:
-        return self.cwd / "stderr.txt"
+        return self.cwd / f"stderr{self.streams}.txt"
 
     def stdout(self) -> str:
         return self.stdout_path.read_bytes().decode("utf-8")
@@ -195,17 +196,27 @@ def _in_netns(netns: str | None, argv: list[str]) -> list[str]:
     return argv if netns is None else ["ip", "netns", "exec", netns, *argv]
 
 
-def start(name: str, argv: list[str], cwd: Path, env: Mapping[str, str] | None = None) -> Proc:
+def start(name: str, argv: list[str], cwd: Path, env: Mapping[str, str] | None = None,
+          streams: str = "") -> Proc:
+    """``streams``: a mark in the names of its stdout and stderr files
+    (``stdout.2.txt``), for a second process in the same folder."""
     cwd.mkdir(parents=True, exist_ok=True)
     full_env = dict(os.environ)
     full_env.update(TEST_ENV)
     full_env.update(env or {})
-    with open(cwd / "stdout.txt", "wb") as out, open(cwd / "stderr.txt", "wb") as err:
+    with open(cwd / f"stdout{streams}.txt", "wb") as out, \
+            open(cwd / f"stderr{streams}.txt", "wb") as err:
         popen = subprocess.Popen(
             argv, cwd=cwd, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
             env=full_env, start_new_session=True,
         )
-    return Proc(name, cwd, popen, time.monotonic())
+    return Proc(name, cwd, popen, time.monotonic(), streams)
+
+
+def read_port_file(path: Path) -> int:
+    text = path.read_text()
+    assert re.fullmatch(r"\d+\n?", text), f"port.txt holds {text!r}"
+    return int(text)
 
 
 def wait_for(predicate: Callable[[], object], timeout_s: float, what: str,
@@ -249,7 +260,8 @@ class Swarm:
     def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
         self.root = root
         self.env = dict(env or {})
-        self.tracker: Proc | None = None
+        self.tracker: Proc | None = None  # the one running, or the last one that ran
+        self.trackers: list[Proc] = []  # every one, in the order they started
         self.port = 0
         self.peers: list[PeerRun] = []
         self._procs: list[Proc] = []
@@ -274,12 +286,34 @@ class Swarm:
             command = ["sh", str(TRACKER_SH), *args]
         self.tracker = start("tracker", _in_netns(netns, command), cwd, env)
         self._procs.append(self.tracker)
+        self.trackers.append(self.tracker)
         port_file = cwd / "port.txt"
         wait_for(port_file.exists, timeout_s, "port.txt")
-        text = port_file.read_text()
-        assert re.fullmatch(r"\d+\n?", text), f"port.txt holds {text!r}"
-        self.port = int(text)
+        self.port = read_port_file(port_file)
         return self.port
+
+    def restart_tracker(self, args: Iterable[str] = (), netns: str | None = None,
+                        env: Mapping[str, str] | None = None, timeout_s: float = 20.0) -> Proc:
+        """Start the tracker again in its folder, once the one before is gone
+        (killed, say): the new one writes stdout.N.txt and stderr.N.txt
+        beside the earlier ones (``trackers`` keeps every one), and is
+        waited for until it says where it listens.  Its port.txt replaces
+        the dead one's; the port it holds is returned by ``port``."""
+        assert self.tracker is not None and self.tracker.popen.poll() is not None, (
+            "the tracker before is still running")
+        cwd = self.tracker.cwd
+        streams = f".{len(self.trackers) + 1}"
+        command = ["sh", str(TRACKER_SH), *args]
+        proc = start("tracker", _in_netns(netns, command), cwd, {**self.env, **(env or {})},
+                     streams)
+        self._procs.append(proc)
+        self.trackers.append(proc)
+        self.tracker = proc
+        wait_for(lambda: "tracker listening on" in proc.stderr() or proc.popen.poll() is not None,
+                 timeout_s, "the tracker started again to say where it listens")
+        assert proc.popen.poll() is None, f"the tracker did not start again: {proc.stderr()}"
+        self.port = read_port_file(cwd / "port.txt")
+        return proc
 
     def connects(self) -> dict[int, list[tuple[str, int]]]:
         """The CONNECT blocks the tracker has printed so far (peer id -> its
@@ -334,6 +368,14 @@ class Swarm:
         run = PeerRun(proc, dict(old.initial))
         self.peers.append(run)
         return run
+
+    def launch(self, name: str, argv: list[str], cwd: Path,
+               env: Mapping[str, str] | None = None, streams: str = "") -> Proc:
+        """Any other process of the test, killed by its process group with
+        the swarm's (``start``'s arguments)."""
+        proc = start(name, argv, cwd, {**self.env, **(env or {})}, streams)
+        self._procs.append(proc)
+        return proc
 
     def start_double(self, mode: str, name: str, files: Mapping[str, bytes],
                      args: Iterable[str] = ()) -> Proc:
@@ -501,3 +543,88 @@ def dashboard_url(swarm: Swarm) -> str:
     match = DASHBOARD_URL_RE.search(tracker.stderr())
     assert match is not None
     return match[1]
+
+
+# --- a tracker killed and started again --------------------------------------------
+
+JOINED_AS_RE = re.compile(r"joined as peer (\d+)")
+
+
+def check_tracker_log(log: TrackerLog) -> None:
+    """One tracker's stdout on its own, for what it saw: under each id,
+    ACQUIRED lines inside its session, each chunk at most once, none for a
+    file it offered as it joined, and every file of its DISCONNECT block
+    whole among its ACQUIRED lines and not among its offers."""
+    check_block_order(log)
+    for (peer, name), chunks in log.acquired.items():
+        assert len(chunks) == len(set(chunks)), f"peer {peer}: a chunk of {name!r} twice"
+        offered = {fname for fname, _ in log.connects.get(peer, [])}
+        assert name not in offered, f"peer {peer}: ACQUIRED lines for {name!r}, which it offered"
+    for peer, received in log.disconnects.items():
+        brought_whole = {fname for fname, _ in log.connects[peer]}
+        for name in received:
+            assert name not in brought_whole, f"peer {peer} received {name!r}, which it offered"
+            totals = log.acquired_totals.get(name, set())
+            assert len(totals) == 1, f"{name!r}: chunk totals {totals}"
+            (total,) = totals
+            got = sorted(log.acquired.get((peer, name), []))
+            assert got == list(range(1, total + 1)), (
+                f"peer {peer} received {name!r} but its ACQUIRED lines are {len(got)} of "
+                f"{total} chunks")
+
+
+def shown_holding(log: TrackerLog, peer: int) -> dict[str, set[int]]:
+    """What a tracker's stdout shows ``peer`` holding: every chunk (from 1)
+    of the files it offered as it joined, and its ACQUIRED lines."""
+    held = {name: set(range(1, total + 1)) for name, total in log.connects.get(peer, [])}
+    for (who, name), chunks in log.acquired.items():
+        if who == peer:
+            held.setdefault(name, set()).update(chunks)
+    return held
+
+
+def check_restarted_swarm(
+        swarm: Swarm, expected: Mapping[str, bytes],
+        brought: Mapping[tuple[int, str], set[int]] | None = None) -> list[TrackerLog]:
+    """A swarm whose tracker was killed and started again (``trackers``)
+    while every peer ran: every peer holds exactly ``expected`` byte for
+    byte; each tracker's stdout is held to the contract on its own
+    (``check_tracker_log``); a peer joined the first tracker offering what
+    it started with, and the last one under the id of its SHUTDOWN block,
+    where its offers and what it received make every file.  ``brought``
+    (the last tracker's ``brought_chunks``): then every chunk the first
+    tracker showed a peer holding, of a file it did not hold whole as it
+    joined the last, is among what it brought there."""
+    logs = [parse_tracker(proc.stdout()) for proc in swarm.trackers]
+    for log in logs:
+        check_tracker_log(log)
+    first, last = logs[0], logs[-1]
+    for run in swarm.peers:
+        name = run.proc.name
+        peer_id, holds = parse_shutdown(run.proc.stdout())
+        assert holds == sorted(expected), f"{name} SHUTDOWN lists {holds}"
+        contents = shared_contents(run.shared)
+        assert sorted(contents) == sorted(expected), f"{name} holds {sorted(contents)}"
+        for fname, data in expected.items():
+            assert contents[fname] == data, f"{name}: {fname!r} differs from the original"
+        assert no_partial_data(run.proc.cwd), f"{name} left partial data behind"
+        ids = [int(i) for i in JOINED_AS_RE.findall(run.proc.stderr())]
+        assert len(ids) >= 2 and ids[-1] == peer_id, f"{name} joined as {ids}, left as {peer_id}"
+        offered = sorted((f, chunks_of(len(d))) for f, d in run.initial.items())
+        assert first.connects.get(ids[0]) == offered, (
+            f"{name}: CONNECT of peer {ids[0]} at the first tracker is "
+            f"{first.connects.get(ids[0])}, expected {offered}")
+        rejoined = {fname for fname, _ in last.connects[peer_id]}
+        received = set(last.disconnects.get(peer_id, []))
+        assert rejoined | received == set(expected) and not rejoined & received, (
+            f"{name}: peer {peer_id} offered {sorted(rejoined)} at the last tracker and "
+            f"received {sorted(received)}")
+        if brought is None:
+            continue
+        for fname, chunks in shown_holding(first, ids[0]).items():
+            if fname in rejoined:
+                continue
+            lost = chunks - brought.get((peer_id, fname), set())
+            assert not lost, (f"{name}: {len(lost)} chunks of {fname!r} shown at the first "
+                              f"tracker were not brought to the last as it joined")
+    return logs

@@ -163,3 +163,17 @@ def test_events_of_the_peer_topic_change_nothing_in_a_peer_view() -> None:
     other = view.on_event(FileCompleted(6, 2, "a"))
     assert other == (EventResult.OTHER_TOPIC, ViewChanges())
     assert view.seq == 5 and view.synced
+
+
+def test_a_snapshot_after_a_reset_calls_only_unheard_names_new() -> None:
+    """A tracker started again lists the files it learns of anew: none of
+    them is a new file of the swarm, which would restart rule (c)."""
+    view = synced_view(40)
+    view.on_event(FileAdded(41, summary("b"), 2))
+    view.reset()
+    view.reset()  # joining again twice before a welcome forgets nothing either
+    changes = view.apply_snapshot(snapshot(3, (summary("b"), summary("c"), summary("a"))))
+    assert changes.new_files == ("c",)
+    assert changes.touched_files == ("a", "b", "c") and changes.removed_files == ()
+    view.reset()
+    assert view.apply_snapshot(snapshot(1, ())).removed_files == ()  # not said gone either

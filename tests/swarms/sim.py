@@ -25,7 +25,7 @@ import heapq
 import itertools
 import random
 from collections import Counter
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 
 from swarm.config import Settings
@@ -347,10 +347,16 @@ class Simulation:
         self.settings = settings or Settings()
         self.rng = random.Random(seed)
         self.now_s = 0.0
-        tokens = (i.to_bytes(TOKEN_BYTES, "big") for i in itertools.count(1))
-        self.tracker = TrackerState(5556, self.settings.expiry_s, lambda: next(tokens),
-                                    random.Random(seed))
+        self._seed = seed
+        self._tokens = (i.to_bytes(TOKEN_BYTES, "big") for i in itertools.count(1))
+        self.tracker = self._new_tracker()
         self.tracker_blocks: list[display.Block] = []
+        # A tracker killed and started again: the blocks of each one that
+        # died, and what peers said while none ran (it waits in their
+        # sockets' queues, as in a DEALER's, for the next one).
+        self.tracker_up = True
+        self.earlier_tracker_blocks: list[list[display.Block]] = []
+        self._held_for_tracker: list[tuple[bytes, list[Buffer]]] = []
         self.published: list[Event] = []  # every event the tracker published
         # The tracker's view when it let each peer go (key -> Departure).
         self.departures: dict[bytes, Departure] = {}
@@ -361,6 +367,8 @@ class Simulation:
         self.wire: list[tuple[float, int, str, object, list[Buffer]]] = []
         self._sent = itertools.count()
         self.drop_event: Callable[[Event], bool] = lambda _event: False
+        # True for the request the tracker dies on, as it arrives (it is lost).
+        self.tracker_dies_on: Callable[[bytes, Message], bool] = lambda _key, _message: False
         self.events_dropped = 0
         self._next_scan_s = self.settings.scan_interval_s
         # What crossed the wire: messages and bytes each peer received (by
@@ -370,6 +378,10 @@ class Simulation:
         self.tracker_handled = 0
         self.tracker_requests: Counter[str] = Counter()  # by message type
         self.link_reports: Counter[str] = Counter()  # what the peers' sockets reported
+
+    def _new_tracker(self) -> TrackerState:
+        return TrackerState(5556, self.settings.expiry_s, lambda: next(self._tokens),
+                            random.Random(self._seed))
 
     # --- set-up ------------------------------------------------------------------
 
@@ -417,6 +429,32 @@ class Simulation:
         self.kill(peer)
         return self.add_peer({}, peer.quiet_s, peer.reachable, store=peer.store)
 
+    def kill_tracker(self) -> None:
+        """SIGKILL the tracker: what is on its way to it is lost with its
+        connections; until one is started again, it answers and publishes
+        nothing, and what peers say waits for the next one."""
+        self.tracker_up = False
+        self.wire = [item for item in self.wire if item[2] != "tracker"]
+        heapq.heapify(self.wire)
+
+    def start_tracker(self, lost: Collection[SimPeer] = ()) -> None:
+        """A new tracker on the killed one's port: it knows nothing of the
+        swarm; the peers' connections (requests and events) come back by
+        themselves, and what they said meanwhile reaches it first -- but
+        for the peers in ``lost``, whose words went with their broken
+        connections: the new tracker hears from them at their next."""
+        assert not self.tracker_up, "kill_tracker first"
+        self.earlier_tracker_blocks.append(self.tracker_blocks)
+        self.tracker_blocks = []
+        self.tracker = self._new_tracker()
+        self.tracker_up = True
+        gone = {peer.key for peer in lost}
+        held, self._held_for_tracker = self._held_for_tracker, []
+        for key, frames in held:
+            if key in gone:
+                continue
+            heapq.heappush(self.wire, (self.now_s, next(self._sent), "tracker", key, frames))
+
     def edit(self, peer: SimPeer, name: str, data: bytes | None) -> None:
         """A person saves new content over a file of Shared (None: deletes it)."""
         if data is None:
@@ -428,8 +466,12 @@ class Simulation:
 
     def send(self, at_s: float, kind: str, target: object, message: Message,
              payload: bytes | None) -> None:
-        heapq.heappush(self.wire, (at_s, next(self._sent), kind, target,
-                                   encode_frames(message, payload)))
+        frames = encode_frames(message, payload)
+        if kind == "tracker" and not self.tracker_up:
+            assert isinstance(target, bytes)
+            self._held_for_tracker.append((target, frames))
+            return
+        heapq.heappush(self.wire, (at_s, next(self._sent), kind, target, frames))
 
     def link_news(self, at_s: float, peer: SimPeer, source: int, link: SimLink,
                   what: str) -> None:
@@ -446,6 +488,9 @@ class Simulation:
         message, payload = decode(frames)
         if kind == "tracker":
             assert isinstance(target, bytes)
+            if self.tracker_dies_on(target, message):
+                self.kill_tracker()
+                return None
             if self.by_key[target].alive:
                 self.tracker_handled += 1
                 self.tracker_requests[type(message).__name__] += 1
@@ -560,8 +605,13 @@ class Simulation:
                 if peer.alive and peer.state is not None and not peer.state.done:
                     self._scan(peer, peer.state)
                     peer.timer_due_s = self.now_s  # as a scan wakes the real loop
-        self._carry_out(self.tracker.expire(self.now_s))
+        self._expire()
         self._notice_departures()
+
+    def _expire(self) -> None:
+        """The tracker's expiry, as its loop runs it at every pass."""
+        if self.tracker_up:
+            self._carry_out(self.tracker.expire(self.now_s))
 
     def _notice_departures(self) -> None:
         """Peers that exited (done, or killed) since the last step: the

@@ -18,12 +18,14 @@ import socket
 
 import zmq
 
+from swarm.config import TRACKER_ECHO_OFFSETS
+from swarm.io.common.ports import bind_socket
 from swarm.protocol.addresses import is_ipv6
 
 log = logging.getLogger("swarm.tracker")
 peer_log = logging.getLogger("swarm.peer")
 
-ECHO_COUNT = 2  # two destinations from one local port: a changing port shows
+ECHO_COUNT = len(TRACKER_ECHO_OFFSETS)  # two destinations from one port: a changing port shows
 ECHO_TIMEOUT_S = 2.0  # a peer's wait for each echo
 ECHO_LINE_MAX_BYTES = 80
 ECHO_PAUSE_S = 1.0  # an echo that could not accept is watched again after this
@@ -32,16 +34,23 @@ ECHO_PAUSE_S = 1.0  # an echo that could not accept is watched again after this
 class AddressEcho:
     """The tracker's echoes: listening sockets its poll loop watches."""
 
-    def __init__(self, bind_host: str) -> None:
+    def __init__(self, bind_host: str, ports: tuple[int, ...] = (0,) * ECHO_COUNT) -> None:
+        """``ports``: where the echoes listen, by the port rule (0: a port the
+        system draws)."""
         family = socket.AF_INET6 if is_ipv6(bind_host) else socket.AF_INET
         host = bind_host.strip("[]") if bind_host not in ("*", "") else (
             "::" if family == socket.AF_INET6 else "0.0.0.0")
         self.listeners: list[socket.socket] = []
         try:
-            for _ in range(ECHO_COUNT):
+            for index, port in enumerate(ports):
                 listener = socket.socket(family, socket.SOCK_STREAM)
                 self.listeners.append(listener)
-                listener.bind((host, 0))
+                # An echo closes every connection first, so its port is left
+                # with connections in TIME_WAIT: a tracker started again on
+                # the same ports must not be refused for them.
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                bind_socket(listener, host, port,
+                            f"tracker_port + {TRACKER_ECHO_OFFSETS[index]}, an address echo")
                 listener.listen(64)
                 listener.setblocking(False)
         except OSError:

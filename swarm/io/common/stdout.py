@@ -1,6 +1,7 @@
 """The only writer of a tracker's and a peer's stdout: whole blocks of the
-contract, one write per batch.  (The other commands -- the paths `swarm get`
-placed, ls, who, status, config... -- print their own output, in swarm/cli.)"""
+contract, one batch at a time, in writes that end at the end of a line.
+(The other commands -- the paths `swarm get` placed, ls, who, status,
+config... -- print their own output, in swarm/cli.)"""
 
 from __future__ import annotations
 
@@ -12,13 +13,15 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import BinaryIO
 
+from swarm.io.common.write_blocks import write_lines
 from swarm.protocol.display import Block, render
 
 log = logging.getLogger("swarm.display")
 
 
 class StdoutWriter:
-    """Writes whole blocks to a binary stream, one write per batch."""
+    """Writes whole blocks to a binary stream, a batch at a time (in calls
+    of at most WRITE_BLOCK_BYTES, each ending at the end of a line)."""
 
     def __init__(self, stream: BinaryIO | None = None,
                  around: Callable[[], AbstractContextManager[None]] | None = None) -> None:
@@ -34,7 +37,7 @@ class StdoutWriter:
         data = text.encode("utf-8")
         try:
             with self._around():
-                self._stream.write(data)
+                write_lines(self._stream, data)
                 self._stream.flush()
         except BrokenPipeError:
             # Nobody reads stdout any more; keep serving, but stop writing.

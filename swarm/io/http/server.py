@@ -2,9 +2,12 @@
 event stream, and Prometheus metrics.
 
 It runs on its own thread with its own asyncio loop, and touches the tracker
-only through a ``DashboardFeed``: the tracker's loop never waits on it.  One
-request per connection (``Connection: close``); every limit a hostile client
-could lean on is bounded (see ``swarm.http.request`` for the head's).
+only through a ``DashboardFeed``: the tracker's loop never waits on it.
+HTTP/1.1 is framed by h11 (``swarm.http.framing``), connections are kept
+alive between requests, and every limit a hostile client could lean on is
+bounded: the head's (``swarm.http.request``), the time to send it, and the
+connections at once, where the one that has waited longest on its client
+makes room for a new one (``swarm.http.admission``).
 """
 
 from __future__ import annotations
@@ -13,31 +16,34 @@ import asyncio
 import contextlib
 import json
 import logging
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from swarm.config import http_host_port
+from swarm.http.admission import Admission, Phase
 from swarm.http.request import (
     ALLOWED_METHODS,
-    MAX_HEAD_BYTES,
-    MAX_REQUEST_LINE_BYTES,
+    REASONS,
     TOKEN_COOKIE,
-    HeadParser,
     HttpError,
     Request,
     authorized,
     host_allowed,
     is_loopback,
 )
+from swarm.io.common.process_limits import DASHBOARD_OWN_FDS, DashboardLimits
+from swarm.io.http.assets import DASHBOARD_DIR, PLACEHOLDER, load_assets
+from swarm.io.http.client import COMMON_HEADERS, Client, FullReport, linger
 from swarm.io.http.feed import RECENT_ENTRIES, DashboardFeed, FeedEntry, StatusSnapshot
+from swarm.io.http.listener import listen, take_connections
 
 log = logging.getLogger("swarm.http")
 
-DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboard"
-HEAD_TIMEOUT_S = 10.0  # the whole request head; a slowloris client is cut off here
-WRITE_TIMEOUT_S = 10.0  # a client that stops reading is dropped after this long
-MAX_CONNECTIONS = 64  # beyond, a new connection is closed at once
+# The whole request head, from when the connection began to wait for it; a
+# slowloris client is cut off here, and a kept-alive one sending nothing closed.
+HEAD_TIMEOUT_S = 10.0
 KEEPALIVE_S = 15.0  # an SSE comment this often keeps proxies and browsers from timing out
 MAX_UNSENT_BYTES = 1 << 20  # an SSE client this far behind is dropped, not buffered for
 FRESH_STATUS_S = 1.0  # an older status makes /api/status wait for the next one ...
@@ -46,53 +52,12 @@ STOP_TIMEOUT_S = 3.0
 LINGER_S = 2.0  # after an error answer, the client's leftovers are read this long ...
 LINGER_BYTES = 1 << 20  # ... or this much, then the connection is closed
 
-CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8",
-    ".js": "text/javascript; charset=utf-8",
-    ".mjs": "text/javascript; charset=utf-8",
-    ".css": "text/css; charset=utf-8",
-    ".json": "application/json",
-    ".svg": "image/svg+xml",
-    ".png": "image/png",
-    ".ico": "image/x-icon",
-    ".txt": "text/plain; charset=utf-8",
-}
-PLACEHOLDER = (b"The swarm dashboard page is not installed (swarm/io/http/dashboard/ is empty).\n"
-               b"/api/status, /api/events and /metrics work.\n")
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
-           405: "Method Not Allowed", 408: "Request Timeout", 414: "URI Too Long",
-           421: "Misdirected Request", 431: "Request Header Fields Too Large",
-           503: "Service Unavailable", 505: "HTTP Version Not Supported"}
-# Scripts and styles come from the tracker only; the token in a page's URL
-# is never sent on as a Referer.
-COMMON_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                               "style-src 'self' 'unsafe-inline'",
-    "Cache-Control": "no-store",
-}
+# Without the tracker's limits (tests): the bounds the server had before
+# the open-file limit set them.
+DEFAULT_LIMITS = DashboardLimits(64, 16, 64 + DASHBOARD_OWN_FDS)
 
-Asset = tuple[bytes, str]  # body, content type
 MetricsRenderer = Callable[[], tuple[bytes, str]]
-Handler = Callable[[Request, asyncio.StreamWriter], Awaitable[None]]
-
-
-def load_assets(folder: Path) -> dict[str, Asset]:
-    """Every visible file under ``folder``, by its path relative to it: the
-    fixed map requests are looked up in, so no request path ever reaches the
-    file system."""
-    assets: dict[str, Asset] = {}
-    if not folder.is_dir():
-        return assets
-    for path in sorted(folder.rglob("*")):
-        relative = path.relative_to(folder)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-            continue
-        content_type = CONTENT_TYPES.get(path.suffix.lower(), "application/octet-stream")
-        assets[relative.as_posix()] = (path.read_bytes(), content_type)
-    return assets
+Handler = Callable[[Request, Client], Awaitable[None]]
 
 
 def sse_message(item: FeedEntry) -> bytes:
@@ -100,18 +65,13 @@ def sse_message(item: FeedEntry) -> bytes:
     return f"id: {item.entry_id}\ndata: {data}\n\n".encode()
 
 
-def response_head(status: int, headers: dict[str, str]) -> bytes:
-    lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}"]
-    lines += [f"{name}: {value}" for name, value in {**COMMON_HEADERS, **headers}.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-
-
 class HttpServer:
     """Started and stopped by the tracker's loop (``start``, ``close``)."""
 
     def __init__(self, feed: DashboardFeed, host: str, port: int, token: str | None,
                  metrics: MetricsRenderer | None = None,
-                 assets_dir: Path = DASHBOARD_DIR) -> None:
+                 assets_dir: Path = DASHBOARD_DIR,
+                 limits: DashboardLimits = DEFAULT_LIMITS) -> None:
         self.feed = feed
         self.host = host
         self.port = port
@@ -119,9 +79,10 @@ class HttpServer:
         self.metrics = metrics
         self.assets = load_assets(assets_dir)
         self.bound_loopback = is_loopback(host)
-        self.connections = 0
+        self.connections: Admission[Client] = Admission(limits.connections, limits.streams)
+        self.full = FullReport()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.Server | None = None
+        self._connecting: set[asyncio.Task[None]] = set()
         self._thread: threading.Thread | None = None
         self._stopped: asyncio.Event | None = None
         self._tick: asyncio.Future[None] | None = None
@@ -168,10 +129,8 @@ class HttpServer:
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
         self._tick = self._loop.create_future()
-        self._server = await asyncio.start_server(
-            self._connection, self.host, self.port,
-            limit=max(MAX_REQUEST_LINE_BYTES, MAX_HEAD_BYTES) + 2)
-        self.port = self._server.sockets[0].getsockname()[1]
+        listeners = listen(self.host, self.port)
+        self.port = listeners[0].getsockname()[1]
         loop = self._loop
 
         def wake() -> None:
@@ -179,10 +138,17 @@ class HttpServer:
                 loop.call_soon_threadsafe(self._feed_changed)
 
         self.feed.listen(wake)
+        takers = [loop.create_task(take_connections(sock, self._accepted))
+                  for sock in listeners]
         ready.set()
-        async with self._server:
+        try:
             await self._stopped.wait()
             self._feed_changed()  # event streams see the stop and end
+        finally:
+            for taker in takers:
+                taker.cancel()
+            for sock in listeners:
+                sock.close()
         # Handlers still running (a client still sending its head) are
         # cancelled as the loop ends.
 
@@ -206,76 +172,109 @@ class HttpServer:
 
     # -- one connection ------------------------------------------------------
 
-    async def _connection(self, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:
-        if self.connections >= MAX_CONNECTIONS:
+    def _accepted(self, sock: socket.socket) -> None:
+        task = asyncio.get_running_loop().create_task(self._connection(sock))
+        self._connecting.add(task)  # held until it ends: the loop keeps only a weak reference
+        task.add_done_callback(self._connecting.discard)
+
+    async def _connection(self, sock: socket.socket) -> None:
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock)
+        except OSError:
+            sock.close()
+            return
+        client = Client(reader, writer, self.connections)
+        now_s = asyncio.get_running_loop().time()
+        admitted = self.connections.admit(client, now_s)
+        if admitted.evicted is not None or not admitted.admitted:
+            self.full.note(admitted.admitted, len(self.connections), now_s)
+        if admitted.evicted is not None:
+            admitted.evicted.make_room()
+        if not admitted.admitted:  # the cap is full of clients being answered
             writer.transport.abort()
             return
-        self.connections += 1
         try:
-            await self._answer(reader, writer)
-        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
+            await self._requests(client)
+        except (ConnectionError, TimeoutError):
             pass
         except asyncio.CancelledError:
-            # The server is stopping.  Ended here, not raised: the stream
-            # machinery would report a cancelled handler as an error.
+            # Closed to make room, or the server is stopping.  Ended here,
+            # not raised: the stream machinery would report a cancelled
+            # handler as an error.
             pass
         except Exception:
             log.exception("dashboard request failed")
         finally:
-            self.connections -= 1
+            self.connections.leave(client)
             writer.close()
 
-    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _requests(self, client: Client) -> None:
+        """Request after request, while the connection is kept alive."""
+        first = True
+        while True:
+            request = await self._read_request(client, first)
+            if request is None:
+                return
+            client.enter(Phase.ANSWERING)
+            status, handler = self.route(request)
+            if handler is None:
+                await self._refuse_routed(client, request, status)
+                return
+            await handler(request, client)
+            if not client.http.next_cycle():
+                return
+            client.enter(Phase.WAITING)
+            first = False
+
+    async def _read_request(self, client: Client, first: bool) -> Request | None:
+        """The next request; None when the connection is to end (the client
+        closed it, or was answered an error).  A client that has sent
+        nothing of a request after the first is closed quietly at the time
+        limit; any other is answered 408."""
+        try:
+            return await self._read_head(client)
+        except TimeoutError:
+            if first or client.http.started:
+                await self._refuse(client, 408, "the request head took too long\n")
+        except HttpError as exc:
+            await self._refuse(client, exc.status, exc.reason + "\n")
+        return None
+
+    @staticmethod
+    async def _read_head(client: Client) -> Request | None:
+        client.reading_head = True
         try:
             async with asyncio.timeout(HEAD_TIMEOUT_S):
-                request = await self._read_head(reader)
-        except TimeoutError:
-            await self._refuse(reader, writer, 408, "the request head took too long\n")
-            return
-        except HttpError as exc:
-            await self._refuse(reader, writer, exc.status, exc.reason + "\n")
-            return
-        status, handler = self.route(request)
-        if handler is not None:
-            await handler(request, writer)
-            return
+                request = client.http.next_request()  # sent behind the last one
+                while request is None:
+                    data = await client.read()
+                    if not data:
+                        return None  # closed: nobody to answer
+                    request = client.http.receive(data)
+                return request
+        finally:
+            client.reading_head = False
+
+    async def _refuse_routed(self, client: Client, request: Request, status: int) -> None:
         extra = {"Allow": ", ".join(ALLOWED_METHODS)} if status == 405 else {}
         if status == 401:
             extra["WWW-Authenticate"] = 'Bearer realm="swarm"'
-        await self._refuse(reader, writer, status, REASONS[status] + "\n", extra,
+        await self._refuse(client, status, REASONS[status] + "\n", extra,
                            head_only=request.method == "HEAD")
 
-    async def _refuse(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                      status: int, reason: str, extra: dict[str, str] | None = None,
-                      head_only: bool = False) -> None:
+    async def _refuse(self, client: Client, status: int, reason: str,
+                      extra: dict[str, str] | None = None, head_only: bool = False) -> None:
         """An error answer, then a lingering close: what the client still
         sends (the rest of a huge header, a body) is read and dropped for a
         moment, since closing with it unread resets the connection and can
-        lose the answer before the client reads it."""
-        await self._send(writer, status, reason.encode(), "text/plain; charset=utf-8",
-                         head_only, extra)
-        if writer.can_write_eof():
-            writer.write_eof()
-        dropped = 0
-        with contextlib.suppress(TimeoutError, ConnectionError):
-            async with asyncio.timeout(LINGER_S):
-                while dropped < LINGER_BYTES:
-                    chunk = await reader.read(64 << 10)
-                    if not chunk:
-                        break
-                    dropped += len(chunk)
-
-    async def _read_head(self, reader: asyncio.StreamReader) -> Request:
-        parser = HeadParser()
-        while True:
-            try:
-                line = await reader.readuntil(b"\n")
-            except asyncio.LimitOverrunError:
-                status = 414 if parser.request_line is None else 431
-                raise HttpError(status, "line too long") from None
-            if parser.feed(line):
-                return parser.request()
+        lose the answer before the client reads it.  Answered, the
+        connection only waits on its client: it may make room meanwhile."""
+        await self._send(client, status, reason.encode(), "text/plain; charset=utf-8",
+                         head_only, {"Connection": "close", **(extra or {})})
+        client.enter(Phase.WAITING)
+        if client.writer.can_write_eof():
+            client.writer.write_eof()
+        await linger(client.reader, LINGER_S, LINGER_BYTES)
 
     def route(self, request: Request) -> tuple[int, Handler | None]:
         if request.method not in ALLOWED_METHODS:
@@ -298,7 +297,7 @@ class HttpServer:
 
     # -- the routes ----------------------------------------------------------
 
-    async def _page(self, request: Request, writer: asyncio.StreamWriter) -> None:
+    async def _page(self, request: Request, client: Client) -> None:
         body, content_type = self.assets.get("index.html",
                                              (PLACEHOLDER, "text/plain; charset=utf-8"))
         extra = {}
@@ -307,13 +306,13 @@ class HttpServer:
             # a header: the browser keeps the token for this server instead.
             extra["Set-Cookie"] = (f"{TOKEN_COOKIE}={self.token}; Path=/; HttpOnly; "
                                    "SameSite=Strict")
-        await self._send(writer, 200, body, content_type, request.method == "HEAD", extra)
+        await self._send(client, 200, body, content_type, request.method == "HEAD", extra)
 
-    async def _static(self, request: Request, writer: asyncio.StreamWriter) -> None:
+    async def _static(self, request: Request, client: Client) -> None:
         body, content_type = self.assets[request.path[len("/static/"):]]
-        await self._send(writer, 200, body, content_type, request.method == "HEAD")
+        await self._send(client, 200, body, content_type, request.method == "HEAD")
 
-    async def _status(self, request: Request, writer: asyncio.StreamWriter) -> None:
+    async def _status(self, request: Request, client: Client) -> None:
         change = self._next_change()
         self.feed.want_status()
         snapshot = self.feed.status()
@@ -329,10 +328,10 @@ class HttpServer:
                     snapshot = newer
                     break
         if snapshot is None:
-            await self._send(writer, 503, b"no status yet\n", "text/plain; charset=utf-8",
+            await self._send(client, 503, b"no status yet\n", "text/plain; charset=utf-8",
                              request.method == "HEAD")
             return
-        await self._send(writer, 200, self._status_body(snapshot), "application/json",
+        await self._send(client, 200, self._status_body(snapshot), "application/json",
                          request.method == "HEAD")
 
     def _sse_bytes(self, item: FeedEntry) -> bytes:
@@ -352,64 +351,70 @@ class HttpServer:
             self._encoded = (snapshot, json.dumps(snapshot.status, ensure_ascii=False).encode())
         return self._encoded[1]
 
-    async def _metrics(self, request: Request, writer: asyncio.StreamWriter) -> None:
+    async def _metrics(self, request: Request, client: Client) -> None:
         if self.metrics is None:
-            await self._send(writer, 503, b"metrics not available\n",
+            await self._send(client, 503, b"metrics not available\n",
                              "text/plain; charset=utf-8", request.method == "HEAD")
             return
         body, content_type = self.metrics()
-        await self._send(writer, 200, body, content_type, request.method == "HEAD")
+        await self._send(client, 200, body, content_type, request.method == "HEAD")
 
-    async def _entry_stream(self, request: Request, writer: asyncio.StreamWriter) -> None:
+    async def _entry_stream(self, request: Request, client: Client) -> None:
         """/api/events: the entries of the tracker's --events log as they come
-        (server-sent events, resumed after Last-Event-ID)."""
-        writer.write(response_head(200, {"Content-Type": "text/event-stream; charset=utf-8",
-                                         "Connection": "close"}))
-        if request.method == "HEAD":
-            await self._drain(writer)
+        (server-sent events, resumed after Last-Event-ID).  A live stream is
+        not idle; the streams are bounded apart (``Admission``)."""
+        head_only = request.method == "HEAD"
+        if not head_only:
+            client.streaming = True
+            client.enter(Phase.STREAMING)
+        http = client.http
+        head = http.start_stream(200, {**COMMON_HEADERS, "Connection": "close",
+                                       "Content-Type": "text/event-stream; charset=utf-8"})
+        if head_only:
+            await client.write(head + http.end_stream())
             return
         resume = request.headers.get("last-event-id", "")
         last = int(resume) if resume.isdigit() and len(resume) < 19 else 0
-        writer.write(b"retry: 2000\n\n")
+        client.writer.write(head + http.stream(b"retry: 2000\n\n"))
         clock = asyncio.get_running_loop().time
         written_s = clock()
         while True:
             change = self._next_change()
             batch = self.feed.entries_after(last)
             if batch:
-                writer.write(b"".join(self._sse_bytes(item) for item in batch))
+                client.writer.write(http.stream(b"".join(self._sse_bytes(item)
+                                                         for item in batch)))
                 last = batch[-1].entry_id
                 written_s = clock()
             elif clock() - written_s >= KEEPALIVE_S:
-                writer.write(b": keep-alive\n\n")
+                client.writer.write(http.stream(b": keep-alive\n\n"))
                 written_s = clock()
-            if writer.transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
+            if client.writer.transport.get_write_buffer_size() > MAX_UNSENT_BYTES:
                 return  # not reading: dropped, it reconnects with Last-Event-ID
-            await self._drain(writer)
+            await client.drain()
             await self._changed(change, max(0.0, written_s + KEEPALIVE_S - clock()))
             if self._stopped is not None and self._stopped.is_set():
+                await client.write(http.end_stream())
                 return
 
-    async def _send(self, writer: asyncio.StreamWriter, status: int, body: bytes,
-                    content_type: str, head_only: bool,
-                    extra: dict[str, str] | None = None) -> None:
-        headers = {"Content-Type": content_type, "Content-Length": str(len(body)),
-                   "Connection": "close", **(extra or {})}
-        writer.write(response_head(status, headers) + (b"" if head_only else body))
-        await self._drain(writer)
-
-    async def _drain(self, writer: asyncio.StreamWriter) -> None:
-        async with asyncio.timeout(WRITE_TIMEOUT_S):
-            await writer.drain()
+    async def _send(self, client: Client, status: int, body: bytes, content_type: str,
+                    head_only: bool, extra: dict[str, str] | None = None) -> None:
+        headers = {**COMMON_HEADERS, "Content-Type": content_type, **(extra or {})}
+        await client.write(client.http.answer(status, headers, body, head_only))
 
 
 def start_http_server(feed: DashboardFeed, address: str, token: str | None,
-                      metrics: MetricsRenderer | None) -> HttpServer:
+                      metrics: MetricsRenderer | None, limits: DashboardLimits,
+                      fd_limit: int) -> HttpServer:
     host, port = http_host_port(address)
     if token is None and not is_loopback(host):
         log.warning("the dashboard at %s is open to anyone who can reach it: set a swarm key "
                     "(swarm keygen) to require a token", address)
-    server = HttpServer(feed, host, port, token, metrics)
+    server = HttpServer(feed, host, port, token, metrics, limits=limits)
     server.start()
+    log.info("dashboard: at most %d connections at once, %d of them event streams (its share "
+             "of the open-file limit %d; the peers keep the rest); at the cap, the connection "
+             "waiting longest on its client makes room", limits.connections, limits.streams,
+             fd_limit)
     return server
 

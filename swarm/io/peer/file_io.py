@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+from swarm.io.common.write_blocks import WRITE_BLOCK_BYTES
 from swarm.units import human_size
 
 
@@ -29,9 +30,11 @@ def pread_exact(fd: int, length: int, offset: int) -> bytes:
 
 
 def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
-    written = os.pwrite(fd, data, offset)
-    while written < len(data):
-        written += os.pwrite(fd, memoryview(data)[written:], offset + written)
+    """All of ``data`` at ``offset``, WRITE_BLOCK_BYTES a call (write_blocks says why)."""
+    view = memoryview(data)
+    written = 0
+    while written < len(view):
+        written += os.pwrite(fd, view[written:written + WRITE_BLOCK_BYTES], offset + written)
 
 
 class DiskError(OSError):

@@ -19,6 +19,7 @@ import zmq
 from swarm.config import Settings
 from swarm.io.common.curve import keys_from, start_authenticator
 from swarm.io.common.event_log import open_event_log
+from swarm.io.common.ports import PortUnavailable
 from swarm.io.common.process_limits import lower_priority, raise_open_file_limit
 from swarm.io.common.stdout import StdoutWriter
 from swarm.io.common.zmq_util import Waker, monotonic, receive_all, timeout_ms, try_decode
@@ -40,6 +41,7 @@ log = logging.getLogger("swarm.peer")
 # How often a peer that shows its status asks the tracker why it may not
 # leave yet (only while it waits to leave): fresh words, at a request a peer.
 REASON_REFRESH_S = 2.0
+EXIT_PORT_UNAVAILABLE = 2  # a port the settings fixed cannot be had
 
 
 class PeerLoop:
@@ -50,17 +52,25 @@ class PeerLoop:
         self.settings = settings
         self.mode = mode  # a get or a seed (swarm.peer.mode); None: a peer
         lower_priority(settings.peer_niceness)
-        self.events = open_event_log(events)
-        self.console = Console(console_wanted(progress), f"{tracker_host}:{tracker_port}")
-        self.store = Store(shared_dir, state_dir, settings.follow_symlinks)
         self.waker = Waker()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         keys = keys_from(settings.key)
         self.auth = start_authenticator(self.ctx, keys) if keys else None
         self.poller = zmq.Poller()
         self.poller.register(self.waker.read_fd, zmq.POLLIN)
-        self.net = PeerSockets(self.ctx, tracker_host, tracker_port, self.poller, keys,
-                               monotonic, raise_open_file_limit(), self.waker.wake)
+        try:
+            self.net = PeerSockets(self.ctx, tracker_host, tracker_port, self.poller, keys,
+                                   monotonic, raise_open_file_limit(), self.waker.wake,
+                                   settings.peer_ports())
+        except PortUnavailable:
+            if self.auth is not None:
+                self.auth.stop()
+            self.ctx.term()
+            self.waker.close()
+            raise
+        self.events = open_event_log(events)
+        self.console = Console(console_wanted(progress), f"{tracker_host}:{tracker_port}")
+        self.store = Store(shared_dir, state_dir, settings.follow_symlinks)
         self.writer = StdoutWriter(around=self.console.around_stdout)
         self.watcher = SharedWatcher(self.store, self.waker)
         self.quiet_s = quiet_s
@@ -252,5 +262,10 @@ class PeerLoop:
 def run_peer(settings: Settings, tracker_host: str, tracker_port: int, quiet_s: float,
              shared_dir: Path, state_dir: Path, events: Path | None = None,
              progress: str = "auto", mode: Mode | None = None) -> int:
-    return PeerLoop(settings, tracker_host, tracker_port, quiet_s, shared_dir, state_dir,
-                    events, progress, mode).run()
+    try:
+        loop = PeerLoop(settings, tracker_host, tracker_port, quiet_s, shared_dir, state_dir,
+                        events, progress, mode)
+    except PortUnavailable as exc:
+        log.error("not starting: %s", exc)
+        return EXIT_PORT_UNAVAILABLE
+    return loop.run()

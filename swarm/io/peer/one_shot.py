@@ -114,6 +114,8 @@ def run_get(settings: Settings, tracker_host: str, tracker_port: int,
     if remaining:
         code = run_peer(settings, tracker_host, tracker_port, 0.0, holding_dir, state_dir,
                         events=events, progress=progress, mode=Mode.get(remaining))
+        if code == EXIT_USAGE:  # it did not start (a port it cannot have): said already
+            return code, []
     for name, digest in sorted(wanted.items()):
         target = to_dir / name
         if name in remaining:

@@ -26,8 +26,10 @@ from collections.abc import Callable, Hashable
 
 import zmq
 
+from swarm.config import PeerPorts
 from swarm.io.common.address_echo import ask_echoes
 from swarm.io.common.curve import CurveKeys, make_client, make_server
+from swarm.io.common.ports import PortUnavailable, bind_socket, bind_zmq
 from swarm.io.common.process_limits import AcceptWatch
 from swarm.io.common.zmq_util import configure
 from swarm.io.peer.monitor import address_of, monitor_events
@@ -104,13 +106,39 @@ class PeerSockets:
     def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], tracker_host: str,
                  tracker_port: int, poller: zmq.Poller, keys: CurveKeys | None,
                  clock: Callable[[], float], fd_limit: int,
-                 wake: Callable[[], None]) -> None:
+                 wake: Callable[[], None], ports: PeerPorts | None = None) -> None:
+        """``ports``: the chunk port and the punch port, by the port rule
+        (None, or 0 for either: a port the system draws); PortUnavailable
+        when one cannot be had, with nothing left open."""
         self.ctx = ctx
         self.tracker_host = tracker_host
         self._wake = wake  # the echo thread's way to wake the poll loop
         self.poller = poller
         self.keys = keys
         self._clock = clock
+        ports = ports or PeerPorts(0, 0)
+        # The ports first: a port that cannot be had stops the peer before
+        # it says a word to the tracker.
+        self.server = self._socket(zmq.ROUTER, SERVER_MAX_BYTES, server=True)
+        self.server.setsockopt(zmq.ROUTER_MANDATORY, 1)
+        self.server.setsockopt(zmq.SNDHWM, LINK_HWM_MESSAGES)
+        bind_host = local_address_towards(tracker_host, tracker_port)
+        holder = None
+        try:
+            self.punch_host, self.punch_port, holder = _punch_port(bind_host, ports.punch)
+            if is_ipv6(bind_host):
+                self.server.setsockopt(zmq.IPV6, 1)
+                bind_host = bracketed(bind_host)
+            self.listen_port = bind_zmq(self.server, f"tcp://{bind_host}", ports.chunks,
+                                        "peer_port")
+        except PortUnavailable:
+            self.server.close(linger=0)
+            if holder is not None:
+                holder.close()
+            raise
+        self._punch_holder = holder
+        self._mappings: list[list[tuple[str, int]]] = []  # what the echo thread found
+        self._mapping_lock = threading.Lock()
         self.tracker = self._socket(zmq.DEALER, MAX_HEADER_BYTES + 4096)
         # A routing id of our own survives reconnects, so the tracker keeps
         # knowing who we are after a network blip.
@@ -120,17 +148,7 @@ class PeerSockets:
         # The file topic only: news that grows with the files, not the peers.
         self.events.setsockopt(zmq.SUBSCRIBE, FILE_TOPIC)
         self.events.setsockopt(zmq.RCVHWM, 100_000)
-        self.server = self._socket(zmq.ROUTER, SERVER_MAX_BYTES, server=True)
-        self.server.setsockopt(zmq.ROUTER_MANDATORY, 1)
-        self.server.setsockopt(zmq.SNDHWM, LINK_HWM_MESSAGES)
-        bind_host = local_address_towards(tracker_host, tracker_port)
-        self.punch_host, self.punch_port, self._punch_holder = _punch_port(bind_host)
-        self._mappings: list[list[tuple[str, int]]] = []  # what the echo thread found
-        self._mapping_lock = threading.Lock()
-        if is_ipv6(bind_host):
-            self.server.setsockopt(zmq.IPV6, 1)
-            bind_host = bracketed(bind_host)
-        self.listen_port = self.server.bind_to_random_port(f"tcp://{bind_host}")
+        self._events_endpoint: str | None = None  # the tracker's event port, once told
         for sock in (self.tracker, self.events, self.server):
             poller.register(sock, zmq.POLLIN)
         self.accepts = AcceptWatch({"chunk port": self.server}, fd_limit, FDS_PER_PEER, poller)
@@ -275,7 +293,16 @@ class PeerSockets:
             self._close(link)
 
     def subscribe(self, pub_port: int) -> None:
-        self.events.connect(tcp_endpoint(self.tracker_host, pub_port))
+        """Take the tracker's events from ``pub_port``: once per port (a
+        second connection would bring every event twice), and from that
+        port only (a tracker started again elsewhere)."""
+        endpoint = tcp_endpoint(self.tracker_host, pub_port)
+        if endpoint == self._events_endpoint:
+            return
+        if self._events_endpoint is not None:
+            self.events.disconnect(self._events_endpoint)
+        self.events.connect(endpoint)
+        self._events_endpoint = endpoint
 
     # --- links ---------------------------------------------------------------------
 
@@ -460,19 +487,25 @@ class PeerSockets:
         self.tracker.close(linger=500)  # let a goodbye go out
 
 
-def _punch_port(local_host: str) -> tuple[str, int | None, socket.socket | None]:
-    """The local port this peer punches from, held for its life by a socket
-    bound to it and never listening (so no other connection takes the port
-    meanwhile; SO_REUSEADDR lets the punch connections bind it too).  IPv4
-    only: NAT is an IPv4 matter."""
+def _punch_port(local_host: str,
+                port: int = 0) -> tuple[str, int | None, socket.socket | None]:
+    """The local port this peer punches from (``port``, or one the system
+    draws when 0), held for its life by a socket bound to it and never
+    listening (so no other connection takes the port meanwhile;
+    SO_REUSEADDR lets the punch connections bind it too).  IPv4 only: NAT is
+    an IPv4 matter.  A port drawn that cannot be had turns punching off; a
+    fixed one is PortUnavailable."""
     if local_host == "*" or is_ipv6(local_host):
         return local_host, None, None
     holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        holder.bind((local_host, 0))
+        bound = bind_socket(holder, local_host, port, "peer_port + 1, the punch port")
+    except PortUnavailable:
+        holder.close()
+        raise
     except OSError as exc:
         holder.close()
         log.info("no port to punch from (%s): hole punching is off", exc.strerror)
         return local_host, None, None
-    return local_host, int(holder.getsockname()[1]), holder
+    return local_host, bound, holder

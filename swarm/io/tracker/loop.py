@@ -23,7 +23,13 @@ from swarm.config import Settings
 from swarm.io.common.address_echo import AddressEcho
 from swarm.io.common.curve import http_token, keys_from, make_server, start_authenticator
 from swarm.io.common.event_log import EventLogHandler, log_entry, open_event_log
-from swarm.io.common.process_limits import AcceptWatch, peers_within, raise_open_file_limit
+from swarm.io.common.ports import PortUnavailable, bind_zmq
+from swarm.io.common.process_limits import (
+    AcceptWatch,
+    dashboard_limits,
+    peers_within,
+    raise_open_file_limit,
+)
 from swarm.io.common.stdout import StdoutWriter
 from swarm.io.common.zmq_util import Waker, configure, monotonic, receive_all, timeout_ms
 from swarm.io.tracker.port_file import FolderLock, FolderTaken, write_port_file
@@ -46,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("swarm.tracker")
 
 EXIT_FOLDER_TAKEN = 2  # another tracker serves from this folder's port.txt
+EXIT_PORT_UNAVAILABLE = 2  # a port the settings fixed cannot be had
 EXIT_NO_DASHBOARD = 1  # --http asked for an address it cannot have (taken, not ours)
 PUB_HWM_MESSAGES = 100_000  # events are small; dropping one costs a resync
 FDS_PER_PEER = 2  # its request connection and its event connection
@@ -87,13 +94,14 @@ class TrackerLoop:
                 sock.setsockopt(zmq.IPV6, 1)
             if keys is not None:
                 make_server(sock, keys)
-        spec = bind_spec(settings.bind_address)
-        self.port = self.router.bind_to_random_port(spec)
-        self.pub_port = self.pub.bind_to_random_port(spec)
-        self.echo = AddressEcho(settings.bind_address)
-        echo_ports = self.echo.ports
+        try:
+            self.port, self.pub_port, self.echo = self._bind(settings)
+        except PortUnavailable:
+            self._release()
+            raise
         self.state = TrackerState(self.pub_port, settings.expiry_s,
-                                  lambda: os.urandom(TOKEN_BYTES), random.Random(), echo_ports)
+                                  lambda: os.urandom(TOKEN_BYTES), random.Random(),
+                                  self.echo.ports)
         self.writer = writer if writer is not None else StdoutWriter()
         self.waker = Waker()
         self._blocks: list[Block] = []  # stdout blocks of the current pass
@@ -105,6 +113,15 @@ class TrackerLoop:
         self.metrics: TrackerMetrics | None = None
         self.http: HttpServer | None = None
         self._feed_log: logging.Handler | None = None
+
+    def _bind(self, settings: Settings) -> tuple[int, int, AddressEcho]:
+        """Every port of the tracker, by the port rule: the request port,
+        the event port, the address echoes."""
+        ports = settings.tracker_ports()
+        spec = bind_spec(settings.bind_address)
+        port = bind_zmq(self.router, spec, ports.requests, "tracker_port")
+        pub_port = bind_zmq(self.pub, spec, ports.events, "tracker_port + 1, the event port")
+        return port, pub_port, AddressEcho(settings.bind_address, ports.echoes)
 
     def run(self) -> int:
         self.waker.install_signal_handlers()
@@ -119,7 +136,7 @@ class TrackerLoop:
                 self.close()
                 return EXIT_NO_DASHBOARD
         log.info("open-file limit %d: room for about %d peers", self.fd_limit,
-                 peers_within(self.fd_limit, FDS_PER_PEER))
+                 peers_within(self.fd_limit, FDS_PER_PEER, self._dashboard_fds()))
         self.watch()
         try:
             while not self.waker.stop_requested:
@@ -137,14 +154,14 @@ class TrackerLoop:
         poller.register(self.waker.read_fd, zmq.POLLIN)
         self.echo.watch(poller)
         self.accepts = AcceptWatch({"request port": self.router, "event port": self.pub},
-                                   self.fd_limit, FDS_PER_PEER, poller)
+                                   self.fd_limit, FDS_PER_PEER, poller, self._dashboard_fds())
         # Requests are timed only for the metrics: without them, not a clock read more.
         self._take_request = self._on_request if self.metrics is None else self._on_request_timed
 
     def run_once(self, max_wait_s: float = MAX_WAIT_S) -> None:
         """One pass: wait for something to arrive or the next deadline (at
         most ``max_wait_s``), hand every waiting request to the state, run
-        the expiry, write the pass's stdout blocks in one write."""
+        the expiry, write the pass's stdout blocks as one batch."""
         assert self._poller is not None and self.accepts is not None, "watch() first"
         now = monotonic()
         ready = dict(self._poller.poll(timeout_ms(self._next_deadline_s(), now, max_wait_s)))
@@ -180,13 +197,18 @@ class TrackerLoop:
         self.metrics = _tracker_metrics(self.feed)
         self.http = start_http_server(self.feed, self.settings.http_address,
                                       http_token(self.settings.key),
-                                      self.metrics.render if self.metrics else None)
+                                      self.metrics.render if self.metrics else None,
+                                      dashboard_limits(self.fd_limit), self.fd_limit)
         # Warnings and errors (refused offers, expiries) show among the page's events.
         self._feed_log = EventLogHandler(self.feed.publish_entry)
         logging.getLogger().addHandler(self._feed_log)
         sys.stderr.write(f"dashboard at {self.http.url} (status at /api/status, events at "
                          f"/api/events, metrics at /metrics)\n")
         sys.stderr.flush()
+
+    def _dashboard_fds(self) -> int:
+        """The descriptors set aside for the dashboard, out of the peers' room."""
+        return dashboard_limits(self.fd_limit).descriptors if self.http is not None else 0
 
     def _next_deadline_s(self) -> float | None:
         """When the loop must wake with nothing received: a peer's expiry, an
@@ -264,17 +286,22 @@ class TrackerLoop:
             self.http.close()
         if self._feed_log is not None:
             logging.getLogger().removeHandler(self._feed_log)
-        if self.events is not None:
-            self.events.close()
         if self.accepts is not None:
             self.accepts.close()
+        self.echo.close()
+        self.waker.close()
+        self._release()
+
+    def _release(self) -> None:
+        """What the constructor made before it binds: closed at the end, or
+        when a port cannot be had."""
         self.router.close(linger=0)
         self.pub.close(linger=0)
-        self.echo.close()
         if self.auth is not None:
             self.auth.stop()
         self.ctx.term()
-        self.waker.close()
+        if self.events is not None:
+            self.events.close()
         self.folder_lock.release()
 
 
@@ -305,4 +332,7 @@ def run_tracker(settings: Settings, workdir: Path, events: Path | None = None) -
     except FolderTaken as exc:
         log.error("not starting: %s", exc)
         return EXIT_FOLDER_TAKEN
+    except PortUnavailable as exc:
+        log.error("not starting: %s", exc)
+        return EXIT_PORT_UNAVAILABLE
     return loop.run()

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from swarm.http.request import Request
+from swarm.io.http.assets import PLACEHOLDER
 from swarm.io.http.feed import DashboardFeed
-from swarm.io.http.server import PLACEHOLDER, HttpServer
+from swarm.io.http.server import HttpServer
 
 TOKEN = "ab" * 32
 
