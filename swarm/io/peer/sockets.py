@@ -8,12 +8,12 @@ sockets, and the cost of each poll, stays the same however many sources a
 peer has.  A broken connection is reported at once, and so is a refused one
 (nothing listens at the source's endpoint: it has gone, or refuses us); one
 that never comes up is reported as unreachable after a while (which starts a
-reversal).  For reversal, a
-DEALER per peer we connected out to in order to serve it, because it could
-not reach us (rare: only a peer behind NAT has them).  For hole punching, a
-punch port held for the peer's life: punched links connect from it, on the
-fetch ROUTER, or (with a swarm key, on the side that is the link's CURVE
-server) on a punch server ROUTER, and carry requests both ways.
+reversal).  For reversal, a DEALER per peer we connected out to in order to
+serve it, because it could not reach us (rare: only a peer behind NAT has
+them).  For hole punching, a punch port held for the peer's life: punched
+links connect from it, on the fetch ROUTER, or (with a swarm key, on the
+side that is the link's CURVE server) on a punch server ROUTER, and carry
+requests both ways.
 """
 
 from __future__ import annotations
