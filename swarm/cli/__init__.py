@@ -27,9 +27,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from swarm.cli import local, query, run
+from swarm.cli import run
 from swarm.cli.exit_codes import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
-from swarm.cli.parser import build_parser
+from swarm.cli.parser import COMMANDS, build_parser
 from swarm.cli.settings_flags import settings_from
 from swarm.config import ConfigError, Settings
 
@@ -43,9 +43,15 @@ RUNS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one `swarm` command line (``sys.argv[1:]`` by default); its exit code."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # A command line that names its command first needs that command's
+    # parser alone (the completion script is made from all of them).
+    named = argv[0] if argv and argv[0] in COMMANDS and argv[0] != "completion" else None
+    parser = build_parser(only=named)
     args = parser.parse_args(argv)
     if args.command == "completion":  # needs no settings: works beside a broken config
+        from swarm.cli import local
+
         print(local.completion_script(parser, args.shell), end="")
         return EXIT_OK
     try:
@@ -55,13 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     settings = loaded.settings
     command = args.command
-    if command == "config":
-        return local.config(loaded, args.json)
-    if command == "digest":
-        return local.digest(args.files)
-    if command == "keygen":
+    if command in ("config", "digest", "keygen"):
+        from swarm.cli import local
+
+        if command == "config":
+            return local.config(loaded, args.json)
+        if command == "digest":
+            return local.digest(args.files)
         return local.keygen(settings, args.http_token)
     run.setup_logging(settings.log_level, command)
     if command in RUNS:
         return RUNS[command](settings, args)
+    from swarm.cli import query
+
     return query.query(command, settings, args)

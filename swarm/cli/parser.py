@@ -4,7 +4,6 @@ flags, in one argparse parser (``build_parser``)."""
 from __future__ import annotations
 
 import argparse
-import tomllib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -70,6 +69,7 @@ def swarm_version() -> str:
     """The version in pyproject.toml, as installed; read from the checkout
     when swarm runs from one without being installed."""
     import importlib.metadata  # tens of milliseconds: only when asked
+    import tomllib
 
     try:
         return importlib.metadata.version("swarm")
@@ -110,11 +110,16 @@ def _command(commands: Any, name: str, summary: str, examples: str) -> argparse.
         formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole `swarm` parser: every command with its arguments, its
     examples and the flags of the settings it reads.  The one place the
     command line is defined: `swarm` parses with it, the completion scripts
-    are generated from it, and so is the CLI reference in the docs."""
+    are generated from it, and so is the CLI reference in the docs.
+
+    ``only``: the parser with that one command, for a command line that
+    names it first -- what it parses, and every message it prints, are the
+    same; a peer starting need not build the other ten (a tenth of its
+    start-up)."""
     parser = argparse.ArgumentParser(
         prog="swarm", description="A peer-to-peer file-sharing swarm on ZeroMQ.",
         epilog="examples:\n  swarm tracker\n  swarm peer 127.0.0.1 40001 5\n"
@@ -125,14 +130,16 @@ def build_parser() -> argparse.ArgumentParser:
     # are in swarm/config.py, beside the settings): the tracker's, a peer's,
     # a client's.  A new command that runs a peer calls
     # add_settings_flags(command, roles=(PEER,)).
-    _add_process_commands(commands)
-    _add_query_commands(commands)
-    _add_local_commands(commands)
+    for name, add in COMMANDS.items():
+        if only is None or name == only:
+            add(commands)
     return parser
 
 
-def _add_process_commands(commands: Any) -> None:
-    """The commands that run a tracker or a peer: tracker, peer, get, seed."""
+# --- the commands that run a tracker or a peer: tracker, peer, get, seed ----------------
+
+
+def _add_tracker(commands: Any) -> None:
     tracker = _command(commands, "tracker", "run the tracker; it writes its port to ./port.txt",
                        "  swarm tracker\n  swarm tracker --bind-address 127.0.0.1\n"
                        "  swarm tracker --events tracker-events.jsonl\n"
@@ -150,6 +157,8 @@ def _add_process_commands(commands: Any) -> None:
                               "127.0.0.1; 0: a free port); the same as --http-address")
     add_settings_flags(tracker, roles=(TRACKER,))
 
+
+def _add_peer(commands: Any) -> None:
     peer = _command(commands, "peer", "run a peer sharing ./Shared",
                     "  swarm peer 127.0.0.1 40001 5\n"
                     "  swarm peer 10.0.0.7 40001 30 --shared ~/outbox --events peer.jsonl\n"
@@ -170,8 +179,6 @@ def _add_process_commands(commands: Any) -> None:
     _add_peer_port(peer)
     add_settings_flags(peer, roles=(PEER,))
 
-    _add_one_shot_commands(commands)
-
 
 def _add_peer_port(command: argparse.ArgumentParser) -> None:
     command.add_argument("--port", dest="set_peer_port", metavar="PORT",
@@ -179,9 +186,11 @@ def _add_peer_port(command: argparse.ArgumentParser) -> None:
                               "ports); the same as --peer-port")
 
 
-def _add_one_shot_commands(commands: Any) -> None:
-    """swarm get and swarm seed: they run a peer's loop, so they take a
-    peer's settings; nobody waits for them (rule (a) does not count them)."""
+# swarm get and swarm seed run a peer's loop, so they take a peer's settings;
+# nobody waits for them (rule (a) does not count them).
+
+
+def _add_get(commands: Any) -> None:
     get = _command(commands, "get", "fetch files of a swarm into a folder, then leave",
                    "  swarm get 127.0.0.1 40001 report.pdf\n"
                    "  swarm get 127.0.0.1 40001 3fa9c2 photo.jpg --to ~/Downloads\n"
@@ -192,6 +201,10 @@ def _add_one_shot_commands(commands: Any) -> None:
     get.add_argument("--to", type=Path, default=Path("."), metavar="DIR",
                      help="where to put the files (default: .); partial downloads wait "
                           "in DIR/.swarm and resume on the next get into DIR")
+    _add_one_shot_options(get)
+
+
+def _add_seed(commands: Any) -> None:
     seed = _command(commands, "seed", "share local files without fetching any",
                     "  swarm seed 127.0.0.1 40001 ~/report.pdf\n"
                     "  swarm seed 127.0.0.1 40001 build/*.tar.gz --forever")
@@ -205,23 +218,30 @@ def _add_one_shot_commands(commands: Any) -> None:
                        help="leave once every living peer holds them (the default)")
     until.add_argument("--forever", dest="forever", action="store_true",
                        help="stay until SIGINT or SIGTERM")
-    for command in (get, seed):
-        command.add_argument("--events", type=Path, metavar="FILE",
-                             help="also write what happens as JSON lines to FILE")
-        _add_peer_port(command)
-        command.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
-                             help="progress on stderr: auto shows it on a terminal only")
-        add_settings_flags(command, roles=(PEER,))
+    _add_one_shot_options(seed)
 
 
-def _add_query_commands(commands: Any) -> None:
-    """The commands that ask a tracker and print what it says: ls, who, status."""
+def _add_one_shot_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--events", type=Path, metavar="FILE",
+                         help="also write what happens as JSON lines to FILE")
+    _add_peer_port(command)
+    command.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                         help="progress on stderr: auto shows it on a terminal only")
+    add_settings_flags(command, roles=(PEER,))
+
+
+# --- the commands that ask a tracker and print what it says: ls, who, status -----------
+
+
+def _add_ls(commands: Any) -> None:
     ls = _command(commands, "ls", "list every file of a swarm",
                   "  swarm ls 127.0.0.1 40001\n  swarm ls 127.0.0.1 40001 --json | jq .files")
     _add_tracker_address(ls)
     ls.add_argument("--json", action="store_true", help="machine-readable output")
     add_settings_flags(ls, roles=(CLIENT,))
 
+
+def _add_who(commands: Any) -> None:
     who = _command(commands, "who", "show the peers holding a file, and how much of it",
                    "  swarm who 127.0.0.1 40001 report.pdf\n"
                    "  swarm who 127.0.0.1 40001 3fa9c2 --json   (a digest prefix)")
@@ -231,6 +251,8 @@ def _add_query_commands(commands: Any) -> None:
     who.add_argument("--json", action="store_true", help="machine-readable output")
     add_settings_flags(who, roles=(CLIENT,))
 
+
+def _add_status(commands: Any) -> None:
     status = _command(commands, "status", "show peers and per-file progress, live",
                       "  swarm status 127.0.0.1 40001\n"
                       "  swarm status 127.0.0.1 40001 --once --json")
@@ -243,18 +265,24 @@ def _add_query_commands(commands: Any) -> None:
     add_settings_flags(status, roles=(CLIENT,))
 
 
-def _add_local_commands(commands: Any) -> None:
-    """The commands that need no swarm: config, digest, keygen, completion."""
+# --- the commands that need no swarm: config, digest, keygen, completion ----------------
+
+
+def _add_config(commands: Any) -> None:
     config = _command(commands, "config", "print the effective settings and where each came from",
                       "  swarm config\n  SWARM_HEARTBEAT_INTERVAL_S=0.5 swarm config --json")
     config.add_argument("--json", action="store_true", help="machine-readable output")
     add_settings_flags(config, roles=ROLES)
 
+
+def _add_digest(commands: Any) -> None:
     digest = _command(commands, "digest", "print the swarm digest of local files",
                       "  swarm digest Shared/report.pdf")
     digest.add_argument("files", nargs="+", type=Path, metavar="FILE",
                         help="local files, each printed as DIGEST  PATH")
 
+
+def _add_keygen(commands: Any) -> None:
     keygen = _command(commands, "keygen", "print a new swarm key",
                       "  swarm keygen > swarm.key && chmod 600 swarm.key\n"
                       "  SWARM_KEY=$(cat swarm.key) swarm tracker\n"
@@ -263,8 +291,19 @@ def _add_local_commands(commands: Any) -> None:
                         help="print instead the token the tracker's dashboard asks for, "
                              "derived from the configured key")
 
+
+def _add_completion(commands: Any) -> None:
     completion = _command(commands, "completion", "print a shell completion script",
                           '  eval "$(swarm completion bash)"      (in ~/.bashrc)\n'
                           "  swarm completion zsh > ~/.zfunc/_swarm")
     completion.add_argument("shell", choices=COMPLETION_SHELLS,
                             help="the shell the script is for")
+
+
+# Every command, in the order `swarm --help` lists them.
+COMMANDS: dict[str, Callable[[Any], None]] = {
+    "tracker": _add_tracker, "peer": _add_peer, "get": _add_get, "seed": _add_seed,
+    "ls": _add_ls, "who": _add_who, "status": _add_status,
+    "config": _add_config, "digest": _add_digest, "keygen": _add_keygen,
+    "completion": _add_completion,
+}

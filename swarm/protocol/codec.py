@@ -23,6 +23,9 @@ MAX_FRAMES = 2
 
 Buffer = bytes | bytearray | memoryview
 
+# One packer for every header: packb would build one per message.
+_PACK = msgpack.Packer(use_bin_type=True).pack
+
 _BY_KIND: dict[int, type[Message]] = {cls.KIND: cls for cls in ALL_MESSAGES}
 if len(_BY_KIND) != len(ALL_MESSAGES):  # pragma: no cover - a programming error
     raise RuntimeError("two message classes share a KIND")
@@ -30,7 +33,7 @@ if len(_BY_KIND) != len(ALL_MESSAGES):  # pragma: no cover - a programming error
 
 def encode(message: Message) -> bytes:
     """The header frame of a message."""
-    header: bytes = msgpack.packb([message.KIND, *message.to_wire()], use_bin_type=True)
+    header: bytes = _PACK([message.KIND, *message.to_wire()])
     return header
 
 

@@ -19,6 +19,7 @@ but its methods are written once, here.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any, ClassVar, TypeVar, dataclass_transform
 
 T = TypeVar("T")
@@ -58,6 +59,7 @@ class _RecordMeta(type):
             namespace.setdefault("__hash__", None)  # mutable: not hashable
         cls = super().__new__(mcls, name, bases, namespace, **kwargs)
         cls._fields = inherited_fields + own  # type: ignore[attr-defined]
+        cls._values = _values_getter(cls._fields)  # type: ignore[attr-defined]
         cls._defaults = {**inherited_defaults, **defaults}  # type: ignore[attr-defined]
         cls._frozen = is_frozen  # type: ignore[attr-defined]
         return cls
@@ -67,20 +69,33 @@ class _RecordMeta(type):
         super().__init__(name, bases, namespace, **kwargs)
 
 
+def _values_getter(fields: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A record's field values as a tuple, read in C (every message encoded
+    and every record compared or hashed goes through it)."""
+    if len(fields) > 1:
+        return attrgetter(*fields)
+    if fields:
+        one = attrgetter(fields[0])
+        return lambda record: (one(record),)
+    return lambda _record: ()
+
+
 @dataclass_transform(frozen_default=True, eq_default=True, field_specifiers=(field,))
 class Record(metaclass=_RecordMeta):
     """Fields are positional or keyword constructor arguments, in annotation
     order; ``__post_init__`` may check them."""
 
     _fields: ClassVar[tuple[str, ...]] = ()
+    _values: ClassVar[Callable[[Any], tuple[Any, ...]]]
     _defaults: ClassVar[dict[str, Any]] = {}
     _frozen: ClassVar[bool] = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         fields = self._fields
         if not kwargs and len(args) == len(fields):  # the common case, kept short
+            set_field = object.__setattr__
             for name, value in zip(fields, args, strict=True):
-                object.__setattr__(self, name, value)
+                set_field(self, name, value)
             self.__post_init__()
             return
         if len(args) > len(fields):
@@ -112,7 +127,7 @@ class Record(metaclass=_RecordMeta):
         raise AttributeError(f"{type(self).__name__} fields cannot be deleted")
 
     def values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self._fields)
+        return type(self)._values(self)
 
     def replace(self: T, **changes: Any) -> T:
         """A copy with some fields changed (checked again)."""

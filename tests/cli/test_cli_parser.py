@@ -177,3 +177,27 @@ def test_port_is_not_a_flag_of_the_questions(capsys: pytest.CaptureFixture[str])
     with pytest.raises(SystemExit):
         build_parser().parse_args(["ls", "10.0.0.1", "40001", "--port", "41000"])
     assert "--port PORT" not in help_of("ls", capsys)
+
+
+def _outcome(parser: argparse.ArgumentParser, argv: list[str],
+             capsys: pytest.CaptureFixture[str]) -> tuple[object, str, str]:
+    try:
+        parsed: object = vars(parser.parse_args(argv))
+    except SystemExit as exit_info:
+        parsed = exit_info.code
+    captured = capsys.readouterr()
+    return parsed, captured.out, captured.err
+
+
+@pytest.mark.parametrize("argv", [
+    *([name, "--help"] for name in COMMANDS), ["get", "--help"], ["seed", "--help"],
+    ["peer", "127.0.0.1", "40001", "5", "--port", "7000"], ["peer", "127.0.0.1"],
+    ["get", "127.0.0.1", "40001", "a.bin", "--to", "d"], ["ls", "--bogus"],
+    ["tracker", "--http", "127.0.0.1:0"], ["keygen", "--http-token"]])
+def test_a_command_named_first_parses_as_with_the_whole_parser(
+        argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # main() builds only the command it was given; nothing it parses or
+    # prints may differ from the parser with every command.
+    whole = _outcome(build_parser(), argv, capsys)
+    alone = _outcome(build_parser(only=argv[0]), argv, capsys)
+    assert alone == whole

@@ -501,20 +501,41 @@ def brought_chunks(entries: Iterable[Mapping[str, Any]]) -> dict[tuple[int, str]
 def pieces_stored(peer_dir: Path) -> int:
     """Pieces a downloading peer has written to its partial files so far.
     Partial files are sparse and only verified pieces are written, so the
-    blocks a partial file occupies tell how many pieces it holds (a piece
-    being written counts once it is whole)."""
-    import msgpack
-
-    from swarm.protocol.chunks import Layout
+    bytes a partial file holds tell how many pieces it holds (a piece being
+    written counts once it is whole)."""
+    from swarm.io.peer.partials import read_record
 
     total = 0
     for part in (peer_dir / ".swarm").rglob("*.part"):
         try:
-            size = msgpack.unpackb(part.with_suffix(".meta").read_bytes())[1]
-            total += part.stat().st_blocks * 512 // Layout.for_size(size).piece_bytes
-        except (OSError, ValueError, IndexError):
+            fd = os.open(part, os.O_RDONLY)
+        except OSError:
+            continue  # placed or removed while we looked
+        try:
+            layout = read_record(fd).layout
+            total += _data_bytes(fd, layout.size_bytes) // layout.piece_bytes
+        except (OSError, ValueError, TypeError):
             pass  # placed or removed while we looked
+        finally:
+            os.close(fd)
     return total
+
+
+def _data_bytes(fd: int, size: int) -> int:
+    """Bytes of a sparse file's first ``size`` that hold data (its resume
+    record lies beyond)."""
+    held, offset = 0, 0
+    while offset < size:
+        try:
+            start = os.lseek(fd, offset, os.SEEK_DATA)
+        except OSError:  # ENXIO: only a hole from here on
+            break
+        if start >= size:
+            break
+        end = min(size, os.lseek(fd, start, os.SEEK_HOLE))
+        held += end - start
+        offset = end
+    return held
 
 
 def no_partial_data(peer_dir: Path) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from tests.e2e.harness import REPO, Swarm, random_bytes, wait_for
+from tests.e2e.harness import REPO, Swarm, pieces_stored, random_bytes, wait_for
 from tests.e2e.terminal import TerminalRun
 
 MIB = 1 << 20
@@ -130,10 +130,9 @@ def test_a_resumed_download_is_shown_as_resumed(swarm: Swarm) -> None:
     swarm.start_peer({"big.bin": data}, quiet_s=30,
                      env={"SWARM_UPLOAD_LIMIT_BYTES_S": "1500000"})
     first = swarm.start_peer({}, quiet_s=30, name="resumer")
-    partial = first.proc.cwd / ".swarm" / "partial"
 
     def some_data_stored() -> bool:
-        return any(p.stat().st_blocks > 0 for p in partial.glob("*.part"))
+        return pieces_stored(first.proc.cwd) > 0
 
     wait_for(some_data_stored, 30, "the first run to store some pieces")
     first.proc.kill_group()

@@ -10,7 +10,6 @@ levels.  Chunk ranges are
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -28,6 +27,9 @@ def log_entry(kind: str, **fields: Any) -> dict[str, Any]:
 
 class EventLog:
     def __init__(self, path: Path) -> None:
+        import json  # here: a process without --events never needs it
+
+        self._dumps = json.dumps
         # Line-buffered: a tool tailing the file sees each event whole, at once.
         self._file: TextIO = open(path, "a", encoding="utf-8", buffering=1)  # noqa: SIM115
 
@@ -37,7 +39,7 @@ class EventLog:
     def write(self, entry: dict[str, Any]) -> None:
         if self._file.closed:
             return
-        self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        self._file.write(self._dumps(entry, ensure_ascii=False) + "\n")
 
     def close(self) -> None:
         self._file.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 from pathlib import Path
 
 from swarm.io.common.write_blocks import WRITE_BLOCK_BYTES
@@ -46,6 +45,8 @@ class DiskError(OSError):
         self.action = action
         self.name = name
         self.folder = folder.absolute()
+        import shutil  # here: only a refused write needs it
+
         try:
             self.free_bytes: int | None = shutil.disk_usage(folder).free
         except OSError:

@@ -1,13 +1,19 @@
 """Downloads under way, in the state folder, and resuming them.
 
-A download lives in ``<state>/partial/`` as two files named by the digest:
-``.part`` (the data, a sparse file written at piece offsets with pwrite) and
-``.meta`` (its resume record: name, size, digest, hash list).  Only verified
-pieces are ever written, so the regions of ``.part`` that hold data are the
-evidence of what was stored: a restart after SIGKILL asks the file system
-where they are (``SEEK_DATA``/``SEEK_HOLE``) and re-verifies exactly those
-pieces.  Nothing written before a crash is lost, and a 1 GiB partial with
-10 MiB written costs 10 MiB of hashing.
+A download lives in ``<state>/partial/`` as one file named by the digest,
+``<digest>.part``: the file's bytes, a sparse file written at piece offsets
+with pwrite, and past them its resume record (name, size, digest, hash
+list), written once when the download starts.  Only verified pieces are
+ever written, so the regions of the data that hold bytes are the evidence of
+what was stored: a restart after SIGKILL reads the record, asks the file
+system where the data is (``SEEK_DATA``/``SEEK_HOLE``) and re-verifies
+exactly those pieces.  Nothing written before a crash is lost, and a 1 GiB
+partial with 10 MiB written costs 10 MiB of hashing.
+
+One file, not a data file and a record file beside it: creating a file is
+the costly part of a small download (an inode to allocate, on a file system
+that has deleted many lately up to 2 ms), and a download that is placed is
+cut to its size (the record goes) and linked into Shared as it is.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import contextlib
 import errno
 import logging
 import os
+import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,6 +35,41 @@ from swarm.protocol.meta import FileMeta
 from swarm.units import human_size
 
 log = logging.getLogger("swarm.store")
+
+# The record starts this far past the data, rounded up, so that no block of
+# the file system holds both data and record: the data's regions stay the
+# evidence of what was stored, to the last piece.
+RECORD_ALIGN_BYTES = 64 << 10
+RECORD_MAGIC = b"swarm-r1"
+FOOTER = struct.Struct("<Q8s")  # the record's length, then the magic: the file's last bytes
+
+
+def record_offset(size_bytes: int) -> int:
+    """Where the resume record of a download of ``size_bytes`` starts."""
+    return -(-size_bytes // RECORD_ALIGN_BYTES) * RECORD_ALIGN_BYTES
+
+
+def record_bytes(meta: FileMeta) -> bytes:
+    record: bytes = msgpack.packb(
+        [meta.name, meta.size_bytes, meta.digest, meta.piece_hashes], use_bin_type=True)
+    return record + FOOTER.pack(len(record), RECORD_MAGIC)
+
+
+def read_record(fd: int) -> FileMeta:
+    """The resume record of an open partial file (ValueError, or an
+    OSError, when it has none that holds together: torn by a kill as it was
+    written, cut off as the file was placed, or not ours)."""
+    end = os.fstat(fd).st_size
+    if end < FOOTER.size:
+        raise ValueError("no resume record")
+    length, magic = FOOTER.unpack(pread_exact(fd, FOOTER.size, end - FOOTER.size))
+    start = end - FOOTER.size - length
+    if magic != RECORD_MAGIC or start < 0:
+        raise ValueError("no resume record")
+    meta = FileMeta(*msgpack.unpackb(pread_exact(fd, length, start), raw=False))
+    if start != record_offset(meta.size_bytes):
+        raise ValueError("resume record out of place")
+    return meta
 
 
 def written_pieces(fd: int, layout: Layout) -> Iterator[int]:
@@ -55,38 +97,32 @@ def written_pieces(fd: int, layout: Layout) -> Iterator[int]:
         offset = end
 
 
-def _allocate(fd: int, size_bytes: int) -> None:
-    """Give a download its full size, as a sparse file.  Not fallocate: with
-    eight peers writing at once on ext4, writes into fallocated (unwritten)
-    extents cost four times the system time of writes into a sparse file
-    (0.31 s against 0.09 s per 224 MiB, measured), though alone they are
-    faster.  Sparse files are also what tells a restart which pieces were
-    written."""
-    if os.fstat(fd).st_size != size_bytes:
-        os.ftruncate(fd, size_bytes)
-
-
 class Partial:
-    """One download on disk: its meta, where its two files are, and its
-    ``.part`` file, open."""
+    """One download on disk: its meta, its file, open.  Not fallocated:
+    with eight peers writing at once on ext4, writes into fallocated
+    (unwritten) extents cost four times the system time of writes into a
+    sparse file (0.31 s against 0.09 s per 224 MiB, measured), though alone
+    they are faster; and the holes of a sparse file are what tells a restart
+    which pieces were written."""
 
-    def __init__(self, meta: FileMeta, base: Path, fd: int) -> None:
+    def __init__(self, meta: FileMeta, path: Path, fd: int) -> None:
         self.meta = meta
-        self.base = base
+        self.path = path
         self.fd = fd
 
-    @property
-    def data_path(self) -> Path:
-        return self.base.with_suffix(".part")
+    def seal(self) -> None:
+        """Cut the record off: the file is now exactly the download's bytes,
+        ready to be placed."""
+        os.ftruncate(self.fd, self.meta.size_bytes)
 
-    @property
-    def meta_path(self) -> Path:
-        return self.base.with_suffix(".meta")
+    def unseal(self) -> None:
+        """Put the record back (a download that was not placed after all
+        stays one a restart resumes)."""
+        pwrite_all(self.fd, record_bytes(self.meta), record_offset(self.meta.size_bytes))
 
-    def remove_files(self) -> None:
-        for path in (self.data_path, self.meta_path):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
 
 
 class Partials:
@@ -106,28 +142,26 @@ class Partials:
             os.close(partial.fd)
         self._partials.clear()
 
-    def _base(self, digest: bytes) -> Path:
-        return self.folder / digest.hex()
+    def _path(self, digest: bytes) -> Path:
+        return self.folder / f"{digest.hex()}.part"
 
     def start(self, meta: FileMeta) -> None:
-        """Open (or reopen) the download of a file."""
+        """Open (or reopen) the download of a file: one file, its record
+        written past where its data goes."""
         if meta.digest in self._partials:
             return
-        base = self._base(meta.digest)
+        path = self._path(meta.digest)
         try:
-            tmp = base.with_suffix(".meta.tmp")
-            tmp.write_bytes(msgpack.packb(
-                [meta.name, meta.size_bytes, meta.digest, meta.piece_hashes], use_bin_type=True))
-            os.replace(tmp, base.with_suffix(".meta"))
-            fd = os.open(base.with_suffix(".part"), os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise DiskError(exc, "create", meta.name, self.folder) from exc
+        partial = Partial(meta, path, fd)
         try:
-            _allocate(fd, meta.size_bytes)
+            partial.unseal()
         except OSError as exc:
             os.close(fd)
             raise DiskError(exc, "create", meta.name, self.folder) from exc
-        self._partials[meta.digest] = Partial(meta, base, fd)
+        self._partials[meta.digest] = partial
 
     def write_piece(self, digest: bytes, piece: int, data: bytes | memoryview) -> None:
         partial = self._partials[digest]
@@ -154,35 +188,51 @@ class Partials:
         partial = self._partials.pop(digest, None)
         if partial is not None:
             os.close(partial.fd)
-            partial.remove_files()
+            partial.remove()
 
     def load(self) -> list[tuple[FileMeta, list[int]]]:
         """Downloads left by an earlier run, with the pieces their data holds
         (every written piece re-verified; torn ones are fetched again)."""
         found = []
-        for meta_path in sorted(self.folder.glob("*.meta")):
+        for path in sorted(self.folder.glob("*.part")):
             try:
-                meta = FileMeta(*msgpack.unpackb(meta_path.read_bytes(), raw=False))
+                fd = os.open(path, os.O_RDWR)
+            except OSError as exc:
+                log.warning("cannot resume %s: %s", path.name, exc.strerror)
+                continue
+            try:
+                meta = self._record(path, fd)
             except Exception as exc:  # a torn or foreign file: not ours to trust
-                log.warning("ignoring resume file %s: %s", meta_path.name, exc)
+                os.close(fd)
+                log.warning("ignoring resume file %s: %s", path.name, exc)
                 continue
-            base = self._base(meta.digest)
-            if base != meta_path.with_suffix("") or not base.with_suffix(".part").exists():
+            if path != self._path(meta.digest):
+                os.close(fd)
                 continue
             try:
-                held = self._reverify(meta, base)
+                held = self._reverify(meta, path, fd)
             except OSError as exc:
                 log.warning("cannot resume %r: %s", meta.name, exc)
                 continue
             found.append((meta, held))
         return found
 
-    def _reverify(self, meta: FileMeta, base: Path) -> list[int]:
+    @staticmethod
+    def _record(path: Path, fd: int) -> FileMeta:
+        """The record of a partial file; from the ``.meta`` file beside it
+        when an earlier version left one (moved into the file, then removed)."""
+        legacy = path.with_suffix(".meta")
+        if not legacy.exists():
+            return read_record(fd)
+        meta = FileMeta(*msgpack.unpackb(legacy.read_bytes(), raw=False))
+        os.ftruncate(fd, meta.size_bytes)
+        Partial(meta, path, fd).unseal()
+        legacy.unlink()
+        return meta
+
+    def _reverify(self, meta: FileMeta, path: Path, fd: int) -> list[int]:
         layout: Layout = meta.layout
-        fd = os.open(base.with_suffix(".part"), os.O_RDWR)
         try:
-            if os.fstat(fd).st_size != meta.size_bytes:
-                os.ftruncate(fd, meta.size_bytes)
             started = time.monotonic()
             held, torn, checked = [], 0, 0
             for piece in written_pieces(fd, layout):
@@ -197,7 +247,7 @@ class Partials:
             os.close(fd)
             raise
         self.bytes_rechecked += checked
-        self._partials[meta.digest] = Partial(meta, base, fd)
+        self._partials[meta.digest] = Partial(meta, path, fd)
         log.info("resuming %r: %d of %d pieces verified (%s of written data read in %.2f s)%s",
                  meta.name, len(held), layout.pieces, human_size(checked),
                  time.monotonic() - started,

@@ -1,14 +1,13 @@
 """Placing a finished download into Shared under its name: a hard link to
-its ``.part`` file, or where links cannot be made (another file system), a
-copy under a hidden name renamed into place.  Never over anything that has
-the name already."""
+its partial file (cut to its size first: ``Partial.seal``), or where links
+cannot be made (another file system), a copy under a hidden name renamed
+into place.  Never over anything that has the name already."""
 
 from __future__ import annotations
 
 import contextlib
 import errno
 import os
-import shutil
 from pathlib import Path
 
 from swarm.io.peer.file_io import DiskError
@@ -33,7 +32,7 @@ def place(partial: Partial, shared_dir: Path, follow_symlinks: bool) -> PlaceRes
     the file in Shared: the same inode when linked, the copy when copied."""
     target = shared_dir / partial.meta.name
     try:
-        os.link(partial.data_path, target)
+        os.link(partial.path, target)
     except FileExistsError:
         return _name_taken(partial, target, follow_symlinks)
     except OSError as exc:
@@ -49,9 +48,11 @@ def place(partial: Partial, shared_dir: Path, follow_symlinks: bool) -> PlaceRes
 def _place_by_copy(partial: Partial, target: Path, follow_symlinks: bool) -> PlaceResult:
     # Another file system, or one without hard links: copy under a hidden
     # name inside Shared, then rename (atomic within one directory).
+    import shutil  # here: linking is the rule, copying the exception
+
     tmp = target.parent / f"{INCOMING_PREFIX}{partial.meta.digest.hex()[:16]}"
     try:
-        shutil.copyfile(partial.data_path, tmp)
+        shutil.copyfile(partial.path, tmp)
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()

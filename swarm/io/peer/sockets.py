@@ -58,7 +58,10 @@ FDS_PER_PEER = 2  # a connection we fetch over, and one a fetcher opened to us
 def local_address_towards(host: str, port: int) -> str:
     """The local address this machine uses to reach ``host`` (no packet is sent)."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+        # An ASCII name goes as bytes: a str would load the IDNA codec (2 ms
+        # of every peer's start) to encode what needs no encoding.
+        infos = socket.getaddrinfo(host.encode() if host.isascii() else host, port,
+                                   type=socket.SOCK_DGRAM)
         family, _, _, _, sockaddr = infos[0]
         with socket.socket(family, socket.SOCK_DGRAM) as probe:
             probe.connect(sockaddr)

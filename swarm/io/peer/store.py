@@ -18,10 +18,11 @@ files; ``swarm.config`` reads the settings file.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 from pathlib import Path
 
-from swarm.io.peer.partials import Partials
+from swarm.io.peer.partials import Partial, Partials
 from swarm.io.peer.placing import place, remove_leftover_copies
 from swarm.io.peer.shared import SharedFolder, SharedScan
 from swarm.peer.disk import PlaceResult
@@ -97,11 +98,18 @@ class Store:
         """Move a finished download into Shared without replacing anything
         (a DiskError when the disk refuses); once placed, it is served."""
         partial = self.partials.get(digest)
-        result = place(partial, self.shared_dir, self.follow_symlinks)
+        try:
+            partial.seal()  # its resume record goes: Shared gets the file's bytes alone
+            result = place(partial, self.shared_dir, self.follow_symlinks)
+        except OSError:
+            _unseal(partial)
+            raise
         if result is PlaceResult.PLACED:
             self.partials.hand_over(digest)
             self.shared.serve_placed(digest, partial.meta.name, partial.fd)
-            partial.remove_files()
+            partial.remove()
+        else:
+            _unseal(partial)
         return result
 
     def drop_partial(self, digest: bytes) -> None:
@@ -113,3 +121,10 @@ class Store:
 
     def remove_state_if_empty(self) -> None:
         self.partials.remove_state_if_empty()
+
+
+def _unseal(partial: Partial) -> None:
+    """A download that was not placed keeps its resume record (if the disk
+    takes it: when it does not, a restart fetches the file again)."""
+    with contextlib.suppress(OSError):
+        partial.unseal()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from swarm.io.peer.file_io import DiskError
-from swarm.io.peer.partials import Partials, written_pieces
+from swarm.io.peer.partials import Partials, read_record, written_pieces
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 
 MIB = 1 << 20
@@ -121,3 +121,74 @@ def test_a_refused_write_says_what_where_and_how_much_room_is_left(
                               "No space left on device (errno 28; ")
     assert message.endswith(" free there)")
     assert caught.value.errno == errno.ENOSPC
+
+
+# --- one file per download ------------------------------------------------------------------
+
+
+def test_a_download_is_one_file_and_its_record_comes_back(tmp_path: Path) -> None:
+    content = data(6, 3 * MIB + 100)
+    meta = meta_of_bytes("c.bin", content)
+    partials = make_partials(tmp_path)
+    partials.start(meta)
+    (part,) = (tmp_path / ".swarm" / "partial").iterdir()
+    assert part.name == f"{meta.digest.hex()}.part"
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        assert read_record(fd) == meta
+    finally:
+        os.close(fd)
+    partials.write_piece(meta.digest, meta.layout.pieces - 1,
+                         piece_of(meta, content, meta.layout.pieces - 1))
+    ((resumed, held),) = make_partials(tmp_path).load()
+    assert (resumed, held) == (meta, [meta.layout.pieces - 1]), "the record is no piece"
+
+
+def test_a_sealed_download_is_exactly_its_bytes_and_unsealed_resumes(tmp_path: Path) -> None:
+    content = data(7, 700_000)
+    meta = meta_of_bytes("d.bin", content)
+    partials = make_partials(tmp_path)
+    partials.start(meta)
+    for piece in range(meta.layout.pieces):
+        partials.write_piece(meta.digest, piece, piece_of(meta, content, piece))
+    partial = partials.get(meta.digest)
+    partial.seal()
+    assert partial.path.read_bytes() == content
+    partial.unseal()
+    ((resumed, held),) = make_partials(tmp_path).load()
+    assert (resumed, held) == (meta, list(range(meta.layout.pieces)))
+
+
+@pytest.mark.parametrize("cut", ["sealed", "torn"])
+def test_a_file_without_a_whole_record_is_not_resumed(
+        tmp_path: Path, cut: str, caplog: pytest.LogCaptureFixture) -> None:
+    content = data(8, MIB)
+    meta = meta_of_bytes("e.bin", content)
+    partials = make_partials(tmp_path)
+    partials.start(meta)
+    partials.write_piece(meta.digest, 0, piece_of(meta, content, 0))
+    partial = partials.get(meta.digest)
+    if cut == "sealed":  # killed between cutting the record and linking into Shared
+        partial.seal()
+    else:  # killed while the record was written
+        os.truncate(partial.path, os.fstat(partial.fd).st_size - 3)
+    assert make_partials(tmp_path).load() == []
+    assert "ignoring resume file" in caplog.text
+
+
+def test_an_earlier_versions_record_file_is_taken_in(tmp_path: Path) -> None:
+    import msgpack
+
+    content = data(9, MIB)
+    meta = meta_of_bytes("f.bin", content)
+    folder = tmp_path / ".swarm" / "partial"
+    folder.mkdir(parents=True)
+    part = folder / f"{meta.digest.hex()}.part"
+    part.write_bytes(piece_of(meta, content, 0).ljust(meta.size_bytes, b"\0"))
+    part.with_suffix(".meta").write_bytes(msgpack.packb(
+        [meta.name, meta.size_bytes, meta.digest, meta.piece_hashes], use_bin_type=True))
+    ((resumed, held),) = make_partials(tmp_path).load()
+    assert (resumed, held) == (meta, [0])
+    assert [p.name for p in folder.iterdir()] == [part.name]
+    ((again, _),) = make_partials(tmp_path).load()
+    assert again == meta

@@ -98,3 +98,23 @@ def test_leftover_incoming_copies_are_removed_at_start(tmp_path: Path) -> None:
     (shared / "kept.txt").write_bytes(b"k")
     make_store(tmp_path)
     assert [p.name for p in shared.iterdir()] == ["kept.txt"]
+
+
+def test_a_download_the_disk_would_not_place_stays_resumable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    content = data(12, 300_000)
+    store, meta = finished_download(tmp_path, content)
+
+    def read_only(*_args: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "link", read_only)
+        with pytest.raises(OSError):
+            store.place(meta.digest)
+    store.close()
+    again = make_store(tmp_path)
+    assert again.load_partials() == [(meta, list(range(meta.layout.pieces)))]
+    assert again.place(meta.digest) is PlaceResult.PLACED
+    assert (tmp_path / "Shared" / "a.bin").read_bytes() == content
+    assert list((tmp_path / ".swarm" / "partial").iterdir()) == []
