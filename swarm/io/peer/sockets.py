@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 from collections.abc import Callable, Hashable
 
@@ -29,9 +28,10 @@ import zmq
 from swarm.config import PeerPorts
 from swarm.io.common.address_echo import ask_echoes
 from swarm.io.common.curve import CurveKeys, make_client, make_server
-from swarm.io.common.ports import PortUnavailable, bind_socket, bind_zmq
+from swarm.io.common.ports import PortUnavailable, bind_zmq
 from swarm.io.common.process_limits import AcceptWatch
 from swarm.io.common.zmq_util import configure
+from swarm.io.peer.local_ports import local_address_towards, punch_port
 from swarm.io.peer.monitor import address_of, monitor_events
 from swarm.peer.reversal import ReverseRoute
 from swarm.protocol.addresses import bracketed, is_ipv6, tcp_endpoint
@@ -53,22 +53,6 @@ LINK_CONNECT_TIMEOUT_S = 3.0
 LINK_EVENTS = zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED | zmq.EVENT_CLOSED
 LINK_HWM_MESSAGES = 10_000
 FDS_PER_PEER = 2  # a connection we fetch over, and one a fetcher opened to us
-
-
-def local_address_towards(host: str, port: int) -> str:
-    """The local address this machine uses to reach ``host`` (no packet is sent)."""
-    try:
-        # An ASCII name goes as bytes: a str would load the IDNA codec (2 ms
-        # of every peer's start) to encode what needs no encoding.
-        infos = socket.getaddrinfo(host.encode() if host.isascii() else host, port,
-                                   type=socket.SOCK_DGRAM)
-        family, _, _, _, sockaddr = infos[0]
-        with socket.socket(family, socket.SOCK_DGRAM) as probe:
-            probe.connect(sockaddr)
-            return str(probe.getsockname()[0])
-    except OSError as exc:
-        log.warning("cannot tell the local address towards %s (%s); serving on all", host, exc)
-        return "*"
 
 
 class FetchLink:
@@ -128,7 +112,7 @@ class PeerSockets:
         bind_host = local_address_towards(tracker_host, tracker_port)
         holder = None
         try:
-            self.punch_host, self.punch_port, holder = _punch_port(bind_host, ports.punch)
+            self.punch_host, self.punch_port, holder = punch_port(bind_host, ports.punch)
             if is_ipv6(bind_host):
                 self.server.setsockopt(zmq.IPV6, 1)
                 bind_host = bracketed(bind_host)
@@ -488,27 +472,3 @@ class PeerSockets:
         if self._punch_holder is not None:
             self._punch_holder.close()
         self.tracker.close(linger=500)  # let a goodbye go out
-
-
-def _punch_port(local_host: str,
-                port: int = 0) -> tuple[str, int | None, socket.socket | None]:
-    """The local port this peer punches from (``port``, or one the system
-    draws when 0), held for its life by a socket bound to it and never
-    listening (so no other connection takes the port meanwhile;
-    SO_REUSEADDR lets the punch connections bind it too).  IPv4 only: NAT is
-    an IPv4 matter.  A port drawn that cannot be had turns punching off; a
-    fixed one is PortUnavailable."""
-    if local_host == "*" or is_ipv6(local_host):
-        return local_host, None, None
-    holder = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        bound = bind_socket(holder, local_host, port, "peer_port + 1, the punch port")
-    except PortUnavailable:
-        holder.close()
-        raise
-    except OSError as exc:
-        holder.close()
-        log.info("no port to punch from (%s): hole punching is off", exc.strerror)
-        return local_host, None, None
-    return local_host, bound, holder
