@@ -3,7 +3,9 @@
 For each workload (peers x file size, every peer starting with one distinct
 random file and ending with all of them, verified byte for byte), runs of
 swarm, libtorrent and the floor (bench/floor.py: only the work any design
-with one process per peer must do) alternate, and the medians are compared.
+with one process per peer must do) alternate, and the medians are compared;
+so does the floor's chain on ZeroMQ (bench/floor_zmq.py), which shows what
+ZeroMQ itself costs, since swarm moves its bytes over it.
 Then the flash crowds (one `swarm seed`, N `swarm get` launched at once,
 beside the floor's one source and N receivers); the tracker's ACQUIRED lines
 per second, each peer's peak RSS, and the peak RSS of a peer moving a 1 GiB
@@ -61,6 +63,8 @@ class Row:
     peer_cpu_s: float
     tracker_cpu_s: float
     floor_cpu_s: float
+    # The floor's chain on ZeroMQ (bench/floor_zmq.py): what ZeroMQ itself costs.
+    zmq_floor_s: list[float] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -89,8 +93,16 @@ class Row:
             return None
         return statistics.median(self.swarm_s) / statistics.median(self.floor_s)
 
+    @property
+    def zmq_floor_ratio(self) -> float | None:
+        """swarm / the floor on ZeroMQ, medians."""
+        if not self.zmq_floor_s:
+            return None
+        return statistics.median(self.swarm_s) / statistics.median(self.zmq_floor_s)
+
     def figures(self) -> dict[str, Any]:
         return asdict(self) | {"ratio": self.ratio, "floor_ratio": self.floor_ratio,
+                               "zmq_floor_ratio": self.zmq_floor_ratio,
                                "gib_moved": self.gib_moved,
                                "swarm_s_per_gib": self.s_per_gib(self.swarm_s),
                                "libtorrent_s_per_gib": self.s_per_gib(self.libtorrent_s),
@@ -107,6 +119,7 @@ class CrowdRow:
     seed_cpu_s: float
     tracker_cpu_s: float
     get_complete_s: list[list[float]] = field(default_factory=list)
+    zmq_floor_s: list[float] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -115,6 +128,10 @@ class CrowdRow:
     @property
     def floor_ratio(self) -> float:
         return statistics.median(self.swarm_s) / statistics.median(self.floor_s)
+
+    @property
+    def zmq_floor_ratio(self) -> float:
+        return statistics.median(self.swarm_s) / statistics.median(self.zmq_floor_s)
 
 
 def sync_disks() -> None:
@@ -139,12 +156,16 @@ def _rotated(engines: list[str], i: int) -> list[str]:
     return engines[k:] + engines[:k]
 
 
-def bench_workload(peers: int, size: int, runs: int, with_lt: bool) -> Row:
+def bench_workload(peers: int, size: int, runs: int, with_lt: bool,
+                   with_zmq_floor: bool = True) -> Row:
     swarm_runs: list[SwarmResult] = []
     lt_runs: list[float] = []
     floor_runs: list[float] = []
     floor_cpu: list[float] = []
+    zmq_floor_runs: list[float] = []
     engines = ["swarm", "libtorrent", "floor"] if with_lt else ["swarm", "floor"]
+    if with_zmq_floor:
+        engines.append("zmq floor")
     for i in range(runs):
         figures = []
         for engine in _rotated(engines, i):
@@ -155,6 +176,9 @@ def bench_workload(peers: int, size: int, runs: int, with_lt: bool) -> Row:
             elif engine == "libtorrent":
                 lt_runs.append(run_libtorrent(peers, size))
                 figures.append(f"libtorrent {lt_runs[-1]:6.2f} s")
+            elif engine == "zmq floor":
+                zmq_floor_runs.append(run_floor(peers, size, transport="zmq").completion_s)
+                figures.append(f"zmq floor {zmq_floor_runs[-1]:6.2f} s")
             else:
                 floor = run_floor(peers, size)
                 floor_runs.append(floor.completion_s)
@@ -173,6 +197,7 @@ def bench_workload(peers: int, size: int, runs: int, with_lt: bool) -> Row:
         peer_cpu_s=statistics.median(sum(r.peer_cpu_s) for r in swarm_runs),
         tracker_cpu_s=statistics.median(r.tracker_cpu_s for r in swarm_runs),
         floor_cpu_s=statistics.median(floor_cpu),
+        zmq_floor_s=zmq_floor_runs,
     )
 
 
@@ -181,11 +206,12 @@ def bench_crowd(gets: int, size: int, runs: int) -> CrowdRow:
     ``gets`` receivers."""
     swarm_s: list[float] = []
     floor_s: list[float] = []
+    zmq_floor_s: list[float] = []
     cpu: list[tuple[float, float, float]] = []
     complete: list[list[float]] = []
     for i in range(runs):
         figures = []
-        for engine in _rotated(["swarm", "floor"], i):
+        for engine in _rotated(["swarm", "floor", "zmq floor"], i):
             sync_disks()
             if engine == "swarm":
                 crowd = run_crowd(gets, size)
@@ -193,13 +219,17 @@ def bench_crowd(gets: int, size: int, runs: int) -> CrowdRow:
                 cpu.append((sum(crowd.get_cpu_s), crowd.seed_cpu_s, crowd.tracker_cpu_s))
                 complete.append(crowd.get_complete_s)
                 figures.append(f"swarm {crowd.completion_s:6.2f} s")
+            elif engine == "zmq floor":
+                zmq_floor_s.append(
+                    run_floor(gets + 1, size, crowd=True, transport="zmq").completion_s)
+                figures.append(f"zmq floor {zmq_floor_s[-1]:6.2f} s")
             else:
                 floor_s.append(run_floor(gets + 1, size, crowd=True).completion_s)
                 figures.append(f"floor {floor_s[-1]:6.2f} s")
         print(f"  run {i + 1}: " + "   ".join(figures), flush=True)
     return CrowdRow(gets, size, swarm_s, floor_s,
                     statistics.median(c[0] for c in cpu), statistics.median(c[1] for c in cpu),
-                    statistics.median(c[2] for c in cpu), complete)
+                    statistics.median(c[2] for c in cpu), complete, zmq_floor_s)
 
 
 def bench_steady(runs: int) -> dict[str, list[float]]:
@@ -243,28 +273,32 @@ def _cell(value: float | None, digits: int = 2) -> str:
 
 def print_table(rows: list[Row]) -> None:
     print()
-    head = (f"{'workload':<14}{'swarm s':>9}{'floor s':>9}{'/floor':>8}{'libtorrent s':>14}"
+    head = (f"{'workload':<14}{'swarm s':>9}{'floor s':>9}{'/floor':>8}{'zmq floor s':>13}"
+            f"{'/zmq':>6}{'libtorrent s':>14}"
             f"{'/lt':>6}{'lines/s':>12}{'peak RSS MiB':>14}{'CPU peers/tracker/floor s':>27}")
     print(head)
     print("-" * len(head))
     for row in rows:
         cpu = f"{row.peer_cpu_s:.1f}/{row.tracker_cpu_s:.1f}/{row.floor_cpu_s:.1f}"
         print(f"{row.label:<14}{_cell(_median(row.swarm_s)):>9}{_cell(_median(row.floor_s)):>9}"
-              f"{_cell(row.floor_ratio):>8}{_cell(_median(row.libtorrent_s)):>14}"
+              f"{_cell(row.floor_ratio):>8}{_cell(_median(row.zmq_floor_s)):>13}"
+              f"{_cell(row.zmq_floor_ratio):>6}{_cell(_median(row.libtorrent_s)):>14}"
               f"{_cell(row.ratio):>6}{row.lines_per_s:>12,.0f}{row.peak_rss_mib:>14.0f}{cpu:>27}")
 
 
 def print_crowd_table(rows: list[CrowdRow]) -> None:
     print()
-    head = (f"{'flash crowd':<26}{'swarm s':>9}{'floor s':>9}{'/floor':>8}{'spread':>8}"
-            f"{'CPU gets/seed/tracker s':>25}")
+    head = (f"{'flash crowd':<26}{'swarm s':>9}{'floor s':>9}{'/floor':>8}{'zmq floor s':>13}"
+            f"{'/zmq':>6}{'spread':>8}{'CPU gets/seed/tracker s':>25}")
     print(head)
     print("-" * len(head))
     for row in rows:
         spread = max(row.swarm_s) / min(row.swarm_s)
         cpu = f"{row.get_cpu_s:.1f}/{row.seed_cpu_s:.1f}/{row.tracker_cpu_s:.1f}"
         print(f"{row.label:<26}{statistics.median(row.swarm_s):>9.2f}"
-              f"{statistics.median(row.floor_s):>9.2f}{row.floor_ratio:>8.2f}{spread:>8.2f}"
+              f"{statistics.median(row.floor_s):>9.2f}{row.floor_ratio:>8.2f}"
+              f"{statistics.median(row.zmq_floor_s):>13.2f}{row.zmq_floor_ratio:>6.2f}"
+              f"{spread:>8.2f}"
               f"{cpu:>25}")
 
 
@@ -312,7 +346,7 @@ def _save_chart(fig: Any, ax: Any, xlabel: str, ylabel: str, title: str, path: P
 
 
 ENGINES = (("swarm", "o", "swarm_s"), ("libtorrent 2.1", "s", "libtorrent_s"),
-           ("the floor", "^", "floor_s"))
+           ("the floor", "^", "floor_s"), ("the floor on ZeroMQ", "v", "zmq_floor_s"))
 
 
 def chart(rows: list[Row], path: Path) -> None:
@@ -351,8 +385,10 @@ def bench_scaling(runs: int, with_lt: bool) -> list[Row]:
     rows = []
     for peers in SCALE_PEERS:
         print(f"{peers} peers x 1 MiB:", flush=True)
+        # The floor on ZeroMQ is in the workloads' and the crowds' tables.
         rows.append(bench_workload(peers, SCALE_SIZE, runs,
-                                   with_lt and peers <= LT_SCALE_MAX_PEERS))
+                                   with_lt and peers <= LT_SCALE_MAX_PEERS,
+                                   with_zmq_floor=False))
     return rows
 
 

@@ -207,6 +207,15 @@ class FloorPeer:
             notices.sendall(b"".join(out))
 
     def _payload(self, origin: int, offset: int, body: memoryview, out: list[bytes]) -> None:
+        self.store(origin, offset, body, out)
+        if origin in self.forward_to_next:
+            self.queue.append((memoryview(FRAME.pack(origin, offset, len(body))), body))
+            self.queued_bytes += len(body)
+
+    def store(self, origin: int, offset: int, body: memoryview, out: list[bytes]) -> None:
+        """Bytes of ``origin``'s file at ``offset``: written, hashed, the
+        ACQUIRED notice added to ``out``, and the file renamed into Shared
+        when whole."""
         fd = self.fds.get(origin)
         if fd is None:
             fd = os.open(self.partial_dir / file_name(origin),
@@ -223,9 +232,6 @@ class FloorPeer:
         end = -(-after // CHUNK_BYTES) if after == self.size else after // CHUNK_BYTES
         if end > first:
             out.append(NOTICE.pack(self.me, origin, first, end))
-        if origin in self.forward_to_next:
-            self.queue.append((memoryview(FRAME.pack(origin, offset, len(body))), body))
-            self.queued_bytes += len(body)
         if after == self.size:
             os.close(fd)
             if self.hashes[origin].digest() != self.expect[origin]:
@@ -240,6 +246,11 @@ def peer_main(spec_path: str) -> int:
 
     spec = json.loads(Path(spec_path).read_text())
     folder = Path(spec["folder"])
+    if spec["transport"] == "zmq":
+        from bench.floor_zmq import run_zmq_peer
+
+        run_zmq_peer(spec, folder)
+        return 0
     listen = socket.socket()
     listen.bind(("127.0.0.1", 0))
     listen.listen(1)
@@ -328,9 +339,10 @@ class FloorResult:
     lines_cpu_s: float
 
 
-def run_floor(peers: int, size: int, crowd: bool = False) -> FloorResult:
+def run_floor(peers: int, size: int, crowd: bool = False, transport: str = "tcp") -> FloorResult:
     """Every peer starts with one file (a ring), or with ``crowd`` the first
-    peer alone has one and the others each take it (a line)."""
+    peer alone has one and the others each take it (a line).  ``transport``:
+    "tcp", raw sockets; "zmq", the same chain on ZeroMQ (bench/floor_zmq.py)."""
     from bench.swarm_run import _digest, _reap, _write_files
 
     root = Path(tempfile.mkdtemp(prefix="swarm-floor-"))
@@ -359,7 +371,7 @@ def run_floor(peers: int, size: int, crowd: bool = False) -> FloorResult:
                 expect = {o: digests[o] for o in digests if o != i}
                 forward = [o for o in digests if o != i and o != nxt]
             spec = {"index": i, "size": size, "expect": expect, "forward": forward,
-                    "folder": str(folder), "lines": lines_sock,
+                    "folder": str(folder), "lines": lines_sock, "transport": transport,
                     "next": str(root / f"peer{nxt}") if nxt is not None else None}
             (folder / "spec.json").write_text(json.dumps(spec))
         _wait_for(Path(lines_sock + ".ready"), "the line writer")
@@ -442,12 +454,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size-mib", type=float, default=4)
     parser.add_argument("--crowd", action="store_true",
                         help="one source, the other peers each take its file")
+    parser.add_argument("--transport", choices=("tcp", "zmq"), default="tcp",
+                        help="raw sockets (the floor), or ZeroMQ (what it costs)")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
     size = int(args.size_mib * (1 << 20))
     for _ in range(args.runs):
-        r = run_floor(args.peers, size, args.crowd)
-        print(f"floor, {r.peers} peers x {r.size_bytes / (1 << 20):g} MiB"
+        r = run_floor(args.peers, size, args.crowd, args.transport)
+        print(f"floor ({args.transport}), {r.peers} peers x {r.size_bytes / (1 << 20):g} MiB"
               f"{' (crowd)' if args.crowd else ''}: complete in {r.completion_s:.2f} s, "
               f"{r.acquired_lines} ACQUIRED lines, CPU: peers {sum(r.peer_cpu_s):.2f} s, "
               f"lines {r.lines_cpu_s:.2f} s", flush=True)
