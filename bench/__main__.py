@@ -412,8 +412,9 @@ def main(argv: list[str] | None = None) -> int:
     results_file = RESULTS / "results.json"
     results: dict[str, object] = (json.loads(results_file.read_text())
                                   if results_file.exists() else {})
+    rows: list[Row] = []
+    scaling: list[Row] = []
     if not args.scale:
-        rows: list[Row] = []
         for peers, size in QUICK_WORKLOADS if args.quick else WORKLOADS:
             print(f"{peers} peers x {size // MIB} MiB:", flush=True)
             rows.append(bench_workload(peers, size, args.runs, with_lt))
@@ -434,14 +435,10 @@ def main(argv: list[str] | None = None) -> int:
             results["gib"] = {"seconds": seconds, "peak_rss_mib": rss}
             print(f"\n1 GiB file, seeder to downloader: {seconds:.2f} s, peak RSS per peer "
                   f"{rss:.0f} MiB (goal: under 64 MiB)")
-        chart(rows, RESULTS / "completion.png")
-        print(f"wrote {RESULTS / 'completion.png'}")
     if not args.quick:
         scaling = bench_scaling(args.runs, with_lt)
         print_scaling_table(scaling)
-        scaling_chart(scaling, RESULTS / "scaling.png")
         results["scaling"] = [r.figures() for r in scaling]
-        print(f"wrote {RESULTS / 'scaling.png'}")
     if not args.quick and not args.scale and not args.skip_steady:
         print(f"\nsteadiness: {STEADY_RUNS} runs of each in a row", flush=True)
         steady = bench_steady(STEADY_RUNS)
@@ -449,6 +446,15 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {' '.join(f'{t:.2f}' for t in times)} s; slowest / fastest "
                   f"{max(times) / min(times):.2f} (goal: 1.3 at most)")
         results["steady"] = steady
+    # The charts last: a process started after matplotlib is loaded here would
+    # report this process's size as its own peak RSS (wait4 counts the memory
+    # a child had before it exec'd).
+    if rows:
+        chart(rows, RESULTS / "completion.png")
+        print(f"wrote {RESULTS / 'completion.png'}")
+    if scaling:
+        scaling_chart(scaling, RESULTS / "scaling.png")
+        print(f"wrote {RESULTS / 'scaling.png'}")
     results_file.write_text(json.dumps(results, indent=2))
     print(f"wrote {results_file}")
     return 0
