@@ -85,10 +85,11 @@ class HolderQueries:
         for digest, download in self.plan.downloads.items():
             if download.done:
                 continue
-            query = self._by_digest.get(digest, HolderQuery())
-            due = now_s if query.due_at_s is None else query.due_at_s
+            query = self._by_digest.get(digest)  # None: never asked
+            due = now_s if query is None or query.due_at_s is None else query.due_at_s
             if digest in starving:
-                answered = now_s if query.answered_at_s is None else query.answered_at_s
+                answered = (now_s if query is None or query.answered_at_s is None
+                            else query.answered_at_s)
                 due = min(due, answered + STARVING_REFRESH_S)
             if now_s >= due:
                 self.ask(digest, now_s)
