@@ -71,6 +71,7 @@ class FloorPeer:
         self.size = int(spec["size"])
         self.expect = {int(o): bytes.fromhex(d) for o, d in spec["expect"].items()}
         self.forward_to_next = {int(o) for o in spec["forward"]}
+        self.hash_own = bool(spec.get("hash_own"))
         self.folder = folder
         self.shared = folder / "Shared"
         self.partial_dir = folder / ".floor"
@@ -101,10 +102,7 @@ class FloorPeer:
         if next_port is not None:
             nxt = socket.create_connection(("127.0.0.1", next_port))
             nxt.setblocking(False)
-        own = self.shared / file_name(self.me)
-        if own.exists():
-            self.own_fd = os.open(own, os.O_RDONLY)
-            self.own_left = self.size
+        self.open_own()
         prev = None
         if self.expect:
             prev, _ = listen.accept()
@@ -132,6 +130,24 @@ class FloorPeer:
         for sock in (nxt, prev, notices):
             if sock is not None:
                 sock.close()
+
+    def open_own(self) -> None:
+        """The peer's own file, if it has one, ready to send; with
+        ``hash_own``, hashed first in 1 MiB reads, as a peer must before it
+        can offer a file others will verify (the floor's own check takes
+        the digest from before the clock)."""
+        own = self.shared / file_name(self.me)
+        if not own.exists():
+            return
+        self.own_fd = os.open(own, os.O_RDONLY)
+        self.own_left = self.size
+        if self.hash_own:
+            digest = hashlib.sha256()
+            offset = 0
+            while offset < self.size:
+                block = os.pread(self.own_fd, OWN_FRAME_BYTES, offset)
+                digest.update(block)
+                offset += len(block)
 
     @staticmethod
     def _watch(sel: selectors.BaseSelector, sock: socket.socket, events: int,
@@ -339,10 +355,12 @@ class FloorResult:
     lines_cpu_s: float
 
 
-def run_floor(peers: int, size: int, crowd: bool = False, transport: str = "tcp") -> FloorResult:
+def run_floor(peers: int, size: int, crowd: bool = False, transport: str = "tcp",
+              hash_own: bool = False) -> FloorResult:
     """Every peer starts with one file (a ring), or with ``crowd`` the first
     peer alone has one and the others each take it (a line).  ``transport``:
-    "tcp", raw sockets; "zmq", the same chain on ZeroMQ (bench/floor_zmq.py)."""
+    "tcp", raw sockets; "zmq", the same chain on ZeroMQ (bench/floor_zmq.py).
+    ``hash_own``: each peer hashes its own file before it sends it."""
     from bench.swarm_run import _digest, _reap, _write_files
 
     root = Path(tempfile.mkdtemp(prefix="swarm-floor-"))
@@ -372,6 +390,7 @@ def run_floor(peers: int, size: int, crowd: bool = False, transport: str = "tcp"
                 forward = [o for o in digests if o != i and o != nxt]
             spec = {"index": i, "size": size, "expect": expect, "forward": forward,
                     "folder": str(folder), "lines": lines_sock, "transport": transport,
+                    "hash_own": hash_own,
                     "next": str(root / f"peer{nxt}") if nxt is not None else None}
             (folder / "spec.json").write_text(json.dumps(spec))
         _wait_for(Path(lines_sock + ".ready"), "the line writer")
@@ -456,11 +475,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="one source, the other peers each take its file")
     parser.add_argument("--transport", choices=("tcp", "zmq"), default="tcp",
                         help="raw sockets (the floor), or ZeroMQ (what it costs)")
+    parser.add_argument("--hash-own", action="store_true",
+                        help="each peer hashes its own file, in the clock, before sending it")
     parser.add_argument("--runs", type=int, default=1)
     args = parser.parse_args(argv)
     size = int(args.size_mib * (1 << 20))
     for _ in range(args.runs):
-        r = run_floor(args.peers, size, args.crowd, args.transport)
+        r = run_floor(args.peers, size, args.crowd, args.transport, args.hash_own)
         print(f"floor ({args.transport}), {r.peers} peers x {r.size_bytes / (1 << 20):g} MiB"
               f"{' (crowd)' if args.crowd else ''}: complete in {r.completion_s:.2f} s, "
               f"{r.acquired_lines} ACQUIRED lines, CPU: peers {sum(r.peer_cpu_s):.2f} s, "

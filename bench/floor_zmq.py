@@ -25,7 +25,7 @@ from typing import Any
 
 import zmq
 
-from bench.floor import FRAME, MAX_QUEUED_BYTES, OWN_FRAME_BYTES, FloorPeer, file_name
+from bench.floor import FRAME, MAX_QUEUED_BYTES, OWN_FRAME_BYTES, FloorPeer
 from swarm.io.common.memory import keep_freed_buffers
 
 # Messages a socket queues each way: about MAX_QUEUED_BYTES of frames, as
@@ -42,10 +42,7 @@ class ZmqFloorPeer(FloorPeer):
                 lines_path: str) -> None:
         notices = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         notices.connect(lines_path)
-        own = self.shared / file_name(self.me)
-        if own.exists():
-            self.own_fd = os.open(own, os.O_RDONLY)
-            self.own_left = self.size
+        self.open_own()
         # What waits to go to the next peer: messages, each with the bytes
         # of forwarding backlog it holds (0 for the peer's own file).
         outgoing: deque[tuple[list[Any], int]] = deque()
