@@ -24,6 +24,7 @@ choice of sources, no retries, no resume, nothing for a person: a design
 that did less would not meet the contract.
 
     python -m bench.floor --peers 8 --size-mib 4 [--crowd] [--runs N]
+                          [--transport tcp|zmq] [--hash-own]
 """
 
 from __future__ import annotations
