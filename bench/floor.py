@@ -271,20 +271,29 @@ def peer_main(spec_path: str) -> int:
     listen = socket.socket()
     listen.bind(("127.0.0.1", 0))
     listen.listen(1)
-    port_file = folder / "port"
-    (folder / "port.tmp").write_text(str(listen.getsockname()[1]))
-    os.rename(folder / "port.tmp", port_file)
-    next_port = None
-    if spec["next"] is not None:
-        next_file = Path(spec["next"]) / "port"
-        deadline = time.monotonic() + 60
-        while not next_file.exists():
-            if time.monotonic() > deadline:
-                raise SystemExit("the next peer never started")
-            time.sleep(0.002)
-        next_port = int(next_file.read_text())
-    FloorPeer(spec, folder).run(listen, next_port, spec["lines"])
+    publish_port(folder, listen.getsockname()[1])
+    FloorPeer(spec, folder).run(listen, next_peer_port(spec), spec["lines"])
     return 0
+
+
+def publish_port(folder: Path, port: int) -> None:
+    """Where this peer listens, for the peer before it in the chain."""
+    (folder / "port.tmp").write_text(str(port))
+    os.rename(folder / "port.tmp", folder / "port")
+
+
+def next_peer_port(spec: dict[str, Any]) -> int | None:
+    """Where the next peer of the chain listens, once it says so (None: this
+    peer is the last of a line)."""
+    if spec["next"] is None:
+        return None
+    next_file = Path(spec["next"]) / "port"
+    deadline = time.monotonic() + 60
+    while not next_file.exists():
+        if time.monotonic() > deadline:
+            raise SystemExit("the next peer never started")
+        time.sleep(0.002)
+    return int(next_file.read_text())
 
 
 # --- the tracker's stand-in: every ACQUIRED line ---------------------------------------------

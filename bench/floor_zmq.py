@@ -18,14 +18,20 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from collections import deque
 from pathlib import Path
 from typing import Any
 
 import zmq
 
-from bench.floor import FRAME, MAX_QUEUED_BYTES, OWN_FRAME_BYTES, FloorPeer
+from bench.floor import (
+    FRAME,
+    MAX_QUEUED_BYTES,
+    OWN_FRAME_BYTES,
+    FloorPeer,
+    next_peer_port,
+    publish_port,
+)
 from swarm.io.common.memory import keep_freed_buffers
 
 # Messages a socket queues each way: about MAX_QUEUED_BYTES of frames, as
@@ -108,20 +114,13 @@ def run_zmq_peer(spec: dict[str, Any], folder: Path) -> None:
     ctx = zmq.Context()
     pull = ctx.socket(zmq.PULL)
     pull.rcvhwm = HWM_MESSAGES
-    port = pull.bind_to_random_port("tcp://127.0.0.1")
-    (folder / "port.tmp").write_text(str(port))
-    os.rename(folder / "port.tmp", folder / "port")
+    publish_port(folder, pull.bind_to_random_port("tcp://127.0.0.1"))
     push = None
-    if spec["next"] is not None:
-        next_file = Path(spec["next"]) / "port"
-        deadline = time.monotonic() + 60
-        while not next_file.exists():
-            if time.monotonic() > deadline:
-                raise SystemExit("the next peer never started")
-            time.sleep(0.002)
+    next_port = next_peer_port(spec)
+    if next_port is not None:
         push = ctx.socket(zmq.PUSH)
         push.sndhwm = HWM_MESSAGES
-        push.connect(f"tcp://127.0.0.1:{int(next_file.read_text())}")
+        push.connect(f"tcp://127.0.0.1:{next_port}")
     ZmqFloorPeer(spec, folder).run_zmq(pull, push, spec["lines"])
     pull.close(linger=0)
     if push is not None:
