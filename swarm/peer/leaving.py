@@ -59,6 +59,10 @@ class Leaving:
     def held(self, now_s: float) -> bool:
         return now_s < self.held_until_s
 
+    def hold_ends_s(self) -> float:
+        """When ``hold_over`` next has news (infinity: no hold open)."""
+        return self.held_until_s if self._hold_open else float("inf")
+
     def hold_over(self, now_s: float) -> bool:
         """True, once, when a hold has ended: the swarm is judged afresh."""
         if self._hold_open and now_s >= self.held_until_s:

@@ -330,6 +330,9 @@ class PeerState:
     # --- time -----------------------------------------------------------------------
 
     def on_timer(self, now_s: float) -> list[Action]:
+        """Whatever is due by ``now_s``: the IO loop calls this once
+        ``next_deadline_s`` has come (and ``flush`` after every other batch
+        of messages), so every timed part has its deadline there."""
         if self.phase is not Phase.DONE:
             self._timer(now_s)
         return self.out.take()
@@ -363,6 +366,7 @@ class PeerState:
             candidates.append(self.links.next_deadline_s())
             if self.phase is Phase.RUNNING:
                 candidates.append(self.leave_check.due_s)
+                candidates.append(self.leaving.hold_ends_s())
         if self.leaving.deadline_s is not None:
             candidates.append(self.leaving.deadline_s)
         upload_due = self.uploads.next_deadline_s(now_s)

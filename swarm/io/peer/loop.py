@@ -94,10 +94,12 @@ class PeerLoop:
                 if self.waker.stop_requested:
                     self.waker.stop_requested = False
                     run(state.request_shutdown(now))
-                deadline = min(state.next_deadline_s(now), next_scan, next_draw,
+                timer_due = state.next_deadline_s(now)
+                deadline = min(timer_due, next_scan, next_draw,
                                self.net.next_check_s() or float("inf"))
                 ready = dict(self.poller.poll(timeout_ms(deadline, now)))
-                self.waker.drain()
+                if self.waker.read_fd in ready:
+                    self.waker.drain()
                 self._dispatch(state, run, ready)
                 now = monotonic()
                 if now >= next_scan:
@@ -109,7 +111,11 @@ class PeerLoop:
                 for meta in self.watcher.finished():
                     run(state.on_local_file(meta, now))
                 self._link_news(state, run, now)
-                run(state.on_timer(now))
+                # The timer pass walks every part of the state: only when
+                # something is due.  Otherwise only the requests the messages
+                # made possible go out.  (A deadline a handler set sooner is in
+                # the next ``next_deadline_s``, and the poll returns at once.)
+                run(state.on_timer(now) if now >= timer_due else state.flush(now))
                 if now >= next_draw and not state.done:
                     if now >= next_reason:
                         run(state.ask_why_not_leaving())
