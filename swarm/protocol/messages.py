@@ -47,7 +47,7 @@ from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record
 from swarm.protocol.roles import ROLE_PEER, ROLE_SEED
 
-PROTOCOL_VERSION = 6
+PROTOCOL_VERSION = 7
 
 
 class Message(Record):

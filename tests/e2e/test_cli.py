@@ -205,7 +205,7 @@ def run_fetcher_capturing_stderr(swarm: Swarm, on_terminal: bool) -> bytes:
 
 
 def test_progress_bars_on_a_terminal_and_not_on_a_pipe(swarm: Swarm) -> None:
-    data = {"watched.bin": random_bytes(203, 2 * MIB)}
+    data = {"watched.bin": random_bytes(203, 6 * MIB)}
     swarm.start_tracker()
     swarm.start_peer(data, quiet_s=30, env={"SWARM_UPLOAD_LIMIT_BYTES_S": "1500000"})
     on_terminal = run_fetcher_capturing_stderr(swarm, on_terminal=True)

@@ -59,7 +59,7 @@ def test_sigkill_a_seeder_that_is_not_the_only_holder(swarm: Swarm) -> None:
 
 
 def test_sigkill_a_downloader_mid_transfer(swarm: Swarm) -> None:
-    data = {"big.bin": random_bytes(61, 4 * 1024 * 1024)}
+    data = {"big.bin": random_bytes(61, 12 * 1024 * 1024)}  # 12 pieces
     swarm.start_tracker()
     seeder = swarm.start_peer(data, env=SLOW)
     doomed = swarm.start_peer({})

@@ -110,9 +110,9 @@ def test_seed_hands_its_file_to_a_peer_and_leaves(swarm: Swarm) -> None:
 
 
 def test_a_get_killed_half_way_resumes_into_the_same_folder(swarm: Swarm) -> None:
-    big = random_bytes(33, 1 << 20)  # 4 pieces of 256 KiB
+    big = random_bytes(33, 4 << 20)  # four pieces
     port = swarm.start_tracker(args=["--events", "events.jsonl"])
-    swarm.start_peer({"big.bin": big}, quiet_s=60.0, env={"SWARM_UPLOAD_LIMIT_BYTES_S": "300000"})
+    swarm.start_peer({"big.bin": big}, quiet_s=60.0, env={"SWARM_UPLOAD_LIMIT_BYTES_S": "1200000"})
     swarm.wait_connects(1)
     into = swarm.root / "downloads"
     args = ("get", "127.0.0.1", str(port), "big.bin", "--to", str(into))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tests.e2e.harness import REPO, Proc, Swarm, random_bytes, start, wait_for
 
-ARTIFACT = random_bytes(41, 4 << 20)  # 16 pieces of 256 KiB
+ARTIFACT = random_bytes(41, 4 << 20)  # 4 pieces
 NAME = "artifact.bin"
 
 

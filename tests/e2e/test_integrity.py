@@ -79,9 +79,10 @@ def test_sigkill_seeder_at_several_moments(swarm: Swarm, moment: float) -> None:
 
 
 def test_corrupting_peer_is_caught_and_banned(swarm: Swarm) -> None:
-    data = {"x.bin": random_bytes(91, 2 * MIB)}
+    data = {"x.bin": random_bytes(91, 8 * MIB)}  # 8 pieces: enough lies to be banned for
     swarm.start_tracker()
-    seeder = swarm.start_peer(data)
+    # A slow seeder: the fetchers ask the double for most pieces, again and again.
+    seeder = swarm.start_peer(data, env={"SWARM_UPLOAD_LIMIT_BYTES_S": "2000000"})
     double = swarm.start_double("corrupt", "liar", data)
     swarm.wait_connects(2)  # the seeder and the double
     fetchers = [swarm.start_peer({}), swarm.start_peer({})]
@@ -96,7 +97,7 @@ def test_corrupting_peer_is_caught_and_banned(swarm: Swarm) -> None:
     log = parse_tracker(swarm.tracker.stdout())
     seeder_id, _ = parse_shutdown(seeder.proc.stdout())
     (double_id,) = [p for p, offers in log.connects.items() if offers and p != seeder_id]
-    assert log.connects[double_id] == [("x.bin", chunks_of(2 * MIB))]
+    assert log.connects[double_id] == [("x.bin", chunks_of(8 * MIB))]
     caught = [f for f in fetchers if int(summary(f)["bad"]) > 0]
     assert caught, "somebody received bad data and caught it"
     for fetcher in caught:
@@ -157,10 +158,10 @@ def test_lost_events_are_repaired_by_resync(swarm: Swarm) -> None:
 
 def test_sigkill_tracker_peers_exit_1_with_their_block(swarm: Swarm) -> None:
     grace_s = float(TEST_ENV["SWARM_TRACKER_GRACE_S"])
-    data = {"big.bin": random_bytes(97, 4 * MIB)}
+    data = {"big.bin": random_bytes(97, 16 * MIB)}
     swarm.start_tracker()
     # 8 s for the whole file: still partial when the peers give up
-    seeder = swarm.start_peer(data, quiet_s=300, env={"SWARM_UPLOAD_LIMIT_BYTES_S": "500000"})
+    seeder = swarm.start_peer(data, quiet_s=300, env={"SWARM_UPLOAD_LIMIT_BYTES_S": "2000000"})
     fetcher = swarm.start_peer({}, quiet_s=300)
     wait_for(lambda: pieces_saved(fetcher) >= 4, 60, "the transfer to start", poll_s=0.01)
     assert swarm.tracker is not None

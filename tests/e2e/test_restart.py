@@ -40,7 +40,7 @@ from tests.e2e.harness import (
 )
 
 MIB = 1 << 20
-SIZE = 24 * MIB  # 49,152 chunks in 96 pieces
+SIZE = 24 * MIB  # 49,152 chunks in 24 pieces
 NAME = "big.bin"
 # Slow enough to kill the fetcher at chosen moments (24 MiB in about 6 s).
 SLOW_SEED = {"SWARM_UPLOAD_LIMIT_BYTES_S": "4000000"}

@@ -65,7 +65,7 @@ def run_on_terminal(swarm: Swarm, name: str, quiet_s: float,
 
 
 def test_a_peer_fetching_on_a_terminal_leaves_a_clean_screen(swarm: Swarm) -> None:
-    data = random_bytes(303, 2 * MIB)
+    data = random_bytes(303, 6 * MIB)
     swarm.start_tracker()
     # Slow enough that bars are drawn for a while, and the seeder stays.
     swarm.start_peer({"watched.bin": data}, quiet_s=30,
@@ -82,7 +82,7 @@ def test_a_peer_fetching_on_a_terminal_leaves_a_clean_screen(swarm: Swarm) -> No
     patterns = [
         rf"peer (\d+) joined the swarm at 127\.0\.0\.1:{swarm.port} · sharing 0 files \(0 B\)"
         r" · serving chunks on port \d+",
-        r"done watched\.bin: 2\.0 MiB in \d+\.\d s",
+        r"done watched\.bin: 6\.0 MiB in \d+\.\d s",
         r"PEER (\d+) SHUTDOWN: HAS 1",
         r"(\d+)    watched\.bin",
     ]

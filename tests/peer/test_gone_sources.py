@@ -19,7 +19,7 @@ from swarm.protocol.output import Action, Level
 from swarm.protocol.peer_messages import ChunkRequest
 from tests.peer.said import said
 
-META = meta_of_bytes("f.bin", random.Random(7).randbytes(4 << 20))  # 16 pieces
+META = meta_of_bytes("f.bin", random.Random(7).randbytes(4 << 20))  # 4 pieces
 GONE, OTHER = 5, 6
 
 

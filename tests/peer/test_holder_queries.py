@@ -13,7 +13,7 @@ from swarm.peer.holder_queries import (
     HolderQueries,
 )
 from swarm.peer.transfer_plan import TransferPlan
-from swarm.protocol.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS
+from swarm.protocol.chunks import CHUNK_SIZE_BYTES, PIECE_CHUNKS
 from swarm.protocol.messages import HoldersQuery
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 from swarm.protocol.output import Outbox
@@ -23,7 +23,7 @@ REFRESH_S = 1.0
 
 def setup(holder: bool = True) -> tuple[Outbox, TransferPlan, HolderQueries, FileMeta]:
     """One download; with ``holder``, a source that holds all of it."""
-    meta = meta_of_bytes("f.bin", random.Random(1).randbytes(4 * MIN_PIECE_CHUNKS
+    meta = meta_of_bytes("f.bin", random.Random(1).randbytes(4 * PIECE_CHUNKS
                                                              * CHUNK_SIZE_BYTES))
     out, plan = Outbox(), TransferPlan(random.Random(2))
     plan.add_download(meta)

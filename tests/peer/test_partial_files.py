@@ -15,8 +15,8 @@ from swarm.protocol.meta import meta_of_bytes
 from swarm.protocol.output import Observe, Outbox
 
 MIB = 1 << 20
-HALF = meta_of_bytes("half.bin", random.Random(1).randbytes(MIB))  # 4 pieces of 256 KiB
-NEVER = meta_of_bytes("never.bin", random.Random(2).randbytes(MIB))
+HALF = meta_of_bytes("half.bin", random.Random(1).randbytes(4 * MIB))  # 4 pieces of 1 MiB
+NEVER = meta_of_bytes("never.bin", random.Random(2).randbytes(4 * MIB))
 REPORT_S = 0.1
 
 

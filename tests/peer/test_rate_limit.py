@@ -10,11 +10,11 @@ import pytest
 from swarm.config import Settings
 from swarm.peer.rate_limit import BURST_S, TokenBucket
 from swarm.peer.transfer_plan import TransferPlan
-from swarm.protocol.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS
+from swarm.protocol.chunks import CHUNK_SIZE_BYTES, PIECE_CHUNKS
 from swarm.protocol.meta import meta_of_bytes
 from tests.swarms.sim import Simulation
 
-PIECE_BYTES = MIN_PIECE_CHUNKS * CHUNK_SIZE_BYTES
+PIECE_BYTES = PIECE_CHUNKS * CHUNK_SIZE_BYTES
 KIB = 1 << 10
 MIB = 1 << 20
 
@@ -64,6 +64,7 @@ def plan_with_one_source(pieces: int) -> TransferPlan:
     plan = TransferPlan(random.Random(2))
     plan.add_download(meta)
     plan.set_holders(meta.digest, [5], {}, 0.0)
+    plan.sources[5].window_bytes = pieces * PIECE_BYTES  # credit for every piece
     return plan
 
 

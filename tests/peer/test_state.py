@@ -120,7 +120,7 @@ def test_a_peer_fetches_a_few_files_at_a_time_and_gets_them_all() -> None:
 
 
 def test_downloads_whose_holders_are_gone_do_not_keep_other_files_waiting() -> None:
-    stranded = {f"s{i}.bin": data(200 + i, 400_000) for i in range(MAX_ACTIVE_DOWNLOADS)}
+    stranded = {f"s{i}.bin": data(200 + i, 1_200_000) for i in range(MAX_ACTIVE_DOWNLOADS)}
     sim = Simulation(Settings(upload_limit_bytes_s=100_000))
     holder = sim.add_peer(stranded)
     fetcher = sim.add_peer({})
@@ -316,9 +316,9 @@ def test_a_partial_file_the_welcome_does_not_list_is_dropped() -> None:
     # Three downloads an earlier run left: one whose file the swarm still
     # has (or took from our Join), one whose file was changed while this
     # peer was down, one whose file was removed.
-    kept = meta_of_bytes("kept", data(40, 300_000))
-    changed = meta_of_bytes("changed", data(41, 300_000))
-    removed = meta_of_bytes("removed", data(42, 300_000))
+    kept = meta_of_bytes("kept", data(40, 1_200_000))
+    changed = meta_of_bytes("changed", data(41, 1_200_000))
+    removed = meta_of_bytes("removed", data(42, 1_200_000))
     changed_now = meta_of_bytes("changed", data(43, 1000))
     state = PeerState(Settings().peer_settings(), 1.0, [],
                       [(kept, [0]), (changed, [1]), (removed, [])], {}, 20001, 0.0,

@@ -13,11 +13,11 @@ import pytest
 from swarm.peer.download import ENDGAME_LATE_FACTOR, ENDGAME_MIN_WAIT_S, Download
 from swarm.peer.source import TRUST_BAD_PIECE, PendingRequest
 from swarm.peer.transfer_plan import DataOutcome, DataVerdict, TransferPlan
-from swarm.protocol.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS, Layout
+from swarm.protocol.chunks import CHUNK_SIZE_BYTES, PIECE_CHUNKS, Layout
 from swarm.protocol.meta import HASH_BYTES, FileMeta, file_digest, meta_of_bytes
 
 # The piece size of every file here but the last test.
-PIECE_BYTES = MIN_PIECE_CHUNKS * CHUNK_SIZE_BYTES
+PIECE_BYTES = PIECE_CHUNKS * CHUNK_SIZE_BYTES
 # With no latency measured yet, a request counts as late after this long.
 ENDGAME_LATE_S = max(ENDGAME_MIN_WAIT_S, ENDGAME_LATE_FACTOR * ENDGAME_MIN_WAIT_S)
 
@@ -75,6 +75,8 @@ def test_pump_requests_only_pieces_a_source_holds() -> None:
     held = {1: {0, 1, 2, 3}, 2: {4, 5, 9}, 3: {11}}
     partial = {pid: pieces_of(meta, *pieces) for pid, pieces in held.items()}
     plan, _ = new_plan(meta, partial=partial)
+    for source in plan.sources.values():
+        source.window_bytes = 16 * PIECE_BYTES  # credit for everything each holds
     requests = plan.pump(0.0)
     assert requests
     for request in requests:
@@ -90,6 +92,7 @@ def test_pump_skips_pieces_already_held() -> None:
     plan = TransferPlan(random.Random(1))
     download = plan.add_download(meta, held_pieces=[0, 2, 5])
     plan.set_holders(meta.digest, [1], {}, 0.0)
+    plan.sources[1].window_bytes = 16 * PIECE_BYTES
     assert sorted(r.piece for r in plan.pump(0.0)) == [1, 3, 4]
     assert download.missing == 3
 
@@ -263,6 +266,7 @@ def test_bad_pieces_cost_trust_and_four_ban_the_source() -> None:
 def test_short_or_mismatched_reply_is_bad() -> None:
     meta, data = make_file(4)
     plan, _ = new_plan(meta, complete=[1])
+    plan.sources[1].window_bytes = 4 * PIECE_BYTES
     first, second, *_ = plan.pump(0.0)
     assert reply(plan, first, piece_of(meta, data, first.piece)[:-1]).verdict is DataVerdict.BAD
     wrong_range = plan.on_data(1, second.request_id, second.digest, second.first_chunk + 1,
@@ -275,9 +279,9 @@ def test_unasked_data_is_unwanted() -> None:
     meta, data = make_file(2)
     plan, _ = new_plan(meta, complete=[1])
     plan.pump(0.0)
-    outcome = plan.on_data(1, 999, meta.digest, 0, MIN_PIECE_CHUNKS, piece_of(meta, data, 0), 0.0)
+    outcome = plan.on_data(1, 999, meta.digest, 0, PIECE_CHUNKS, piece_of(meta, data, 0), 0.0)
     assert outcome.verdict is DataVerdict.UNWANTED
-    stranger = plan.on_data(5, 1, meta.digest, 0, MIN_PIECE_CHUNKS, b"", 0.0)
+    stranger = plan.on_data(5, 1, meta.digest, 0, PIECE_CHUNKS, b"", 0.0)
     assert stranger.verdict is DataVerdict.UNWANTED
 
 

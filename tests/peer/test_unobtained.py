@@ -79,20 +79,20 @@ def swarm_file(meta: FileMeta, available: bool) -> FileSummary:
 
 def test_the_state_names_what_it_leaves_without_with_the_pieces_it_kept() -> None:
     mine = meta_of_bytes("mine.bin", data(1, 1000))
-    half = meta_of_bytes("half.bin", data(2, MIB))
-    never = meta_of_bytes("never.bin", data(3, MIB))
+    half = meta_of_bytes("half.bin", data(2, 4 * MIB))
+    never = meta_of_bytes("never.bin", data(3, 4 * MIB))
     state = joined([mine], [(half, [0, 1]), (never, [])],
                    [swarm_file(mine, True), swarm_file(half, False), swarm_file(never, False)])
     pieces = half.layout.pieces
     assert state.unobtained() == [
-        Unobtained("half.bin", MIB, True, 2, pieces),
-        Unobtained("never.bin", MIB, True, 0, never.layout.pieces),
+        Unobtained("half.bin", 4 * MIB, True, 2, pieces),
+        Unobtained("never.bin", 4 * MIB, True, 0, never.layout.pieces),
     ]
 
 
 def test_downloads_that_never_stored_a_piece_are_the_empty_partials() -> None:
-    half = meta_of_bytes("half.bin", data(2, MIB))
-    never = meta_of_bytes("never.bin", data(3, MIB))
+    half = meta_of_bytes("half.bin", data(2, 4 * MIB))
+    never = meta_of_bytes("never.bin", data(3, 4 * MIB))
     state = joined([], [(half, [0]), (never, [])],
                    [swarm_file(half, False), swarm_file(never, False)])
     assert state.empty_partials() == [never.digest]

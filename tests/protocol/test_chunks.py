@@ -10,14 +10,11 @@ from hypothesis import strategies as st
 
 from swarm.protocol.chunks import (
     CHUNK_SIZE_BYTES,
-    MAX_PIECE_CHUNKS,
-    MIN_PIECE_CHUNKS,
-    PIECES_TARGET,
+    PIECE_CHUNKS,
     ChunkSet,
     Layout,
     chunk_count,
     pairs,
-    piece_chunks_for,
     union_covers,
 )
 
@@ -51,25 +48,17 @@ def test_chunk_count_is_ceil_of_size_over_512(size_bytes: int, chunks: int) -> N
     assert chunk_count(size_bytes) == chunks
 
 
-@pytest.mark.parametrize("size_bytes", [0, 1, 512 * 64, 32 * MIB, GIB, 64 * GIB])
-def test_piece_chunks_is_a_bounded_power_of_two(size_bytes: int) -> None:
-    piece_chunks = piece_chunks_for(size_bytes)
-    assert MIN_PIECE_CHUNKS <= piece_chunks <= MAX_PIECE_CHUNKS
-    assert piece_chunks & (piece_chunks - 1) == 0
-
-
-def test_piece_chunks_grows_with_size() -> None:
-    # Small files use the smallest piece; larger ones grow it to stay near
-    # PIECES_TARGET pieces; a 1 GiB file hits the 1 MiB cap.
-    assert piece_chunks_for(10 * CHUNK_SIZE_BYTES) == MIN_PIECE_CHUNKS
-    assert piece_chunks_for(32 * MIB) == max(MIN_PIECE_CHUNKS, 65536 // PIECES_TARGET)
-    assert Layout.for_size(32 * MIB).pieces <= PIECES_TARGET
-    assert piece_chunks_for(GIB) == MAX_PIECE_CHUNKS
+@pytest.mark.parametrize("size_bytes", [0, 1, 512 * 64, MIB, 32 * MIB, GIB, 64 * GIB])
+def test_every_file_has_pieces_of_one_mib(size_bytes: int) -> None:
+    layout = Layout.for_size(size_bytes)
+    assert layout.piece_chunks == PIECE_CHUNKS
+    assert layout.piece_bytes == MIB
+    assert layout.pieces == -(-size_bytes // MIB)
 
 
 # --- Layout ----------------------------------------------------------------------
 
-P = MIN_PIECE_CHUNKS  # chunks per piece of the small files below
+P = PIECE_CHUNKS  # chunks per piece
 
 
 def layout_short_last() -> Layout:

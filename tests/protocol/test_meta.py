@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swarm.protocol.chunks import CHUNK_SIZE_BYTES, MIN_PIECE_CHUNKS
+from swarm.protocol.chunks import CHUNK_SIZE_BYTES, PIECE_CHUNKS
 from swarm.protocol.meta import (
     HASH_BYTES,
     FileMeta,
@@ -15,7 +15,7 @@ from swarm.protocol.meta import (
     piece_hash,
 )
 
-PIECE_BYTES = MIN_PIECE_CHUNKS * CHUNK_SIZE_BYTES  # the piece size of every small file
+PIECE_BYTES = PIECE_CHUNKS * CHUNK_SIZE_BYTES  # the piece size of every file
 
 
 def patterned_bytes(size_bytes: int, seed: int = 0) -> bytes:
@@ -25,7 +25,7 @@ def patterned_bytes(size_bytes: int, seed: int = 0) -> bytes:
 
 @pytest.mark.parametrize(
     ("size_bytes", "chunks", "pieces"),
-    [(0, 0, 0), (512, 1, 1), (513, 2, 1), (3 * PIECE_BYTES + 100, 3 * MIN_PIECE_CHUNKS + 1, 4)],
+    [(0, 0, 0), (512, 1, 1), (513, 2, 1), (3 * PIECE_BYTES + 100, 3 * PIECE_CHUNKS + 1, 4)],
 )
 def test_meta_of_bytes_sizes(size_bytes: int, chunks: int, pieces: int) -> None:
     meta = meta_of_bytes("file.bin", patterned_bytes(size_bytes))
@@ -134,7 +134,7 @@ def test_filemeta_refuses_bad_digests(bad_digest: object) -> None:
 
 
 def test_filemeta_refuses_piece_hashes_that_are_not_bytes() -> None:
-    digest = file_digest("f", 0, MIN_PIECE_CHUNKS, b"")
+    digest = file_digest("f", 0, PIECE_CHUNKS, b"")
     assert FileMeta("f", 0, digest, b"").chunks == 0
     with pytest.raises(MetaError):
         FileMeta("f", 0, digest, bytearray())  # type: ignore[arg-type]

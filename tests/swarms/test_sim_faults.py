@@ -29,7 +29,7 @@ from swarm.protocol.events import (
 from swarm.protocol.meta import meta_of_bytes
 from tests.swarms.sim import MemoryStore, SimPeer, Simulation
 
-SLOW = Settings(upload_limit_bytes_s=400_000)  # 800 kB (four pieces) take two simulated seconds
+SLOW = Settings(upload_limit_bytes_s=1_600_000)  # 3.2 MB (four pieces) take two simulated seconds
 
 
 def data(seed: int, size: int) -> bytes:
@@ -66,7 +66,7 @@ def events_of(sim: Simulation, kind: type[Event]) -> list[Event]:
 
 
 def test_a_full_disk_excuses_its_peer_and_nobody_waits_for_it() -> None:
-    big, small = data(1, 800_000), data(2, 3_000)
+    big, small = data(1, 3_200_000), data(2, 3_000)
     sim = Simulation(SLOW)
     seeder = sim.add_peer({"big": big, "small": small})
     full_disk = MemoryStore({})
@@ -90,7 +90,7 @@ def test_a_full_disk_excuses_its_peer_and_nobody_waits_for_it() -> None:
 
 
 def test_when_space_returns_the_peer_goes_on_and_is_waited_for_again() -> None:
-    big = data(3, 800_000)
+    big = data(3, 3_200_000)
     sim = Simulation(SLOW)
     seeder = sim.add_peer({"big": big}, quiet_s=3.0)
     full_disk = MemoryStore({})
@@ -111,7 +111,7 @@ def test_when_space_returns_the_peer_goes_on_and_is_waited_for_again() -> None:
 
 
 def test_a_finished_file_that_cannot_be_placed_is_placed_when_it_can() -> None:
-    doc = data(17, 400_000)
+    doc = data(17, 1_600_000)
     sim = Simulation()
     seeder = sim.add_peer({"doc": doc}, quiet_s=4.0)
     stuck = sim.add_peer({}, quiet_s=4.0)
@@ -128,7 +128,7 @@ def test_a_finished_file_that_cannot_be_placed_is_placed_when_it_can() -> None:
 
 
 def test_backoff_doubles_up_to_its_cap() -> None:
-    big = data(4, 400_000)
+    big = data(4, 1_600_000)
     sim = Simulation(SLOW)
     seeder = sim.add_peer({"big": big}, quiet_s=120.0)
     full_disk = MemoryStore({})
@@ -146,7 +146,7 @@ def test_backoff_doubles_up_to_its_cap() -> None:
 
 
 def test_a_folder_under_a_swarm_name_is_found_before_a_chunk_is_fetched() -> None:
-    album, other_file = data(5, 400_000), data(6, 1_000)
+    album, other_file = data(5, 1_600_000), data(6, 1_000)
     sim = Simulation()
     owner = sim.add_peer({"album.zip": album, "notes": other_file})
     blocked_disk = MemoryStore({})
@@ -161,7 +161,7 @@ def test_a_folder_under_a_swarm_name_is_found_before_a_chunk_is_fetched() -> Non
 
 
 def test_a_name_taken_while_fetching_stops_the_fetch_and_excuses_the_peer() -> None:
-    album = data(7, 800_000)
+    album = data(7, 3_200_000)
     sim = Simulation(SLOW)
     owner = sim.add_peer({"album.zip": album})
     fetcher = sim.add_peer({})
@@ -179,7 +179,7 @@ def test_a_name_taken_while_fetching_stops_the_fetch_and_excuses_the_peer() -> N
 
 
 def test_an_edited_file_held_nowhere_else_is_removed_and_its_new_version_spreads() -> None:
-    old, new = data(8, 800_000), data(9, 600_000)
+    old, new = data(8, 3_200_000), data(9, 2_400_000)
     sim = Simulation(SLOW)
     # Quiet periods long enough for the new version, offered once it has
     # stopped changing, to be announced before anyone may leave.
@@ -198,7 +198,7 @@ def test_an_edited_file_held_nowhere_else_is_removed_and_its_new_version_spreads
 
 
 def test_an_edited_file_with_another_holder_is_finished_from_it() -> None:
-    old, new = data(10, 800_000), data(11, 800_000)
+    old, new = data(10, 3_200_000), data(11, 3_200_000)
     sim = Simulation(SLOW)
     owner = sim.add_peer({"doc": old})
     second = sim.add_peer({"doc": old})
@@ -216,7 +216,7 @@ def test_an_edited_file_with_another_holder_is_finished_from_it() -> None:
 
 
 def test_a_deleted_file_held_nowhere_else_is_waited_for_by_nobody() -> None:
-    doc, keep = data(12, 800_000), data(13, 500)
+    doc, keep = data(12, 3_200_000), data(13, 500)
     sim = Simulation(SLOW)
     owner = sim.add_peer({"doc": doc, "keep": keep})
     fetcher = sim.add_peer({})
@@ -230,8 +230,8 @@ def test_a_deleted_file_held_nowhere_else_is_waited_for_by_nobody() -> None:
 
 
 def test_a_file_edited_between_scans_is_caught_when_it_is_read_for_a_peer() -> None:
-    old, new = data(14, 800_000), data(15, 800_000)
-    sim = Simulation(Settings(upload_limit_bytes_s=100_000, scan_interval_s=1000.0))
+    old, new = data(14, 3_200_000), data(15, 3_200_000)
+    sim = Simulation(Settings(upload_limit_bytes_s=400_000, scan_interval_s=1000.0))
     owner = sim.add_peer({"doc": old})
     fetcher = sim.add_peer({})
     sim.run(lambda: sim.now_s > 0.5, limit_s=5)
@@ -247,7 +247,7 @@ def test_a_file_edited_between_scans_is_caught_when_it_is_read_for_a_peer() -> N
 
 
 def test_a_restarted_peer_fetches_only_what_its_partial_file_lacks() -> None:
-    big = data(16, 1_600_000)
+    big = data(16, 6_400_000)
     sim = Simulation(SLOW)
     seeder = sim.add_peer({"big": big}, quiet_s=2.0)
     fetcher = sim.add_peer({})
@@ -268,7 +268,7 @@ def test_a_restarted_peer_fetches_only_what_its_partial_file_lacks() -> None:
 
 
 def test_a_partial_file_whose_file_changed_while_its_peer_was_dead_is_dropped() -> None:
-    big, small, new_big = data(18, 1_600_000), data(19, 3_000), data(20, 5_000)
+    big, small, new_big = data(18, 6_400_000), data(19, 3_000), data(20, 5_000)
     sim = Simulation(SLOW)
     owner = sim.add_peer({"big": big, "small": small}, quiet_s=10.0)
     fetcher = sim.add_peer({})

@@ -22,7 +22,7 @@ from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
 from tests.swarms.sim import SimPeer, Simulation
 
-SLOW = Settings(upload_limit_bytes_s=200_000, tracker_grace_s=5.0)
+SLOW = Settings(upload_limit_bytes_s=800_000, tracker_grace_s=5.0)
 
 
 def data(seed: int, size: int) -> bytes:
@@ -61,7 +61,7 @@ def run_until(sim: Simulation, done: Callable[[], bool], limit_s: float) -> None
 
 
 def test_the_swarm_completes_when_the_tracker_comes_back_mid_transfer() -> None:
-    files = {"big": data(1, 1_500_000), "other": data(2, 300_000)}
+    files = {"big": data(1, 6_000_000), "other": data(2, 1_200_000)}
     sim = Simulation(SLOW)
     peers = [sim.add_peer({"big": files["big"]}), sim.add_peer({"other": files["other"]}),
              sim.add_peer({}), sim.add_peer({})]
@@ -87,7 +87,7 @@ def test_no_peer_leaves_on_what_a_tracker_knows_before_the_others_join_it_again(
     for that tracker it is the whole swarm, and 'big' is not available.
     Were it to leave on that (rules (a), (b) and (c) all seem to hold), it
     would leave without 'big', whose seeder joins a heartbeat later."""
-    files = {"big": data(6, 1_500_000), "other": data(7, 40_000)}
+    files = {"big": data(6, 6_000_000), "other": data(7, 40_000)}
     sim = Simulation(SLOW)
     seeder = sim.add_peer({"big": files["big"]}, quiet_s=0.5)
     first = sim.add_peer({"other": files["other"]}, quiet_s=0.5)
@@ -120,7 +120,7 @@ def test_a_hello_or_join_lost_with_the_tracker_is_said_again(lost: type[m.Messag
 
 
 def test_peers_give_up_on_a_tracker_that_stays_away_past_their_grace() -> None:
-    files = {"big": data(5, 600_000)}
+    files = {"big": data(5, 2_400_000)}
     sim = Simulation(SLOW)
     peers = [sim.add_peer(files), sim.add_peer({})]
     run_until(sim, lambda: sim.now_s >= 1.0, 2)

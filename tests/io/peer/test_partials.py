@@ -34,7 +34,7 @@ def piece_of(meta: FileMeta, content: bytes, piece: int) -> bytes:
 
 
 def test_every_written_piece_survives_a_kill_without_any_saved_record(tmp_path: Path) -> None:
-    content = data(1, 8 * MIB)
+    content = data(1, 24 * MIB)
     meta = meta_of_bytes("big.bin", content)
     partials = make_partials(tmp_path)
     partials.start(meta)
