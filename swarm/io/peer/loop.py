@@ -19,7 +19,7 @@ import zmq
 from swarm.config import Settings
 from swarm.io.common.curve import keys_from, start_authenticator
 from swarm.io.common.event_log import open_event_log
-from swarm.io.common.memory import keep_freed_buffers
+from swarm.io.common.memory import collect_less, keep_freed_buffers
 from swarm.io.common.ports import PortUnavailable
 from swarm.io.common.process_limits import lower_priority, raise_open_file_limit
 from swarm.io.common.stdout import StdoutWriter
@@ -53,6 +53,7 @@ class PeerLoop:
         self.settings = settings
         self.mode = mode  # a get or a seed (swarm.peer.mode); None: a peer
         keep_freed_buffers()  # before ZeroMQ's threads start
+        collect_less()
         lower_priority(settings.peer_niceness)
         self.waker = Waker()
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()

@@ -23,7 +23,7 @@ from swarm.config import Settings
 from swarm.io.common.address_echo import AddressEcho
 from swarm.io.common.curve import http_token, keys_from, make_server, start_authenticator
 from swarm.io.common.event_log import EventLogHandler, log_entry, open_event_log
-from swarm.io.common.memory import keep_freed_buffers
+from swarm.io.common.memory import collect_less, keep_freed_buffers
 from swarm.io.common.ports import PortUnavailable, bind_zmq
 from swarm.io.common.process_limits import (
     AcceptWatch,
@@ -81,6 +81,7 @@ class TrackerLoop:
         self.events = open_event_log(events)
         self.fd_limit = raise_open_file_limit()
         keep_freed_buffers()  # before ZeroMQ's threads start
+        collect_less()
         self.ctx = zmq.Context()
         keys = keys_from(settings.key)
         self.auth = start_authenticator(self.ctx, keys) if keys else None
