@@ -35,7 +35,11 @@ from swarm.peer.source import (
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record, field
 
-MAX_TOTAL_IN_FLIGHT_BYTES = 16 << 20  # bounds a peer's memory across sources
+# Bounds a peer's memory across sources: replies land in buffers of their
+# own.  8 MiB rather than 16: at 8 x 32 MiB the busiest peer's peak resident
+# memory went from 61 to 54 MiB at the same speed, and 64 x 1 MiB (sixty-three
+# sources, each a piece at a time) took 4 % less CPU, touching less memory.
+MAX_TOTAL_IN_FLIGHT_BYTES = 8 << 20
 LATE_REPLY_GRACE_S = 60.0  # a timed-out request still accepts its late reply
 
 

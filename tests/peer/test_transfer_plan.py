@@ -235,11 +235,11 @@ def test_no_duplicates_while_files_wait_for_a_download_slot() -> None:
 
 
 def test_bad_pieces_cost_trust_and_four_ban_the_source() -> None:
-    meta, _ = make_file(10)
+    meta, _ = make_file(8)  # 8 MiB: what a peer may have in flight
     plan, download = new_plan(meta, complete=[1])
-    plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all ten pieces in one pump
+    plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all eight pieces in one pump
     first_round = plan.pump(0.0)
-    assert len(first_round) == 10
+    assert len(first_round) == 8
     plan.set_holders(meta.digest, [1, 2], {}, 0.0)  # a second holder, known from now
     plan.sources[2].window_bytes = 16 * PIECE_BYTES
     for count, request in enumerate(first_round[:4], start=1):
@@ -256,7 +256,7 @@ def test_bad_pieces_cost_trust_and_four_ban_the_source() -> None:
     assert plan.sources[1].in_flight_bytes == 0
     again = plan.pump(1.0)
     assert {r.source for r in again} == {2}
-    assert sorted(r.piece for r in again) == list(range(10))
+    assert sorted(r.piece for r in again) == list(range(8))
     # Fresh holder lists from the tracker do not bring a banned source back.
     plan.set_holders(meta.digest, [1, 2], {}, 2.0)
     assert download.sources() == {2}
@@ -289,9 +289,9 @@ def test_unasked_data_is_unwanted() -> None:
 
 
 def test_expired_requests_are_freed_and_asked_of_another_source() -> None:
-    meta, data = make_file(10)
+    meta, data = make_file(8)  # 8 MiB: what a peer may have in flight
     plan, download = new_plan(meta, complete=[1])
-    plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all ten pieces in one pump
+    plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all eight pieces in one pump
     first_round = plan.pump(0.0)
     plan.set_holders(meta.digest, [1, 2], {}, 0.0)  # a second holder, known from now
     first_deadline = plan.next_deadline_s()
@@ -299,13 +299,13 @@ def test_expired_requests_are_freed_and_asked_of_another_source() -> None:
     assert plan.expire(first_deadline - 0.01) == []
     deadline = max(r.deadline_s for r in first_round)
     expired = plan.expire(deadline)
-    assert sorted(r.piece for r in expired) == list(range(10))
+    assert sorted(r.piece for r in expired) == list(range(8))
     assert plan.next_deadline_s() is None
-    assert download.unrequested == 10 and plan.sources[1].in_flight_bytes == 0
-    for source in plan.sources.values():  # credit enough for all ten again
+    assert download.unrequested == 8 and plan.sources[1].in_flight_bytes == 0
+    for source in plan.sources.values():  # credit enough for all eight again
         source.window_bytes = 16 * PIECE_BYTES
     again = plan.pump(deadline + 0.1)
-    assert sorted(r.piece for r in again) == list(range(10))
+    assert sorted(r.piece for r in again) == list(range(8))
     assert any(r.source == 2 for r in again)
     # A timed-out request still takes its late reply; the re-request is then cancelled.
     late = first_round[0]
@@ -332,7 +332,7 @@ def test_refusal_excludes_that_source_for_that_piece() -> None:
     meta, _ = make_file(10)
     plan, download = new_plan(meta, complete=[1, 2])
     plan.source_down(2)  # until the refusal: everything is asked of source 1
-    plan.sources[1].window_bytes = 16 * PIECE_BYTES  # all ten pieces in one pump
+    plan.sources[1].window_bytes = 16 * PIECE_BYTES  # eight pieces: all that may be in flight
     sent = plan.pump(0.0)
     assert {r.source for r in sent} == {1}
     refused = plan.on_refused(1, sent[3].request_id)
