@@ -130,8 +130,9 @@ def test_firewalled_hosts(swarm: Swarm, topology: Topology, tmp_path: Path) -> N
     hosts = [topology.add_host(f"h{i}", 10 + i, RATE_MBIT) for i in (1, 2, 3)]
     blocks = recipe(tracker_ip)
     env = swarm_command(tmp_path / "bin")
-    files = [{"alpha.bin": random_bytes(2501, 6 * MIB + 3)},
-             {"beta.bin": random_bytes(2502, 3 * MIB + 1)}, {}]
+    # Nine and seven 1 MiB pieces: both fetchers are still mid-way when the tracker dies.
+    files = [{"alpha.bin": random_bytes(2501, 8 * MIB + 3)},
+             {"beta.bin": random_bytes(2502, 6 * MIB + 1)}, {}]
     expected = {k: v for f in files for k, v in f.items()}
 
     # The tracker's host: the key, the firewall, the tracker.
