@@ -5,13 +5,12 @@ the deadline of each request, which follows the same rate, and its trust.
 
 from __future__ import annotations
 
-from swarm.protocol.chunks import CHUNK_SIZE_BYTES, PIECE_CHUNKS
+from swarm.protocol.chunks import PIECE_BYTES
 from swarm.protocol.record import Record
 
 # Credit: bytes in flight per source, never less than one piece's worth.
 # A request goes out while any credit is left, so a window of one piece is
 # one request at a time: a source starts so, until its rate is measured.
-PIECE_BYTES = PIECE_CHUNKS * CHUNK_SIZE_BYTES
 INITIAL_WINDOW_BYTES = PIECE_BYTES
 MIN_WINDOW_BYTES = PIECE_BYTES
 MAX_WINDOW_BYTES = 4 << 20  # enough to fill loopback; bounds reply buffering

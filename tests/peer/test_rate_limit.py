@@ -10,11 +10,10 @@ import pytest
 from swarm.config import Settings
 from swarm.peer.rate_limit import BURST_S, TokenBucket
 from swarm.peer.transfer_plan import TransferPlan
-from swarm.protocol.chunks import CHUNK_SIZE_BYTES, PIECE_CHUNKS
+from swarm.protocol.chunks import PIECE_BYTES
 from swarm.protocol.meta import meta_of_bytes
 from tests.swarms.sim import Simulation
 
-PIECE_BYTES = PIECE_CHUNKS * CHUNK_SIZE_BYTES
 KIB = 1 << 10
 MIB = 1 << 20
 

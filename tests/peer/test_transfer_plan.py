@@ -13,11 +13,9 @@ import pytest
 from swarm.peer.download import ENDGAME_LATE_FACTOR, ENDGAME_MIN_WAIT_S, Download
 from swarm.peer.source import TRUST_BAD_PIECE, PendingRequest
 from swarm.peer.transfer_plan import DataOutcome, DataVerdict, TransferPlan
-from swarm.protocol.chunks import CHUNK_SIZE_BYTES, PIECE_CHUNKS, Layout
+from swarm.protocol.chunks import PIECE_BYTES, PIECE_CHUNKS, Layout
 from swarm.protocol.meta import HASH_BYTES, FileMeta, file_digest, meta_of_bytes
 
-# The piece size of every file here but the last test.
-PIECE_BYTES = PIECE_CHUNKS * CHUNK_SIZE_BYTES
 # With no latency measured yet, a request counts as late after this long.
 ENDGAME_LATE_S = max(ENDGAME_MIN_WAIT_S, ENDGAME_LATE_FACTOR * ENDGAME_MIN_WAIT_S)
 

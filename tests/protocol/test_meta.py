@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swarm.protocol.chunks import CHUNK_SIZE_BYTES, PIECE_CHUNKS
+from swarm.protocol.chunks import PIECE_BYTES, PIECE_CHUNKS
 from swarm.protocol.meta import (
     HASH_BYTES,
     FileMeta,
@@ -14,8 +14,6 @@ from swarm.protocol.meta import (
     meta_of_bytes,
     piece_hash,
 )
-
-PIECE_BYTES = PIECE_CHUNKS * CHUNK_SIZE_BYTES  # the piece size of every file
 
 
 def patterned_bytes(size_bytes: int, seed: int = 0) -> bytes:
