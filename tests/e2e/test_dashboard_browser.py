@@ -212,9 +212,14 @@ def test_in_a_keyed_swarm_the_page_opened_with_its_token_works(
     connects = swarm.wait_connects(2)
 
     page = rendered_page(binary, f"{url}?token={token}", tmp_path / "profile")
-    assert page.body.get("data-connection") == "live", page.body
-    assert set(page.peers) == set(connects)
-    assert set(page.files) == {"a.bin"}
+    # What the tracker saw, should the page disagree (once, in CI, a live
+    # page showed no peer row at all; never since).
+    tracker = swarm.tracker
+    assert tracker is not None
+    seen = f"page {page}\ntracker stdout:\n{tracker.stdout()}\nstderr:\n{tracker.stderr()[-3000:]}"
+    assert page.body.get("data-connection") == "live", seen
+    assert set(page.peers) == set(connects), seen
+    assert set(page.files) == {"a.bin"}, seen
 
 
 class DevTools:
