@@ -19,7 +19,7 @@ import socket
 import zmq
 
 from swarm.config import TRACKER_ECHO_OFFSETS
-from swarm.io.common.ports import bind_socket
+from swarm.io.common.ports import bind_socket, first_address
 from swarm.protocol.addresses import is_ipv6
 
 log = logging.getLogger("swarm.tracker")
@@ -114,8 +114,7 @@ def ask_echoes(local_host: str, local_port: int, tracker_host: str,
     seen = []
     for port in echo_ports:
         try:
-            infos = socket.getaddrinfo(tracker_host, port, type=socket.SOCK_STREAM)
-            family, _, _, _, sockaddr = infos[0]
+            family, sockaddr = first_address(tracker_host, port, socket.SOCK_STREAM)
             with socket.socket(family, socket.SOCK_STREAM) as sock:
                 # The punch connections bind the same port with SO_REUSEADDR too.
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,10 +1,12 @@
 """Binding to the ports the settings fix (the port rule is in swarm/config.py),
 or to ports the system draws when they fix none, and saying clearly which
-port could not be had and which setting asked for it."""
+port could not be had and which setting asked for it; and the address a
+host name stands for."""
 
 from __future__ import annotations
 
 import socket
+from typing import Any
 
 import zmq
 
@@ -18,6 +20,17 @@ class PortUnavailable(Exception):
         self.reason = reason
         super().__init__(f"cannot listen on port {port} ({what}): {reason}; stop what uses it, "
                          f"or choose another port")
+
+
+def first_address(host: str, port: int,
+                  kind: socket.SocketKind) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
+    """The family and socket address of the first address ``host`` stands
+    for (OSError when none).  An ASCII name goes as bytes: a str would load
+    the IDNA codec (2 ms of every peer's start) to encode what needs no
+    encoding."""
+    infos = socket.getaddrinfo(host.encode() if host.isascii() else host, port, type=kind)
+    family, _, _, _, sockaddr = infos[0]
+    return family, sockaddr
 
 
 def bind_zmq(sock: zmq.Socket[bytes], spec: str, port: int, what: str) -> int:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import socket
 
-from swarm.io.common.ports import PortUnavailable, bind_socket
+from swarm.io.common.ports import PortUnavailable, bind_socket, first_address
 from swarm.protocol.addresses import is_ipv6
 
 log = logging.getLogger("swarm.peer")
@@ -16,11 +16,7 @@ log = logging.getLogger("swarm.peer")
 def local_address_towards(host: str, port: int) -> str:
     """The local address this machine uses to reach ``host`` (no packet is sent)."""
     try:
-        # An ASCII name goes as bytes: a str would load the IDNA codec (2 ms
-        # of every peer's start) to encode what needs no encoding.
-        infos = socket.getaddrinfo(host.encode() if host.isascii() else host, port,
-                                   type=socket.SOCK_DGRAM)
-        family, _, _, _, sockaddr = infos[0]
+        family, sockaddr = first_address(host, port, socket.SOCK_DGRAM)
         with socket.socket(family, socket.SOCK_DGRAM) as probe:
             probe.connect(sockaddr)
             return str(probe.getsockname()[0])
