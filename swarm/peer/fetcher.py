@@ -29,7 +29,15 @@ from swarm.peer.piece_requests import PieceRequests
 from swarm.peer.swarm_view import SwarmView
 from swarm.peer.transfer_plan import TransferPlan
 from swarm.protocol.fields import MAX_TEXT
-from swarm.protocol.messages import CanHoldAgain, CannotHold, Complete, Message, MetaQuery
+from swarm.protocol.messages import (
+    CanHoldAgain,
+    CannotHold,
+    Complete,
+    Holders,
+    Message,
+    MetaQuery,
+    MetaReply,
+)
 from swarm.protocol.meta import FileMeta
 from swarm.protocol.output import Action, Observe, Outbox
 
@@ -147,14 +155,16 @@ class Fetcher:
             self._meta_asked[digest] = now_s
             self.out.put(ToTracker(MetaQuery(digest)))
 
-    def meta_arrived(self, meta: FileMeta, now_s: float) -> None:
+    def meta_arrived(self, reply: MetaReply, self_id: int | None, now_s: float) -> None:
+        """The meta asked for, with the holders to start from."""
+        meta = reply.meta
         self._meta_asked.pop(meta.digest, None)
         summary = self.view.files.get(meta.name)
         if summary is None or summary.digest != meta.digest:
             return
         if meta.digest in self.plan.downloads or meta.name in self.holdings.local:
             return
-        self._start(meta, now_s)
+        self._start(meta, now_s, (Holders(meta.digest, reply.holders), self_id))
 
     def tracker_forgot_us(self) -> None:
         """Questions put to a tracker that no longer knows us (it expired us
@@ -164,9 +174,12 @@ class Fetcher:
 
     # --- a download's life ------------------------------------------------------------
 
-    def _start(self, meta: FileMeta, now_s: float) -> StartPartial | None:
+    def _start(self, meta: FileMeta, now_s: float,
+               holders: tuple[Holders, int | None] | None = None) -> StartPartial | None:
         """Start fetching a file: its partial file is created (the disk's
-        answer comes to ``on_started``), and the requests can go out."""
+        answer comes to ``on_started``), and the requests can go out, to
+        ``holders`` (the answer that came with the meta, and this peer's id)
+        or to those the tracker is asked for."""
         if meta.name in self.holdings.local or meta.name in self.holdings.excused:
             return None
         self.disk.unstarted.pop(meta.digest, None)
@@ -181,7 +194,10 @@ class Fetcher:
             self._finish(meta.digest, now_s)
         else:
             self.consider(meta.name, now_s)
-            self.requests.ask_holders(meta.digest, now_s)
+            if holders is None:
+                self.requests.ask_holders(meta.digest, now_s)
+            else:
+                self.requests.holders_arrived(*holders, now_s)
         return start
 
     def on_started(self, action: StartPartial, error: OSError | None, now_s: float) -> None:

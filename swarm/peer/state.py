@@ -480,7 +480,7 @@ TRACKER_MESSAGES: dict[type[m.Message], TrackerMessage] = {
     m.Welcome: lambda p, msg, now: p._welcome(msg, now),
     m.Pong: lambda p, msg, now: p.sync.tracker_at(msg.seq, now),
     m.Snapshot: lambda p, msg, now: p._snapshot(msg, now),
-    m.MetaReply: lambda p, msg, now: p.fetcher.meta_arrived(msg.meta, now),
+    m.MetaReply: lambda p, msg, now: p.fetcher.meta_arrived(msg, p.peer_id, now),
     m.Holders: lambda p, msg, now: p.requests.holders_arrived(msg, p.peer_id, now),
     m.Refused: lambda p, msg, now: p.shared.refused(msg.refused, now),
     m.Farewell: lambda p, _m, _now: p._farewell(),

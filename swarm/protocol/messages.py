@@ -47,7 +47,7 @@ from swarm.protocol.meta import FileMeta
 from swarm.protocol.record import Record
 from swarm.protocol.roles import ROLE_PEER, ROLE_SEED
 
-PROTOCOL_VERSION = 7
+PROTOCOL_VERSION = 8
 
 
 class Message(Record):
@@ -334,13 +334,16 @@ class Holders(Message):
 
 
 class MetaReply(Message):
-    """A file's metadata, with its hash list (answer to MetaQuery)."""
+    """A file's metadata, with its hash list, and the holders its download
+    starts from, as Holders would name them (answer to MetaQuery)."""
 
     KIND: ClassVar[int] = 23
     meta: FileMeta
+    holders: tuple[HolderRanges, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "meta", as_meta(self.meta))
+        object.__setattr__(self, "holders", as_records(self.holders, "holders", HolderRanges))
 
 
 class Refused(Message):

@@ -59,20 +59,21 @@ def listing(registry: Registry, now_s: float) -> Listing:
     return Listing(registry.seq, summaries, tuple(files), traffic, registry.moved_bytes)
 
 
-def meta_reply(registry: Registry, digest: bytes) -> Message:
+def meta_reply(registry: Registry, asker: PeerRecord, digest: bytes,
+               rng: random.Random) -> Message:
+    """A file's meta, and the holders a download of it starts from (as a
+    HoldersQuery of the whole file would name them): a peer asks for the
+    meta only to fetch the file, so one question does for both."""
     record = registry.file_by_digest(digest)
     if record is not None:
-        return MetaReply(record.meta)
+        return MetaReply(record.meta, named_holders(registry, record, asker, 0,
+                                                    record.meta.chunks, rng))
     return ErrorReply("removed file" if digest in registry.removed_digests else "unknown file")
 
 
 def holders(registry: Registry, asker: PeerRecord, query: HoldersQuery,
             rng: random.Random) -> Message:
-    """At most MAX_HOLDERS_ANSWERED holders of a file that hold something
-    of it (at least a couple of complete ones when there are), the least
-    named so far first: what a peer hears stays the same size however
-    wide the swarm, and requests spread over the holders instead of
-    piling onto the first ones."""
+    """The holders of a file's chunks in [first, end) (``named_holders``)."""
     record = registry.file_by_digest(query.digest)
     if record is None:
         if query.digest in registry.removed_digests:  # asked before the news arrived
@@ -81,6 +82,17 @@ def holders(registry: Registry, asker: PeerRecord, query: HoldersQuery,
     total = record.meta.chunks
     first = min(query.first_chunk, total)
     end = total if query.chunk_count == 0 else min(total, first + query.chunk_count)
+    return Holders(query.digest, named_holders(registry, record, asker, first, end, rng))
+
+
+def named_holders(registry: Registry, record: FileRecord, asker: PeerRecord, first: int,
+                  end: int, rng: random.Random) -> tuple[HolderRanges, ...]:
+    """At most MAX_HOLDERS_ANSWERED holders of a file that hold something
+    of it (at least a couple of complete ones when there are), the least
+    named so far first: what a peer hears stays the same size however
+    wide the swarm, and requests spread over the holders instead of
+    piling onto the first ones."""
+    total = record.meta.chunks
     name = record.meta.name
     peers = registry.peers
     complete: list[int] = []
@@ -107,7 +119,7 @@ def holders(registry: Registry, asker: PeerRecord, query: HoldersQuery,
         ranges = chunks.to_flat() if (first, end) == (0, total) else chunks.clip(first, end)
         if ranges:
             named.append(HolderRanges(pid, peers[pid].endpoint, tuple(ranges)))
-    return Holders(query.digest, tuple(named))
+    return tuple(named)
 
 
 def is_leaving(peer: PeerRecord) -> bool:

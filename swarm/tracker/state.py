@@ -245,7 +245,8 @@ PEER_REQUESTS: dict[type[Message], PeerRequest] = {
     Offer: lambda t, peer, m, _now: t._offer(peer, m),
     HoldersQuery: lambda t, peer, m, _now: t._answer(
         peer, queries.holders(t.registry, peer, m, t.rng)),
-    MetaQuery: lambda t, peer, m, _now: t._answer(peer, queries.meta_reply(t.registry, m.digest)),
+    MetaQuery: lambda t, peer, m, _now: t._answer(
+        peer, queries.meta_reply(t.registry, peer, m.digest, t.rng)),
     SyncRequest: lambda t, peer, _m, _now: t._answer(peer, queries.snapshot(t.registry)),
     Complaint: lambda t, peer, m, _now: t._complaint(peer, m),
     ReverseRequest: lambda t, peer, m, now: t.introductions.reverse(peer, m.peer_id, now),

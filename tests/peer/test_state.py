@@ -16,6 +16,7 @@ from swarm.peer.actions import (
     ServeFile,
     StartPartial,
     Subscribe,
+    ToPeer,
     ToTracker,
 )
 from swarm.peer.fetcher import MAX_ACTIVE_DOWNLOADS
@@ -26,7 +27,7 @@ from swarm.protocol import display
 from swarm.protocol import messages as m
 from swarm.protocol.chunks import chunk_count
 from swarm.protocol.events import FileAdded
-from swarm.protocol.message_parts import FileSummary
+from swarm.protocol.message_parts import FileSummary, HolderRanges
 from swarm.protocol.meta import FileMeta, meta_of_bytes
 from swarm.protocol.output import Level, Show
 from swarm.protocol.peer_messages import ChunkData, ChunkRefused, ChunkRequest
@@ -102,6 +103,38 @@ def test_a_long_download_asks_for_holders_less_often_when_nothing_changes() -> N
     # Asked at 0, then after 1, 2, 4 and every 8 s: a handful of questions,
     # where a refresh every second would have asked twenty times.
     assert sim.tracker_requests["HoldersQuery"] <= 7, sim.tracker_requests
+
+
+def test_a_download_starts_from_the_holders_its_meta_came_with() -> None:
+    """One question to the tracker per file fetched: the meta's answer
+    names the holders, so the requests go out without asking again."""
+    meta = meta_of_bytes("f.bin", data(23, 3 << 20))  # three pieces
+    state = PeerState(Settings().peer_settings(), 1.0, [], [], {}, 20001, 0.0,
+                      random.Random(1))
+    state.start()
+    state.on_tracker(m.HelloReply(m.PROTOCOL_VERSION, 5556, ()), 0.1)
+    summary = FileSummary(meta.name, meta.size_bytes, meta.digest, True)
+    asked = state.on_tracker(m.Welcome(3, m.Snapshot(1, (summary,)), ()), 0.2)
+    assert [a.message for a in asked if isinstance(a, ToTracker)
+            and isinstance(a.message, m.MetaQuery)] == [m.MetaQuery(meta.digest)]
+    holders = tuple(HolderRanges(pid, f"tcp://127.0.0.1:{5000 + pid}", (0, meta.chunks))
+                    for pid in (5, 6))
+    actions = state.on_tracker(m.MetaReply(meta, holders), 0.3) + state.flush(0.3)
+    requested = {a.peer_id for a in actions
+                 if isinstance(a, ToPeer) and isinstance(a.message, ChunkRequest)}
+    assert requested == {5, 6}
+    assert not [a for a in actions if isinstance(a, ToTracker)
+                and isinstance(a.message, m.HoldersQuery)], "nothing asked twice"
+
+
+def test_swarm_peers_ask_the_tracker_once_per_file_they_fetch() -> None:
+    files = {f"f{i}.bin": data(30 + i, 200_000) for i in range(4)}
+    sim = Simulation()
+    peers = [sim.add_peer({name: content}) for name, content in files.items()]
+    sim.run(sim.all_done, limit_s=30)
+    check_complete(sim, files, peers)
+    assert sim.tracker_requests["MetaQuery"] == 4 * 3, sim.tracker_requests
+    assert sim.tracker_requests["HoldersQuery"] == 0, sim.tracker_requests
 
 
 def test_a_peer_fetches_a_few_files_at_a_time_and_gets_them_all() -> None:

@@ -72,6 +72,26 @@ def test_a_holders_answer_names_a_bounded_sample_with_complete_holders_in_it() -
     assert len(seen) > 30, "the partial holders named change from answer to answer"
 
 
+def test_the_meta_comes_with_the_holders_to_start_from() -> None:
+    """A peer asks for a file's meta only to fetch it: the answer names the
+    holders a HoldersQuery of the whole file would, so one question does."""
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    join(state, 3)
+    send(state, 3, have(BIG.digest, 0, 64))
+    reply = only_reply(send(state, 2, m.MetaQuery(BIG.digest)), 2)
+    assert reply == m.MetaReply(BIG, (
+        HolderRanges(1, "tcp://127.0.0.1:5001", (0, 130)),
+        HolderRanges(3, "tcp://127.0.0.1:5003", (0, 64)),
+    ))
+    assert state.registry.files[BIG.name].named == {1: 1, 3: 1}  # counted as named
+    # The asker is never among them; a holder asking hears of the others.
+    reply = only_reply(send(state, 1, m.MetaQuery(BIG.digest)), 1)
+    assert isinstance(reply, m.MetaReply)
+    assert [h.peer_id for h in reply.holders] == [3]
+
+
 def join_get(state: TrackerState, peer: int) -> None:
     state.handle(sender(peer), m.Join(1, 5000 + peer, (), (), ROLE_GET), ADDRESS, 0.0)
 

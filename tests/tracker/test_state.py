@@ -105,7 +105,7 @@ def test_hello_answers_anyone_with_the_event_port() -> None:
 def test_meta_query_sync_request_and_heartbeat_replies() -> None:
     state = new_state()
     join(state, 1, [BIG])
-    assert only_reply(send(state, 1, m.MetaQuery(BIG.digest)), 1) == m.MetaReply(BIG)
+    assert only_reply(send(state, 1, m.MetaQuery(BIG.digest)), 1) == m.MetaReply(BIG, ())
     assert isinstance(only_reply(send(state, 1, m.MetaQuery(SMALL.digest)), 1), m.ErrorReply)
     answer = only_reply(send(state, 1, m.SyncRequest()), 1)
     assert answer == snapshot(state.registry)
