@@ -245,8 +245,8 @@ class Fetcher:
 
     def _finish(self, digest: bytes, now_s: float) -> None:
         """Every piece is verified and stored: into Shared with it (the
-        disk's answer comes to ``on_placed``)."""
-        self.partials.report(only=digest)
+        disk's answer comes to ``on_placed``; the chunks not yet reported go
+        with the Complete that follows)."""
         self.requests.drop_download(digest)
         self.out.put(Place(digest, self.partials.by_digest[digest].name))
 
@@ -278,10 +278,11 @@ class Fetcher:
             return
         if result is PlaceResult.SAME_FILE_THERE:
             self.out.put(DropPartial(digest))
+        reports = self.partials.final_report(digest)
         self.partials.forget(digest)
         self.holdings.hold(meta)
         self.out.put(ServeFile(meta))
-        self.out.put(ToTracker(Complete(digest)))
+        self.out.put(ToTracker(Complete(digest, reports)))
         self.out.put(Observe("complete", {"file": meta.name, "size": meta.size_bytes}))
         self.leave_check.news(now_s)
         self.out.info("%r complete", meta.name)

@@ -7,7 +7,8 @@ verified in it at start, not yet taken up again.  When the swarm lists its
 file, a leftover is taken up as a download like any other, and the pieces
 it brings are that download's resumed pieces.  The Join offers what the
 partial files hold; verified chunks stored since are reported in batches
-(``Have``), each batch an entry of the ``--events`` log too.
+(``Have``; the last ones of a file with its ``Complete``), each batch an
+entry of the ``--events`` log too.
 """
 
 from __future__ import annotations
@@ -81,7 +82,18 @@ class PartialFiles:
 
     def report(self, only: bytes | None = None) -> None:
         """Report stored chunks to the tracker, all files in one message."""
-        digests = [only] if only is not None else list(self._unreported)
+        reports = self._take_reports([only] if only is not None else list(self._unreported))
+        if reports:
+            self.out.put(ToTracker(Have(tuple(reports))))
+
+    def final_report(self, digest: bytes) -> tuple[HaveReport, ...]:
+        """The chunks of a file just placed that the tracker has yet to
+        hear: they go with its Complete, not in a Have of their own."""
+        return tuple(self._take_reports([digest]))
+
+    def _take_reports(self, digests: list[bytes]) -> list[HaveReport]:
+        """The unreported chunks of these files, now counted as reported
+        (each file's batch an entry of the ``--events`` log)."""
         reports = []
         for digest in digests:
             pieces = self._unreported.pop(digest, None)
@@ -93,8 +105,7 @@ class PartialFiles:
             self.out.put(Observe("chunks", {"file": meta.name,
                                             "chunks": sum(e - s for s, e in ranges),
                                             "ranges": [list(r) for r in ranges]}))
-        if reports:
-            self.out.put(ToTracker(Have(tuple(reports))))
+        return reports
 
     def on_timer(self, now_s: float) -> None:
         if now_s >= self._next_report_s:

@@ -118,13 +118,16 @@ class Have(Message):
 
 
 class Complete(Message):
-    """The sender holds the whole file, verified, in its Shared folder."""
+    """The sender holds the whole file, verified, in its Shared folder; the
+    chunks it had not reported yet come with it, as a Have's would."""
 
     KIND: ClassVar[int] = 5
     digest: bytes
+    reports: tuple[HaveReport, ...] = ()
 
     def __post_init__(self) -> None:
         as_digest(self.digest)
+        object.__setattr__(self, "reports", as_records(self.reports, "reports", HaveReport))
 
 
 class SyncRequest(Message):

@@ -232,6 +232,14 @@ class TrackerState:
             self.out.warning("peer %d reports peer %d for %r: %s", peer.peer_id,
                              accused.peer_id, name, complaint.reason)
 
+    def _complete(self, peer: PeerRecord, complete: Complete, now_s: float) -> None:
+        """A file whole: its last chunks first, as a Have would bring them."""
+        if complete.reports:
+            self.registry.take_reports(peer, complete.reports, now_s)
+            if self.registry.peers.get(peer.peer_id) is not peer:
+                return  # expelled for them
+        self.registry.complete(peer, complete.digest)
+
     def _answer(self, peer: PeerRecord, answer: Message) -> None:
         self.out.put(Send(peer.sender, answer))
 
@@ -241,7 +249,7 @@ PeerRequest = Callable[[TrackerState, PeerRecord, Any, float], None]
 PEER_REQUESTS: dict[type[Message], PeerRequest] = {
     Heartbeat: lambda t, peer, m, now: t._heartbeat(peer, m, now),
     Have: lambda t, peer, m, now: t.registry.take_reports(peer, m.reports, now),
-    Complete: lambda t, peer, m, _now: t.registry.complete(peer, m.digest),
+    Complete: lambda t, peer, m, now: t._complete(peer, m, now),
     Offer: lambda t, peer, m, _now: t._offer(peer, m),
     HoldersQuery: lambda t, peer, m, _now: t._answer(
         peer, queries.holders(t.registry, peer, m, t.rng)),

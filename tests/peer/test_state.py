@@ -127,7 +127,7 @@ def test_a_download_starts_from_the_holders_its_meta_came_with() -> None:
                 and isinstance(a.message, m.HoldersQuery)], "nothing asked twice"
 
 
-def test_swarm_peers_ask_the_tracker_once_per_file_they_fetch() -> None:
+def test_swarm_peers_ask_and_tell_the_tracker_once_per_file_they_fetch() -> None:
     files = {f"f{i}.bin": data(30 + i, 200_000) for i in range(4)}
     sim = Simulation()
     peers = [sim.add_peer({name: content}) for name, content in files.items()]
@@ -135,6 +135,10 @@ def test_swarm_peers_ask_the_tracker_once_per_file_they_fetch() -> None:
     check_complete(sim, files, peers)
     assert sim.tracker_requests["MetaQuery"] == 4 * 3, sim.tracker_requests
     assert sim.tracker_requests["HoldersQuery"] == 0, sim.tracker_requests
+    # And one report: a file of one piece is whole as that piece is stored,
+    # so its chunks go with the Complete.
+    assert sim.tracker_requests["Complete"] == 4 * 3, sim.tracker_requests
+    assert sim.tracker_requests["Have"] == 0, sim.tracker_requests
 
 
 def test_a_peer_fetches_a_few_files_at_a_time_and_gets_them_all() -> None:

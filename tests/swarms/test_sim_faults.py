@@ -119,6 +119,10 @@ def test_a_finished_file_that_cannot_be_placed_is_placed_when_it_can() -> None:
     sim.run(lambda: stuck.store.refused_writes > 0, limit_s=30)
     assert stuck.state is not None and stuck.state.holdings.excused == {"doc"}
     assert [meta.name for meta, _, _ in stuck.store.partial.values()] == ["doc"]
+    # Not placed, but held: the tracker hears of its chunks with the next
+    # batch of reports (a Have), as they did not go with a Complete.
+    sim.run(lambda: bool(sim.acquired(peer_id(stuck), "doc")), limit_s=5)
+    assert sim.acquired(peer_id(stuck), "doc") == list(range(chunk_count(len(doc))))
     stuck.store.read_only_shared = False
     sim.run(sim.all_done, limit_s=30)
     assert left_cleanly(seeder) and left_cleanly(stuck)

@@ -16,7 +16,7 @@ from swarm.protocol.events import (
     PeerJoined,
     PeerLeft,
 )
-from swarm.protocol.message_parts import PartialOffer
+from swarm.protocol.message_parts import HaveReport, PartialOffer
 from swarm.protocol.meta import meta_of_bytes
 from swarm.tracker.leaving import leave_blockers
 from swarm.tracker.queries import snapshot
@@ -95,6 +95,32 @@ def test_complete_before_every_chunk_is_reported_is_refused() -> None:
     assert events(out) == []
     assert "big.bin" not in state.registry.peers[2].complete
     assert isinstance(only_reply(send(state, 2, m.Complete(SMALL.digest)), 2), m.ErrorReply)
+
+
+def test_complete_brings_the_last_chunks_as_a_have_would() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    send(state, 2, have(BIG.digest, 0, 64))
+    last = (HaveReport(BIG.digest, (64, 130)),)
+    out = send(state, 2, m.Complete(BIG.digest, last))
+    assert blocks(out) == [display.Acquired(2, "big.bin", 130, [(64, 130)])]
+    assert events_of(out, FileCompleted) == [FileCompleted(state.registry.peer_seq, 2,
+                                                           "big.bin")]
+    assert "big.bin" in state.registry.peers[2].complete
+    assert replies(out) == []
+
+
+def test_complete_whose_chunks_do_not_make_the_file_whole_is_refused() -> None:
+    state = new_state()
+    join(state, 1, [BIG])
+    join(state, 2)
+    out = send(state, 2, m.Complete(BIG.digest, (HaveReport(BIG.digest, (0, 100)),)))
+    # The chunks it brings are taken, as a Have's; the claim is not.
+    assert blocks(out) == [display.Acquired(2, "big.bin", 130, [(0, 100)])]
+    assert isinstance(only_reply(out, 2), m.ErrorReply)
+    assert "big.bin" not in state.registry.peers[2].complete
+    assert events_of(out, FileCompleted) == []
 
 
 def test_offer_after_join_adds_a_file_once_and_refuses_a_conflict() -> None:
