@@ -102,7 +102,7 @@ def named_holders(registry: Registry, record: FileRecord, asker: PeerRecord, fir
         if pid == asker.peer_id or not chunks:
             continue  # a downloader that holds nothing yet is no source
         peer = peers[pid]
-        if is_leaving(peer):
+        if peer.role == ROLE_GET and is_leaving(peer):
             leaving.append(pid)
         else:
             (complete if name in peer.complete else partial).append(pid)
@@ -112,13 +112,18 @@ def named_holders(registry: Registry, record: FileRecord, asker: PeerRecord, fir
     taken = set(chosen)
     chosen += _least_named(record, [p for p in complete if p not in taken] + partial,
                            MAX_HOLDERS_ANSWERED - len(chosen), rng)
+    whole_file = (first, end) == (0, total)
     named = []
     for pid in sorted(chosen):
-        record.named[pid] = record.named.get(pid, 0) + 1
-        chunks = record.holders[pid]
-        ranges = chunks.to_flat() if (first, end) == (0, total) else chunks.clip(first, end)
+        record.named[pid] += 1
+        if whole_file and name in peers[pid].complete:
+            ranges: tuple[int, ...] = (0, total) if total else ()
+        else:
+            chunks = record.holders[pid]
+            ranges = tuple(chunks.to_flat() if whole_file else chunks.clip(first, end))
         if ranges:
-            named.append(HolderRanges(pid, peers[pid].endpoint, tuple(ranges)))
+            # Checked as they came in (endpoints at the join, chunks as reported).
+            named.append(HolderRanges.unchecked(pid, peers[pid].endpoint, ranges))
     return tuple(named)
 
 
@@ -136,11 +141,12 @@ def is_leaving(peer: PeerRecord) -> bool:
 
 def _least_named(record: FileRecord, pids: list[int], count: int,
                  rng: random.Random) -> list[int]:
-    """``count`` of ``pids``: the least named of a random draw of a few
-    times ``count`` (ties fall at random), so a draw costs the same
-    however many hold the file."""
+    """``count`` of ``pids``: the least named of a few times ``count`` of
+    them, taken in their order from a place drawn at random (so ties fall
+    at random, and the sort costs the same however many hold the file)."""
     if len(pids) <= count:
         return pids
-    pool = rng.sample(pids, min(len(pids), NAMING_POOL_FACTOR * count))
-    pool.sort(key=lambda pid: record.named.get(pid, 0))
+    start = rng.randrange(len(pids))
+    pool = (pids[start:] + pids[:start])[:NAMING_POOL_FACTOR * count]
+    pool.sort(key=record.named.__getitem__)
     return pool[:count]

@@ -7,6 +7,8 @@ changes them, and ``swarm.tracker.readiness`` the one writer of a peer's
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from swarm.protocol.chunks import ChunkSet
 from swarm.protocol.message_parts import FileSummary
 from swarm.protocol.meta import FileMeta
@@ -44,7 +46,7 @@ class FileRecord(Record, frozen=False):
     ever_held: ChunkSet = field(default_factory=ChunkSet)
     # How often each holder has been named in an answer: the least named
     # are named first, so no early holder is handed to everyone.
-    named: dict[int, int] = field(default_factory=dict)
+    named: defaultdict[int, int] = field(default_factory=lambda: defaultdict(int))
     # Bytes of it peers report receiving, for `swarm status`; made at the
     # first report, so a file nobody fetches costs nothing.
     intake: RateMeter | None = None
