@@ -86,8 +86,8 @@ class Crowd:
 
 
 # Seeds whose timing also has a get link to another after it has left,
-# which about one run in four does: the test sees every way of learning it.
-@pytest.mark.parametrize("seed", [1, 6, 7])
+# which about one run in three or four does: the test sees every way of learning it.
+@pytest.mark.parametrize("seed", [1, 4, 9])
 def test_gets_that_leave_as_soon_as_done_hold_back_no_other_get(
         seed: int, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
