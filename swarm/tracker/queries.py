@@ -102,7 +102,7 @@ def named_holders(registry: Registry, record: FileRecord, asker: PeerRecord, fir
         if pid == asker.peer_id or not chunks:
             continue  # a downloader that holds nothing yet is no source
         peer = peers[pid]
-        if peer.role == ROLE_GET and is_leaving(peer):
+        if peer.role == ROLE_GET and is_leaving(peer):  # the role first: few holders are gets
             leaving.append(pid)
         else:
             (complete if name in peer.complete else partial).append(pid)
