@@ -77,6 +77,13 @@ class Topology:
     def ns(self, name: str) -> str:
         return f"{name}{self.tag}"
 
+    def add_loopback_host(self, name: str) -> str:
+        """A host with its loopback alone (127.0.0.1 and ::1), nothing else
+        reaching it; returns its namespace."""
+        ns = self.ns(name)
+        self._add_ns(ns)
+        return ns
+
     def _add_ns(self, name: str) -> None:
         run("ip", "netns", "add", name)
         self.namespaces.append(name)

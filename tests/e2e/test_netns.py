@@ -57,6 +57,22 @@ def test_peers_on_separate_hosts_behind_limited_links(swarm: Swarm, topology: To
         f"{elapsed:.2f} s after the first start; peers {sorted(out.peer_ids.values())}")
 
 
+def test_a_swarm_over_ipv6(swarm: Swarm, topology: Topology) -> None:
+    """The tracker on ::1 and peers told to find it there (a host of its
+    own, so ::1 is the test's): every socket a peer opens to the tracker
+    must take IPv6, or the peer never hears from it."""
+    host = topology.add_loopback_host("v6")
+    files = [{"one.bin": random_bytes(420, MIB + 3)}, {"two.bin": random_bytes(421, 300_000)}]
+    swarm.start_tracker(netns=host, env={"SWARM_BIND_ADDRESS": "::1"})
+    for f in files:
+        swarm.start_peer(f, quiet_s=2, netns=host, tracker_host="::1")
+    assert swarm.wait_peers(60) == [0, 0]
+    assert swarm.stop_tracker() == 0
+    check_swarm(swarm, {k: v for f in files for k, v in f.items()})
+    assert swarm.tracker is not None
+    assert "joined from tcp://[::1]:" in swarm.tracker.stderr()
+
+
 def test_a_peer_behind_nat_gets_every_file_and_gives_its_own(swarm: Swarm,
                                                               topology: Topology) -> None:
     tracker_ns, tracker_ip = topology.add_host("tr", 1, RATE_MBIT)

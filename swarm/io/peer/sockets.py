@@ -130,8 +130,11 @@ class PeerSockets:
         # A routing id of our own survives reconnects, so the tracker keeps
         # knowing who we are after a network blip.
         self.tracker.setsockopt(zmq.ROUTING_ID, os.urandom(16))
-        self.tracker.connect(tcp_endpoint(tracker_host, tracker_port))
         self.events = self._socket(zmq.SUB, EVENT_MAX_BYTES)
+        if is_ipv6(tracker_host):  # ZeroMQ reaches IPv4 addresses only unless told
+            for sock in (self.tracker, self.events):
+                sock.setsockopt(zmq.IPV6, 1)
+        self.tracker.connect(tcp_endpoint(tracker_host, tracker_port))
         # The file topic only: news that grows with the files, not the peers.
         self.events.setsockopt(zmq.SUBSCRIBE, FILE_TOPIC)
         self.events.setsockopt(zmq.RCVHWM, 100_000)
