@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 
 from swarm.io.tracker.port_file import read_port
@@ -66,3 +67,21 @@ def test_a_second_tracker_in_the_same_folder_is_refused_until_the_first_dies(
         assert third.stdout() == ""
     finally:
         third.kill_group()
+
+
+def test_a_tracker_that_cannot_have_its_dashboard_leaves_no_port_file(swarm: Swarm) -> None:
+    """`--http` at an address in use: the tracker says so and exits 1, and
+    no port.txt names a tracker that is not there."""
+    folder = swarm.root / "tracker"
+    folder.mkdir()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        result = subprocess.run(["sh", str(TRACKER_SH), "--http", address], cwd=folder,
+                                capture_output=True, timeout=20,
+                                env={**os.environ, **TEST_ENV})
+    assert result.returncode == 1
+    assert result.stdout == b""
+    assert f"the dashboard cannot listen at {address}" in result.stderr.decode()
+    assert not (folder / "port.txt").exists()

@@ -128,8 +128,8 @@ class TrackerLoop:
 
     def run(self) -> int:
         self.waker.install_signal_handlers()
-        port_path = write_port_file(self.workdir, self.port)
-        self._say_where(port_path)
+        # The dashboard first: a tracker that cannot have it does not start,
+        # and must not leave a port.txt naming it behind.
         if self.settings.http_address:
             try:
                 self._start_dashboard()
@@ -138,6 +138,8 @@ class TrackerLoop:
                           self.settings.http_address, exc.strerror or exc)
                 self.close()
                 return EXIT_NO_DASHBOARD
+        port_path = write_port_file(self.workdir, self.port)
+        self._say_where(port_path)
         log.info("open-file limit %d: room for about %d peers", self.fd_limit,
                  peers_within(self.fd_limit, FDS_PER_PEER, self._dashboard_fds()))
         self.watch()
