@@ -37,6 +37,18 @@ class HolderQuery(Record, frozen=False):
         return any(t is not None for t in (self.asked_at_s, self.due_at_s,
                                            self.answered_at_s, self.interval_s))
 
+    def due_s(self, now_s: float, starving: bool) -> float:
+        """When to ask again: now if nothing says later; for a download no
+        known source can feed, soon after the last answer."""
+        due = now_s if self.due_at_s is None else self.due_at_s
+        if starving:
+            answered = now_s if self.answered_at_s is None else self.answered_at_s
+            due = min(due, answered + STARVING_REFRESH_S)
+        return due
+
+
+NEVER_ASKED = HolderQuery()  # read, never changed: what a download never asked about has
+
 
 class HolderQueries:
     def __init__(self, out: Outbox, plan: TransferPlan, refresh_s: float, now_s: float) -> None:
@@ -85,13 +97,8 @@ class HolderQueries:
         for digest, download in self.plan.downloads.items():
             if download.done:
                 continue
-            query = self._by_digest.get(digest)  # None: never asked
-            due = now_s if query is None or query.due_at_s is None else query.due_at_s
-            if digest in starving:
-                answered = (now_s if query is None or query.answered_at_s is None
-                            else query.answered_at_s)
-                due = min(due, answered + STARVING_REFRESH_S)
-            if now_s >= due:
+            query = self._by_digest.get(digest, NEVER_ASKED)
+            if now_s >= query.due_s(now_s, digest in starving):
                 self.ask(digest, now_s)
 
     def forget(self, digest: bytes) -> None:
