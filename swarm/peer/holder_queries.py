@@ -47,7 +47,7 @@ class HolderQuery(Record, frozen=False):
         return due
 
 
-NEVER_ASKED = HolderQuery()  # read, never changed: what a download never asked about has
+NEVER_ASKED = HolderQuery()  # the query of a download never asked about; only ever read
 
 
 class HolderQueries:
