@@ -1,14 +1,16 @@
 """The exact stdout blocks of the contract (sans-IO).
 
-Blocks are plain records the state machines return; ``render`` turns them
-into the contract's text.  ``swarm.io.common.stdout`` writes them, a batch in one
-write, so no block is ever split or interleaved.  Diagnostics never come
-here: they go to ``logging`` (stderr).
+Blocks are plain records the state machines return; ``encoded`` turns them
+into the contract's text, in pieces of whole lines (``render``: whole).
+``swarm.io.common.stdout`` writes them, a batch at a time, from one
+thread, so no block is ever interleaved with another or a line cut in two.
+Diagnostics never come here: they go to ``logging`` (stderr).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 
 from swarm.protocol.record import Record
 
@@ -44,8 +46,8 @@ class Shutdown(Record):
 Block = Connect | Acquired | Disconnect | Shutdown
 
 
-def _file_lines(peer_id: int, names: Iterable[str]) -> str:
-    return "".join(f"{peer_id}{FILE_LINE_INDENT}{name}\n" for name in names)
+def _file_lines(peer_id: int, names: Iterable[str]) -> Iterator[str]:
+    return (f"{peer_id}{FILE_LINE_INDENT}{name}\n" for name in names)
 
 
 class _Numbers:
@@ -56,14 +58,14 @@ class _Numbers:
     tenth of that."""
 
     def __init__(self) -> None:
-        self._text = ""
+        self._text = b""
         self._last = 0  # the highest number in _text
 
-    def between(self, first: int, last: int) -> str:
+    def between(self, first: int, last: int) -> bytes:
         """The numbers first..last (1-based, inclusive), newline-separated."""
         if last > self._last:
             self._last = max(last, 2 * self._last, 4096)
-            self._text = "\n".join(map(str, range(1, self._last + 1)))
+            self._text = b"\n".join(b"%d" % n for n in range(1, self._last + 1))
         return self._text[_offset(first):_offset(last) + len(str(last))]
 
 
@@ -84,25 +86,64 @@ _NUMBERS = _Numbers()
 
 
 def render(block: Block) -> str:
+    """A block's text, whole."""
+    return b"".join(encoded(block, 1 << 20)).decode("utf-8")
+
+
+def encoded(block: Block, max_bytes: int) -> Iterator[bytes]:
+    """A block's text in UTF-8, in pieces of whole lines of at most
+    ``max_bytes`` each (a longer line alone in its piece).
+
+    A batch of a 64-peer swarm holds megabytes of ACQUIRED lines: made
+    whole, each batch's text (and each copy of it) is a buffer larger than
+    the C allocator keeps for reuse, on pages faulted in afresh -- most of
+    what printing cost the tracker.  Pieces of a bounded size reuse the
+    same few buffers, batch after batch.
+    """
     if isinstance(block, Acquired):
-        # One line per chunk, and a 32 MiB file is 65,536 lines: the numbers
-        # of a range come as one slice and the rest of each line is put
-        # around them by one replace.
-        prefix = f"PEER {block.peer_id} ACQUIRED: CHUNK "
-        suffix = f"/{block.total_chunks} {block.name}\n"
-        glue = suffix + prefix
-        return "".join(
-            prefix + _NUMBERS.between(start + 1, end).replace("\n", glue) + suffix
-            for start, end in block.ranges
-            if end > start
-        )
+        yield from _acquired(block, max_bytes)
+        return
     if isinstance(block, Connect):
         head = f"PEER {block.peer_id} CONNECT: OFFERS {len(block.offers)}\n"
-        return head + "".join(
-            f"{block.peer_id}{FILE_LINE_INDENT}{name} {chunks}\n" for name, chunks in block.offers
-        )
-    if isinstance(block, Disconnect):
+        lines: Iterable[str] = (f"{block.peer_id}{FILE_LINE_INDENT}{name} {chunks}\n"
+                                for name, chunks in block.offers)
+    elif isinstance(block, Disconnect):
         head = f"PEER {block.peer_id} DISCONNECT: RECEIVED {len(block.received)}\n"
-        return head + _file_lines(block.peer_id, block.received)
-    head = f"PEER {block.peer_id} SHUTDOWN: HAS {len(block.holds)}\n"
-    return head + _file_lines(block.peer_id, block.holds)
+        lines = _file_lines(block.peer_id, block.received)
+    else:
+        head = f"PEER {block.peer_id} SHUTDOWN: HAS {len(block.holds)}\n"
+        lines = _file_lines(block.peer_id, block.holds)
+    yield from _gathered(itertools.chain((head,), lines), max_bytes)
+
+
+def _acquired(block: Acquired, max_bytes: int) -> Iterator[bytes]:
+    # One line per chunk, and a 32 MiB file is 65,536 lines: the numbers of
+    # a run of lines come as one slice and the rest of each line is put
+    # around them by one replace.
+    prefix = f"PEER {block.peer_id} ACQUIRED: CHUNK ".encode()
+    suffix = f"/{block.total_chunks} {block.name}\n".encode()
+    glue = suffix + prefix
+    longest = len(prefix) + len(str(block.total_chunks)) + len(suffix)
+    lines_per_piece = max(1, max_bytes // longest)
+    for start, end in block.ranges:
+        for first in range(start, end, lines_per_piece):
+            last = min(end, first + lines_per_piece)
+            yield b"".join((prefix, _NUMBERS.between(first + 1, last).replace(b"\n", glue),
+                            suffix))
+
+
+def _gathered(lines: Iterable[str], max_bytes: int) -> Iterator[bytes]:
+    """Lines, encoded and gathered into pieces of at most ``max_bytes``."""
+    piece: list[bytes] = []
+    size = 0
+    for line in lines:
+        data = line.encode()
+        if piece and size + len(data) > max_bytes:
+            yield b"".join(piece)
+            piece.clear()
+            size = 0
+        piece.append(data)
+        size += len(data)
+    if piece:
+        yield b"".join(piece)
+

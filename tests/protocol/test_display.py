@@ -13,6 +13,7 @@ from swarm.protocol.display import (
     Connect,
     Disconnect,
     Shutdown,
+    encoded,
     render,
 )
 
@@ -115,3 +116,31 @@ def test_file_lines_use_exactly_four_spaces(block: Block) -> None:
 
 
 # --- the writer ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", [
+    Acquired(7, "big.iso", 65536, [(0, 65536)]),
+    Acquired(3, "x", 200_000, [(5, 7), (9, 99_999), (150_000, 150_001)]),
+    Acquired(2, "naïve ü.bin", 10_000, [(0, 10_000)]),  # bytes, not characters, count
+    Connect(1, [(f"file-{n:05}.bin", n) for n in range(20_000)]),
+    Disconnect(4, [f"f{n}" for n in range(30_000)]),
+    Shutdown(5, []),
+])
+@pytest.mark.parametrize("max_bytes", [1, 100, 4096, 256 << 10])
+def test_encoded_pieces_are_whole_lines_of_bounded_size(block: Block, max_bytes: int) -> None:
+    pieces = list(encoded(block, max_bytes))
+    assert b"".join(pieces).decode("utf-8") == render(block)
+    assert all(piece.endswith(b"\n") for piece in pieces)
+    for piece in pieces:
+        # Over the bound only as one line that is longer by itself.
+        assert len(piece) <= max_bytes or piece.count(b"\n") == 1
+
+
+def test_encoded_pieces_are_as_large_as_the_bound_allows() -> None:
+    # A 32 MiB file's lines in 256 KiB pieces: a few dozen pieces, not a
+    # piece per line (each is a write, and each a buffer).
+    pieces = list(encoded(Acquired(7, "big.iso", 65536, [(0, 65536)]), 256 << 10))
+    # (Pieces are counted in lines of the longest number: shorter numbers
+    # leave a few percent of a piece unused.)
+    assert all(len(piece) > 0.9 * (256 << 10) for piece in pieces[:-1])
+    assert len(pieces) <= 1.1 * sum(len(piece) for piece in pieces) / (256 << 10) + 1

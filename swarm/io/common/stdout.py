@@ -6,6 +6,7 @@ config... -- print their own output, in swarm/cli.)"""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import sys
@@ -13,8 +14,8 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import BinaryIO
 
-from swarm.io.common.write_blocks import write_lines
-from swarm.protocol.display import Block, render
+from swarm.io.common.write_blocks import WRITE_BLOCK_BYTES, write_pieces
+from swarm.protocol.display import Block, encoded
 
 log = logging.getLogger("swarm.display")
 
@@ -31,13 +32,17 @@ class StdoutWriter:
         self._around = around or contextlib.nullcontext
 
     def write(self, blocks: Iterable[Block]) -> None:
-        text = "".join(render(block) for block in blocks)
-        if not text or self._broken:
+        if self._broken:
             return
-        data = text.encode("utf-8")
+        # Rendered as written, a piece at a time: a batch of a wide swarm is
+        # megabytes of lines, which made whole would land on fresh pages.
+        pieces = (piece for block in blocks for piece in encoded(block, WRITE_BLOCK_BYTES))
+        first = next(pieces, None)
+        if first is None:
+            return
         try:
             with self._around():
-                write_lines(self._stream, data)
+                write_pieces(self._stream, itertools.chain((first,), pieces))
                 self._stream.flush()
         except BrokenPipeError:
             # Nobody reads stdout any more; keep serving, but stop writing.

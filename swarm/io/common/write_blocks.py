@@ -12,6 +12,7 @@ nothing next to that, and nothing on a machine without the effect.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import BinaryIO
 
 WRITE_BLOCK_BYTES = 256 << 10
@@ -30,3 +31,23 @@ def write_lines(stream: BinaryIO, data: bytes) -> None:
         start = end
     if start < len(data):
         stream.write(view[start:])
+
+
+def write_pieces(stream: BinaryIO, pieces: Iterable[bytes]) -> None:
+    """Write pieces of whole lines, gathered into calls of at most
+    WRITE_BLOCK_BYTES (a longer piece goes by ``write_lines``), so a
+    reader never sees a line cut in two by us."""
+    held: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        if held and size + len(piece) > WRITE_BLOCK_BYTES:
+            stream.write(held[0] if len(held) == 1 else b"".join(held))
+            held.clear()
+            size = 0
+        if len(piece) > WRITE_BLOCK_BYTES:
+            write_lines(stream, piece)
+            continue
+        held.append(piece)
+        size += len(piece)
+    if held:
+        stream.write(held[0] if len(held) == 1 else b"".join(held))

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from swarm.io.common.write_blocks import WRITE_BLOCK_BYTES, write_lines
+from swarm.io.common.write_blocks import WRITE_BLOCK_BYTES, write_lines, write_pieces
 
 
 class Calls(io.BytesIO):
@@ -53,4 +53,34 @@ def test_a_line_longer_than_a_block_goes_whole_in_one_call() -> None:
     write_lines(stream, data)
     assert stream.getvalue() == data
     assert long_line in stream.calls or any(long_line in call for call in stream.calls)
+    assert all(call.endswith(b"\n") for call in stream.calls)
+
+
+@pytest.mark.parametrize("pieces", [
+    [],
+    [b"one line\n"],
+    [b"a\n", b"b\n", b"c\n"],  # small pieces: gathered into one call
+    [lines(WRITE_BLOCK_BYTES // 40, 40)] * 3,  # full pieces: one call each
+    [lines(3000, 41), lines(5, 41)] * 20,  # pieces that do not add up to a block
+    [b"short\n", lines(50_000, 41), b"tail\n"],  # one longer than a block
+])
+def test_pieces_are_gathered_into_calls_of_at_most_a_block(pieces: list[bytes]) -> None:
+    stream = Calls()
+    write_pieces(stream, iter(pieces))
+    assert stream.getvalue() == b"".join(pieces)
+    assert all(call.endswith(b"\n") for call in stream.calls)
+    assert all(len(call) <= WRITE_BLOCK_BYTES for call in stream.calls)
+    # A call goes out only when the next piece would not fit in it.
+    sizes = [len(call) for call in stream.calls]
+    assert len(sizes) <= 2 * -(-sum(sizes) // WRITE_BLOCK_BYTES) + 1
+    if pieces and sum(sizes) <= WRITE_BLOCK_BYTES:
+        assert len(sizes) == 1
+
+
+def test_a_piece_longer_than_a_block_still_keeps_a_long_line_whole() -> None:
+    long_line = b"x" * (WRITE_BLOCK_BYTES + 10) + b"\n"
+    stream = Calls()
+    write_pieces(stream, [b"short\n", b"more\n" + long_line, b"tail\n"])
+    assert stream.getvalue() == b"short\nmore\n" + long_line + b"tail\n"
+    assert any(long_line in call for call in stream.calls)
     assert all(call.endswith(b"\n") for call in stream.calls)
