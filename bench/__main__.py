@@ -5,7 +5,10 @@ random file and ending with all of them, verified byte for byte), runs of
 swarm, libtorrent and the floor (bench/floor.py: only the work any design
 with one process per peer must do) alternate, and the medians are compared;
 so does the floor's chain on ZeroMQ (bench/floor_zmq.py), which shows what
-ZeroMQ itself costs, since swarm moves its bytes over it.
+ZeroMQ itself costs, since swarm moves its bytes over it, and (for the
+workloads of the first table) the floor hashing each peer's own file in the
+clock, as any peer must before it offers a file others verify: the plain
+floor takes its digests from before the clock.
 Then the flash crowds (one `swarm seed`, N `swarm get` launched at once,
 beside the floor's one source and N receivers); the tracker's ACQUIRED lines
 per second, each peer's peak RSS, and the peak RSS of a peer moving a 1 GiB
@@ -65,6 +68,9 @@ class Row:
     floor_cpu_s: float
     # The floor's chain on ZeroMQ (bench/floor_zmq.py): what ZeroMQ itself costs.
     zmq_floor_s: list[float] = field(default_factory=list)
+    # The floor hashing each peer's own file in the clock (bench/floor.py
+    # --hash-own), as a peer must before it offers it.
+    hashing_floor_s: list[float] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -100,9 +106,17 @@ class Row:
             return None
         return statistics.median(self.swarm_s) / statistics.median(self.zmq_floor_s)
 
+    @property
+    def hashing_floor_ratio(self) -> float | None:
+        """swarm / the floor hashing its own files, medians."""
+        if not self.hashing_floor_s:
+            return None
+        return statistics.median(self.swarm_s) / statistics.median(self.hashing_floor_s)
+
     def figures(self) -> dict[str, Any]:
         return asdict(self) | {"ratio": self.ratio, "floor_ratio": self.floor_ratio,
                                "zmq_floor_ratio": self.zmq_floor_ratio,
+                               "hashing_floor_ratio": self.hashing_floor_ratio,
                                "gib_moved": self.gib_moved,
                                "swarm_s_per_gib": self.s_per_gib(self.swarm_s),
                                "libtorrent_s_per_gib": self.s_per_gib(self.libtorrent_s),
@@ -157,15 +171,18 @@ def _rotated(engines: list[str], i: int) -> list[str]:
 
 
 def bench_workload(peers: int, size: int, runs: int, with_lt: bool,
-                   with_zmq_floor: bool = True) -> Row:
+                   with_zmq_floor: bool = True, with_hashing_floor: bool = False) -> Row:
     swarm_runs: list[SwarmResult] = []
     lt_runs: list[float] = []
     floor_runs: list[float] = []
     floor_cpu: list[float] = []
     zmq_floor_runs: list[float] = []
+    hashing_floor_runs: list[float] = []
     engines = ["swarm", "libtorrent", "floor"] if with_lt else ["swarm", "floor"]
     if with_zmq_floor:
         engines.append("zmq floor")
+    if with_hashing_floor:
+        engines.append("hashing floor")
     for i in range(runs):
         figures = []
         for engine in _rotated(engines, i):
@@ -179,6 +196,9 @@ def bench_workload(peers: int, size: int, runs: int, with_lt: bool,
             elif engine == "zmq floor":
                 zmq_floor_runs.append(run_floor(peers, size, transport="zmq").completion_s)
                 figures.append(f"zmq floor {zmq_floor_runs[-1]:6.2f} s")
+            elif engine == "hashing floor":
+                hashing_floor_runs.append(run_floor(peers, size, hash_own=True).completion_s)
+                figures.append(f"hashing floor {hashing_floor_runs[-1]:6.2f} s")
             else:
                 floor = run_floor(peers, size)
                 floor_runs.append(floor.completion_s)
@@ -198,6 +218,7 @@ def bench_workload(peers: int, size: int, runs: int, with_lt: bool,
         tracker_cpu_s=statistics.median(r.tracker_cpu_s for r in swarm_runs),
         floor_cpu_s=statistics.median(floor_cpu),
         zmq_floor_s=zmq_floor_runs,
+        hashing_floor_s=hashing_floor_runs,
     )
 
 
@@ -274,7 +295,7 @@ def _cell(value: float | None, digits: int = 2) -> str:
 def print_table(rows: list[Row]) -> None:
     print()
     head = (f"{'workload':<14}{'swarm s':>9}{'floor s':>9}{'/floor':>8}{'zmq floor s':>13}"
-            f"{'/zmq':>6}{'libtorrent s':>14}"
+            f"{'/zmq':>6}{'hashing floor s':>17}{'/hashing':>10}{'libtorrent s':>14}"
             f"{'/lt':>6}{'lines/s':>12}{'peak RSS MiB':>14}{'CPU peers/tracker/floor s':>27}")
     print(head)
     print("-" * len(head))
@@ -282,7 +303,8 @@ def print_table(rows: list[Row]) -> None:
         cpu = f"{row.peer_cpu_s:.1f}/{row.tracker_cpu_s:.1f}/{row.floor_cpu_s:.1f}"
         print(f"{row.label:<14}{_cell(_median(row.swarm_s)):>9}{_cell(_median(row.floor_s)):>9}"
               f"{_cell(row.floor_ratio):>8}{_cell(_median(row.zmq_floor_s)):>13}"
-              f"{_cell(row.zmq_floor_ratio):>6}{_cell(_median(row.libtorrent_s)):>14}"
+              f"{_cell(row.zmq_floor_ratio):>6}{_cell(_median(row.hashing_floor_s)):>17}"
+              f"{_cell(row.hashing_floor_ratio):>10}{_cell(_median(row.libtorrent_s)):>14}"
               f"{_cell(row.ratio):>6}{row.lines_per_s:>12,.0f}{row.peak_rss_mib:>14.0f}{cpu:>27}")
 
 
@@ -417,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.scale:
         for peers, size in QUICK_WORKLOADS if args.quick else WORKLOADS:
             print(f"{peers} peers x {size // MIB} MiB:", flush=True)
-            rows.append(bench_workload(peers, size, args.runs, with_lt))
+            rows.append(bench_workload(peers, size, args.runs, with_lt,
+                                       with_hashing_floor=True))
         print_table(rows)
         lines_per_s = render_throughput()
         print(f"\ntracker rendering alone: {lines_per_s:,.0f} ACQUIRED lines/s "
