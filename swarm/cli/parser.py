@@ -4,6 +4,8 @@ flags, in one argparse parser (``build_parser``)."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -91,11 +93,42 @@ class _PrintVersion(argparse.Action):
         parser.exit()
 
 
+def _terminal_columns() -> int:
+    """$COLUMNS, else the width of the terminal on stdout, else 80 (what
+    ``shutil.get_terminal_size`` answers, for the columns)."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    stdout = sys.__stdout__
+    if stdout is None:
+        return 80
+    try:
+        return os.get_terminal_size(stdout.fileno()).columns or 80
+    except (ValueError, OSError):  # stdout closed, or not a terminal
+        return 80
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter (descriptions and epilogs as written), given the
+    terminal's width.  Left to find the width itself, argparse imports
+    ``shutil`` (and with it the compression modules), 3 ms of every peer's
+    start-up, for help a peer never prints: it makes a formatter for every
+    argument it adds."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
+                 width: int | None = None) -> None:
+        super().__init__(prog, indent_increment, max_help_position,
+                         _terminal_columns() - 2 if width is None else width)
+
+
 def _global_options() -> argparse.ArgumentParser:
     """Options every command takes, before the command or after it.  Their
     default is SUPPRESS so that a command's parser, which runs after the main
     one, does not overwrite a value given before the command."""
-    options = argparse.ArgumentParser(add_help=False)
+    options = argparse.ArgumentParser(add_help=False, formatter_class=HelpFormatter)
     options.add_argument("--config", type=Path, default=argparse.SUPPRESS, metavar="FILE",
                          help="settings file (default: SWARM_CONFIG, else config/swarm.toml)")
     options.add_argument("--version", action=_PrintVersion,
@@ -107,7 +140,7 @@ def _command(commands: Any, name: str, summary: str, examples: str) -> argparse.
     return commands.add_parser(  # type: ignore[no-any-return]
         name, help=summary, description=summary, parents=[_global_options()],
         epilog=f"examples:\n{examples}\n\n{EXIT_CODES}",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        formatter_class=HelpFormatter)
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -124,7 +157,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog="swarm", description="A peer-to-peer file-sharing swarm on ZeroMQ.",
         epilog="examples:\n  swarm tracker\n  swarm peer 127.0.0.1 40001 5\n"
                "  swarm ls 127.0.0.1 40001 --json\n\n" + EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter, parents=[_global_options()])
+        formatter_class=HelpFormatter, parents=[_global_options()])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # Each command takes the flags of the settings its roles read (the roles
     # are in swarm/config.py, beside the settings): the tracker's, a peer's,

@@ -5,6 +5,8 @@ scripts.  No command is run against a network here."""
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -201,3 +203,36 @@ def test_a_command_named_first_parses_as_with_the_whole_parser(
     whole = _outcome(build_parser(), argv, capsys)
     alone = _outcome(build_parser(only=argv[0]), argv, capsys)
     assert alone == whole
+
+
+# Modules a peer's start-up must not import: every peer of a swarm pays for
+# them at once, on the same few cores (the dashboard's asyncio and HTTP are the
+# tracker's; argparse imports shutil, and with it the compression modules,
+# only to learn the terminal's width).
+NOT_IN_A_PEER = ("asyncio", "http", "dataclasses", "inspect", "shutil", "bz2", "lzma",
+                 "subprocess", "tempfile", "ssl", "prometheus_client")
+
+
+def test_a_peer_starts_without_modules_it_does_not_use() -> None:
+    # In a fresh interpreter: this one has imported everything the tests use.
+    code = ("import sys\n"
+            "from swarm.cli.parser import build_parser\n"
+            "build_parser(only='peer').parse_args(['peer', '127.0.0.1', '40001', '5'])\n"
+            "import swarm.io.peer.loop\n"
+            "print(' '.join(sorted(sys.modules)))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=PROJECT_DIR, timeout=60).stdout
+    loaded = set(out.split())
+    assert "swarm.io.peer.loop" in loaded
+    assert sorted(loaded & set(NOT_IN_A_PEER)) == []
+
+
+def test_help_wraps_at_the_width_columns_asks_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    def usage_lines(columns: int) -> list[str]:
+        monkeypatch.setenv("COLUMNS", str(columns))
+        subparsers = next(a for a in build_parser(only="peer")._actions
+                          if isinstance(a, argparse._SubParsersAction))
+        return str(subparsers.choices["peer"].format_usage()).splitlines()
+
+    assert max(len(line) for line in usage_lines(60)) <= 60
+    assert max(len(line) for line in usage_lines(200)) > 100
