@@ -16,6 +16,7 @@ from swarm.peer.heartbeats import Heartbeats
 from swarm.peer.holdings import Holdings
 from swarm.peer.mode import Mode
 from swarm.peer.partial_files import PartialFiles
+from swarm.peer.sync import TrackerSync
 from swarm.protocol.messages import PROTOCOL_VERSION, Hello, HelloReply, Join
 from swarm.protocol.output import Observe, Outbox
 
@@ -28,12 +29,14 @@ JOIN_ANSWER_S = 3.0
 
 class TrackerSession:
     def __init__(self, out: Outbox, holdings: Holdings, partials: PartialFiles,
-                 heartbeats: Heartbeats, mode: Mode, listen_port: int) -> None:
+                 heartbeats: Heartbeats, sync: TrackerSync, mode: Mode,
+                 listen_port: int) -> None:
         """``listen_port``: where this peer serves chunks, said in its Join."""
         self.out = out
         self.holdings = holdings
         self.partials = partials
         self.heartbeats = heartbeats
+        self.sync = sync
         self.mode = mode
         self.listen_port = listen_port
         self._hello_only = True  # no join said yet: the hello is our one question
@@ -52,6 +55,7 @@ class TrackerSession:
 
     def join(self, now_s: float) -> None:
         self.heartbeats.joining()
+        self.sync.joining()
         self._hello_only = False
         self._join_said_s = now_s
         self.out.put(ToTracker(self.join_message()))

@@ -97,8 +97,8 @@ class PeerState:
                                        self.uploads)
         self.heartbeats = Heartbeats(out, self.uploads, settings.heartbeat_interval_s,
                                      settings.tracker_grace_s, now_s)
-        self.session = TrackerSession(out, self.holdings, self.partials, self.heartbeats, mode,
-                                      listen_port)
+        self.session = TrackerSession(out, self.holdings, self.partials, self.heartbeats,
+                                      self.sync, mode, listen_port)
         # Rule (c), the quiet period on the peer's own clock.  A get or a seed
         # has none: it leaves once it is done.
         self.quiet = QuietClock(now_s, 0.0 if mode.one_shot else quiet_s)
