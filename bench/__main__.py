@@ -170,29 +170,34 @@ def _rotated(engines: list[str], i: int) -> list[str]:
     return engines[k:] + engines[:k]
 
 
-def bench_workload(peers: int, size: int, runs: int, with_lt: bool,
+def bench_workload(peers: int, size: int, runs: int, lt_runs: int,
                    with_zmq_floor: bool = True, with_hashing_floor: bool = False) -> Row:
+    """``runs`` of swarm and of each floor, alternating, and libtorrent in the
+    first ``lt_runs`` of them (0: not at all).  A median of five holds where
+    one of three moves with the machine's speed; libtorrent, minutes a run at
+    64 peers and no goal's measure, is run fewer times."""
     swarm_runs: list[SwarmResult] = []
-    lt_runs: list[float] = []
+    lt_times: list[float] = []
     floor_runs: list[float] = []
     floor_cpu: list[float] = []
     zmq_floor_runs: list[float] = []
     hashing_floor_runs: list[float] = []
-    engines = ["swarm", "libtorrent", "floor"] if with_lt else ["swarm", "floor"]
+    ours = ["swarm", "floor"]
     if with_zmq_floor:
-        engines.append("zmq floor")
+        ours.append("zmq floor")
     if with_hashing_floor:
-        engines.append("hashing floor")
+        ours.append("hashing floor")
     for i in range(runs):
         figures = []
+        engines = ["swarm", "libtorrent", *ours[1:]] if i < lt_runs else ours
         for engine in _rotated(engines, i):
             sync_disks()
             if engine == "swarm":
                 swarm_runs.append(run_swarm(peers, size))
                 figures.append(f"swarm {swarm_runs[-1].completion_s:6.2f} s")
             elif engine == "libtorrent":
-                lt_runs.append(run_libtorrent(peers, size))
-                figures.append(f"libtorrent {lt_runs[-1]:6.2f} s")
+                lt_times.append(run_libtorrent(peers, size))
+                figures.append(f"libtorrent {lt_times[-1]:6.2f} s")
             elif engine == "zmq floor":
                 zmq_floor_runs.append(run_floor(peers, size, transport="zmq").completion_s)
                 figures.append(f"zmq floor {zmq_floor_runs[-1]:6.2f} s")
@@ -210,7 +215,7 @@ def bench_workload(peers: int, size: int, runs: int, with_lt: bool,
         peers=peers,
         size_bytes=size,
         swarm_s=[r.completion_s for r in swarm_runs],
-        libtorrent_s=lt_runs,
+        libtorrent_s=lt_times,
         floor_s=floor_runs,
         lines_per_s=best.acquired_lines / best.completion_s,
         peak_rss_mib=max(max(r.peak_rss_kib) for r in swarm_runs) / 1024,
@@ -403,13 +408,13 @@ def scaling_chart(rows: list[Row], path: Path) -> None:
                 "Cost per byte as the swarm widens, 127.0.0.1, 2 cores", path)
 
 
-def bench_scaling(runs: int, with_lt: bool) -> list[Row]:
+def bench_scaling(runs: int, lt_runs: int) -> list[Row]:
     rows = []
     for peers in SCALE_PEERS:
         print(f"{peers} peers x 1 MiB:", flush=True)
         # The floor on ZeroMQ is in the workloads' and the crowds' tables.
         rows.append(bench_workload(peers, SCALE_SIZE, runs,
-                                   with_lt and peers <= LT_SCALE_MAX_PEERS,
+                                   lt_runs if peers <= LT_SCALE_MAX_PEERS else 0,
                                    with_zmq_floor=False))
     return rows
 
@@ -417,7 +422,10 @@ def bench_scaling(runs: int, with_lt: bool) -> list[Row]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="runs per workload and engine")
+    parser.add_argument("--runs", type=int, default=5,
+                        help="runs per workload of swarm and of each floor")
+    parser.add_argument("--lt-runs", type=int, default=3,
+                        help="runs per workload of libtorrent (at most --runs)")
     parser.add_argument("--quick", action="store_true", help="only 8 x 4 MiB and 8 x 32 MiB")
     parser.add_argument("--scale", action="store_true",
                         help="only the scaling table (8 to 128 peers x 1 MiB)")
@@ -426,10 +434,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-crowd", action="store_true", help="skip the flash crowds")
     parser.add_argument("--skip-steady", action="store_true", help="skip the steadiness runs")
     args = parser.parse_args(argv)
-    with_lt = not args.no_libtorrent
+    lt_runs = 0 if args.no_libtorrent else min(args.lt_runs, args.runs)
     RESULTS.mkdir(exist_ok=True)
     print("warm-up (not counted): 8 peers x 4 MiB on each engine", flush=True)
-    bench_workload(8, 4 * MIB, 1, with_lt)
+    bench_workload(8, 4 * MIB, 1, min(lt_runs, 1))
     # A partial run (--quick, --scale) updates its own part of the results.
     results_file = RESULTS / "results.json"
     results: dict[str, object] = (json.loads(results_file.read_text())
@@ -439,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.scale:
         for peers, size in QUICK_WORKLOADS if args.quick else WORKLOADS:
             print(f"{peers} peers x {size // MIB} MiB:", flush=True)
-            rows.append(bench_workload(peers, size, args.runs, with_lt,
+            rows.append(bench_workload(peers, size, args.runs, lt_runs,
                                        with_hashing_floor=True))
         print_table(rows)
         lines_per_s = render_throughput()
@@ -459,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n1 GiB file, seeder to downloader: {seconds:.2f} s, peak RSS per peer "
                   f"{rss:.0f} MiB (goal: under 64 MiB)")
     if not args.quick:
-        scaling = bench_scaling(args.runs, with_lt)
+        scaling = bench_scaling(args.runs, lt_runs)
         print_scaling_table(scaling)
         results["scaling"] = [r.figures() for r in scaling]
     if not args.quick and not args.scale and not args.skip_steady:
