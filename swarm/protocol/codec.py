@@ -16,6 +16,7 @@ from swarm.protocol.catalogue import ALL_MESSAGES
 from swarm.protocol.fields import ProtocolError, field_count
 from swarm.protocol.messages import Message
 from swarm.protocol.peer_messages import ChunkData
+from swarm.protocol.record import Record
 
 MAX_HEADER_BYTES = 16 << 20  # a join with thousands of files and their hash lists
 MAX_PAYLOAD_BYTES = 8 << 20  # a reply carries at most a few pieces of <= 1 MiB
@@ -23,8 +24,19 @@ MAX_FRAMES = 2
 
 Buffer = bytes | bytearray | memoryview
 
+
+
+def _fields_of(value: object) -> tuple[object, ...]:
+    """A record inside a message (a message's part, a file's meta) as msgpack
+    packs it: the array of its fields.  msgpack asks for each object it does
+    not know, and packs the rest of the message itself, in C."""
+    if isinstance(value, Record):
+        return value.values()
+    raise TypeError(f"{type(value).__name__} is not part of the protocol")
+
+
 # One packer for every header: packb would build one per message.
-_PACK = msgpack.Packer(use_bin_type=True).pack
+_PACK = msgpack.Packer(use_bin_type=True, default=_fields_of).pack
 
 _BY_KIND: dict[int, type[Message]] = {cls.KIND: cls for cls in ALL_MESSAGES}
 if len(_BY_KIND) != len(ALL_MESSAGES):  # pragma: no cover - a programming error
@@ -33,7 +45,7 @@ if len(_BY_KIND) != len(ALL_MESSAGES):  # pragma: no cover - a programming error
 
 def encode(message: Message) -> bytes:
     """The header frame of a message."""
-    header: bytes = _PACK([message.KIND, *message.to_wire()])
+    header: bytes = _PACK([message.KIND, *message.values()])
     return header
 
 

@@ -156,16 +156,6 @@ def as_metas(value: object, what: str) -> tuple[FileMeta, ...]:
     return tuple(as_meta(item) for item in as_list(value, what))
 
 
-def to_wire(value: Any) -> Any:
-    """A field as msgpack takes it: records (nested messages' parts) become
-    lists of their fields, all the way down; tuples pack as arrays as they are."""
-    if isinstance(value, Record):
-        return [to_wire(v) for v in value.values()]
-    if type(value) is tuple and value and isinstance(value[0], Record):
-        return [to_wire(v) for v in value]
-    return value
-
-
 def as_peer_amounts(value: object, what: str, amount: str) -> tuple[tuple[int, int], ...]:
     """A list of [peer id, non-negative amount] pairs."""
     pairs = []

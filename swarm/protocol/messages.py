@@ -31,7 +31,6 @@ from swarm.protocol.fields import (
     as_records,
     as_text,
     as_token,
-    to_wire,
 )
 from swarm.protocol.message_parts import (
     FileListing,
@@ -54,9 +53,6 @@ class Message(Record):
     """Base of every wire message."""
 
     KIND: ClassVar[int]
-
-    def to_wire(self) -> list[Any]:
-        return [to_wire(value) for value in self.values()]
 
     @classmethod
     def from_wire(cls, fields: Sequence[Any]) -> Message:
