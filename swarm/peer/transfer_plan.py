@@ -12,7 +12,8 @@ their own books; the plan ties them together.
 
 Cost: picking walks a per-source cursor over an order rebuilt when holder
 information changes, so a round of picks over P pieces costs O(P) per source,
-never O(P) per pick.
+never O(P) per pick; and a pump looks only at the holders of the files being
+fetched, however many peers the swarm has.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class TransferPlan:
         self.downloads: dict[bytes, Download] = {}
         self.sources: dict[int, Source] = {}
         self._next_request_id = 1
+        self._in_flight_bytes = 0  # of the requests not yet released, over every source
         self._source_rotation = 0
         self._deadlines: list[tuple[float, int, PendingRequest]] = []
         # Timed-out requests whose late replies are still welcome until then.
@@ -181,8 +183,16 @@ class TransferPlan:
         # file is whole (verified, placed, served on) before a big one takes
         # the credit, instead of every file crawling along together.
         active.sort(key=lambda d: d.unrequested)
-        total_in_flight = sum(s.in_flight_bytes for s in self.sources.values())
-        sources = [s for s in self.sources.values() if not s.banned and not s.down]
+        total_in_flight = self._in_flight_bytes
+        # Only the sources that hold something of an active download: a peer
+        # that has fetched from every other peer of a wide swarm must not walk
+        # them all on every pump.
+        holders: set[int] = set()
+        for download in active:
+            holders |= download.complete_holders
+            holders.update(download.partial_holders)
+        sources = [source for source in map(self.sources.get, sorted(holders))
+                   if source is not None and not source.banned and not source.down]
         if not sources:
             return new
         # Each pump starts with another source, so none always gets first
@@ -228,7 +238,10 @@ class TransferPlan:
     ) -> PendingRequest:
         first, end = download.layout.piece_chunk_range(piece)
         _, size = download.layout.piece_byte_range(piece)
+        if not source.in_flight_bytes:
+            source.mark_idle(now_s)  # its rate is measured from this request on
         source.in_flight_bytes += size
+        self._in_flight_bytes += size
         request = PendingRequest(
             request_id=self._next_request_id,
             source=source.peer_id,
@@ -252,6 +265,7 @@ class TransferPlan:
         if request.released:
             return  # released when it timed out
         request.released = True
+        self._in_flight_bytes -= request.size_bytes
         if source is not None:
             source.in_flight_bytes -= request.size_bytes
         download = self.downloads.get(request.digest)

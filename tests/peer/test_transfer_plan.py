@@ -6,13 +6,18 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import SupportsIndex
+from typing import Any, SupportsIndex
 
 import pytest
 
 from swarm.peer.download import ENDGAME_LATE_FACTOR, ENDGAME_MIN_WAIT_S, Download
-from swarm.peer.source import TRUST_BAD_PIECE, PendingRequest
-from swarm.peer.transfer_plan import DataOutcome, DataVerdict, TransferPlan
+from swarm.peer.source import TRUST_BAD_PIECE, PendingRequest, Source
+from swarm.peer.transfer_plan import (
+    MAX_TOTAL_IN_FLIGHT_BYTES,
+    DataOutcome,
+    DataVerdict,
+    TransferPlan,
+)
 from swarm.protocol.chunks import PIECE_BYTES, PIECE_CHUNKS, Layout
 from swarm.protocol.meta import HASH_BYTES, FileMeta, file_digest, meta_of_bytes
 
@@ -417,3 +422,50 @@ def test_picking_a_1024_piece_download_from_8_sources_is_not_quadratic() -> None
     # One pass over the order per source is linear; a scan from the start
     # for every pick would be about pieces**2 / 2 = 524,288 reads.
     assert CountingList.reads <= 4 * pieces * sources
+
+
+def test_a_pump_looks_only_at_the_holders_of_what_is_being_fetched(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A peer of a wide swarm has fetched from hundreds of peers; a pump for
+    # the one file left looks at its two holders, not at them all.
+    meta, _ = make_file(4)
+    plan = TransferPlan(random.Random(1))
+    for peer_id in range(1, 501):
+        plan.source(peer_id, 0.0)
+    plan.add_download(meta)
+    plan.set_holders(meta.digest, [7, 300], {}, 0.0)
+    looked_at: list[int] = []
+    pick = TransferPlan._pick
+
+    def counted_pick(self: TransferPlan, source: Source, *rest: Any) -> PendingRequest | None:
+        looked_at.append(source.peer_id)
+        return pick(self, source, *rest)
+
+    monkeypatch.setattr(TransferPlan, "_pick", counted_pick)
+    requests = plan.pump(1.0)
+    assert {r.source for r in requests} == {7, 300}
+    assert set(looked_at) == {7, 300}
+
+
+def test_a_source_idle_for_long_is_measured_from_its_next_request() -> None:
+    meta, data = make_file(1)
+    plan, download = new_plan(meta, complete=[1])
+    (request,) = plan.pump(100.0)  # nothing asked of it for 100 s
+    deliver(plan, download, data, request, now_s=100.5)
+    # Its rate is a piece per half second, not a piece per 100.5 s.
+    rate = plan.sources[1].rate_bps
+    assert rate is not None and rate == pytest.approx(request.size_bytes / 0.5)
+
+
+def test_bytes_in_flight_over_every_source_stay_bounded() -> None:
+    meta, data = make_file(40)
+    plan, download = new_plan(meta, complete=list(range(1, 21)))
+    for source in plan.sources.values():
+        source.window_bytes = 4 * PIECE_BYTES
+    requests = plan.pump(0.0)
+    asked = sum(r.size_bytes for r in requests)
+    assert MAX_TOTAL_IN_FLIGHT_BYTES <= asked < MAX_TOTAL_IN_FLIGHT_BYTES + PIECE_BYTES
+    for request in requests[:3]:
+        deliver(plan, download, data, request)
+    more = plan.pump(0.0)  # the three answered make room for about three more
+    assert 2 <= len(more) <= 4
