@@ -25,7 +25,6 @@ MAX_FRAMES = 2
 Buffer = bytes | bytearray | memoryview
 
 
-
 def _fields_of(value: object) -> tuple[object, ...]:
     """A record inside a message (a message's part, a file's meta) as msgpack
     packs it: the array of its fields.  msgpack asks for each object it does
