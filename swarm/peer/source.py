@@ -63,6 +63,7 @@ class Source:
         self.latency_s: float | None = None
         self._sample_bytes = 0
         self._sample_start_s = now_s
+        self.last_reply_s = now_s  # or when it became a source
         # Snubbed (libtorrent's word): it missed a deadline, so it gets one
         # request at a time until it answers one in time.
         self.snubbed = False
@@ -85,6 +86,7 @@ class Source:
         return min(MAX_TIMEOUT_S, max(MIN_TIMEOUT_S, TIMEOUT_FACTOR * expected))
 
     def record_reply(self, size_bytes: int, request: PendingRequest | None, now_s: float) -> None:
+        self.last_reply_s = now_s
         self._sample_bytes += size_bytes
         elapsed = now_s - self._sample_start_s
         if elapsed >= RATE_SAMPLE_S:
@@ -107,6 +109,14 @@ class Source:
         if not self.in_flight_bytes:
             self._sample_bytes = 0
             self._sample_start_s = now_s
+
+    def asked_after_idling(self, now_s: float) -> None:
+        """A request is going out with nothing in flight: if the source sat
+        idle longer than a sample since its last reply, its rate is measured
+        from now.  (A source answering one piece at a time, asked again as
+        each reply lands, is busy, not idle: its sample goes on.)"""
+        if not self.in_flight_bytes and now_s - self.last_reply_s >= RATE_SAMPLE_S:
+            self.mark_idle(now_s)
 
     def record_timeout(self) -> None:
         self.snubbed = True

@@ -238,8 +238,7 @@ class TransferPlan:
     ) -> PendingRequest:
         first, end = download.layout.piece_chunk_range(piece)
         _, size = download.layout.piece_byte_range(piece)
-        if not source.in_flight_bytes:
-            source.mark_idle(now_s)  # its rate is measured from this request on
+        source.asked_after_idling(now_s)
         source.in_flight_bytes += size
         self._in_flight_bytes += size
         request = PendingRequest(

@@ -469,3 +469,19 @@ def test_bytes_in_flight_over_every_source_stay_bounded() -> None:
         deliver(plan, download, data, request)
     more = plan.pump(0.0)  # the three answered make room for about three more
     assert 2 <= len(more) <= 4
+
+
+def test_a_source_asked_one_piece_at_a_time_has_its_rate_measured() -> None:
+    # Each reply lands and the next request goes at once: nothing is in
+    # flight for a moment between them, and that is not idleness.
+    meta, data = make_file(40)
+    plan, download = new_plan(meta, complete=[1])
+    source = plan.sources[1]
+    assert source.window_bytes == PIECE_BYTES  # one request at a time, until measured
+    now_s = 0.0
+    for _ in range(5):  # a quarter of a second: one rate sample
+        (request,) = plan.pump(now_s)
+        now_s += 0.05
+        deliver(plan, download, data, request, now_s)
+    assert source.rate_bps == pytest.approx(PIECE_BYTES / 0.05, rel=0.01)
+    assert source.window_bytes > PIECE_BYTES  # so its window has grown past one piece
