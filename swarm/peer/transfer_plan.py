@@ -189,8 +189,7 @@ class TransferPlan:
         # them all on every pump.
         holders: set[int] = set()
         for download in active:
-            holders |= download.complete_holders
-            holders.update(download.partial_holders)
+            holders |= download.sources()
         sources = [source for source in map(self.sources.get, sorted(holders))
                    if source is not None and not source.banned and not source.down]
         if not sources:
